@@ -1,0 +1,14 @@
+//! The xietong domain: the seven kinds of listing, their validation, and the reference data
+//! (GB/T 2260 regions, GB/T 4754-2017 industries, TRL levels) they are checked against.
+//!
+//! This crate does no IO: reference tables are compiled in from `data/`.
+
+mod listing;
+mod reference;
+mod uscc;
+mod validate;
+
+pub use listing::*;
+pub use reference::{JJJ_GEOJSON, Industry, IndustryLevel, Reference, Region, RegionLevel, TrlLevel};
+pub use uscc::{Uscc, UsccError};
+pub use validate::{FieldError, ValidationErrors, validate};
