@@ -1,0 +1,1 @@
+//! xietong-demo (under construction)

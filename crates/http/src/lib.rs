@@ -1,0 +1,1 @@
+//! xietong-http (under construction)

@@ -1,0 +1,1 @@
+//! xietong-search (under construction)

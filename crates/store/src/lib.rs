@@ -1,0 +1,1 @@
+//! xietong-store (under construction)

@@ -1,0 +1,1 @@
+//! xietong-transfer (under construction)
