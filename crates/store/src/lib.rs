@@ -1,1 +1,111 @@
-//! xietong-store (under construction)
+//! The store is the source of truth for listings. The search index is derived from it by
+//! replaying the change log (`changes_since`), so every write also appends a change in the same
+//! transaction.
+//!
+//! The trait is synchronous: the SQLite backend does blocking IO, and async callers wrap calls in
+//! `spawn_blocking`.
+
+mod sqlite;
+
+use xietong_domain::{Kind, Listing, ListingBody, ListingId, Status};
+
+pub use sqlite::SqliteStore;
+
+/// What can go wrong in a store. Callers match on the first four; `Backend` is logged.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("listing {0} not found")]
+    NotFound(ListingId),
+    #[error("listing {id} has version {actual}, not {expected}: reload it and apply your change again")]
+    Conflict { id: ListingId, expected: i64, actual: i64 },
+    #[error("a listing with the same {field} already exists: {existing}")]
+    Duplicate { field: &'static str, existing: ListingId },
+    #[error("storage backend failed: {0}")]
+    Backend(String),
+}
+
+/// Filters of a listing query. `region` and `industry` include everything below the given code.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub kind: Option<Kind>,
+    pub region: Option<String>,
+    pub industry: Option<String>,
+    pub status: Option<Status>,
+    pub owner_org: Option<String>,
+    pub sort: ListSort,
+}
+
+/// Order of a listing query; every order ends with the id so pages are stable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ListSort {
+    #[default]
+    Newest,
+    Oldest,
+    RecentlyUpdated,
+    Title,
+}
+
+/// One page of results and the number of all matching listings.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub items: Vec<Listing>,
+    pub total: u64,
+}
+
+/// One entry of the change log: listing `id` was written at sequence number `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    pub seq: u64,
+    pub id: ListingId,
+}
+
+/// A write inside a batch.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    Create(ListingBody),
+    Update { id: ListingId, expected_version: i64, body: ListingBody },
+}
+
+/// A natural key under which a listing may already exist.
+#[derive(Debug, Clone)]
+pub enum ListingKey {
+    /// An id from the source system, unique per kind and owner organisation.
+    External { kind: Kind, owner_org: Option<String>, external_id: String },
+    /// Enterprises: the unified social credit code.
+    Uscc(String),
+    /// Same kind, same title and same owner organisation.
+    TitleOwner { kind: Kind, title: String, owner_org: Option<String> },
+}
+
+/// Number of listings per kind and status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindCount {
+    pub kind: Kind,
+    pub status: Status,
+    pub count: u64,
+}
+
+/// Persistent storage of listings. Bodies passed in are already validated.
+pub trait Store: Send + Sync {
+    /// Stores a new listing with version 1.
+    fn create(&self, body: ListingBody) -> Result<Listing, StoreError>;
+    fn get(&self, id: ListingId) -> Result<Listing, StoreError>;
+    /// The listings that exist among `ids`, in the order given.
+    fn get_many(&self, ids: &[ListingId]) -> Result<Vec<Listing>, StoreError>;
+    /// Replaces the body if the stored version equals `expected_version`; bumps the version.
+    fn update(&self, id: ListingId, expected_version: i64, body: ListingBody) -> Result<Listing, StoreError>;
+    /// Changes only the status (e.g. archive); `expected_version` is checked when given.
+    fn set_status(&self, id: ListingId, expected_version: Option<i64>, status: Status) -> Result<Listing, StoreError>;
+    /// Applies all ops in one transaction: all are stored or none.
+    fn write_batch(&self, ops: Vec<WriteOp>) -> Result<Vec<Listing>, StoreError>;
+    fn list(&self, filter: &ListFilter, limit: u32, offset: u64) -> Result<ListPage, StoreError>;
+    /// Listings in id order after `after` (keyset scan for rebuilding the index).
+    fn scan(&self, after: Option<ListingId>, limit: u32) -> Result<Vec<Listing>, StoreError>;
+    fn counts(&self) -> Result<Vec<KindCount>, StoreError>;
+    /// Changes with `seq > after_seq`, oldest first.
+    fn changes_since(&self, after_seq: u64, limit: u32) -> Result<Vec<Change>, StoreError>;
+    fn last_seq(&self) -> Result<u64, StoreError>;
+    fn find_by_key(&self, key: &ListingKey) -> Result<Option<Listing>, StoreError>;
+    fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError>;
+    fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError>;
+}

@@ -1,0 +1,434 @@
+//! SQLite backend: one writer connection and a small set of reader connections on a WAL database.
+
+mod migrate;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use xietong_domain::{Details, Kind, Listing, ListingBody, ListingId, Reference, Status};
+
+use crate::{Change, KindCount, ListFilter, ListPage, ListSort, ListingKey, Store, StoreError, WriteOp};
+
+const READERS: usize = 4;
+
+/// A store in one SQLite file.
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        StoreError::Backend(err.to_string())
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(err: serde_json::Error) -> Self {
+        StoreError::Backend(format!("corrupt listing json: {err}"))
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+fn now() -> OffsetDateTime {
+    // Stored timestamps have millisecond precision so they survive the text round trip exactly.
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000).unwrap_or(now)
+}
+
+fn fmt_time(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies pending migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let writer = Connection::open(path)?;
+        configure(&writer)?;
+        migrate::run(&writer)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open(path)?;
+            configure(&reader)?;
+            readers.push(Mutex::new(reader));
+        }
+        Ok(SqliteStore { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0) })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for offset in 0..self.readers.len() {
+            if let Some(conn) = self.readers[(start + offset) % self.readers.len()].try_lock() {
+                return f(&conn);
+            }
+        }
+        let conn = self.readers[start % self.readers.len()].lock();
+        f(&conn)
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.writer.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+fn uscc_of(body: &ListingBody) -> Option<String> {
+    match &body.details {
+        Details::Enterprise(e) => e.uscc.clone(),
+        _ => None,
+    }
+}
+
+fn check_unique(tx: &Transaction<'_>, id: ListingId, body: &ListingBody) -> Result<(), StoreError> {
+    if let Some(uscc) = uscc_of(body) {
+        let existing: Option<String> = tx
+            .query_row("SELECT id FROM listings WHERE uscc = ?1 AND id <> ?2", params![uscc, id.to_string()], |r| r.get(0))
+            .optional()?;
+        if let Some(existing) = existing {
+            return Err(StoreError::Duplicate { field: "uscc", existing: parse_id(&existing)? });
+        }
+    }
+    if let Some(external_id) = &body.external_id {
+        let existing: Option<String> = tx
+            .query_row(
+                "SELECT id FROM listings WHERE kind = ?1 AND IFNULL(owner_org, '') = IFNULL(?2, '') AND external_id = ?3 AND id <> ?4",
+                params![body.kind().as_str(), body.owner_org, external_id, id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(existing) = existing {
+            return Err(StoreError::Duplicate { field: "external_id", existing: parse_id(&existing)? });
+        }
+    }
+    Ok(())
+}
+
+fn parse_id(text: &str) -> Result<ListingId, StoreError> {
+    text.parse().map_err(|_| StoreError::Backend(format!("corrupt listing id {text:?}")))
+}
+
+/// Writes the derived rows (regions, industries, sites) and the change-log entry of a listing.
+fn write_derived(tx: &Transaction<'_>, listing: &Listing) -> Result<(), StoreError> {
+    let id = listing.id.to_string();
+    let reference = Reference::get();
+    tx.execute("DELETE FROM listing_regions WHERE listing_id = ?1", [&id])?;
+    tx.execute("DELETE FROM listing_industries WHERE listing_id = ?1", [&id])?;
+    tx.execute("DELETE FROM enterprise_sites WHERE listing_id = ?1", [&id])?;
+    let mut region_codes: Vec<String> =
+        listing.body.region_codes.iter().flat_map(|c| reference.region_ancestry(c)).collect();
+    region_codes.sort();
+    region_codes.dedup();
+    for code in region_codes {
+        tx.execute("INSERT INTO listing_regions (code, listing_id) VALUES (?1, ?2)", params![code, id])?;
+    }
+    let mut industry_codes: Vec<String> =
+        listing.body.industry_codes.iter().flat_map(|c| reference.industry_ancestry(c)).collect();
+    industry_codes.sort();
+    industry_codes.dedup();
+    for code in industry_codes {
+        tx.execute("INSERT INTO listing_industries (code, listing_id) VALUES (?1, ?2)", params![code, id])?;
+    }
+    if let Details::Enterprise(enterprise) = &listing.body.details {
+        for site in &enterprise.sites {
+            tx.execute(
+                "INSERT INTO enterprise_sites (listing_id, region_code, role) VALUES (?1, ?2, ?3)",
+                params![id, site.region_code, site.role.as_str()],
+            )?;
+        }
+    }
+    tx.execute("INSERT INTO changes (listing_id, at) VALUES (?1, ?2)", params![id, fmt_time(listing.updated_at)])?;
+    Ok(())
+}
+
+fn insert(tx: &Transaction<'_>, body: ListingBody) -> Result<Listing, StoreError> {
+    let at = now();
+    let listing = Listing { id: ListingId::new(), version: 1, created_at: at, updated_at: at, body };
+    check_unique(tx, listing.id, &listing.body)?;
+    tx.execute(
+        "INSERT INTO listings (id, kind, status, visibility, title, owner_org, external_id, uscc, version, created_at, updated_at, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            listing.id.to_string(),
+            listing.kind().as_str(),
+            listing.body.status.as_str(),
+            listing.body.visibility.as_str(),
+            listing.body.title,
+            listing.body.owner_org,
+            listing.body.external_id,
+            uscc_of(&listing.body),
+            listing.version,
+            fmt_time(listing.created_at),
+            fmt_time(listing.updated_at),
+            serde_json::to_string(&listing.body)?,
+        ],
+    )?;
+    write_derived(tx, &listing)?;
+    Ok(listing)
+}
+
+fn load(conn: &Connection, id: ListingId) -> Result<Listing, StoreError> {
+    conn.query_row(
+        "SELECT id, version, created_at, updated_at, body FROM listings WHERE id = ?1",
+        [id.to_string()],
+        row_to_parts,
+    )
+    .optional()?
+    .ok_or(StoreError::NotFound(id))
+    .and_then(parts_to_listing)
+}
+
+type Parts = (String, i64, String, String, String);
+
+fn row_to_parts(row: &rusqlite::Row<'_>) -> rusqlite::Result<Parts> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+}
+
+fn parts_to_listing((id, version, created_at, updated_at, body): Parts) -> Result<Listing, StoreError> {
+    let parse_time = |text: &str| {
+        OffsetDateTime::parse(text, &Rfc3339).map_err(|_| StoreError::Backend(format!("corrupt timestamp {text:?}")))
+    };
+    Ok(Listing {
+        id: parse_id(&id)?,
+        version,
+        created_at: parse_time(&created_at)?,
+        updated_at: parse_time(&updated_at)?,
+        body: serde_json::from_str(&body)?,
+    })
+}
+
+fn replace(tx: &Transaction<'_>, id: ListingId, expected_version: Option<i64>, body: ListingBody) -> Result<Listing, StoreError> {
+    let current = load(tx, id)?;
+    if let Some(expected) = expected_version
+        && expected != current.version
+    {
+        return Err(StoreError::Conflict { id, expected, actual: current.version });
+    }
+    check_unique(tx, id, &body)?;
+    let listing = Listing { id, version: current.version + 1, created_at: current.created_at, updated_at: now(), body };
+    tx.execute(
+        "UPDATE listings SET kind = ?2, status = ?3, visibility = ?4, title = ?5, owner_org = ?6, external_id = ?7, uscc = ?8,
+         version = ?9, updated_at = ?10, body = ?11 WHERE id = ?1",
+        params![
+            id.to_string(),
+            listing.kind().as_str(),
+            listing.body.status.as_str(),
+            listing.body.visibility.as_str(),
+            listing.body.title,
+            listing.body.owner_org,
+            listing.body.external_id,
+            uscc_of(&listing.body),
+            listing.version,
+            fmt_time(listing.updated_at),
+            serde_json::to_string(&listing.body)?,
+        ],
+    )?;
+    write_derived(tx, &listing)?;
+    Ok(listing)
+}
+
+impl Store for SqliteStore {
+    fn create(&self, body: ListingBody) -> Result<Listing, StoreError> {
+        self.write(|tx| insert(tx, body))
+    }
+
+    fn get(&self, id: ListingId) -> Result<Listing, StoreError> {
+        self.read(|conn| load(conn, id))
+    }
+
+    fn get_many(&self, ids: &[ListingId]) -> Result<Vec<Listing>, StoreError> {
+        self.read(|conn| {
+            let mut found = Vec::with_capacity(ids.len());
+            for id in ids {
+                match load(conn, *id) {
+                    Ok(listing) => found.push(listing),
+                    Err(StoreError::NotFound(_)) => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    fn update(&self, id: ListingId, expected_version: i64, body: ListingBody) -> Result<Listing, StoreError> {
+        self.write(|tx| replace(tx, id, Some(expected_version), body))
+    }
+
+    fn set_status(&self, id: ListingId, expected_version: Option<i64>, status: Status) -> Result<Listing, StoreError> {
+        self.write(|tx| {
+            let mut body = load(tx, id)?.body;
+            body.status = status;
+            replace(tx, id, expected_version, body)
+        })
+    }
+
+    fn write_batch(&self, ops: Vec<WriteOp>) -> Result<Vec<Listing>, StoreError> {
+        self.write(|tx| {
+            let mut written = Vec::with_capacity(ops.len());
+            for op in ops {
+                let listing = match op {
+                    WriteOp::Create(body) => insert(tx, body)?,
+                    WriteOp::Update { id, expected_version, body } => replace(tx, id, Some(expected_version), body)?,
+                };
+                written.push(listing);
+            }
+            Ok(written)
+        })
+    }
+
+    fn list(&self, filter: &ListFilter, limit: u32, offset: u64) -> Result<ListPage, StoreError> {
+        let mut clauses: Vec<&str> = Vec::new();
+        let mut values: Vec<String> = Vec::new();
+        if let Some(kind) = filter.kind {
+            clauses.push("kind = ?");
+            values.push(kind.as_str().to_string());
+        }
+        if let Some(status) = filter.status {
+            clauses.push("status = ?");
+            values.push(status.as_str().to_string());
+        }
+        if let Some(owner) = &filter.owner_org {
+            clauses.push("owner_org = ?");
+            values.push(owner.clone());
+        }
+        if let Some(region) = &filter.region {
+            clauses.push("id IN (SELECT listing_id FROM listing_regions WHERE code = ?)");
+            values.push(region.clone());
+        }
+        if let Some(industry) = &filter.industry {
+            clauses.push("id IN (SELECT listing_id FROM listing_industries WHERE code = ?)");
+            values.push(industry.trim().to_ascii_uppercase());
+        }
+        let where_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let order_sql = match filter.sort {
+            ListSort::Newest => "created_at DESC, id DESC",
+            ListSort::Oldest => "created_at ASC, id ASC",
+            ListSort::RecentlyUpdated => "updated_at DESC, id DESC",
+            ListSort::Title => "title ASC, id ASC",
+        };
+        self.read(|conn| {
+            let total: i64 = conn.query_row(
+                &format!("SELECT COUNT(*) FROM listings {where_sql}"),
+                params_from_iter(values.iter()),
+                |r| r.get(0),
+            )?;
+            let sql = format!(
+                "SELECT id, version, created_at, updated_at, body FROM listings {where_sql} ORDER BY {order_sql} LIMIT {limit} OFFSET {offset}"
+            );
+            let mut statement = conn.prepare(&sql)?;
+            let rows = statement.query_map(params_from_iter(values.iter()), row_to_parts)?;
+            let mut items = Vec::new();
+            for row in rows {
+                items.push(parts_to_listing(row?)?);
+            }
+            Ok(ListPage { items, total: total as u64 })
+        })
+    }
+
+    fn scan(&self, after: Option<ListingId>, limit: u32) -> Result<Vec<Listing>, StoreError> {
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        self.read(|conn| {
+            let mut statement = conn.prepare(
+                "SELECT id, version, created_at, updated_at, body FROM listings WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = statement.query_map(params![after, limit], row_to_parts)?;
+            let mut items = Vec::new();
+            for row in rows {
+                items.push(parts_to_listing(row?)?);
+            }
+            Ok(items)
+        })
+    }
+
+    fn counts(&self) -> Result<Vec<KindCount>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare("SELECT kind, status, COUNT(*) FROM listings GROUP BY kind, status")?;
+            let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+            let mut counts = Vec::new();
+            for row in rows {
+                let (kind, status, count) = row?;
+                let kind: Kind = kind.parse().map_err(StoreError::Backend)?;
+                let status: Status = status.parse().map_err(StoreError::Backend)?;
+                counts.push(KindCount { kind, status, count: count as u64 });
+            }
+            Ok(counts)
+        })
+    }
+
+    fn changes_since(&self, after_seq: u64, limit: u32) -> Result<Vec<Change>, StoreError> {
+        self.read(|conn| {
+            let mut statement =
+                conn.prepare("SELECT seq, listing_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+            let rows = statement.query_map(params![after_seq as i64, limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+            let mut changes = Vec::new();
+            for row in rows {
+                let (seq, id) = row?;
+                changes.push(Change { seq: seq as u64, id: parse_id(&id)? });
+            }
+            Ok(changes)
+        })
+    }
+
+    fn last_seq(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let seq: Option<i64> = conn.query_row("SELECT MAX(seq) FROM changes", [], |r| r.get(0))?;
+            Ok(seq.unwrap_or(0) as u64)
+        })
+    }
+
+    fn find_by_key(&self, key: &ListingKey) -> Result<Option<Listing>, StoreError> {
+        self.read(|conn| {
+            let id: Option<String> = match key {
+                ListingKey::External { kind, owner_org, external_id } => conn
+                    .query_row(
+                        "SELECT id FROM listings WHERE kind = ?1 AND IFNULL(owner_org, '') = IFNULL(?2, '') AND external_id = ?3",
+                        params![kind.as_str(), owner_org, external_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?,
+                ListingKey::Uscc(uscc) => conn
+                    .query_row("SELECT id FROM listings WHERE uscc = ?1", [uscc.trim().to_ascii_uppercase()], |r| r.get(0))
+                    .optional()?,
+                ListingKey::TitleOwner { kind, title, owner_org } => conn
+                    .query_row(
+                        "SELECT id FROM listings WHERE kind = ?1 AND title = ?2 AND IFNULL(owner_org, '') = IFNULL(?3, '') ORDER BY id LIMIT 1",
+                        params![kind.as_str(), title.trim(), owner_org],
+                        |r| r.get(0),
+                    )
+                    .optional()?,
+            };
+            match id {
+                Some(id) => load(conn, parse_id(&id)?).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.read(|conn| Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?))
+    }
+
+    fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+            Ok(())
+        })
+    }
+}
