@@ -1,0 +1,241 @@
+//! The demand side: scenarios, enterprise demands and open challenges (揭榜挂帅).
+//!
+//! Demands come mostly from manufacturers in Tianjin and Hebei and use the same sector
+//! vocabulary as the achievements, which come mostly from Beijing, so matching finds pairs.
+
+use xietong_domain::{ChallengeDetails, Criterion, DemandDetails, Details, ListingBody, ScenarioDetails};
+
+use crate::compose::{self, Core, TitleBook};
+use crate::people::{self, INSTITUTE_PREFIXES, Org};
+use crate::places::{self, Area, FENGTAI};
+use crate::rng::Rng;
+use crate::vocab::{CRITERIA, SECTORS};
+
+/// An enterprise in Tianjin or Hebei with probability `jinji_share`, otherwise any enterprise.
+fn demanding_enterprise<'a>(rng: &mut Rng, enterprises: &'a [Org], jinji_share: f64) -> &'a Org {
+    if rng.chance(jinji_share) {
+        loop {
+            let candidate = rng.pick(enterprises);
+            if matches!(places::area_of(&candidate.region_code), Area::Tianjin | Area::Hebei | Area::Xiongan) {
+                return candidate;
+            }
+        }
+    }
+    rng.pick(enterprises)
+}
+
+fn preferred_regions(rng: &mut Rng) -> Vec<String> {
+    let mut regions = Vec::new();
+    if rng.chance(0.6) {
+        regions.push(FENGTAI.to_string());
+    }
+    if rng.chance(0.5) {
+        regions.push("110000".to_string());
+    }
+    if regions.is_empty() || rng.chance(0.3) {
+        let code = places::any_region(rng);
+        if !regions.contains(&code) {
+            regions.push(code);
+        }
+    }
+    regions
+}
+
+const PARK_TYPES: &[&str] = &["高新技术产业园", "智慧物流园", "国际医药城", "航天产业园", "应急产业基地", "智能制造产业园", "数字经济产业园"];
+
+pub(crate) fn scenarios(rng: &mut Rng, count: usize, enterprises: &[Org], institutes: &[Org]) -> Vec<ListingBody> {
+    let mut titles = TitleBook::default();
+    let mut bodies = Vec::with_capacity(count);
+    for index in 0..count {
+        let park;
+        let offering: &Org = match rng.weighted(&[65, 15, 20]) {
+            0 => rng.pick(enterprises),
+            1 => rng.pick(institutes),
+            _ => {
+                let (prefix, pinyin) = rng.pick(INSTITUTE_PREFIXES);
+                let sector_index = rng.below(SECTORS.len());
+                park = Org {
+                    name: format!("{prefix}{}管理委员会", rng.pick(PARK_TYPES)),
+                    domain: format!("{pinyin}park.org.cn"),
+                    region_code: places::any_region(rng),
+                    sector: sector_index,
+                };
+                &park
+            }
+        };
+        let sector = &SECTORS[offering.sector];
+        let mut application = "";
+        let mut product = "";
+        let title = titles.draw(rng, |rng| {
+            application = *rng.pick(sector.applications);
+            product = *rng.pick(sector.products);
+            match rng.below(3) {
+                0 => format!("{}{application}{product}示范应用场景", offering.name),
+                1 => format!("{application}场景开放：{product}（{}）", offering.name),
+                _ => format!("{}开放{application}场景征集{product}", offering.name),
+            }
+        });
+        let wanted_technology: Vec<String> =
+            rng.sample_between(sector.technologies, 2, 4).into_iter().map(str::to_string).collect();
+        let budget = compose::amount(rng, 50, 2000, 50);
+        let site = places::address(rng, &offering.region_code);
+        let summary = format!(
+            "{}面向{}开放{application}应用场景，拟在{site}开展{product}示范应用，重点解决{}的问题，场景预算约{budget}万元。",
+            offering.name,
+            wanted_technology.join("、"),
+            rng.pick(sector.problems),
+        );
+        let description = format!(
+            "场景方提供真实运行环境、数据和配套条件，希望揭榜单位在{}个月内完成部署，验收指标为{}。{}",
+            rng.between(3, 12),
+            compose::metric(rng, sector),
+            rng.pick(sector.pitches),
+        );
+        let window_start = compose::day(rng, 2026, 2026);
+        let window_end = compose::day(rng, 2027, 2027);
+        let core = Core {
+            title,
+            summary,
+            description,
+            keywords: compose::keywords(rng, sector, &[application, product, wanted_technology[0].as_str()]),
+            industry_codes: compose::industry_codes(rng, sector),
+            disciplines: Vec::new(),
+            region_codes: vec![offering.region_code.clone()],
+            owner_org: offering.name.clone(),
+            contact: people::contact(rng, offering),
+            external_id: format!("demo-scenario-{index:05}"),
+        };
+        let details = Details::Scenario(ScenarioDetails {
+            offering_org: Some(offering.name.clone()),
+            site: Some(site),
+            wanted_technology,
+            window_start: Some(window_start),
+            window_end: Some(window_end),
+            budget: Some(budget),
+        });
+        bodies.push(compose::body(rng, core, details));
+    }
+    bodies
+}
+
+pub(crate) fn demands(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Vec<ListingBody> {
+    let mut titles = TitleBook::default();
+    let mut bodies = Vec::with_capacity(count);
+    for index in 0..count {
+        let owner = demanding_enterprise(rng, enterprises, 0.7);
+        let sector = &SECTORS[owner.sector];
+        let mut technology = "";
+        let mut product = "";
+        let mut application = "";
+        let title = titles.draw(rng, |rng| {
+            technology = *rng.pick(sector.technologies);
+            product = *rng.pick(sector.products);
+            application = *rng.pick(sector.applications);
+            match rng.weighted(&[30, 25, 25, 20]) {
+                0 => format!("寻求基于{technology}的{product}解决方案"),
+                1 => format!("{application}{product}技术需求（{technology}）"),
+                2 => format!("征集{product}合作开发单位：{application}应用"),
+                _ => format!("{product}国产化替代技术需求（{technology}方向）"),
+            }
+        });
+        let problem_text = rng.pick(sector.problems);
+        let target = compose::metric(rng, sector);
+        let problem = format!(
+            "我单位在{application}业务中存在{problem_text}的问题，希望引入{technology}技术，开发或采购{product}，要求{target}。"
+        );
+        let budget = compose::amount(rng, 20, 800, 10);
+        let summary = format!(
+            "{}寻求{technology}方向的{product}，用于{application}，解决{problem_text}的问题，预算约{budget}万元。",
+            owner.name
+        );
+        let description = format!(
+            "{problem}欢迎京津冀高校院所和科技企业以技术许可、联合攻关或定制开发等方式合作，可提供试验产线和现场数据。{}",
+            rng.pick(sector.pitches)
+        );
+        let desired_trl = [5u8, 6, 7, 8][rng.weighted(&[20, 35, 30, 15])];
+        let core = Core {
+            title,
+            summary,
+            description,
+            keywords: compose::keywords(rng, sector, &[technology, product, application]),
+            industry_codes: compose::industry_codes(rng, sector),
+            disciplines: compose::disciplines(rng, sector),
+            region_codes: vec![owner.region_code.clone()],
+            owner_org: owner.name.clone(),
+            contact: people::contact(rng, owner),
+            external_id: format!("demo-demand-{index:05}"),
+        };
+        let details = Details::Demand(DemandDetails {
+            problem: Some(problem),
+            desired_trl: Some(desired_trl),
+            budget: Some(budget),
+            deadline: Some(compose::day(rng, 2026, 2027)),
+            preferred_regions: preferred_regions(rng),
+        });
+        bodies.push(compose::body(rng, core, details));
+    }
+    bodies
+}
+
+/// Integer weights in steps of 5 that add up to exactly 100.
+fn criteria(rng: &mut Rng) -> Vec<Criterion> {
+    let names = rng.sample_between(CRITERIA, 3, 5);
+    let mut remaining_steps = 20u32;
+    let mut criteria = Vec::with_capacity(names.len());
+    for (position, name) in names.iter().enumerate() {
+        let left_after = (names.len() - position - 1) as u32;
+        let steps = if left_after == 0 { remaining_steps } else { rng.between(1, remaining_steps - left_after).min(8) };
+        remaining_steps -= steps;
+        criteria.push(Criterion { name: name.to_string(), weight: f64::from(steps * 5) });
+    }
+    criteria
+}
+
+pub(crate) fn challenges(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Vec<ListingBody> {
+    let mut titles = TitleBook::default();
+    let mut bodies = Vec::with_capacity(count);
+    for index in 0..count {
+        let owner = demanding_enterprise(rng, enterprises, 0.5);
+        let sector = &SECTORS[owner.sector];
+        let mut product = "";
+        let title = titles.draw(rng, |rng| {
+            product = *rng.pick(sector.products);
+            format!("揭榜挂帅：{product}关键技术攻关（{}）", owner.name)
+        });
+        let technology = rng.pick(sector.technologies);
+        let application = rng.pick(sector.applications);
+        let prize = compose::amount(rng, 100, 3000, 50);
+        let months = rng.between(6, 24);
+        let (first_metric, second_metric) = compose::two_metrics(rng, sector);
+        let requirements = format!(
+            "揭榜方需在{months}个月内完成基于{technology}的{product}样机研制，{first_metric}，{second_metric}，并在{application}场景完成不少于3个月的试运行。"
+        );
+        let summary = format!(
+            "{}面向京津冀公开张榜，攻关{product}中{}的难题，榜单金额{prize}万元，采用赛马制择优支持。",
+            owner.name,
+            rng.pick(sector.problems),
+        );
+        let description = format!("{requirements}{}", rng.pick(sector.pitches));
+        let core = Core {
+            title,
+            summary,
+            description,
+            keywords: compose::keywords(rng, sector, &["揭榜挂帅", product, technology]),
+            industry_codes: compose::industry_codes(rng, sector),
+            disciplines: compose::disciplines(rng, sector),
+            region_codes: vec![owner.region_code.clone()],
+            owner_org: owner.name.clone(),
+            contact: people::contact(rng, owner),
+            external_id: format!("demo-challenge-{index:05}"),
+        };
+        let details = Details::Challenge(ChallengeDetails {
+            requirements: Some(requirements),
+            prize: Some(prize),
+            deadline: Some(compose::day(rng, 2026, 2027)),
+            criteria: criteria(rng),
+            max_teams: Some(rng.between(2, 5)),
+        });
+        bodies.push(compose::body(rng, core, details));
+    }
+    bodies
+}
