@@ -2,7 +2,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use xietong_demo::{
     DEFAULT_SEED, DemoData, FENGTAI_HQ_WITH_JINJI_BRANCH, FENGTAI_SITES_OF_JINJI_ENTERPRISES,
@@ -293,15 +292,4 @@ fn kind_specific_fields_are_realistic() {
         assert!(challenge.prize.is_some() && challenge.requirements.is_some());
         assert!(in_2026_or_2027(&challenge.deadline.expect("deadline")));
     }
-}
-
-#[test]
-fn generation_is_fast() {
-    let started = Instant::now();
-    let data = generate(DEFAULT_SEED ^ 0xABCD);
-    let elapsed = started.elapsed();
-    println!("generated {} listings in {elapsed:?}", data.listings.len());
-    // The budget is 2 s in release; unoptimised test builds get more room.
-    let budget = if cfg!(debug_assertions) { Duration::from_secs(10) } else { Duration::from_secs(2) };
-    assert!(elapsed < budget, "generation took {elapsed:?}");
 }
