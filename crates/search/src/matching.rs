@@ -1,0 +1,698 @@
+//! Matching (精准对接): complementary listings for a listing or an ad-hoc demand, with scores
+//! broken into parts and truthful explanations.
+//!
+//! Ranking, in order:
+//! 1. **Candidates** from tantivy: BM25 of the demand text (boilerplate words dropped) over the
+//!    jieba and bigram fields of title and body, plus, for every key phrase (the keywords, split at
+//!    brackets so `二氧化钛(TiO2)` counts as two phrases), a constant bonus of `idf(phrase)` when the
+//!    phrase occurs verbatim (a bigram phrase query) in the body, and another when it occurs in
+//!    the title. Requested disciplines, industries and regions add constant bonuses.
+//! 2. **Discipline feedback**: the top candidates vote for their discipline (weighted by score);
+//!    every candidate gains `prf_weight × share of its discipline`. A demand rarely names its field,
+//!    but its best matches reveal it, and matches from the same field are the useful ones.
+//! 3. **Structured fit** on the loaded listings: TRL, region relation, industry, availability,
+//!    freshness and completeness, each a named part of the score.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
+
+use serde::Serialize;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocAddress, Searcher, Term};
+use time::OffsetDateTime;
+use xietong_domain::{
+    Availability, Details, FacilityType, IndustryLevel, Kind, Listing, ListingId, Reference, SiteRole,
+};
+
+use crate::analysis::{DEMAND_STOPWORDS, analyze, bigram_analyzer, jieba_tokens, normalize, phrase_parts, split_phrases};
+use crate::index::{SearchIndex, embedding_text, listing_regions};
+use crate::search::{TextWeights, load_listing, text_query_without};
+use crate::SearchError;
+
+/// An ad-hoc demand to match against the index.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MatchRequest {
+    /// Free text of the demand.
+    pub text: String,
+    /// Key phrases; when empty, phrases are split out of `text`.
+    pub keywords: Vec<String>,
+    /// Kind wanted; `None` means the kinds complementary to a demand.
+    pub kind: Option<Kind>,
+    /// Minimum TRL the demand needs.
+    pub trl_min: Option<u8>,
+    /// Regions of the demand (GB/T 2260).
+    pub region_codes: Vec<String>,
+    /// Industries of the demand (GB/T 4754).
+    pub industry_codes: Vec<String>,
+    /// Disciplines (学科) of the demand.
+    pub disciplines: Vec<String>,
+    /// Budget in 万元.
+    pub budget: Option<f64>,
+    /// Number of hits; 0 means 20.
+    pub limit: usize,
+}
+
+/// One explanation sentence, in Chinese and English, with a stable code for clients.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub code: String,
+    pub zh: String,
+    pub en: String,
+}
+
+/// A matched listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchHit {
+    pub id: ListingId,
+    pub kind: Kind,
+    pub title: String,
+    pub score: f64,
+    /// Named parts that add up to `score`: text, discipline, industry, region, trl,
+    /// availability, freshness, completeness, (embedding).
+    pub score_parts: BTreeMap<String, f64>,
+    pub reasons: Vec<Explanation>,
+    pub mismatches: Vec<Explanation>,
+    /// The matched listing.
+    pub listing: Listing,
+}
+
+/// Ranking weights of matching. The defaults were tuned on the dev eval split (see README).
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct MatchWeights {
+    /// BM25 boosts of the demand text on the four analysed fields.
+    pub title_jieba: f32,
+    pub body_jieba: f32,
+    pub title_bigram: f32,
+    pub body_bigram: f32,
+    /// Bonus per key phrase found verbatim in the body, times the phrase's idf.
+    pub phrase_body: f32,
+    /// Extra bonus per key phrase found verbatim in the title, times the phrase's idf.
+    pub phrase_title: f32,
+    /// Bonus for a requested discipline / industry / region (constant).
+    pub requested_discipline: f32,
+    pub requested_industry: f32,
+    pub requested_region: f32,
+    /// Weight of the discipline vote of the top candidates (relative to a top text score of 1).
+    pub prf_weight: f64,
+    /// How many top candidates vote.
+    pub prf_depth: usize,
+    /// Exponent on the normalized score of a voter.
+    pub prf_power: f64,
+    /// How many candidates are taken from the index before re-ranking.
+    pub candidate_pool: usize,
+    /// Weights of the structured parts (relative to a top text score of 1).
+    pub trl: f64,
+    pub region: f64,
+    pub industry: f64,
+    pub availability: f64,
+    pub freshness: f64,
+    pub completeness: f64,
+    /// Weight of the cosine similarity when an embedder is configured.
+    pub embedding: f64,
+}
+
+impl Default for MatchWeights {
+    fn default() -> Self {
+        MatchWeights {
+            title_jieba: 2.0,
+            body_jieba: 1.0,
+            title_bigram: 1.0,
+            body_bigram: 0.5,
+            phrase_body: 1.0,
+            phrase_title: 1.0,
+            requested_discipline: 2.0,
+            requested_industry: 2.0,
+            requested_region: 1.0,
+            prf_weight: 0.3,
+            prf_depth: 10,
+            prf_power: 2.0,
+            candidate_pool: 300,
+            trl: 0.1,
+            region: 0.1,
+            industry: 0.1,
+            availability: 0.05,
+            freshness: 0.02,
+            completeness: 0.02,
+            embedding: 0.3,
+        }
+    }
+}
+
+/// The kinds that complement `kind` in matching.
+pub fn complementary_kinds(kind: Kind) -> Vec<Kind> {
+    match kind {
+        Kind::Demand => vec![Kind::Achievement, Kind::Talent, Kind::Facility],
+        Kind::Achievement => vec![Kind::Scenario, Kind::Demand, Kind::Enterprise, Kind::Facility],
+        Kind::Scenario => vec![Kind::Achievement, Kind::Talent],
+        Kind::Challenge => vec![Kind::Talent, Kind::Enterprise],
+        Kind::Facility => vec![Kind::Achievement],
+        Kind::Talent => vec![Kind::Demand, Kind::Challenge],
+        Kind::Enterprise => vec![Kind::Achievement, Kind::Talent],
+    }
+}
+
+/// What is matched: a listing or a request, reduced to the signals ranking uses.
+struct Profile {
+    source_kind: Kind,
+    text: String,
+    phrases: Vec<String>,
+    target_kinds: Vec<Kind>,
+    trl_min: Option<u8>,
+    /// Achievements matched for a facility should be at TRL 4–7 (pilot stage).
+    trl_window: Option<(u8, u8)>,
+    region_codes: Vec<String>,
+    preferred_regions: Vec<String>,
+    industry_codes: Vec<String>,
+    disciplines: Vec<String>,
+    budget: Option<f64>,
+    exclude: Option<ListingId>,
+}
+
+impl Profile {
+    fn from_request(request: &MatchRequest) -> Profile {
+        let phrases = if request.keywords.is_empty() { split_phrases(&request.text) } else { request.keywords.clone() };
+        Profile {
+            source_kind: Kind::Demand,
+            text: request.text.clone(),
+            phrases,
+            target_kinds: request.kind.map_or_else(|| complementary_kinds(Kind::Demand), |k| vec![k]),
+            trl_min: request.trl_min,
+            trl_window: None,
+            region_codes: request.region_codes.clone(),
+            preferred_regions: Vec::new(),
+            industry_codes: request.industry_codes.clone(),
+            disciplines: request.disciplines.clone(),
+            budget: request.budget,
+            exclude: None,
+        }
+    }
+
+    fn from_listing(source: &Listing, target_kind: Option<Kind>) -> Profile {
+        let body = &source.body;
+        let mut phrases = body.keywords.clone();
+        let mut budget = None;
+        let mut preferred_regions = Vec::new();
+        let mut trl_window = None;
+        match &body.details {
+            Details::Talent(t) => phrases.extend(t.expertise.iter().cloned()),
+            Details::Scenario(s) => {
+                phrases.extend(s.wanted_technology.iter().cloned());
+                budget = s.budget;
+            }
+            Details::Facility(f) => {
+                phrases.extend(f.capabilities.iter().cloned());
+                trl_window = Some((4, 7));
+            }
+            Details::Demand(d) => {
+                budget = d.budget;
+                preferred_regions = d.preferred_regions.clone();
+            }
+            Details::Challenge(c) => budget = c.prize,
+            Details::Achievement(_) | Details::Enterprise(_) => {}
+        }
+        if phrases.is_empty() {
+            phrases = split_phrases(&body.title);
+        }
+        Profile {
+            source_kind: source.kind(),
+            text: format!("{}\n{}", body.title, body.searchable_text()),
+            phrases,
+            target_kinds: target_kind.map_or_else(|| complementary_kinds(source.kind()), |k| vec![k]),
+            trl_min: match &body.details {
+                Details::Demand(d) => d.desired_trl,
+                _ => None,
+            },
+            trl_window,
+            region_codes: listing_regions(source),
+            preferred_regions,
+            industry_codes: body.industry_codes.clone(),
+            disciplines: body.disciplines.clone(),
+            budget,
+            exclude: Some(source.id),
+        }
+    }
+}
+
+impl SearchIndex {
+    /// Listings complementary to `source` (of `target_kind`, or a mix of all complementary kinds).
+    pub fn match_listing(
+        &self,
+        source: &Listing,
+        target_kind: Option<Kind>,
+        limit: usize,
+    ) -> Result<Vec<MatchHit>, SearchError> {
+        self.match_profile(&Profile::from_listing(source, target_kind), limit, &MatchWeights::default())
+    }
+
+    /// Listings matching an ad-hoc demand.
+    pub fn match_request(&self, request: &MatchRequest) -> Result<Vec<MatchHit>, SearchError> {
+        self.match_request_weighted(request, &MatchWeights::default())
+    }
+
+    /// [`SearchIndex::match_request`] with explicit weights (for tuning and evaluation).
+    pub fn match_request_weighted(
+        &self,
+        request: &MatchRequest,
+        weights: &MatchWeights,
+    ) -> Result<Vec<MatchHit>, SearchError> {
+        self.match_profile(&Profile::from_request(request), request.limit, weights)
+    }
+
+    fn match_profile(&self, profile: &Profile, limit: usize, weights: &MatchWeights) -> Result<Vec<MatchHit>, SearchError> {
+        let limit = if limit == 0 { 20 } else { limit };
+        let searcher = self.reader.searcher();
+        let fields = &self.fields;
+        let num_docs = searcher.num_docs().max(1) as f32;
+
+        let mut scoring: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let text_weights = TextWeights {
+            title_jieba: weights.title_jieba,
+            body_jieba: weights.body_jieba,
+            title_bigram: weights.title_bigram,
+            body_bigram: weights.body_bigram,
+        };
+        scoring.push((Occur::Should, text_query_without(fields, &profile.text, &text_weights, DEMAND_STOPWORDS)));
+        let mut phrase_keys: Vec<String> = Vec::new();
+        for phrase in &profile.phrases {
+            for part in phrase_parts(phrase) {
+                if phrase_keys.contains(&part) {
+                    continue;
+                }
+                let (Some(in_title), Some(in_body)) =
+                    (phrase_query(fields.title_b, &part), phrase_query(fields.body_b, &part))
+                else {
+                    continue;
+                };
+                let anywhere = BooleanQuery::new(vec![(Occur::Should, in_title.box_clone()), (Occur::Should, in_body.box_clone())]);
+                let doc_freq = searcher.search(&anywhere, &Count)? as f32;
+                if doc_freq == 0.0 {
+                    continue;
+                }
+                let idf = (1.0 + (num_docs - doc_freq + 0.5) / (doc_freq + 0.5)).ln();
+                phrase_keys.push(part);
+                scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(in_body, weights.phrase_body * idf))));
+                scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(in_title, weights.phrase_title * idf))));
+            }
+        }
+        for discipline in &profile.disciplines {
+            let query = term_query(fields.discipline, discipline.trim());
+            scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(query, weights.requested_discipline))));
+        }
+        for code in &profile.industry_codes {
+            let query = term_query(fields.industry, code);
+            scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(query, weights.requested_industry))));
+        }
+        for code in &profile.region_codes {
+            let query = term_query(fields.region, code);
+            scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(query, weights.requested_region))));
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
+            (Occur::Must, Box::new(BooleanQuery::new(scoring))),
+            (Occur::Must, self.kinds_filter(profile)),
+        ];
+        if let Some(exclude) = profile.exclude {
+            clauses.push((Occur::MustNot, term_query(fields.id, &exclude.to_string())));
+        }
+        let query = BooleanQuery::new(clauses);
+        let pool = weights.candidate_pool.max(limit);
+        let top = searcher.search(&query, &TopDocs::with_limit(pool))?;
+        if top.is_empty() {
+            return Ok(Vec::new());
+        }
+
+        // Discipline feedback from the best candidates.
+        let max_score = top[0].0.max(f32::EPSILON) as f64;
+        let disciplines: Vec<Vec<String>> = top.iter().map(|(_, a)| read_disciplines(&searcher, *a)).collect();
+        let mut votes: HashMap<&str, f64> = HashMap::new();
+        let mut vote_total = 0.0;
+        for ((score, _), doc_disciplines) in top.iter().zip(&disciplines).take(weights.prf_depth) {
+            let weight = (*score as f64 / max_score).powf(weights.prf_power);
+            vote_total += weight;
+            for discipline in doc_disciplines {
+                *votes.entry(discipline.as_str()).or_default() += weight / doc_disciplines.len() as f64;
+            }
+        }
+        let mut ranked: Vec<(f64, f64, DocAddress)> = top
+            .iter()
+            .zip(&disciplines)
+            .map(|((score, address), doc_disciplines)| {
+                let text = *score as f64 / max_score;
+                let share = doc_disciplines
+                    .iter()
+                    .map(|d| votes.get(d.as_str()).copied().unwrap_or(0.0) / vote_total.max(f64::EPSILON))
+                    .fold(0.0, f64::max);
+                (text, weights.prf_weight * share, *address)
+            })
+            .collect();
+        ranked.sort_by(|a, b| (b.0 + b.1).total_cmp(&(a.0 + a.1)));
+
+        // Structured fit on the loaded listings of the head of the ranking.
+        let head = (limit * 2).max(50).min(ranked.len());
+        let query_vector = self.query_vector(&profile.text)?;
+        let vectors = self.vectors.read().expect("vectors lock");
+        let now = OffsetDateTime::now_utc();
+        let mut hits = Vec::with_capacity(head);
+        for (text_part, discipline_part, address) in ranked.iter().take(head) {
+            let listing = load_listing(&searcher, fields, *address)?;
+            let mut hit = explain(profile, &phrase_keys, listing, weights, now);
+            hit.score_parts.insert("text".to_string(), *text_part);
+            hit.score_parts.insert("discipline".to_string(), *discipline_part);
+            if let (Some(query_vector), Some(vector)) = (&query_vector, vectors.get(&hit.id)) {
+                hit.score_parts.insert("embedding".to_string(), weights.embedding * cosine(query_vector, vector));
+            }
+            hit.score = hit.score_parts.values().sum();
+            hits.push(hit);
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        hits.truncate(limit);
+        Ok(hits)
+    }
+
+    fn kinds_filter(&self, profile: &Profile) -> Box<dyn Query> {
+        let fields = &self.fields;
+        let mut per_kind: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for kind in &profile.target_kinds {
+            let mut parts: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, term_query(fields.kind, kind.as_str()))];
+            if *kind == Kind::Facility && profile.source_kind == Kind::Achievement && profile.target_kinds.len() > 1 {
+                // An achievement looks for pilot capacity, not for any instrument.
+                let pilot = BooleanQuery::new(vec![
+                    (Occur::Should, term_query(fields.facility_type, FacilityType::PilotLine.as_str())),
+                    (Occur::Should, term_query(fields.facility_type, FacilityType::PilotBase.as_str())),
+                ]);
+                parts.push((Occur::Must, Box::new(pilot)));
+            }
+            if *kind == Kind::Achievement {
+                if let Some((low, high)) = profile.trl_window {
+                    let range = RangeQuery::new(
+                        Bound::Included(Term::from_field_u64(fields.trl, u64::from(low))),
+                        Bound::Included(Term::from_field_u64(fields.trl, u64::from(high))),
+                    );
+                    parts.push((Occur::Must, Box::new(range)));
+                }
+            }
+            per_kind.push((Occur::Should, Box::new(BooleanQuery::new(parts))));
+        }
+        Box::new(BooleanQuery::new(per_kind))
+    }
+
+    fn query_vector(&self, text: &str) -> Result<Option<Vec<f32>>, SearchError> {
+        let embedder = self.embedder.read().expect("embedder lock").clone();
+        let Some(embedder) = embedder else { return Ok(None) };
+        let mut vectors = embedder.embed(&[text.to_string()])?;
+        Ok(vectors.pop())
+    }
+}
+
+/// Cosine similarity of two vectors (0 when either is zero or the lengths differ).
+pub(crate) fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    if a.len() != b.len() || a.is_empty() {
+        return 0.0;
+    }
+    let (mut dot, mut norm_a, mut norm_b) = (0.0f64, 0.0f64, 0.0f64);
+    for (x, y) in a.iter().zip(b) {
+        dot += f64::from(*x) * f64::from(*y);
+        norm_a += f64::from(*x) * f64::from(*x);
+        norm_b += f64::from(*y) * f64::from(*y);
+    }
+    if norm_a == 0.0 || norm_b == 0.0 { 0.0 } else { dot / (norm_a.sqrt() * norm_b.sqrt()) }
+}
+
+fn term_query(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+}
+
+/// A verbatim-occurrence query for a normalized phrase on a bigram field.
+fn phrase_query(field: Field, phrase: &str) -> Option<Box<dyn Query>> {
+    let tokens = analyze(&bigram_analyzer(), phrase);
+    match tokens.len() {
+        0 => None,
+        1 => Some(Box::new(TermQuery::new(Term::from_field_text(field, &tokens[0]), IndexRecordOption::WithFreqs))),
+        _ => {
+            let terms = tokens.iter().map(|t| Term::from_field_text(field, t)).collect();
+            Some(Box::new(PhraseQuery::new(terms)))
+        }
+    }
+}
+
+fn read_disciplines(searcher: &Searcher, address: DocAddress) -> Vec<String> {
+    let segment = searcher.segment_reader(address.segment_ord);
+    let Ok(Some(column)) = segment.fast_fields().str("discipline") else { return Vec::new() };
+    let mut out = Vec::new();
+    for ord in column.term_ords(address.doc_id) {
+        let mut value = String::new();
+        if column.ord_to_str(ord, &mut value).unwrap_or(false) {
+            out.push(value);
+        }
+    }
+    out
+}
+
+fn explanation(code: &str, zh: String, en: String) -> Explanation {
+    Explanation { code: code.to_string(), zh, en }
+}
+
+/// Normalized text of a listing used to check shared terms: title, keywords and free text.
+fn listing_text(listing: &Listing) -> String {
+    normalize(&embedding_text(listing))
+}
+
+/// Builds the structured score parts, reasons and mismatches of one candidate.
+fn explain(profile: &Profile, phrase_keys: &[String], listing: Listing, weights: &MatchWeights, now: OffsetDateTime) -> MatchHit {
+    let reference = Reference::get();
+    let mut parts: BTreeMap<String, f64> = BTreeMap::new();
+    let mut reasons = Vec::new();
+    let mut mismatches = Vec::new();
+    let body = &listing.body;
+
+    // Shared key terms: phrases of the source found in the target, else shared jieba words.
+    let source_text = normalize(&format!("{}\n{}", profile.text, profile.phrases.join("、")));
+    let target_text = listing_text(&listing);
+    let mut shared: Vec<String> =
+        phrase_keys.iter().filter(|p| source_text.contains(p.as_str()) && target_text.contains(p.as_str())).cloned().collect();
+    if shared.is_empty() {
+        let mut words: Vec<String> = jieba_tokens(&source_text)
+            .into_iter()
+            .map(|t| t.text)
+            .filter(|w| w.chars().count() >= 2 && !DEMAND_STOPWORDS.contains(&w.as_str()))
+            .filter(|w| target_text.contains(w.as_str()))
+            .collect();
+        words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+        words.dedup();
+        // Keep the longest words and drop those contained in a longer one already kept.
+        for word in words {
+            if shared.len() < 5 && !shared.iter().any(|kept| kept.contains(word.as_str())) {
+                shared.push(word);
+            }
+        }
+    }
+    if !shared.is_empty() {
+        let list = shared.join("、");
+        reasons.push(explanation(
+            "shared_terms",
+            format!("共同关键词：{list}"),
+            format!("Shared key terms: {}", shared.join(", ")),
+        ));
+    }
+
+    // Disciplines named on both sides.
+    let shared_disciplines: Vec<&String> =
+        body.disciplines.iter().filter(|d| profile.disciplines.iter().any(|p| p.trim() == d.trim())).collect();
+    if let Some(discipline) = shared_disciplines.first() {
+        reasons.push(explanation(
+            "shared_discipline",
+            format!("同属学科：{discipline}"),
+            format!("Same discipline: {discipline}"),
+        ));
+    }
+
+    // Industry: the deepest common level of any pair of codes.
+    let mut best_industry: Option<(usize, String)> = None;
+    for source_code in &profile.industry_codes {
+        let source_ancestry = reference.industry_ancestry(source_code);
+        for target_code in &body.industry_codes {
+            for candidate in reference.industry_ancestry(target_code) {
+                if let Some(depth) = source_ancestry.iter().rev().position(|c| *c == candidate) {
+                    if best_industry.as_ref().is_none_or(|(d, _)| depth > *d) {
+                        best_industry = Some((depth, candidate.clone()));
+                    }
+                }
+            }
+        }
+    }
+    if let Some((depth, code)) = &best_industry {
+        if let Some(industry) = reference.industry(code) {
+            let (level_zh, level_en) = match industry.level {
+                IndustryLevel::Section => ("门类", "section"),
+                IndustryLevel::Division => ("大类", "division"),
+                IndustryLevel::Group => ("中类", "group"),
+                IndustryLevel::Class => ("小类", "class"),
+            };
+            parts.insert("industry".to_string(), weights.industry * (*depth as f64 + 1.0) / 4.0);
+            let name_en = industry.name_en.clone().unwrap_or_else(|| industry.name_zh.clone());
+            reasons.push(explanation(
+                "shared_industry",
+                format!("同属行业{level_zh} {} {}", industry.code, industry.name_zh),
+                format!("Same industry {level_en} {} {}", industry.code, name_en),
+            ));
+        }
+    }
+
+    // Region relation.
+    let target_regions = listing_regions(&listing);
+    let region_name = |code: &str| -> String {
+        reference.region_chain(code).iter().rev().map(|r| r.name.as_str()).collect::<Vec<_>>().join("")
+    };
+    let mut region_done = false;
+    'outer: for source_code in &profile.region_codes {
+        for target_code in &target_regions {
+            let source_ancestry = reference.region_ancestry(source_code);
+            if let Some(common) = reference.region_ancestry(target_code).into_iter().find(|c| source_ancestry.contains(c)) {
+                let name = region_name(&common);
+                let same_exact = source_code == target_code;
+                parts.insert("region".to_string(), weights.region * if same_exact { 1.0 } else { 0.6 });
+                reasons.push(explanation(
+                    "same_region",
+                    format!("同在{name}"),
+                    format!("Both located in {name} ({common})"),
+                ));
+                region_done = true;
+                break 'outer;
+            }
+        }
+    }
+    if !region_done {
+        // Beijing R&D → Tianjin/Hebei manufacturing corridor (京津冀协同).
+        let source_in_beijing = profile.region_codes.iter().any(|c| reference.region_within(c, "110000"));
+        let manufacturing_sites: Vec<&str> = match &body.details {
+            Details::Enterprise(e) => e
+                .sites
+                .iter()
+                .filter(|s| s.role == SiteRole::Manufacturing)
+                .map(|s| s.region_code.as_str())
+                .filter(|c| reference.region_within(c, "120000") || reference.region_within(c, "130000"))
+                .collect(),
+            _ => Vec::new(),
+        };
+        if source_in_beijing && !manufacturing_sites.is_empty() {
+            let name = region_name(manufacturing_sites[0]);
+            parts.insert("region".to_string(), weights.region * 0.8);
+            reasons.push(explanation(
+                "rd_manufacturing_corridor",
+                format!("北京研发成果可在{name}的制造基地转化（京津冀研发—制造走廊）"),
+                format!("Beijing R&D can be manufactured at the site in {name} (Beijing–Tianjin–Hebei corridor)"),
+            ));
+        }
+    }
+    if !profile.preferred_regions.is_empty() && !target_regions.is_empty() {
+        let inside = target_regions
+            .iter()
+            .any(|t| profile.preferred_regions.iter().any(|p| reference.region_within(t, p)));
+        if !inside {
+            let names: Vec<String> = profile.preferred_regions.iter().map(|c| region_name(c)).collect();
+            mismatches.push(explanation(
+                "region_outside_preferred",
+                format!("所在地区不在需求方偏好的地区（{}）", names.join("、")),
+                format!("Located outside the preferred regions ({})", profile.preferred_regions.join(", ")),
+            ));
+        }
+    }
+
+    // TRL fit.
+    if let Details::Achievement(achievement) = &body.details {
+        if let Some(trl) = achievement.trl {
+            if let Some(required) = profile.trl_min {
+                if trl >= required {
+                    parts.insert("trl".to_string(), weights.trl);
+                    reasons.push(explanation(
+                        "trl_fit",
+                        format!("技术成熟度 TRL {trl} ≥ 需求 TRL {required}"),
+                        format!("TRL {trl} ≥ required {required}"),
+                    ));
+                } else {
+                    parts.insert("trl".to_string(), -weights.trl * f64::from(required - trl) / 3.0);
+                    mismatches.push(explanation(
+                        "trl_below_required",
+                        format!("技术成熟度 TRL {trl} 低于需求 TRL {required}"),
+                        format!("TRL {trl} is below the required {required}"),
+                    ));
+                }
+            } else if let Some((low, high)) = profile.trl_window {
+                parts.insert("trl".to_string(), weights.trl);
+                reasons.push(explanation(
+                    "trl_pilot_stage",
+                    format!("TRL {trl} 处于中试阶段（{low}–{high}），适合中试熟化"),
+                    format!("TRL {trl} is in the pilot range {low}–{high}"),
+                ));
+            }
+        }
+        if let (Some(budget), Some(price_min)) = (profile.budget, achievement.price_min) {
+            if price_min > budget {
+                mismatches.push(explanation(
+                    "price_above_budget",
+                    format!("转让底价 {price_min} 万元高于预算 {budget} 万元"),
+                    format!("Asking price {price_min} (10k CNY) exceeds the budget {budget}"),
+                ));
+            }
+        }
+    }
+
+    // Availability of talents.
+    if let Details::Talent(talent) = &body.details {
+        let flexible: Vec<Availability> =
+            talent.availability.iter().copied().filter(|a| *a != Availability::FullTime).collect();
+        if !flexible.is_empty() {
+            parts.insert("availability".to_string(), weights.availability);
+            let zh: Vec<&str> = flexible.iter().map(|a| a.label_zh()).collect();
+            let en: Vec<&str> = flexible.iter().map(|a| a.as_str()).collect();
+            reasons.push(explanation(
+                "availability",
+                format!("可按{}方式合作", zh.join("、")),
+                format!("Available as {}", en.join(", ")),
+            ));
+        }
+    }
+
+    // Deadlines and windows that have passed.
+    let today = now.date();
+    let passed = match &body.details {
+        Details::Demand(d) => d.deadline.filter(|day| day.0 < today),
+        Details::Challenge(c) => c.deadline.filter(|day| day.0 < today),
+        Details::Scenario(s) => s.window_end.filter(|day| day.0 < today),
+        _ => None,
+    };
+    if let Some(day) = passed {
+        mismatches.push(explanation(
+            "deadline_passed",
+            format!("截止日期 {day} 已过"),
+            format!("The deadline {day} has passed"),
+        ));
+    }
+
+    // Freshness (half-life of a year) and completeness of the record.
+    let age_days = (now - listing.updated_at).whole_days().max(0) as f64;
+    parts.insert("freshness".to_string(), weights.freshness * 0.5f64.powf(age_days / 365.0));
+    let filled = [
+        !body.summary.trim().is_empty(),
+        !body.description.trim().is_empty(),
+        !body.keywords.is_empty(),
+        !body.industry_codes.is_empty(),
+        !body.region_codes.is_empty(),
+        body.contact.is_some(),
+    ];
+    let completeness = filled.iter().filter(|f| **f).count() as f64 / filled.len() as f64;
+    parts.insert("completeness".to_string(), weights.completeness * completeness);
+
+    MatchHit {
+        id: listing.id,
+        kind: listing.kind(),
+        title: body.title.clone(),
+        score: 0.0,
+        score_parts: parts,
+        reasons,
+        mismatches,
+        listing,
+    }
+}

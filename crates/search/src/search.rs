@@ -1,0 +1,333 @@
+//! Free-text search with filters, facets, highlighting and stable pagination.
+
+use std::collections::BTreeSet;
+use std::ops::Bound;
+
+use serde::Serialize;
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::{DocAddress, DocId, Score, SegmentReader, TantivyDocument, Term};
+use xietong_domain::{Availability, FacilityType, Kind, Listing, ListingId, Reference, RegionLevel, Visibility};
+
+use crate::analysis::{analyze, bigram_analyzer, is_cjk, jieba_analyzer, normalize};
+use crate::highlight::highlight;
+use crate::index::{Fields, SearchIndex};
+use crate::SearchError;
+
+/// Summary snippets are cut to this many characters around the first match.
+const SNIPPET_CHARS: usize = 160;
+
+/// A search request. Empty or missing `text` is browse mode: newest first.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SearchQuery {
+    /// Free text; analysed like the documents.
+    pub text: Option<String>,
+    /// Only listings of this kind.
+    pub kind: Option<Kind>,
+    /// A GB/T 2260 code; listings in the region or any region inside it match.
+    pub region: Option<String>,
+    /// A GB/T 4754 code at any level; listings with that code or a code below it match.
+    pub industry: Option<String>,
+    /// Inclusive TRL bounds (achievements' TRL, demands' desired TRL).
+    pub trl_min: Option<u8>,
+    pub trl_max: Option<u8>,
+    /// Only talents offering this availability.
+    pub availability: Option<Availability>,
+    /// Only facilities of this type.
+    pub facility_type: Option<FacilityType>,
+    /// Visibility hook: when set, a listing matches if its visibility is in the list or its
+    /// owner organisation is in `owner_org_in` (a viewer always sees its own organisation's).
+    pub visibility_in: Option<Vec<Visibility>>,
+    /// Owner organisations whose listings the viewer may see regardless of visibility; on its
+    /// own (without `visibility_in`) it restricts the results to these owners.
+    pub owner_org_in: Option<Vec<String>>,
+    /// Page size; 0 means the default of 20.
+    pub limit: usize,
+    /// Hits to skip.
+    pub offset: usize,
+}
+
+/// One search hit.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub id: ListingId,
+    pub kind: Kind,
+    pub title: String,
+    pub score: f32,
+    /// Title, HTML-escaped, with `<mark>` around matched terms.
+    pub title_html: String,
+    /// Summary snippet, HTML-escaped, with `<mark>` around matched terms.
+    pub summary_html: String,
+    /// The full listing as indexed.
+    pub listing: Listing,
+}
+
+/// Count of hits for one facet value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FacetCount {
+    /// Kind name, region code, industry section letter or TRL level.
+    pub value: String,
+    /// Human label (Chinese) where one exists.
+    pub label: String,
+    pub count: u64,
+}
+
+/// Facet counts over all hits (not just the page).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Facets {
+    pub kind: Vec<FacetCount>,
+    /// Province-level regions (北京市, 天津市, 河北省).
+    pub region_province: Vec<FacetCount>,
+    /// Regions one level below a province (prefectures, or districts of a municipality).
+    pub region_prefecture: Vec<FacetCount>,
+    pub industry_section: Vec<FacetCount>,
+    pub trl: Vec<FacetCount>,
+}
+
+/// A page of search results.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResults {
+    pub hits: Vec<SearchHit>,
+    /// Number of listings that match, over all pages.
+    pub total: u64,
+    pub facets: Facets,
+}
+
+impl SearchIndex {
+    /// Runs a search. Ties are broken by ascending id, so pages are stable.
+    pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
+        let limit = if query.limit == 0 { 20 } else { query.limit };
+        let text = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = filter_clauses(&self.fields, query);
+        let highlight_terms = match text {
+            Some(text) => {
+                clauses.push((Occur::Must, text_query(&self.fields, text, &TextWeights::default())));
+                highlight_terms(text)
+            }
+            None => Vec::new(),
+        };
+        if clauses.is_empty() {
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        let full_query = BooleanQuery::new(clauses);
+        let searcher = self.reader.searcher();
+        let mut facet_collector = FacetCollector::for_field("facets");
+        for root in ["/kind", "/trl", "/section", "/region"] {
+            facet_collector.add_facet(root);
+        }
+        let reference = Reference::get();
+        let provinces: Vec<&str> = reference
+            .regions()
+            .iter()
+            .filter(|r| r.level == RegionLevel::Province)
+            .map(|r| r.code.as_str())
+            .collect();
+        // A facet collector refuses a facet below one it already counts, so prefectures get
+        // their own collector.
+        let mut prefecture_collector = FacetCollector::for_field("facets");
+        for province in &provinces {
+            prefecture_collector.add_facet(format!("/region/{province}").as_str());
+        }
+        let window = TopDocs::with_limit(limit).and_offset(query.offset);
+        let (scored, total, facet_counts, prefecture_counts): (Vec<(f32, DocAddress)>, usize, _, _) = if text.is_some() {
+            let top = window.tweak_score(move |segment: &SegmentReader| {
+                let ranks = segment.fast_fields().u64("id_rank").expect("id_rank is a fast field").first_or_default_col(0);
+                move |doc: DocId, score: Score| (score, ranks.get_val(doc))
+            });
+            let (top, total, facets, prefectures) =
+                searcher.search(&full_query, &(top, Count, facet_collector, prefecture_collector))?;
+            (top.into_iter().map(|((score, _), address)| (score, address)).collect(), total, facets, prefectures)
+        } else {
+            let top = window.custom_score(move |segment: &SegmentReader| {
+                let ranks = segment.fast_fields().u64("id_rank").expect("id_rank is a fast field").first_or_default_col(0);
+                let updated =
+                    segment.fast_fields().i64("updated_at").expect("updated_at is a fast field").first_or_default_col(0);
+                move |doc: DocId| (updated.get_val(doc), ranks.get_val(doc))
+            });
+            let (top, total, facets, prefectures) =
+                searcher.search(&full_query, &(top, Count, facet_collector, prefecture_collector))?;
+            (top.into_iter().map(|(_, address)| (0.0, address)).collect(), total, facets, prefectures)
+        };
+        let mut hits = Vec::with_capacity(scored.len());
+        for (score, address) in scored {
+            let listing = load_listing(&searcher, &self.fields, address)?;
+            hits.push(SearchHit {
+                id: listing.id,
+                kind: listing.kind(),
+                title: listing.body.title.clone(),
+                score,
+                title_html: highlight(&listing.body.title, &highlight_terms, None),
+                summary_html: highlight(&listing.body.summary, &highlight_terms, Some(SNIPPET_CHARS)),
+                listing,
+            });
+        }
+        let mut facets = Facets::default();
+        for (facet, count) in facet_counts.get("/kind") {
+            let value = last_segment(facet);
+            let label = value.parse::<Kind>().map(|k| k.label_zh().to_string()).unwrap_or_default();
+            facets.kind.push(FacetCount { value, label, count });
+        }
+        for (facet, count) in facet_counts.get("/trl") {
+            let value = last_segment(facet);
+            facets.trl.push(FacetCount { label: format!("TRL {value}"), value, count });
+        }
+        for (facet, count) in facet_counts.get("/section") {
+            let value = last_segment(facet);
+            let label = reference.industry(&value).map(|i| i.name_zh.clone()).unwrap_or_default();
+            facets.industry_section.push(FacetCount { value, label, count });
+        }
+        for (facet, count) in facet_counts.get("/region") {
+            let value = last_segment(facet);
+            let label = reference.region(&value).map(|r| r.name.clone()).unwrap_or_default();
+            facets.region_province.push(FacetCount { value, label, count });
+        }
+        for province in &provinces {
+            for (facet, count) in prefecture_counts.get(format!("/region/{province}").as_str()) {
+                let value = last_segment(facet);
+                let label = reference.region(&value).map(|r| r.name.clone()).unwrap_or_default();
+                facets.region_prefecture.push(FacetCount { value, label, count });
+            }
+        }
+        for list in [
+            &mut facets.kind,
+            &mut facets.trl,
+            &mut facets.industry_section,
+            &mut facets.region_province,
+            &mut facets.region_prefecture,
+        ] {
+            list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        }
+        Ok(SearchResults { hits, total: total as u64, facets })
+    }
+}
+
+fn last_segment(facet: &tantivy::schema::Facet) -> String {
+    facet.to_path().last().map(|s| s.to_string()).unwrap_or_default()
+}
+
+/// Reads and parses the stored listing of a document.
+pub(crate) fn load_listing(
+    searcher: &tantivy::Searcher,
+    fields: &Fields,
+    address: DocAddress,
+) -> Result<Listing, SearchError> {
+    let doc: TantivyDocument = searcher.doc(address)?;
+    let json = doc
+        .get_first(fields.json)
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| SearchError::Invalid("indexed document has no stored listing".to_string()))?;
+    Ok(serde_json::from_str(json)?)
+}
+
+/// Weights of the plain text query: BM25 on the title and body, jieba and bigram fields.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TextWeights {
+    pub title_jieba: f32,
+    pub body_jieba: f32,
+    pub title_bigram: f32,
+    pub body_bigram: f32,
+}
+
+impl Default for TextWeights {
+    fn default() -> Self {
+        TextWeights { title_jieba: 2.0, body_jieba: 1.0, title_bigram: 1.0, body_bigram: 0.5 }
+    }
+}
+
+/// A disjunction of the text's terms over the four analysed fields, each BM25-scored and boosted.
+pub(crate) fn text_query(fields: &Fields, text: &str, weights: &TextWeights) -> Box<dyn Query> {
+    text_query_without(fields, text, weights, &[])
+}
+
+/// Like [`text_query`], dropping `stopwords` (compared with the normalized jieba token).
+pub(crate) fn text_query_without(
+    fields: &Fields,
+    text: &str,
+    weights: &TextWeights,
+    stopwords: &[&str],
+) -> Box<dyn Query> {
+    let jieba_terms: BTreeSet<String> =
+        analyze(&jieba_analyzer(), text).into_iter().filter(|t| !stopwords.contains(&t.as_str())).collect();
+    let mut cleaned = normalize(text);
+    for stop in stopwords.iter().filter(|s| s.chars().count() >= 2) {
+        cleaned = cleaned.replace(stop, " ");
+    }
+    let bigram_terms: BTreeSet<String> = analyze(&bigram_analyzer(), &cleaned).into_iter().collect();
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut add = |field: Field, terms: &BTreeSet<String>, boost: f32| {
+        if boost <= 0.0 {
+            return;
+        }
+        for term in terms {
+            let query = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::WithFreqs);
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), boost))));
+        }
+    };
+    add(fields.title_j, &jieba_terms, weights.title_jieba);
+    add(fields.body_j, &jieba_terms, weights.body_jieba);
+    add(fields.title_b, &bigram_terms, weights.title_bigram);
+    add(fields.body_b, &bigram_terms, weights.body_bigram);
+    Box::new(BooleanQuery::new(clauses))
+}
+
+/// Normalized terms to mark in titles and snippets: jieba words of two or more characters,
+/// Latin words, and the whole text pieces between punctuation.
+pub(crate) fn highlight_terms(text: &str) -> Vec<String> {
+    let normalized = normalize(text);
+    let mut terms: Vec<String> = crate::analysis::jieba_tokens(&normalized)
+        .into_iter()
+        .map(|t| t.text)
+        .filter(|t| t.chars().count() >= 2 || !t.chars().any(is_cjk))
+        .filter(|t| !crate::analysis::DEMAND_STOPWORDS.contains(&t.as_str()))
+        .collect();
+    terms.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    terms.dedup();
+    terms
+}
+
+fn term_clause(field: Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
+}
+
+/// Filter clauses (all `Must`) of a search query.
+pub(crate) fn filter_clauses(fields: &Fields, query: &SearchQuery) -> Vec<(Occur, Box<dyn Query>)> {
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    if let Some(kind) = query.kind {
+        clauses.push((Occur::Must, term_clause(fields.kind, kind.as_str())));
+    }
+    if let Some(region) = query.region.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        clauses.push((Occur::Must, term_clause(fields.region, region)));
+    }
+    if let Some(industry) = query.industry.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+        let code = Reference::get().resolve_industry(industry).map(|i| i.code.clone()).unwrap_or(industry.to_string());
+        clauses.push((Occur::Must, term_clause(fields.industry, &code)));
+    }
+    if query.trl_min.is_some() || query.trl_max.is_some() {
+        let lower = query.trl_min.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(fields.trl, u64::from(v))));
+        let upper = query.trl_max.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(fields.trl, u64::from(v))));
+        clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
+    }
+    if let Some(availability) = query.availability {
+        clauses.push((Occur::Must, term_clause(fields.availability, availability.as_str())));
+    }
+    if let Some(facility_type) = query.facility_type {
+        clauses.push((Occur::Must, term_clause(fields.facility_type, facility_type.as_str())));
+    }
+    let owner_clauses = |owners: &[String]| -> Vec<(Occur, Box<dyn Query>)> {
+        owners.iter().map(|o| (Occur::Should, term_clause(fields.owner_org, o))).collect()
+    };
+    match (&query.visibility_in, &query.owner_org_in) {
+        (Some(visibilities), owners) => {
+            let mut allowed: Vec<(Occur, Box<dyn Query>)> =
+                visibilities.iter().map(|v| (Occur::Should, term_clause(fields.visibility, v.as_str()))).collect();
+            if let Some(owners) = owners {
+                allowed.extend(owner_clauses(owners));
+            }
+            clauses.push((Occur::Must, Box::new(BooleanQuery::new(allowed))));
+        }
+        (None, Some(owners)) => clauses.push((Occur::Must, Box::new(BooleanQuery::new(owner_clauses(owners))))),
+        (None, None) => {}
+    }
+    clauses
+}
