@@ -18,7 +18,7 @@ use std::ops::Bound;
 
 use serde::Serialize;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, PhraseQuery, Query, QueryClone, RangeQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Searcher, Term};
 use time::OffsetDateTime;
@@ -101,8 +101,6 @@ pub struct MatchWeights {
     pub prf_depth: usize,
     /// Exponent on the normalized score of a voter.
     pub prf_power: f64,
-    /// How many candidates are taken from the index before re-ranking.
-    pub candidate_pool: usize,
     /// Weights of the structured parts (relative to a top text score of 1).
     pub trl: f64,
     pub region: f64,
@@ -126,10 +124,9 @@ impl Default for MatchWeights {
             requested_discipline: 2.0,
             requested_industry: 2.0,
             requested_region: 1.0,
-            prf_weight: 0.3,
+            prf_weight: 0.8,
             prf_depth: 10,
             prf_power: 2.0,
-            candidate_pool: 300,
             trl: 0.1,
             region: 0.1,
             industry: 0.1,
@@ -317,47 +314,54 @@ impl SearchIndex {
             clauses.push((Occur::MustNot, term_query(fields.id, &exclude.to_string())));
         }
         let query = BooleanQuery::new(clauses);
-        let pool = weights.candidate_pool.max(limit);
-        let top = searcher.search(&query, &TopDocs::with_limit(pool))?;
-        if top.is_empty() {
-            return Ok(Vec::new());
-        }
-
-        // Discipline feedback from the best candidates.
-        let max_score = top[0].0.max(f32::EPSILON) as f64;
-        let disciplines: Vec<Vec<String>> = top.iter().map(|(_, a)| read_disciplines(&searcher, *a)).collect();
-        let mut votes: HashMap<&str, f64> = HashMap::new();
+        // Discipline feedback: the best candidates vote for their discipline (by normalized
+        // score), and a second pass adds `prf_weight × share × top score` to every document of a
+        // voted discipline, over the whole index rather than a fixed candidate pool.
+        let voters = searcher.search(&query, &TopDocs::with_limit(weights.prf_depth.max(1)))?;
+        let Some((top_score, _)) = voters.first() else { return Ok(Vec::new()) };
+        let max_score = f64::from(top_score.max(f32::EPSILON));
+        let mut columns = DisciplineColumns::default();
+        let mut votes: BTreeMap<String, f64> = BTreeMap::new();
         let mut vote_total = 0.0;
-        for ((score, _), doc_disciplines) in top.iter().zip(&disciplines).take(weights.prf_depth) {
-            let weight = (*score as f64 / max_score).powf(weights.prf_power);
+        for (score, address) in &voters {
+            let weight = (f64::from(*score) / max_score).powf(weights.prf_power);
             vote_total += weight;
-            for discipline in doc_disciplines {
-                *votes.entry(discipline.as_str()).or_default() += weight / doc_disciplines.len() as f64;
+            let doc_disciplines = columns.read(&searcher, *address);
+            for discipline in &doc_disciplines {
+                *votes.entry(discipline.clone()).or_default() += weight / doc_disciplines.len() as f64;
             }
         }
-        let mut ranked: Vec<(f64, f64, DocAddress)> = top
-            .iter()
-            .zip(&disciplines)
-            .map(|((score, address), doc_disciplines)| {
-                let text = *score as f64 / max_score;
-                let share = doc_disciplines
-                    .iter()
-                    .map(|d| votes.get(d.as_str()).copied().unwrap_or(0.0) / vote_total.max(f64::EPSILON))
-                    .fold(0.0, f64::max);
-                (text, weights.prf_weight * share, *address)
-            })
-            .collect();
-        ranked.sort_by(|a, b| (b.0 + b.1).total_cmp(&(a.0 + a.1)));
+        let shares: BTreeMap<String, f64> =
+            votes.into_iter().map(|(d, v)| (d, v / vote_total.max(f64::EPSILON))).collect();
+        let mut boosted: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, query.box_clone())];
+        if weights.prf_weight > 0.0 {
+            for (discipline, share) in &shares {
+                let bonus = (weights.prf_weight * share * max_score) as f32;
+                boosted.push((Occur::Should, Box::new(ConstScoreQuery::new(term_query(fields.discipline, discipline), bonus))));
+            }
+        }
+        // A margin beyond `limit` lets the structured parts reorder the head of the ranking.
+        let head = limit + limit / 2 + 10;
+        let top = searcher.search(&BooleanQuery::new(boosted), &TopDocs::with_limit(head))?;
+        let mut ranked: Vec<(f64, f64, DocAddress)> = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let discipline_part: f64 = if weights.prf_weight > 0.0 {
+                columns.read(&searcher, address).iter().filter_map(|d| shares.get(d)).map(|s| weights.prf_weight * s).sum()
+            } else {
+                0.0
+            };
+            ranked.push((f64::from(score) / max_score - discipline_part, discipline_part, address));
+        }
 
         // Structured fit on the loaded listings of the head of the ranking.
-        let head = (limit * 2).max(50).min(ranked.len());
         let query_vector = self.query_vector(&profile.text)?;
         let vectors = self.vectors.read().expect("vectors lock");
         let now = OffsetDateTime::now_utc();
-        let mut hits = Vec::with_capacity(head);
-        for (text_part, discipline_part, address) in ranked.iter().take(head) {
+        let source_terms = SourceTerms::new(profile, phrase_keys);
+        let mut hits = Vec::with_capacity(ranked.len());
+        for (text_part, discipline_part, address) in &ranked {
             let listing = load_listing(&searcher, fields, *address)?;
-            let mut hit = explain(profile, &phrase_keys, listing, weights, now);
+            let mut hit = explain(profile, &source_terms, listing, weights, now);
             hit.score_parts.insert("text".to_string(), *text_part);
             hit.score_parts.insert("discipline".to_string(), *discipline_part);
             if let (Some(query_vector), Some(vector)) = (&query_vector, vectors.get(&hit.id)) {
@@ -437,17 +441,27 @@ fn phrase_query(field: Field, phrase: &str) -> Option<Box<dyn Query>> {
     }
 }
 
-fn read_disciplines(searcher: &Searcher, address: DocAddress) -> Vec<String> {
-    let segment = searcher.segment_reader(address.segment_ord);
-    let Ok(Some(column)) = segment.fast_fields().str("discipline") else { return Vec::new() };
-    let mut out = Vec::new();
-    for ord in column.term_ords(address.doc_id) {
-        let mut value = String::new();
-        if column.ord_to_str(ord, &mut value).unwrap_or(false) {
-            out.push(value);
+/// Discipline fast-field columns, opened once per segment.
+#[derive(Default)]
+struct DisciplineColumns {
+    by_segment: HashMap<u32, Option<tantivy::columnar::StrColumn>>,
+}
+
+impl DisciplineColumns {
+    fn read(&mut self, searcher: &Searcher, address: DocAddress) -> Vec<String> {
+        let column = self.by_segment.entry(address.segment_ord).or_insert_with(|| {
+            searcher.segment_reader(address.segment_ord).fast_fields().str("discipline").ok().flatten()
+        });
+        let Some(column) = column else { return Vec::new() };
+        let mut out = Vec::new();
+        for ord in column.term_ords(address.doc_id) {
+            let mut value = String::new();
+            if column.ord_to_str(ord, &mut value).unwrap_or(false) {
+                out.push(value);
+            }
         }
+        out
     }
-    out
 }
 
 fn explanation(code: &str, zh: String, en: String) -> Explanation {
@@ -459,8 +473,31 @@ fn listing_text(listing: &Listing) -> String {
     normalize(&embedding_text(listing))
 }
 
+/// The source side of the shared-term check, computed once per match.
+struct SourceTerms {
+    /// Key phrases that occur in the source text (normalized).
+    phrases: Vec<String>,
+    /// Jieba words of the source (two characters or more, no demand boilerplate), longest first.
+    words: Vec<String>,
+}
+
+impl SourceTerms {
+    fn new(profile: &Profile, phrase_keys: Vec<String>) -> SourceTerms {
+        let source_text = normalize(&format!("{}\n{}", profile.text, profile.phrases.join("、")));
+        let phrases = phrase_keys.into_iter().filter(|p| source_text.contains(p.as_str())).collect();
+        let mut words: Vec<String> = jieba_tokens(&source_text)
+            .into_iter()
+            .map(|t| t.text)
+            .filter(|w| w.chars().count() >= 2 && !DEMAND_STOPWORDS.contains(&w.as_str()))
+            .collect();
+        words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+        words.dedup();
+        SourceTerms { phrases, words }
+    }
+}
+
 /// Builds the structured score parts, reasons and mismatches of one candidate.
-fn explain(profile: &Profile, phrase_keys: &[String], listing: Listing, weights: &MatchWeights, now: OffsetDateTime) -> MatchHit {
+fn explain(profile: &Profile, source: &SourceTerms, listing: Listing, weights: &MatchWeights, now: OffsetDateTime) -> MatchHit {
     let reference = Reference::get();
     let mut parts: BTreeMap<String, f64> = BTreeMap::new();
     let mut reasons = Vec::new();
@@ -468,23 +505,13 @@ fn explain(profile: &Profile, phrase_keys: &[String], listing: Listing, weights:
     let body = &listing.body;
 
     // Shared key terms: phrases of the source found in the target, else shared jieba words.
-    let source_text = normalize(&format!("{}\n{}", profile.text, profile.phrases.join("、")));
     let target_text = listing_text(&listing);
-    let mut shared: Vec<String> =
-        phrase_keys.iter().filter(|p| source_text.contains(p.as_str()) && target_text.contains(p.as_str())).cloned().collect();
+    let mut shared: Vec<String> = source.phrases.iter().filter(|p| target_text.contains(p.as_str())).cloned().collect();
     if shared.is_empty() {
-        let mut words: Vec<String> = jieba_tokens(&source_text)
-            .into_iter()
-            .map(|t| t.text)
-            .filter(|w| w.chars().count() >= 2 && !DEMAND_STOPWORDS.contains(&w.as_str()))
-            .filter(|w| target_text.contains(w.as_str()))
-            .collect();
-        words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
-        words.dedup();
-        // Keep the longest words and drop those contained in a longer one already kept.
-        for word in words {
+        // Keep the longest shared words, dropping those inside a longer one already kept.
+        for word in source.words.iter().filter(|w| target_text.contains(w.as_str())) {
             if shared.len() < 5 && !shared.iter().any(|kept| kept.contains(word.as_str())) {
-                shared.push(word);
+                shared.push(word.clone());
             }
         }
     }
