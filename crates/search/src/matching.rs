@@ -113,20 +113,30 @@ pub struct MatchWeights {
 }
 
 impl Default for MatchWeights {
+    /// Tuned with a handful of runs on the dev split (nDCG@10 0.899 there); see the README for
+    /// the reason behind each value.
     fn default() -> Self {
         MatchWeights {
-            title_jieba: 2.0,
+            // Title words count no more than body words: demand phrases are matched against the
+            // whole record, and a doubled title weight over-ranked documents that share one
+            // generic title word.
+            title_jieba: 1.0,
             body_jieba: 1.0,
             title_bigram: 1.0,
             body_bigram: 0.5,
-            phrase_body: 1.0,
-            phrase_title: 1.0,
+            // A key phrase found verbatim is the strongest lexical evidence; it outweighs
+            // scattered BM25 matches of its pieces. A title hit means the phrase is the topic.
+            phrase_body: 2.0,
+            phrase_title: 3.0,
             requested_discipline: 2.0,
             requested_industry: 2.0,
             requested_region: 1.0,
-            prf_weight: 0.8,
+            // The field of the best matches is the field of the demand; a match from the same
+            // field is worth as much as the whole text score of the best match.
+            prf_weight: 1.0,
             prf_depth: 10,
-            prf_power: 2.0,
+            // Cubing the normalized score lets the clear winners vote, not the long tail.
+            prf_power: 3.0,
             trl: 0.1,
             region: 0.1,
             industry: 0.1,
