@@ -162,8 +162,8 @@ pub fn complementary_kinds(kind: Kind) -> Vec<Kind> {
 }
 
 /// What is matched: a listing or a request, reduced to the signals ranking uses.
+#[derive(Clone)]
 struct Profile {
-    source_kind: Kind,
     text: String,
     phrases: Vec<String>,
     target_kinds: Vec<Kind>,
@@ -176,13 +176,15 @@ struct Profile {
     disciplines: Vec<String>,
     budget: Option<f64>,
     exclude: Option<ListingId>,
+    /// Facilities are restricted to pilot lines and bases (an achievement looking for where to
+    /// scale up, when no kind was asked for explicitly).
+    pilot_facilities_only: bool,
 }
 
 impl Profile {
     fn from_request(request: &MatchRequest) -> Profile {
         let phrases = if request.keywords.is_empty() { split_phrases(&request.text) } else { request.keywords.clone() };
         Profile {
-            source_kind: Kind::Demand,
             text: request.text.clone(),
             phrases,
             target_kinds: request.kind.map_or_else(|| complementary_kinds(Kind::Demand), |k| vec![k]),
@@ -194,6 +196,7 @@ impl Profile {
             disciplines: request.disciplines.clone(),
             budget: request.budget,
             exclude: None,
+            pilot_facilities_only: false,
         }
     }
 
@@ -224,7 +227,6 @@ impl Profile {
             phrases = split_phrases(&body.title);
         }
         Profile {
-            source_kind: source.kind(),
             text: format!("{}\n{}", body.title, body.searchable_text()),
             phrases,
             target_kinds: target_kind.map_or_else(|| complementary_kinds(source.kind()), |k| vec![k]),
@@ -239,6 +241,7 @@ impl Profile {
             disciplines: body.disciplines.clone(),
             budget,
             exclude: Some(source.id),
+            pilot_facilities_only: source.kind() == Kind::Achievement && target_kind.is_none(),
         }
     }
 }
@@ -268,8 +271,32 @@ impl SearchIndex {
         self.match_profile(&Profile::from_request(request), request.limit, weights)
     }
 
+    /// Several target kinds are ranked one by one and interleaved (round by round, best score
+    /// first within a round), so one abundant kind cannot crowd out the others.
     fn match_profile(&self, profile: &Profile, limit: usize, weights: &MatchWeights) -> Result<Vec<MatchHit>, SearchError> {
         let limit = if limit == 0 { 20 } else { limit };
+        if profile.target_kinds.len() <= 1 {
+            return self.match_kind(profile, limit, weights);
+        }
+        let mut per_kind: Vec<std::vec::IntoIter<MatchHit>> = Vec::new();
+        for kind in &profile.target_kinds {
+            let single = Profile { target_kinds: vec![*kind], ..profile.clone() };
+            per_kind.push(self.match_kind(&single, limit, weights)?.into_iter());
+        }
+        let mut mixed = Vec::with_capacity(limit);
+        loop {
+            let mut round: Vec<MatchHit> = per_kind.iter_mut().filter_map(Iterator::next).collect();
+            if round.is_empty() || mixed.len() >= limit {
+                break;
+            }
+            round.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+            mixed.extend(round);
+        }
+        mixed.truncate(limit);
+        Ok(mixed)
+    }
+
+    fn match_kind(&self, profile: &Profile, limit: usize, weights: &MatchWeights) -> Result<Vec<MatchHit>, SearchError> {
         let searcher = self.reader.searcher();
         let fields = &self.fields;
         let num_docs = searcher.num_docs().max(1) as f32;
@@ -390,7 +417,7 @@ impl SearchIndex {
         let mut per_kind: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for kind in &profile.target_kinds {
             let mut parts: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, term_query(fields.kind, kind.as_str()))];
-            if *kind == Kind::Facility && profile.source_kind == Kind::Achievement && profile.target_kinds.len() > 1 {
+            if *kind == Kind::Facility && profile.pilot_facilities_only {
                 // An achievement looks for pilot capacity, not for any instrument.
                 let pilot = BooleanQuery::new(vec![
                     (Occur::Should, term_query(fields.facility_type, FacilityType::PilotLine.as_str())),

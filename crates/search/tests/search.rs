@@ -364,3 +364,33 @@ fn local_model_embedder_fuses_into_matching() {
     let hits = reopened.match_request(&request).unwrap();
     assert!(hits[0].score_parts.contains_key("embedding"));
 }
+
+#[test]
+fn match_without_target_kind_mixes_complementary_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let mut docs: Vec<Listing> = (0..6).map(|i| achievement(&format!("机器视觉检测成果{i}"), "机器视觉", 6)).collect();
+    let talent = listing(
+        "机器视觉专家",
+        "机器视觉算法",
+        &["110108"],
+        &[],
+        Details::Talent(TalentDetails { availability: vec![Availability::WeekendEngineer], ..Default::default() }),
+    );
+    let facility = listing(
+        "机器视觉检测实验室",
+        "机器视觉",
+        &["110108"],
+        &[],
+        Details::Facility(FacilityDetails { facility_type: FacilityType::Lab, ..Default::default() }),
+    );
+    docs.push(talent.clone());
+    docs.push(facility.clone());
+    index.apply(&docs, &[], 1).unwrap();
+    let source = demand("寻求机器视觉技术", &["机器视觉"], 5, 100.0);
+    let hits = index.match_listing(&source, None, 3).unwrap();
+    let kinds: Vec<Kind> = hits.iter().map(|h| h.kind).collect();
+    assert!(kinds.contains(&Kind::Achievement) && kinds.contains(&Kind::Talent) && kinds.contains(&Kind::Facility), "{kinds:?}");
+    let talent_hit = hits.iter().find(|h| h.id == talent.id).unwrap();
+    assert!(talent_hit.reasons.iter().any(|r| r.code == "availability" && r.zh.contains("周末工程师")));
+}
