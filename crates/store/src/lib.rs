@@ -11,6 +11,7 @@ use xietong_domain::{Kind, Listing, ListingBody, ListingId, Status};
 
 pub use sqlite::SqliteStore;
 
+
 /// What can go wrong in a store. Callers match on the first four; `Backend` is logged.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -85,6 +86,21 @@ pub struct KindCount {
     pub count: u64,
 }
 
+/// Enterprises whose head office is in `hq_region` and that have a site with `role` in
+/// `site_region`: the raw material of cross-region flow dashboards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteLink {
+    pub hq_region: String,
+    pub site_region: String,
+    pub role: String,
+    /// Distinct enterprises.
+    pub enterprises: u64,
+    /// Sites (an enterprise may have several in one region).
+    pub sites: u64,
+    /// Ids of the enterprises, for drill-down and distinct counting across regions.
+    pub enterprise_ids: Vec<ListingId>,
+}
+
 /// Persistent storage of listings. Bodies passed in are already validated.
 pub trait Store: Send + Sync {
     /// Stores a new listing with version 1.
@@ -106,6 +122,8 @@ pub trait Store: Send + Sync {
     fn changes_since(&self, after_seq: u64, limit: u32) -> Result<Vec<Change>, StoreError>;
     fn last_seq(&self) -> Result<u64, StoreError>;
     fn find_by_key(&self, key: &ListingKey) -> Result<Option<Listing>, StoreError>;
+    /// Head-office → other-site links of published enterprises.
+    fn site_links(&self) -> Result<Vec<SiteLink>, StoreError>;
     fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError>;
     fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError>;
 }

@@ -121,6 +121,23 @@ fn batch_is_atomic(store: &dyn Store) {
     assert_eq!(scanned.len() as u64, before + 2);
 }
 
+fn site_links_follow_enterprises(store: &dyn Store) {
+    let mut two_sites = enterprise("企业己", "91110108551385082Q");
+    if let xietong_domain::Details::Enterprise(details) = &mut two_sites.details {
+        details.sites = serde_json::from_value(serde_json::json!([
+            {"region_code": "110106", "role": "hq"},
+            {"region_code": "130638", "role": "manufacturing"},
+            {"region_code": "130638", "role": "manufacturing"}
+        ]))
+        .unwrap();
+    }
+    store.create(two_sites).unwrap();
+    let links = store.site_links().unwrap();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!((links[0].hq_region.as_str(), links[0].site_region.as_str()), ("110106", "130638"));
+    assert_eq!((links[0].enterprises, links[0].sites), (1, 2));
+}
+
 fn counts_and_meta(store: &dyn Store) {
     store.create(achievement("计数", "110106", "C")).unwrap();
     let counts = store.counts().unwrap();
@@ -164,6 +181,11 @@ macro_rules! store_suite {
             fn batch_is_atomic() {
                 let (_guard, store) = $make;
                 super::batch_is_atomic(&store);
+            }
+            #[test]
+            fn site_links_follow_enterprises() {
+                let (_guard, store) = $make;
+                super::site_links_follow_enterprises(&store);
             }
             #[test]
             fn counts_and_meta() {

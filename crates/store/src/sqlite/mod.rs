@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use xietong_domain::{Details, Kind, Listing, ListingBody, ListingId, Reference, Status};
 
-use crate::{Change, KindCount, ListFilter, ListPage, ListSort, ListingKey, Store, StoreError, WriteOp};
+use crate::{Change, KindCount, SiteLink, ListFilter, ListPage, ListSort, ListingKey, Store, StoreError, WriteOp};
 
 const READERS: usize = 4;
 
@@ -415,6 +415,37 @@ impl Store for SqliteStore {
                 Some(id) => load(conn, parse_id(&id)?).map(Some),
                 None => Ok(None),
             }
+        })
+    }
+
+    fn site_links(&self) -> Result<Vec<SiteLink>, StoreError> {
+        self.read(|conn| {
+            let mut statement = conn.prepare(
+                "SELECT h.region_code, s.region_code, s.role, s.listing_id, COUNT(*)
+                 FROM enterprise_sites h
+                 JOIN enterprise_sites s ON s.listing_id = h.listing_id AND s.role <> 'hq'
+                 JOIN listings l ON l.id = h.listing_id AND l.status = 'published'
+                 WHERE h.role = 'hq'
+                 GROUP BY h.region_code, s.region_code, s.role, s.listing_id
+                 ORDER BY h.region_code, s.region_code, s.role",
+            )?;
+            let rows = statement.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?))
+            })?;
+            let mut links: Vec<SiteLink> = Vec::new();
+            for row in rows {
+                let (hq_region, site_region, role, listing_id, sites) = row?;
+                let id = parse_id(&listing_id)?;
+                match links.last_mut() {
+                    Some(last) if last.hq_region == hq_region && last.site_region == site_region && last.role == role => {
+                        last.enterprises += 1;
+                        last.sites += sites as u64;
+                        last.enterprise_ids.push(id);
+                    }
+                    _ => links.push(SiteLink { hq_region, site_region, role, enterprises: 1, sites: sites as u64, enterprise_ids: vec![id] }),
+                }
+            }
+            Ok(links)
         })
     }
 
