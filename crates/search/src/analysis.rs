@@ -167,8 +167,8 @@ pub fn bigram_tokens(normalized: &str) -> Vec<Token> {
             if index - run_start == 1 {
                 push_token(&mut tokens, normalized, chars[run_start].0, end_of(run_start + 1));
             } else {
-                for start in run_start..index - 1 {
-                    push_token(&mut tokens, normalized, chars[start].0, end_of(start + 2));
+                for (offset, (byte_start, _)) in chars[run_start..index - 1].iter().enumerate() {
+                    push_token(&mut tokens, normalized, *byte_start, end_of(run_start + offset + 2));
                 }
             }
         } else if is_word_char(c) {

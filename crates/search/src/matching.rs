@@ -425,15 +425,14 @@ impl SearchIndex {
                 ]);
                 parts.push((Occur::Must, Box::new(pilot)));
             }
-            if *kind == Kind::Achievement {
-                if let Some((low, high)) = profile.trl_window {
+            if *kind == Kind::Achievement
+                && let Some((low, high)) = profile.trl_window {
                     let range = RangeQuery::new(
                         Bound::Included(Term::from_field_u64(fields.trl, u64::from(low))),
                         Bound::Included(Term::from_field_u64(fields.trl, u64::from(high))),
                     );
                     parts.push((Occur::Must, Box::new(range)));
                 }
-            }
             per_kind.push((Occur::Should, Box::new(BooleanQuery::new(parts))));
         }
         Box::new(BooleanQuery::new(per_kind))
@@ -578,16 +577,15 @@ fn explain(profile: &Profile, source: &SourceTerms, listing: Listing, weights: &
         let source_ancestry = reference.industry_ancestry(source_code);
         for target_code in &body.industry_codes {
             for candidate in reference.industry_ancestry(target_code) {
-                if let Some(depth) = source_ancestry.iter().rev().position(|c| *c == candidate) {
-                    if best_industry.as_ref().is_none_or(|(d, _)| depth > *d) {
+                if let Some(depth) = source_ancestry.iter().rev().position(|c| *c == candidate)
+                    && best_industry.as_ref().is_none_or(|(d, _)| depth > *d) {
                         best_industry = Some((depth, candidate.clone()));
                     }
-                }
             }
         }
     }
-    if let Some((depth, code)) = &best_industry {
-        if let Some(industry) = reference.industry(code) {
+    if let Some((depth, code)) = &best_industry
+        && let Some(industry) = reference.industry(code) {
             let (level_zh, level_en) = match industry.level {
                 IndustryLevel::Section => ("门类", "section"),
                 IndustryLevel::Division => ("大类", "division"),
@@ -602,7 +600,6 @@ fn explain(profile: &Profile, source: &SourceTerms, listing: Listing, weights: &
                 format!("Same industry {level_en} {} {}", industry.code, name_en),
             ));
         }
-    }
 
     // Region relation.
     let target_regions = listing_regions(&listing);
@@ -692,15 +689,14 @@ fn explain(profile: &Profile, source: &SourceTerms, listing: Listing, weights: &
                 ));
             }
         }
-        if let (Some(budget), Some(price_min)) = (profile.budget, achievement.price_min) {
-            if price_min > budget {
+        if let (Some(budget), Some(price_min)) = (profile.budget, achievement.price_min)
+            && price_min > budget {
                 mismatches.push(explanation(
                     "price_above_budget",
                     format!("转让底价 {price_min} 万元高于预算 {budget} 万元"),
                     format!("Asking price {price_min} (10k CNY) exceeds the budget {budget}"),
                 ));
             }
-        }
     }
 
     // Availability of talents.
