@@ -110,6 +110,12 @@ pub struct MatchWeights {
     pub completeness: f64,
     /// Weight of the cosine similarity when an embedder is configured.
     pub embedding: f64,
+    /// Query expansion: this many terms taken from the best `expansion_depth` matches
+    /// (jieba words, tf × idf, weighted like the discipline votes) are added as BM25 clauses on
+    /// the body with boost `expansion_weight`. 0 turns expansion off.
+    pub expansion_terms: usize,
+    pub expansion_depth: usize,
+    pub expansion_weight: f32,
 }
 
 impl Default for MatchWeights {
@@ -144,6 +150,9 @@ impl Default for MatchWeights {
             freshness: 0.02,
             completeness: 0.02,
             embedding: 0.3,
+            expansion_terms: 0,
+            expansion_depth: 3,
+            expansion_weight: 0.3,
         }
     }
 }
@@ -377,6 +386,12 @@ impl SearchIndex {
                 boosted.push((Occur::Should, Box::new(ConstScoreQuery::new(term_query(fields.discipline, discipline), bonus))));
             }
         }
+        if weights.expansion_terms > 0 {
+            for (term, weight) in self.expansion_terms(&searcher, &voters, max_score, profile, weights)? {
+                let query = TermQuery::new(Term::from_field_text(fields.body_j, &term), IndexRecordOption::WithFreqs);
+                boosted.push((Occur::Should, Box::new(tantivy::query::BoostQuery::new(Box::new(query), weight))));
+            }
+        }
         // A margin beyond `limit` lets the structured parts reorder the head of the ranking.
         let head = limit + limit / 2 + 10;
         let top = searcher.search(&BooleanQuery::new(boosted), &TopDocs::with_limit(head))?;
@@ -410,6 +425,51 @@ impl SearchIndex {
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         hits.truncate(limit);
         Ok(hits)
+    }
+
+    /// Terms of the best matches that the demand does not contain, best first, with boosts.
+    fn expansion_terms(
+        &self,
+        searcher: &Searcher,
+        voters: &[(f32, DocAddress)],
+        max_score: f64,
+        profile: &Profile,
+        weights: &MatchWeights,
+    ) -> Result<Vec<(String, f32)>, SearchError> {
+        let analyzer = crate::analysis::jieba_analyzer();
+        let query_terms: std::collections::HashSet<String> = analyze(&analyzer, &profile.text).into_iter().collect();
+        let num_docs = searcher.num_docs().max(1) as f64;
+        let mut weights_by_term: HashMap<String, f64> = HashMap::new();
+        for (score, address) in voters.iter().take(weights.expansion_depth) {
+            let voter_weight = (f64::from(*score) / max_score).powf(weights.prf_power);
+            let listing = load_listing(searcher, &self.fields, *address)?;
+            let text = format!("{}\n{}", listing.body.title, listing.body.summary);
+            let tokens: Vec<String> = analyze(&analyzer, &text)
+                .into_iter()
+                .filter(|t| t.chars().count() >= 2 && !DEMAND_STOPWORDS.contains(&t.as_str()))
+                .collect();
+            let length = tokens.len().max(1) as f64;
+            let mut counts: HashMap<String, f64> = HashMap::new();
+            for token in tokens {
+                *counts.entry(token).or_default() += 1.0;
+            }
+            for (token, count) in counts {
+                if query_terms.contains(&token) {
+                    continue;
+                }
+                let doc_freq = searcher.doc_freq(&Term::from_field_text(self.fields.body_j, &token))? as f64;
+                if doc_freq < 2.0 {
+                    continue; // a word only this document has cannot find another one
+                }
+                let idf = (1.0 + (num_docs - doc_freq + 0.5) / (doc_freq + 0.5)).ln();
+                *weights_by_term.entry(token).or_default() += voter_weight * count / length * idf;
+            }
+        }
+        let mut ranked: Vec<(String, f64)> = weights_by_term.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        ranked.truncate(weights.expansion_terms);
+        let best = ranked.first().map_or(1.0, |(_, w)| *w).max(f64::EPSILON);
+        Ok(ranked.into_iter().map(|(t, w)| (t, weights.expansion_weight * (w / best) as f32)).collect())
     }
 
     fn kinds_filter(&self, profile: &Profile) -> Box<dyn Query> {
