@@ -1,6 +1,115 @@
 //! Application wiring shared by the server and the command line: where things live in the data
 //! directory, and how the derived search index is kept in line with the store.
+//!
+//! Invariant: the store is the source of truth. Every store write appends to its change log in
+//! the same transaction; [`App::sync_index`] replays the log after the index's last applied
+//! sequence number, so a crash between the two writes is repaired by the next sync, and
+//! [`App::reindex`] can always rebuild the index from the store alone.
 
 pub mod data_dir;
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use anyhow::Context;
+use parking_lot::Mutex;
+use xietong_domain::{Listing, ListingId, validate, Reference};
+use xietong_search::SearchIndex;
+use xietong_store::{Store, WriteOp};
+
 pub use data_dir::DataDir;
+
+/// Changes replayed per index commit.
+const SYNC_BATCH: u32 = 5_000;
+/// Meta key recording that the demo dataset was loaded (value: the seed).
+const DEMO_META_KEY: &str = "demo_seed";
+
+/// The store and the index derived from it.
+pub struct App {
+    pub store: Arc<dyn Store>,
+    pub index: Arc<SearchIndex>,
+    sync_lock: Mutex<()>,
+}
+
+impl App {
+    /// Opens the store and index of a data directory and brings the index in line with the store.
+    pub fn open(data_dir: &DataDir) -> anyhow::Result<App> {
+        let store: Arc<dyn Store> = Arc::new(data_dir.open_store()?);
+        let index_path = data_dir.index_path();
+        let index = SearchIndex::open(&index_path)
+            .with_context(|| format!("failed to open search index at {}", index_path.display()))?;
+        let app = App { store, index: Arc::new(index), sync_lock: Mutex::new(()) };
+        if app.index.applied_seq() > app.store.last_seq()? {
+            // The index is ahead of the store (e.g. the database was replaced): rebuild it.
+            tracing::warn!(index.seq = app.index.applied_seq(), "index is ahead of the store; rebuilding");
+            app.reindex(|_, _| {})?;
+        }
+        app.sync_index()?;
+        Ok(app)
+    }
+
+    /// Replays store changes the index has not seen. Returns the number of changes applied.
+    pub fn sync_index(&self) -> anyhow::Result<usize> {
+        let _guard = self.sync_lock.lock();
+        let mut applied = 0;
+        loop {
+            let after = self.index.applied_seq();
+            let changes = self.store.changes_since(after, SYNC_BATCH)?;
+            let Some(last) = changes.last() else { break };
+            let last_seq = last.seq;
+            let mut seen = HashSet::new();
+            let ids: Vec<ListingId> = changes.iter().map(|c| c.id).filter(|id| seen.insert(*id)).collect();
+            let listings = self.store.get_many(&ids)?;
+            let found: HashSet<ListingId> = listings.iter().map(|l| l.id).collect();
+            let deletes: Vec<ListingId> = ids.iter().copied().filter(|id| !found.contains(id)).collect();
+            self.index.apply(&listings, &deletes, last_seq).context("failed to apply changes to the index")?;
+            applied += changes.len();
+            tracing::debug!(index.seq = last_seq, changes = changes.len(), "index synced");
+        }
+        Ok(applied)
+    }
+
+    /// Rebuilds the index from the store. `progress(done, total)` is called after each batch.
+    pub fn reindex(&self, progress: impl Fn(u64, u64)) -> anyhow::Result<u64> {
+        let _guard = self.sync_lock.lock();
+        let seq = self.store.last_seq()?;
+        let total: u64 = self.store.counts()?.iter().map(|c| c.count).sum();
+        self.index.clear()?;
+        let mut done = 0u64;
+        let mut after = None;
+        loop {
+            let batch: Vec<Listing> = self.store.scan(after, SYNC_BATCH)?;
+            let Some(last) = batch.last() else { break };
+            after = Some(last.id);
+            done += batch.len() as u64;
+            // Writes that land while we scan are replayed by the next sync (upserts are idempotent).
+            self.index.apply(&batch, &[], seq)?;
+            progress(done, total);
+        }
+        if done == 0 {
+            self.index.apply(&[], &[], seq)?;
+        }
+        Ok(done)
+    }
+
+    /// Loads the demo dataset once; later calls see the meta flag and do nothing.
+    /// Returns the number of listings loaded.
+    pub fn load_demo(&self, seed: u64) -> anyhow::Result<usize> {
+        if self.store.meta_get(DEMO_META_KEY)?.is_some() {
+            return Ok(0);
+        }
+        let data = xietong_demo::generate(seed);
+        let reference = Reference::get();
+        let mut ops = Vec::with_capacity(data.listings.len());
+        for body in data.listings {
+            let body = validate(body, reference).map_err(|e| anyhow::anyhow!("demo listing is invalid: {e}"))?;
+            ops.push(WriteOp::Create(body));
+        }
+        let count = ops.len();
+        // One transaction: either the whole demo is there or none of it.
+        self.store.write_batch(ops).context("failed to store the demo dataset")?;
+        self.store.meta_set(DEMO_META_KEY, &seed.to_string())?;
+        self.sync_index()?;
+        Ok(count)
+    }
+}

@@ -1,1 +1,108 @@
-//! xietong-http (under construction)
+//! HTTP layer of xietong: the JSON API under `/api/v1`, its OpenAPI document, health and metrics
+//! endpoints. Only this crate knows HTTP; handlers convert to and from domain types at the edge.
+
+pub mod api;
+pub mod error;
+pub mod json;
+pub mod metrics;
+pub mod state;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use state::AppState;
+
+use crate::error::ApiError;
+
+/// Largest request body accepted (1 MiB); larger bodies get a 413 problem.
+pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "xietong API", description = "京津冀创新资源共享与精准对接平台 — Beijing–Tianjin–Hebei innovation-resource sharing and matching."),
+    tags(
+        (name = "listings", description = "Resource libraries: talents, achievements, scenarios, facilities, enterprises, demands, challenges"),
+        (name = "search", description = "Full-text search with facets"),
+        (name = "matching", description = "Precise matching (精准对接) with explanations"),
+        (name = "reference", description = "Regions, industries, TRL"),
+        (name = "stats", description = "Dashboard figures"),
+        (name = "ops", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// Builds the router and the OpenAPI document from the same route table, so every route is in
+/// the document.
+pub fn router_with_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (api_router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(api::listings::create_listing, api::listings::list_listings))
+        .routes(routes!(api::listings::get_listing, api::listings::update_listing))
+        .routes(routes!(api::listings::archive_listing))
+        .routes(routes!(api::matching::listing_matches))
+        .routes(routes!(api::matching::match_text))
+        .routes(routes!(api::search::search))
+        .routes(routes!(api::reference::regions))
+        .routes(routes!(api::reference::industries))
+        .routes(routes!(api::reference::trl))
+        .routes(routes!(api::stats::overview))
+        .routes(routes!(healthz))
+        .routes(routes!(metrics_text))
+        .split_for_parts();
+    let spec = openapi.clone();
+    let router = api_router
+        .route("/api/openapi.json", get(move || async move { Json(spec.clone()) }))
+        .route("/api/docs", get(docs_page))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state);
+    (router, openapi)
+}
+
+/// The router alone.
+pub fn router(state: AppState) -> Router {
+    router_with_openapi(state).0
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests (and their writes).
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// Liveness and readiness: 200 when the store answers.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "Healthy")))]
+async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let (seq, docs) = state.blocking(|app| Ok((app.store.last_seq()?, app.index.doc_count()))).await?;
+    Ok(Json(serde_json::json!({"status": "ok", "store_seq": seq, "index_seq": state.app.index.applied_seq(), "indexed_docs": docs})))
+}
+
+/// Prometheus text metrics.
+#[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+async fn metrics_text(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let counts = state.blocking(|app| Ok(app.store.counts()?)).await?;
+    let counts: Vec<(String, String, u64)> =
+        counts.into_iter().map(|c| (c.kind.as_str().to_string(), c.status.as_str().to_string(), c.count)).collect();
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&counts)))
+}
+
+async fn docs_page() -> Html<&'static str> {
+    Html(include_str!("../assets/api-docs.html"))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route; see /api/docs for the API".to_string())
+}

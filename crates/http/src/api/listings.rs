@@ -1,0 +1,191 @@
+//! Create, read, update, archive and list listings.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use xietong_domain::{Kind, Listing, ListingBody, ListingId, Reference, Status, validate};
+use xietong_store::{ListFilter, ListSort};
+
+use super::schema::ListingDoc;
+use super::{industry_param, page_limit, parse_param, region_param};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::json::{ApiJson, parse_json};
+use crate::state::AppState;
+
+/// Query of `GET /api/v1/listings`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListParams {
+    /// Only this kind (talent, achievement, scenario, facility, enterprise, demand, challenge).
+    pub kind: Option<String>,
+    /// GB/T 2260 code or name; sub-regions are included (130000 finds Xiong'an's counties).
+    pub region: Option<String>,
+    /// GB/T 4754 code at any level; codes below it are included (37 finds 3741).
+    pub industry: Option<String>,
+    /// draft, published or archived.
+    pub status: Option<String>,
+    /// Owning organisation.
+    pub owner_org: Option<String>,
+    /// newest (default), oldest, updated or title.
+    pub sort: Option<String>,
+    /// Page size, 1–200 (default 20).
+    pub limit: Option<u32>,
+    /// Listings to skip.
+    pub offset: Option<u64>,
+}
+
+/// A page of listings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListingPage {
+    #[schema(value_type = Vec<ListingDoc>)]
+    pub items: Vec<Listing>,
+    /// All listings matching the filters.
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+fn parse_id(raw: &str) -> ApiResult<ListingId> {
+    raw.parse().map_err(|_| ApiError::bad_param("id", format!("{raw:?} is not a listing id (a UUID)")))
+}
+
+/// Publishes a listing (or saves a draft). Only `kind`, `title`, `summary` and `region_codes`
+/// (plus `trl` for an achievement) are required; the listing is published unless `status` says
+/// otherwise.
+#[utoipa::path(post, path = "/api/v1/listings", tag = "listings",
+    request_body(content = ListingDoc, description = "The listing's fields with its `kind`"),
+    responses(
+        (status = 201, description = "Stored", body = ListingDoc),
+        (status = 400, description = "Malformed JSON or wrong type", body = Problem),
+        (status = 409, description = "Same USCC or external id exists", body = Problem),
+        (status = 413, description = "Body too large", body = Problem),
+        (status = 422, description = "Invalid fields", body = Problem),
+    ))]
+pub async fn create_listing(State(state): State<AppState>, ApiJson(body): ApiJson<ListingBody>) -> ApiResult<impl IntoResponse> {
+    let body = validate(body, Reference::get())?;
+    let listing = state
+        .blocking(move |app| {
+            let listing = app.store.create(body)?;
+            app.sync_index()?;
+            Ok(listing)
+        })
+        .await?;
+    tracing::info!(listing.id = %listing.id, listing.kind = %listing.kind(), "listing created");
+    let location = format!("/api/v1/listings/{}", listing.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(listing)))
+}
+
+/// Reads one listing.
+#[utoipa::path(get, path = "/api/v1/listings/{id}", tag = "listings",
+    params(("id" = String, Path, description = "Listing id")),
+    responses((status = 200, body = ListingDoc), (status = 404, body = Problem)))]
+pub async fn get_listing(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Listing>> {
+    let id = parse_id(&id)?;
+    let listing = state.blocking(move |app| Ok(app.store.get(id)?)).await?;
+    Ok(Json(listing))
+}
+
+/// Replaces a listing. The body carries every field plus the `version` it was read at; a stale
+/// version is a 409 and nothing is written.
+#[utoipa::path(put, path = "/api/v1/listings/{id}", tag = "listings",
+    params(("id" = String, Path, description = "Listing id")),
+    request_body(content = ListingDoc, description = "All fields, `kind` and the `version` read"),
+    responses(
+        (status = 200, body = ListingDoc),
+        (status = 404, body = Problem),
+        (status = 409, description = "Stale version", body = Problem),
+        (status = 422, body = Problem),
+    ))]
+pub async fn update_listing(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(mut raw): ApiJson<serde_json::Value>,
+) -> ApiResult<Json<Listing>> {
+    let id = parse_id(&id)?;
+    let Some(object) = raw.as_object_mut() else {
+        return Err(ApiError::BadRequest { detail: "the body must be a JSON object".into(), field: None });
+    };
+    let version = match object.remove("version") {
+        Some(serde_json::Value::Number(n)) if n.as_i64().is_some() => n.as_i64().unwrap_or_default(),
+        Some(_) => return Err(ApiError::bad_param("version", "version must be an integer")),
+        None => {
+            return Err(ApiError::bad_param(
+                "version",
+                "send the `version` you read, so a concurrent change is not overwritten",
+            ));
+        }
+    };
+    for derived in ["id", "created_at", "updated_at"] {
+        object.remove(derived);
+    }
+    let bytes = serde_json::to_vec(&raw).map_err(anyhow::Error::new)?;
+    let body: ListingBody = parse_json(&bytes)?;
+    let body = validate(body, Reference::get())?;
+    let listing = state
+        .blocking(move |app| {
+            let current = app.store.get(id)?;
+            if current.kind() != body.kind() {
+                return Err(ApiError::bad_param("kind", format!("a listing's kind cannot change (it is {})", current.kind())));
+            }
+            let listing = app.store.update(id, version, body)?;
+            app.sync_index()?;
+            Ok(listing)
+        })
+        .await?;
+    Ok(Json(listing))
+}
+
+/// Body of `POST /api/v1/listings/{id}/archive`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ArchiveRequest {
+    /// The version read; checked when given.
+    pub version: Option<i64>,
+}
+
+/// Archives a listing: it stays readable by id but leaves search and matching.
+#[utoipa::path(post, path = "/api/v1/listings/{id}/archive", tag = "listings",
+    params(("id" = String, Path, description = "Listing id")),
+    request_body(content = ArchiveRequest, description = "Optional version check"),
+    responses((status = 200, body = ListingDoc), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn archive_listing(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<ArchiveRequest>,
+) -> ApiResult<Json<Listing>> {
+    let id = parse_id(&id)?;
+    let listing = state
+        .blocking(move |app| {
+            let listing = app.store.set_status(id, request.version, Status::Archived)?;
+            app.sync_index()?;
+            Ok(listing)
+        })
+        .await?;
+    Ok(Json(listing))
+}
+
+/// Lists listings with filters and stable pagination (newest first by default).
+#[utoipa::path(get, path = "/api/v1/listings", tag = "listings", params(ListParams),
+    responses((status = 200, body = ListingPage), (status = 400, body = Problem)))]
+pub async fn list_listings(State(state): State<AppState>, Query(params): Query<ListParams>) -> ApiResult<Json<ListingPage>> {
+    let sort = match params.sort.as_deref().map(str::trim) {
+        None | Some("") | Some("newest") => ListSort::Newest,
+        Some("oldest") => ListSort::Oldest,
+        Some("updated") => ListSort::RecentlyUpdated,
+        Some("title") => ListSort::Title,
+        Some(other) => return Err(ApiError::bad_param("sort", format!("unknown sort {other:?}; use newest, oldest, updated or title"))),
+    };
+    let filter = ListFilter {
+        kind: parse_param::<Kind>("kind", params.kind.as_deref())?,
+        region: region_param(params.region.as_deref())?,
+        industry: industry_param(params.industry.as_deref())?,
+        status: parse_param::<Status>("status", params.status.as_deref())?,
+        owner_org: params.owner_org.clone().filter(|o| !o.trim().is_empty()),
+        sort,
+    };
+    let limit = page_limit(params.limit)?;
+    let offset = params.offset.unwrap_or(0);
+    let page = state.blocking(move |app| Ok(app.store.list(&filter, limit, offset)?)).await?;
+    Ok(Json(ListingPage { items: page.items, total: page.total, limit, offset }))
+}

@@ -1,0 +1,193 @@
+//! Precise matching (精准对接): complementary listings with score parts, reasons and mismatches.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use xietong_domain::{Kind, ListingId, Reference};
+use xietong_search::{Explanation, MatchHit, MatchRequest};
+
+use super::{page_limit, parse_param};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::state::AppState;
+
+/// Query of `GET /api/v1/listings/{id}/matches`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MatchParams {
+    /// Only this complementary kind; by default a mix of all complementary kinds.
+    pub kind: Option<String>,
+    /// Number of matches, 1–200 (default 20).
+    pub limit: Option<u32>,
+    /// Language of `reasons` and `mismatches`: zh (default) or en.
+    pub lang: Option<String>,
+}
+
+/// One explanation sentence in both languages.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExplanationDto {
+    /// Stable code, e.g. `shared_terms`, `trl_fit`, `region_corridor`, `trl_below`.
+    pub code: String,
+    pub zh: String,
+    pub en: String,
+}
+
+/// One matched listing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MatchItem {
+    #[schema(value_type = String)]
+    pub id: ListingId,
+    #[schema(value_type = String)]
+    pub kind: Kind,
+    pub title: String,
+    pub summary: String,
+    pub score: f64,
+    /// Named components that add up to `score` (text, industry, region, trl, …).
+    pub score_parts: BTreeMap<String, f64>,
+    /// What matches, as readable sentences in the requested language.
+    pub reasons: Vec<String>,
+    /// What does not match, as readable sentences in the requested language.
+    pub mismatches: Vec<String>,
+    /// Both languages with codes.
+    pub reason_details: Vec<ExplanationDto>,
+    pub mismatch_details: Vec<ExplanationDto>,
+    pub region_codes: Vec<String>,
+    pub trl: Option<u8>,
+}
+
+/// Matches, best first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MatchPage {
+    pub items: Vec<MatchItem>,
+}
+
+fn is_english(lang: Option<&str>) -> bool {
+    lang.is_some_and(|l| l.trim().eq_ignore_ascii_case("en"))
+}
+
+fn explanation_dto(e: Explanation) -> ExplanationDto {
+    ExplanationDto { code: e.code, zh: e.zh, en: e.en }
+}
+
+/// Converts search hits to the wire shape.
+pub fn to_page(hits: Vec<MatchHit>, english: bool) -> MatchPage {
+    let pick = |e: &Explanation| if english { e.en.clone() } else { e.zh.clone() };
+    let items = hits
+        .into_iter()
+        .map(|hit| MatchItem {
+            id: hit.id,
+            kind: hit.kind,
+            title: hit.title,
+            summary: hit.listing.body.summary.clone(),
+            score: hit.score,
+            score_parts: hit.score_parts,
+            reasons: hit.reasons.iter().map(pick).collect(),
+            mismatches: hit.mismatches.iter().map(pick).collect(),
+            region_codes: hit.listing.body.region_codes.clone(),
+            trl: hit.listing.body.trl(),
+            reason_details: hit.reasons.into_iter().map(explanation_dto).collect(),
+            mismatch_details: hit.mismatches.into_iter().map(explanation_dto).collect(),
+        })
+        .collect();
+    MatchPage { items }
+}
+
+/// Complementary listings for a listing: a demand finds achievements, talents and facilities; an
+/// achievement finds scenarios, demands, manufacturing enterprises and pilot bases; and so on.
+#[utoipa::path(get, path = "/api/v1/listings/{id}/matches", tag = "matching",
+    params(("id" = String, Path, description = "Listing id"), MatchParams),
+    responses((status = 200, body = MatchPage), (status = 404, body = Problem)))]
+pub async fn listing_matches(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<MatchParams>,
+) -> ApiResult<Json<MatchPage>> {
+    let id: ListingId = id.parse().map_err(|_| ApiError::bad_param("id", format!("{id:?} is not a listing id")))?;
+    let kind = parse_param::<Kind>("kind", params.kind.as_deref())?;
+    let limit = page_limit(params.limit)? as usize;
+    let hits = state
+        .blocking(move |app| {
+            let source = app.store.get(id)?;
+            Ok(app.index.match_listing(&source, kind, limit)?)
+        })
+        .await?;
+    Ok(Json(to_page(hits, is_english(params.lang.as_deref()))))
+}
+
+/// Body of `POST /api/v1/match`: free text treated as an ad-hoc demand.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MatchBody {
+    /// What is needed, in Chinese and/or English.
+    pub text: String,
+    /// Key phrases of the need; split out of `text` when absent.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Kind wanted; by default achievements, talents and facilities.
+    pub kind: Option<String>,
+    /// Minimum technology readiness level.
+    pub trl_min: Option<u8>,
+    /// Regions of the demand (GB/T 2260).
+    #[serde(default)]
+    pub region_codes: Vec<String>,
+    /// Industries of the demand (GB/T 4754).
+    #[serde(default)]
+    pub industry_codes: Vec<String>,
+    /// Disciplines (学科).
+    #[serde(default)]
+    pub disciplines: Vec<String>,
+    /// Budget in 万元.
+    pub budget: Option<f64>,
+    /// Number of matches, 1–200 (default 20).
+    pub limit: Option<u32>,
+    /// zh (default) or en.
+    pub lang: Option<String>,
+}
+
+/// Turns a match body into a request, checking codes and ranges.
+pub fn to_request(body: MatchBody) -> ApiResult<(MatchRequest, bool)> {
+    let mut errors = xietong_domain::ValidationErrors::default();
+    if body.text.trim().is_empty() && body.keywords.is_empty() {
+        errors.push("text", "请描述需求内容", "describe what is needed in `text`");
+    }
+    if let Some(level) = body.trl_min
+        && !(1..=9).contains(&level)
+    {
+        errors.push("trl_min", "技术成熟度必须在 1 到 9 之间", "trl_min must be between 1 and 9");
+    }
+    let reference = Reference::get();
+    for (index, code) in body.region_codes.iter().enumerate() {
+        if reference.region(code.trim()).is_none() {
+            errors.push(format!("region_codes[{index}]"), format!("未知的行政区划代码“{code}”"), format!("unknown region code {code:?}"));
+        }
+    }
+    for (index, code) in body.industry_codes.iter().enumerate() {
+        if reference.industry(code.trim()).is_none() {
+            errors.push(format!("industry_codes[{index}]"), format!("未知的行业代码“{code}”"), format!("unknown industry code {code:?}"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Invalid(errors));
+    }
+    let request = MatchRequest {
+        text: body.text,
+        keywords: body.keywords,
+        kind: parse_param::<Kind>("kind", body.kind.as_deref())?,
+        trl_min: body.trl_min,
+        region_codes: body.region_codes,
+        industry_codes: body.industry_codes,
+        disciplines: body.disciplines,
+        budget: body.budget,
+        limit: page_limit(body.limit)? as usize,
+    };
+    Ok((request, is_english(body.lang.as_deref())))
+}
+
+/// Matches free text with optional constraints, as an ad-hoc demand.
+#[utoipa::path(post, path = "/api/v1/match", tag = "matching", request_body = MatchBody,
+    responses((status = 200, body = MatchPage), (status = 400, body = Problem), (status = 422, body = Problem)))]
+pub async fn match_text(State(state): State<AppState>, crate::json::ApiJson(body): crate::json::ApiJson<MatchBody>) -> ApiResult<Json<MatchPage>> {
+    let (request, english) = to_request(body)?;
+    let hits = state.blocking(move |app| Ok(app.index.match_request(&request)?)).await?;
+    Ok(Json(to_page(hits, english)))
+}

@@ -1,0 +1,156 @@
+//! One error type for every handler, rendered as RFC 9457 problem+json with per-field messages.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+use xietong_domain::ValidationErrors;
+use xietong_store::StoreError;
+
+/// A problem detail (RFC 9457). `errors` lists each invalid field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong and what to do about it.
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemField>,
+}
+
+/// One invalid field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemField {
+    /// JSON path of the field, e.g. `region_codes[0]`.
+    pub field: String,
+    /// English message.
+    pub message: String,
+    /// Chinese message.
+    pub message_zh: String,
+}
+
+/// Every way a request can fail.
+#[derive(Debug)]
+pub enum ApiError {
+    /// The body or query failed validation.
+    Invalid(ValidationErrors),
+    /// The request is malformed (bad JSON, wrong content type, bad parameter).
+    BadRequest { detail: String, field: Option<String> },
+    NotFound(String),
+    Conflict(String),
+    PayloadTooLarge(String),
+    UnsupportedMediaType(String),
+    /// Anything else: logged, and the client gets a generic message.
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad_param(field: &str, detail: impl Into<String>) -> Self {
+        ApiError::BadRequest { detail: detail.into(), field: Some(field.to_string()) }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn problem(&self) -> Problem {
+        let status = self.status();
+        let (slug, title, detail, errors) = match self {
+            ApiError::Invalid(validation) => (
+                "validation",
+                "Invalid listing",
+                format!("{} field(s) need fixing: {validation}", validation.errors.len()),
+                validation
+                    .errors
+                    .iter()
+                    .map(|e| ProblemField { field: e.field.clone(), message: e.message_en.clone(), message_zh: e.message_zh.clone() })
+                    .collect(),
+            ),
+            ApiError::BadRequest { detail, field } => (
+                "bad-request",
+                "Bad request",
+                detail.clone(),
+                field
+                    .iter()
+                    .map(|f| ProblemField { field: f.clone(), message: detail.clone(), message_zh: format!("参数 {f} 无效：{detail}") })
+                    .collect(),
+            ),
+            ApiError::NotFound(detail) => ("not-found", "Not found", detail.clone(), Vec::new()),
+            ApiError::Conflict(detail) => ("conflict", "Conflict", detail.clone(), Vec::new()),
+            ApiError::PayloadTooLarge(detail) => ("payload-too-large", "Payload too large", detail.clone(), Vec::new()),
+            ApiError::UnsupportedMediaType(detail) => ("unsupported-media-type", "Unsupported media type", detail.clone(), Vec::new()),
+            ApiError::Internal(_) => (
+                "internal",
+                "Internal server error",
+                "the server failed to handle the request; it has been logged".to_string(),
+                Vec::new(),
+            ),
+        };
+        Problem { problem_type: format!("/problems/{slug}"), title: title.to_string(), status: status.as_u16(), detail, errors }
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::Invalid(errors)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound(id) => ApiError::NotFound(format!("listing {id} does not exist")),
+            StoreError::Conflict { .. } => ApiError::Conflict(err.to_string()),
+            StoreError::Duplicate { field, existing } => ApiError::Conflict(format!(
+                "a listing with the same {field} already exists ({existing}); update that one instead"
+            )),
+            StoreError::Backend(_) => ApiError::Internal(anyhow::Error::new(err)),
+        }
+    }
+}
+
+impl From<xietong_search::SearchError> for ApiError {
+    fn from(err: xietong_search::SearchError) -> Self {
+        ApiError::Internal(anyhow::Error::new(err))
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(err: anyhow::Error) -> Self {
+        ApiError::Internal(err)
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(err: tokio::task::JoinError) -> Self {
+        ApiError::Internal(anyhow::Error::new(err))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(err) = &self {
+            tracing::error!(error = format!("{err:#}"), "request failed");
+        }
+        let problem = self.problem();
+        let mut response = (self.status(), axum::Json(problem)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
