@@ -1,5 +1,8 @@
 //! The `xietong` binary.
 
+mod config;
+mod ops;
+mod serve;
 mod transfer_cmd;
 
 use std::path::PathBuf;
@@ -7,6 +10,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 /// xietong (协同): share and match innovation resources across Beijing, Tianjin and Hebei.
+///
+/// Start with `xietong serve --demo` and open the printed address.
 #[derive(Debug, Parser)]
 #[command(name = "xietong", version, about, long_about = None)]
 struct Cli {
@@ -16,6 +21,16 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the API and web pages (embedded SQLite store and on-disk index).
+    Serve(serve::ServeArgs),
+    /// Rebuild the search index from the store, with a progress bar.
+    Reindex(ops::ReindexArgs),
+    /// Evaluate matching quality and latency on a judged corpus (prints one JSON line last).
+    Eval(ops::EvalArgs),
+    /// Measure demo start-up, search and matching latency (prints one JSON line).
+    Bench(ops::BenchArgs),
+    /// Print a commented example configuration file.
+    DefaultConfig,
     /// Print a column template for one kind of listing (CSV or XLSX).
     Template(transfer_cmd::TemplateArgs),
     /// Import listings of one kind from a CSV or XLSX file.
@@ -32,9 +47,33 @@ pub struct DataArgs {
     pub data: PathBuf,
 }
 
+/// Sets up structured logs on stderr: pretty by default, JSON with `XT_LOG_FORMAT=json`.
+pub fn init_logging(format: Option<&str>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,tantivy=warn"));
+    let format = std::env::var("XT_LOG_FORMAT").ok().or(format.map(str::to_string));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format.as_deref() == Some("json") {
+        let _ = builder.json().try_init();
+    } else {
+        let _ = builder.try_init();
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Reindex(args) => {
+            init_logging(None);
+            ops::reindex(args)
+        }
+        Command::Eval(args) => ops::eval(args),
+        Command::Bench(args) => ops::bench(args),
+        Command::DefaultConfig => {
+            print!("{}", config::DEFAULT_CONFIG);
+            Ok(())
+        }
         Command::Template(args) => transfer_cmd::template(args),
         Command::Import(args) => transfer_cmd::import(args),
         Command::Export(args) => transfer_cmd::export(args),

@@ -1,0 +1,207 @@
+//! `reindex`, `eval` and `bench`: maintenance and measurement commands.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use xietong_app::{App, DataDir};
+use xietong_domain::{Reference, validate};
+use xietong_http::api::matching::{MatchBody, to_request};
+use xietong_search::eval;
+use xietong_store::WriteOp;
+
+use crate::DataArgs;
+
+/// Rebuild the search index from the store.
+#[derive(Debug, clap::Args)]
+pub struct ReindexArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// Evaluate matching on a corpus, queries and graded relevance judgements.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// Corpus JSONL: {"id","title","text","keywords","field",...} per line.
+    #[arg(long)]
+    pub corpus: PathBuf,
+    /// Queries JSONL: {"id","text","keywords"} per line.
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Judgements TSV: query_id, doc_id, grade.
+    #[arg(long)]
+    pub qrels: PathBuf,
+    /// Write the run (one {"query_id","ranking"} line per query) here.
+    #[arg(long)]
+    pub run_out: Option<PathBuf>,
+    /// Doc ids per ranking.
+    #[arg(long, default_value_t = 100)]
+    pub depth: usize,
+}
+
+fn progress_bar(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+pub fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
+    let data_dir = DataDir::create(&args.data.data)?;
+    let app = App::open(&data_dir).context("failed to open the data directory (is a server running on it? stop it first)")?;
+    let started = Instant::now();
+    let bar = progress_bar(0, "reindexing");
+    let done = app.reindex(|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "{}",
+        serde_json::json!({"reindexed": done, "indexed_docs": app.index.doc_count(), "seconds": started.elapsed().as_secs_f64()})
+    );
+    Ok(())
+}
+
+/// Loads the corpus into a temporary data directory through the store, indexes it from the store,
+/// and runs every query through the same code path as `POST /api/v1/match`.
+pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let corpus = eval::load_corpus(&args.corpus).with_context(|| format!("failed to read corpus {}", args.corpus.display()))?;
+    let queries = eval::load_queries(&args.queries).with_context(|| format!("failed to read queries {}", args.queries.display()))?;
+    let qrels = eval::load_qrels(&args.qrels).with_context(|| format!("failed to read qrels {}", args.qrels.display()))?;
+    let temp = tempfile::tempdir().context("failed to create a temporary data directory")?;
+    let data_dir = DataDir::create(temp.path())?;
+    let app = App::open(&data_dir)?;
+
+    let index_started = Instant::now();
+    let reference = Reference::get();
+    let mut ops = Vec::with_capacity(corpus.len());
+    for doc in &corpus {
+        let body = validate(eval::doc_listing(doc).body, reference).map_err(|e| anyhow::anyhow!("corpus doc {} is invalid: {e}", doc.id))?;
+        ops.push(WriteOp::Create(body));
+    }
+    app.store.write_batch(ops)?;
+    app.sync_index()?;
+    let index_s = index_started.elapsed().as_secs_f64();
+
+    let bar = progress_bar(queries.len() as u64, "querying");
+    let mut runs: HashMap<String, Vec<String>> = HashMap::new();
+    let mut latencies_ms = Vec::with_capacity(queries.len());
+    for query in &queries {
+        let body = MatchBody {
+            text: query.text.clone(),
+            keywords: query.keywords.clone(),
+            kind: Some("achievement".to_string()),
+            trl_min: None,
+            region_codes: Vec::new(),
+            industry_codes: Vec::new(),
+            disciplines: Vec::new(),
+            budget: None,
+            limit: Some(args.depth as u32),
+            lang: None,
+        };
+        let started = Instant::now();
+        let (request, _) = to_request(body).map_err(|e| anyhow::anyhow!("query {} is invalid: {e:?}", query.id))?;
+        let hits = app.index.match_request(&request)?;
+        latencies_ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        let mut ranking: Vec<String> = hits.into_iter().filter_map(|h| h.listing.body.external_id).collect();
+        // Fewer hits than the depth: pad with the remaining documents so every run is complete.
+        if ranking.len() < args.depth {
+            let mut seen: std::collections::HashSet<String> = ranking.iter().cloned().collect();
+            for doc in &corpus {
+                if ranking.len() >= args.depth {
+                    break;
+                }
+                if seen.insert(doc.id.clone()) {
+                    ranking.push(doc.id.clone());
+                }
+            }
+        }
+        runs.insert(query.id.clone(), ranking);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if let Some(path) = &args.run_out {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("failed to create {}", path.display()))?);
+        for query in &queries {
+            writeln!(file, "{}", serde_json::json!({"query_id": query.id, "ranking": runs[&query.id]}))?;
+        }
+        file.flush()?;
+    }
+    let metrics = eval::score(&qrels, &runs);
+    println!(
+        "{}",
+        serde_json::json!({
+            "ndcg@10": round4(metrics.ndcg_at_10),
+            "mrr@10": round4(metrics.mrr_at_10),
+            "recall@50": round4(metrics.recall_at_50),
+            "docs": corpus.len(),
+            "queries": metrics.queries,
+            "index_s": round4(index_s),
+            "query_p50_ms": round4(eval::percentile(&latencies_ms, 50.0)),
+            "query_p99_ms": round4(eval::percentile(&latencies_ms, 99.0)),
+        })
+    );
+    Ok(())
+}
+
+fn round4(value: f64) -> f64 {
+    (value * 10_000.0).round() / 10_000.0
+}
+
+/// Measure demo start-up, search and matching speed on a fresh demo data directory.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Queries per measured operation.
+    #[arg(long, default_value_t = 200)]
+    pub iterations: usize,
+}
+
+pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    let temp = tempfile::tempdir()?;
+    let data_dir = DataDir::create(temp.path())?;
+    let started = Instant::now();
+    let demo = xietong_demo::generate(xietong_demo::DEFAULT_SEED);
+    let generate_s = started.elapsed().as_secs_f64();
+    drop(demo);
+    let app = App::open(&data_dir)?;
+    let loaded = app.load_demo(xietong_demo::DEFAULT_SEED)?;
+    let first_start_s = started.elapsed().as_secs_f64();
+
+    let texts = ["机器视觉", "无人机 应急救援", "大模型", "创新药 临床", "工业机器人 焊接", "卫星 遥感", "LiDAR SLAM", "锂电池 缺陷检测"];
+    let mut search_ms = Vec::new();
+    for i in 0..args.iterations {
+        let query = xietong_search::SearchQuery { text: Some(texts[i % texts.len()].to_string()), limit: 20, ..Default::default() };
+        let t = Instant::now();
+        app.index.search(&query)?;
+        search_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let sources = app.store.list(&xietong_store::ListFilter { kind: Some(xietong_domain::Kind::Demand), ..Default::default() }, 200, 0)?;
+    let mut match_ms = Vec::new();
+    for i in 0..args.iterations.min(sources.items.len().max(1)) {
+        let Some(source) = sources.items.get(i) else { break };
+        let t = Instant::now();
+        app.index.match_listing(source, None, 20)?;
+        match_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "demo_listings": loaded,
+            "demo_generate_s": round4(generate_s),
+            "demo_first_start_s": round4(first_start_s),
+            "search_p50_ms": round4(eval::percentile(&search_ms, 50.0)),
+            "search_p99_ms": round4(eval::percentile(&search_ms, 99.0)),
+            "match_p50_ms": round4(eval::percentile(&match_ms, 50.0)),
+            "match_p99_ms": round4(eval::percentile(&match_ms, 99.0)),
+        })
+    );
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! `xietong serve`: the API and web pages on the embedded store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use xietong_app::{App, DataDir};
+use xietong_http::AppState;
+
+use crate::config::{self, FileConfig};
+
+/// Serve the API and web pages.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Load the built-in demo dataset on first start (env XT_DEMO=1).
+    #[arg(long, env = "XT_DEMO")]
+    pub demo: bool,
+    /// Data directory [default: ./xietong-data] (env XT_DATA).
+    #[arg(long, env = "XT_DATA")]
+    pub data: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080] (env XT_ADDR).
+    #[arg(long, env = "XT_ADDR")]
+    pub addr: Option<String>,
+    /// Config file (TOML) [default: ./xietong.toml if present]; see `xietong default-config`.
+    #[arg(long, env = "XT_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Starts the server and runs until SIGTERM or Ctrl-C.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let file = config::load_file(args.config.as_deref())?;
+    crate::init_logging(file.log_format.as_deref());
+    let data = args.data.or(file.data.clone()).unwrap_or_else(|| PathBuf::from("./xietong-data"));
+    let addr = config::parse_addr(args.addr.as_deref().or(file.addr.as_deref()).unwrap_or("127.0.0.1:8080"))?;
+    let demo = args.demo || file.demo.unwrap_or(false);
+
+    let started = Instant::now();
+    let data_dir = DataDir::create(&data)?;
+    let app = App::open(&data_dir)?;
+    configure_embedder(&app, &file)?;
+    if demo {
+        let loaded = app.load_demo(xietong_demo::DEFAULT_SEED)?;
+        if loaded > 0 {
+            tracing::info!(listings = loaded, duration_ms = started.elapsed().as_millis() as u64, "demo dataset loaded");
+        }
+    }
+    tracing::info!(data = %data.display(), duration_ms = started.elapsed().as_millis() as u64, indexed_docs = app.index.doc_count(), "ready");
+    let app = Arc::new(app);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        println!("xietong is serving {} on http://{local}/  (API docs: http://{local}/api/docs)", data.display());
+        spawn_index_follower(app.clone());
+        xietong_http::serve(listener, AppState::new(app), shutdown_signal()).await.context("server failed")?;
+        tracing::info!("shut down cleanly");
+        Ok(())
+    })
+}
+
+fn configure_embedder(app: &App, file: &FileConfig) -> anyhow::Result<()> {
+    let Some(embedding) = &file.embedding else { return Ok(()) };
+    let embedder: Arc<dyn xietong_search::Embedder> = if let Some(dir) = &embedding.model_dir {
+        Arc::new(xietong_search::LocalModelEmbedder::load(dir).with_context(|| format!("failed to load model from {}", dir.display()))?)
+    } else if let Some(url) = &embedding.url {
+        let key = embedding.api_key_env.as_deref().and_then(|name| std::env::var(name).ok());
+        Arc::new(xietong_search::HttpEmbedder::new(
+            url,
+            embedding.model.as_deref().unwrap_or("default"),
+            key,
+            embedding.dim.unwrap_or(0),
+        ))
+    } else {
+        anyhow::bail!("[embedding] needs either url or model_dir");
+    };
+    app.index.set_embedder(Some(embedder));
+    Ok(())
+}
+
+/// Follows the store's change log so writes from other processes (e.g. `xietong import` on the
+/// same data directory) reach the index within about a second.
+fn spawn_index_follower(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            ticker.tick().await;
+            let app = app.clone();
+            match tokio::task::spawn_blocking(move || app.sync_index()).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(applied)) => tracing::info!(changes = applied, "index caught up with the store"),
+                Ok(Err(err)) => tracing::error!(error = format!("{err:#}"), "index sync failed"),
+                Err(err) => tracing::error!(error = %err, "index sync task panicked"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
