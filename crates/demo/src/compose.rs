@@ -111,6 +111,14 @@ pub(crate) struct Core {
 }
 
 pub(crate) fn body(rng: &mut Rng, core: Core, details: Details) -> ListingBody {
+    let mut visibility = visibility(rng);
+    let mut status = status(rng);
+    // Enterprises are public registry facts and carry the cross-region figures the dashboard
+    // reproduces exactly, so they are always published and public.
+    if matches!(details, Details::Enterprise(_)) {
+        visibility = Visibility::Public;
+        status = Status::Published;
+    }
     ListingBody {
         title: core.title,
         summary: core.summary,
@@ -121,8 +129,8 @@ pub(crate) fn body(rng: &mut Rng, core: Core, details: Details) -> ListingBody {
         region_codes: core.region_codes,
         owner_org: Some(core.owner_org),
         contact: Some(core.contact),
-        visibility: visibility(rng),
-        status: status(rng),
+        visibility,
+        status,
         external_id: Some(core.external_id),
         details,
     }
