@@ -6,6 +6,7 @@ pub mod error;
 pub mod json;
 pub mod metrics;
 pub mod state;
+pub mod web;
 
 use std::future::Future;
 use std::time::Duration;
@@ -63,6 +64,7 @@ pub fn router_with_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi
     let router = api_router
         .route("/api/openapi.json", get(move || async move { Json(spec.clone()) }))
         .route("/api/docs", get(docs_page))
+        .merge(web::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

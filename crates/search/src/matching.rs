@@ -200,7 +200,8 @@ impl Profile {
             trl_min: request.trl_min,
             trl_window: None,
             region_codes: request.region_codes.clone(),
-            preferred_regions: Vec::new(),
+            // An ad-hoc demand states its regions as a preference: hits elsewhere get a mismatch.
+            preferred_regions: request.region_codes.clone(),
             industry_codes: request.industry_codes.clone(),
             disciplines: request.disciplines.clone(),
             budget: request.budget,
