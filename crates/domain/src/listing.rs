@@ -466,7 +466,11 @@ impl Details {
 /// Everything a client writes: the core fields plus the kind's details.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ListingBody {
+    /// Required; a missing title is reported by validation, naming the field.
+    #[serde(default)]
     pub title: String,
+    /// Required; a missing summary is reported by validation, naming the field.
+    #[serde(default)]
     pub summary: String,
     #[serde(default)]
     pub description: String,

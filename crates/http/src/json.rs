@@ -59,3 +59,58 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ApiError::BadRequest { detail, field }
     })
 }
+
+/// Core fields of a listing, used only to locate a type error that the flattened listing body
+/// cannot name.
+#[derive(serde::Deserialize)]
+#[serde(default)]
+#[derive(Default)]
+struct CoreProbe {
+    title: String,
+    summary: String,
+    description: String,
+    keywords: Vec<String>,
+    industry_codes: Vec<String>,
+    disciplines: Vec<String>,
+    region_codes: Vec<String>,
+    owner_org: Option<String>,
+    contact: Option<xietong_domain::Contact>,
+    visibility: xietong_domain::Visibility,
+    status: xietong_domain::Status,
+    external_id: Option<String>,
+}
+
+fn probe<T: DeserializeOwned>(value: &serde_json::Value) -> Option<ApiError> {
+    serde_path_to_error::deserialize::<_, T>(value.clone()).err().map(|err| {
+        let field = err.path().to_string();
+        ApiError::BadRequest { detail: format!("field `{field}`: {}", err.into_inner()), field: Some(field) }
+    })
+}
+
+/// Parses a listing body. Serde cannot name the field of a type error inside the flattened,
+/// kind-tagged body, so on failure the core and the kind's fields are checked one by one.
+pub fn parse_listing_body(bytes: &[u8]) -> Result<xietong_domain::ListingBody, ApiError> {
+    use xietong_domain::*;
+    let value: serde_json::Value = parse_json(bytes)?;
+    if !value.is_object() {
+        return Err(ApiError::BadRequest { detail: "the body must be a JSON object".into(), field: None });
+    }
+    let kind = match value.get("kind") {
+        None => return Err(ApiError::bad_param("kind", "`kind` is required: talent, achievement, scenario, facility, enterprise, demand or challenge")),
+        Some(serde_json::Value::String(text)) => text.parse::<Kind>().map_err(|err| ApiError::bad_param("kind", err))?,
+        Some(_) => return Err(ApiError::bad_param("kind", "`kind` must be a string")),
+    };
+    let Err(err) = serde_json::from_value::<ListingBody>(value.clone()) else {
+        return serde_json::from_value(value).map_err(|e| ApiError::BadRequest { detail: e.to_string(), field: None });
+    };
+    let located = probe::<CoreProbe>(&value).or_else(|| match kind {
+        Kind::Talent => probe::<TalentDetails>(&value),
+        Kind::Achievement => probe::<AchievementDetails>(&value),
+        Kind::Scenario => probe::<ScenarioDetails>(&value),
+        Kind::Facility => probe::<FacilityDetails>(&value),
+        Kind::Enterprise => probe::<EnterpriseDetails>(&value),
+        Kind::Demand => probe::<DemandDetails>(&value),
+        Kind::Challenge => probe::<ChallengeDetails>(&value),
+    });
+    Err(located.unwrap_or(ApiError::BadRequest { detail: format!("the body does not have the expected shape: {err}"), field: None }))
+}

@@ -6,13 +6,13 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use xietong_domain::{Kind, Listing, ListingBody, ListingId, Reference, Status, validate};
+use xietong_domain::{Kind, Listing, ListingId, Reference, Status, validate};
 use xietong_store::{ListFilter, ListSort};
 
 use super::schema::ListingDoc;
 use super::{industry_param, page_limit, parse_param, region_param};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::json::{ApiJson, parse_json};
+use crate::json::{ApiJson, parse_listing_body};
 use crate::state::AppState;
 
 /// Query of `GET /api/v1/listings`.
@@ -63,7 +63,9 @@ fn parse_id(raw: &str) -> ApiResult<ListingId> {
         (status = 413, description = "Body too large", body = Problem),
         (status = 422, description = "Invalid fields", body = Problem),
     ))]
-pub async fn create_listing(State(state): State<AppState>, ApiJson(body): ApiJson<ListingBody>) -> ApiResult<impl IntoResponse> {
+pub async fn create_listing(State(state): State<AppState>, ApiJson(raw): ApiJson<serde_json::Value>) -> ApiResult<impl IntoResponse> {
+    let bytes = serde_json::to_vec(&raw).map_err(anyhow::Error::new)?;
+    let body = parse_listing_body(&bytes)?;
     let body = validate(body, Reference::get())?;
     let listing = state
         .blocking(move |app| {
@@ -121,7 +123,7 @@ pub async fn update_listing(
         object.remove(derived);
     }
     let bytes = serde_json::to_vec(&raw).map_err(anyhow::Error::new)?;
-    let body: ListingBody = parse_json(&bytes)?;
+    let body = parse_listing_body(&bytes)?;
     let body = validate(body, Reference::get())?;
     let listing = state
         .blocking(move |app| {
