@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use parking_lot::Mutex;
-use xietong_domain::{Listing, ListingId, validate, Reference};
+use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
 use xietong_store::{Store, WriteOp};
 
@@ -106,10 +106,18 @@ impl App {
             ops.push(WriteOp::Create(body));
         }
         let count = ops.len();
+        let started = std::time::Instant::now();
         // One transaction: either the whole demo is there or none of it.
         self.store.write_batch(ops).context("failed to store the demo dataset")?;
         self.store.meta_set(DEMO_META_KEY, &seed.to_string())?;
+        let stored_ms = started.elapsed().as_millis() as u64;
         self.sync_index()?;
+        tracing::info!(
+            listings = count,
+            stored_ms,
+            indexed_ms = started.elapsed().as_millis() as u64 - stored_ms,
+            "demo dataset stored and indexed"
+        );
         Ok(count)
     }
 }

@@ -9,6 +9,6 @@ mod uscc;
 mod validate;
 
 pub use listing::*;
-pub use reference::{JJJ_GEOJSON, Industry, IndustryLevel, Reference, Region, RegionLevel, TrlLevel};
+pub use reference::{Industry, IndustryLevel, JJJ_GEOJSON, Reference, Region, RegionLevel, TrlLevel};
 pub use uscc::{Uscc, UsccError};
 pub use validate::{FieldError, ValidationErrors, validate};

@@ -16,7 +16,9 @@ pub struct Uscc(String);
 pub enum UsccError {
     #[error("must be 18 characters, got {0}")]
     Length(usize),
-    #[error("character {character:?} at position {position} is not allowed (digits and capital letters except I, O, Z, S, V)")]
+    #[error(
+        "character {character:?} at position {position} is not allowed (digits and capital letters except I, O, Z, S, V)"
+    )]
     Character { position: usize, character: char },
     #[error("check digit is {found:?} but should be {expected:?}")]
     CheckDigit { found: char, expected: char },
@@ -53,10 +55,7 @@ impl Uscc {
         let mut sum = 0u32;
         for (index, byte) in bytes.iter().enumerate() {
             let Some(value) = char_value(*byte) else {
-                return Err(UsccError::Character {
-                    position: index + 1,
-                    character: *byte as char,
-                });
+                return Err(UsccError::Character { position: index + 1, character: *byte as char });
             };
             if index < 17 {
                 sum += value * WEIGHTS[index];

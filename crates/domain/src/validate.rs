@@ -180,7 +180,11 @@ pub fn validate(mut body: ListingBody, reference: &Reference) -> Result<ListingB
         if let Some(phone) = contact.phone.as_deref()
             && (phone.len() > 40 || !phone.chars().all(|c| c.is_ascii_digit() || "+-() ".contains(c)))
         {
-            errors.push("contact.phone", "电话号码只能包含数字、空格和 + - ( )", "contact.phone may only hold digits, spaces and + - ( )");
+            errors.push(
+                "contact.phone",
+                "电话号码只能包含数字、空格和 + - ( )",
+                "contact.phone may only hold digits, spaces and + - ( )",
+            );
         }
     }
     match &mut body.details {
@@ -283,7 +287,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok.title, "激光雷达");
-        assert!(validate(body(r#"{"kind":"talent","title":"t","summary":"s","region_codes":["130600"]}"#), reference).is_ok());
+        assert!(
+            validate(body(r#"{"kind":"talent","title":"t","summary":"s","region_codes":["130600"]}"#), reference)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -309,7 +316,8 @@ mod tests {
         assert_eq!(errors.errors[0].field, "uscc");
         assert!(errors.errors[0].message_en.contains("check digit"));
         let errors =
-            validate(body(r#"{"kind":"achievement","title":"t","summary":"s","region_codes":["110106"]}"#), reference).unwrap_err();
+            validate(body(r#"{"kind":"achievement","title":"t","summary":"s","region_codes":["110106"]}"#), reference)
+                .unwrap_err();
         assert_eq!(errors.errors[0].field, "trl");
     }
 
@@ -317,8 +325,10 @@ mod tests {
     fn challenge_weights_must_sum_to_100() {
         let reference = Reference::get();
         let errors = validate(
-            body(r#"{"kind":"challenge","title":"t","summary":"s","region_codes":["110106"],
-                "criteria":[{"name":"a","weight":30},{"name":"b","weight":30}]}"#),
+            body(
+                r#"{"kind":"challenge","title":"t","summary":"s","region_codes":["110106"],
+                "criteria":[{"name":"a","weight":30},{"name":"b","weight":30}]}"#,
+            ),
             reference,
         )
         .unwrap_err();

@@ -11,7 +11,6 @@ use xietong_domain::{Kind, Listing, ListingBody, ListingId, Status};
 
 pub use sqlite::SqliteStore;
 
-
 /// What can go wrong in a store. Callers match on the first four; `Backend` is logged.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -97,10 +97,18 @@ fn keys_and_duplicates(store: &dyn Store) {
     with_external.external_id = Some("row-7".into());
     with_external.owner_org = Some("某研究院".into());
     let stored = store.create(with_external.clone()).unwrap();
-    let key = ListingKey::External { kind: Kind::Achievement, owner_org: Some("某研究院".into()), external_id: "row-7".into() };
+    let key = ListingKey::External {
+        kind: Kind::Achievement,
+        owner_org: Some("某研究院".into()),
+        external_id: "row-7".into(),
+    };
     assert_eq!(store.find_by_key(&key).unwrap().unwrap().id, stored.id);
     assert!(matches!(store.create(with_external).unwrap_err(), StoreError::Duplicate { field: "external_id", .. }));
-    let by_title = ListingKey::TitleOwner { kind: Kind::Achievement, title: "外部成果".into(), owner_org: Some("某研究院".into()) };
+    let by_title = ListingKey::TitleOwner {
+        kind: Kind::Achievement,
+        title: "外部成果".into(),
+        owner_org: Some("某研究院".into()),
+    };
     assert_eq!(store.find_by_key(&by_title).unwrap().unwrap().id, stored.id);
 }
 
@@ -113,7 +121,10 @@ fn batch_is_atomic(store: &dyn Store) {
     assert!(result.is_err());
     assert_eq!(store.list(&ListFilter::default(), 1, 0).unwrap().total, before);
     let written = store
-        .write_batch(vec![WriteOp::Create(achievement("甲", "110106", "C")), WriteOp::Create(achievement("乙", "110106", "C"))])
+        .write_batch(vec![
+            WriteOp::Create(achievement("甲", "110106", "C")),
+            WriteOp::Create(achievement("乙", "110106", "C")),
+        ])
         .unwrap();
     assert_eq!(written.len(), 2);
     let scanned = store.scan(None, 1000).unwrap();

@@ -5,8 +5,7 @@ use rusqlite::{Connection, params};
 use crate::StoreError;
 
 /// (version, name, sql) in order.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "listings", include_str!("../../migrations/sqlite/0001_listings.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "listings", include_str!("../../migrations/sqlite/0001_listings.sql"))];
 
 /// Applies every migration newer than the database's version, each in its own transaction.
 pub fn run(conn: &Connection) -> Result<(), StoreError> {
@@ -20,14 +19,12 @@ pub fn run(conn: &Connection) -> Result<(), StoreError> {
         }
         tracing::info!(migration.version = version, migration.name = name, "applying migration");
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        let applied = conn
-            .execute_batch(sql)
-            .and_then(|_| {
-                conn.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, datetime('now'))",
-                    params![version, name],
-                )
-            });
+        let applied = conn.execute_batch(sql).and_then(|_| {
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, datetime('now'))",
+                params![version, name],
+            )
+        });
         match applied {
             Ok(_) => conn.execute_batch("COMMIT")?,
             Err(err) => {

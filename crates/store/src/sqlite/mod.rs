@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use xietong_domain::{Details, Kind, Listing, ListingBody, ListingId, Reference, Status};
 
-use crate::{Change, KindCount, SiteLink, ListFilter, ListPage, ListSort, ListingKey, Store, StoreError, WriteOp};
+use crate::{Change, KindCount, ListFilter, ListPage, ListSort, ListingKey, SiteLink, Store, StoreError, WriteOp};
 
 const READERS: usize = 4;
 
@@ -97,7 +97,9 @@ fn uscc_of(body: &ListingBody) -> Option<String> {
 fn check_unique(tx: &Transaction<'_>, id: ListingId, body: &ListingBody) -> Result<(), StoreError> {
     if let Some(uscc) = uscc_of(body) {
         let existing: Option<String> = tx
-            .query_row("SELECT id FROM listings WHERE uscc = ?1 AND id <> ?2", params![uscc, id.to_string()], |r| r.get(0))
+            .query_row("SELECT id FROM listings WHERE uscc = ?1 AND id <> ?2", params![uscc, id.to_string()], |r| {
+                r.get(0)
+            })
             .optional()?;
         if let Some(existing) = existing {
             return Err(StoreError::Duplicate { field: "uscc", existing: parse_id(&existing)? });
@@ -126,32 +128,33 @@ fn parse_id(text: &str) -> Result<ListingId, StoreError> {
 fn write_derived(tx: &Transaction<'_>, listing: &Listing) -> Result<(), StoreError> {
     let id = listing.id.to_string();
     let reference = Reference::get();
-    tx.execute("DELETE FROM listing_regions WHERE listing_id = ?1", [&id])?;
-    tx.execute("DELETE FROM listing_industries WHERE listing_id = ?1", [&id])?;
-    tx.execute("DELETE FROM enterprise_sites WHERE listing_id = ?1", [&id])?;
+    tx.prepare_cached("DELETE FROM listing_regions WHERE listing_id = ?1")?.execute([&id])?;
+    tx.prepare_cached("DELETE FROM listing_industries WHERE listing_id = ?1")?.execute([&id])?;
+    tx.prepare_cached("DELETE FROM enterprise_sites WHERE listing_id = ?1")?.execute([&id])?;
     let mut region_codes: Vec<String> =
         listing.body.region_codes.iter().flat_map(|c| reference.region_ancestry(c)).collect();
     region_codes.sort();
     region_codes.dedup();
     for code in region_codes {
-        tx.execute("INSERT INTO listing_regions (code, listing_id) VALUES (?1, ?2)", params![code, id])?;
+        tx.prepare_cached("INSERT INTO listing_regions (code, listing_id) VALUES (?1, ?2)")?
+            .execute(params![code, id])?;
     }
     let mut industry_codes: Vec<String> =
         listing.body.industry_codes.iter().flat_map(|c| reference.industry_ancestry(c)).collect();
     industry_codes.sort();
     industry_codes.dedup();
     for code in industry_codes {
-        tx.execute("INSERT INTO listing_industries (code, listing_id) VALUES (?1, ?2)", params![code, id])?;
+        tx.prepare_cached("INSERT INTO listing_industries (code, listing_id) VALUES (?1, ?2)")?
+            .execute(params![code, id])?;
     }
     if let Details::Enterprise(enterprise) = &listing.body.details {
         for site in &enterprise.sites {
-            tx.execute(
-                "INSERT INTO enterprise_sites (listing_id, region_code, role) VALUES (?1, ?2, ?3)",
-                params![id, site.region_code, site.role.as_str()],
-            )?;
+            tx.prepare_cached("INSERT INTO enterprise_sites (listing_id, region_code, role) VALUES (?1, ?2, ?3)")?
+                .execute(params![id, site.region_code, site.role.as_str()])?;
         }
     }
-    tx.execute("INSERT INTO changes (listing_id, at) VALUES (?1, ?2)", params![id, fmt_time(listing.updated_at)])?;
+    tx.prepare_cached("INSERT INTO changes (listing_id, at) VALUES (?1, ?2)")?
+        .execute(params![id, fmt_time(listing.updated_at)])?;
     Ok(())
 }
 
@@ -159,10 +162,8 @@ fn insert(tx: &Transaction<'_>, body: ListingBody) -> Result<Listing, StoreError
     let at = now();
     let listing = Listing { id: ListingId::new(), version: 1, created_at: at, updated_at: at, body };
     check_unique(tx, listing.id, &listing.body)?;
-    tx.execute(
-        "INSERT INTO listings (id, kind, status, visibility, title, owner_org, external_id, uscc, version, created_at, updated_at, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![
+    tx.prepare_cached("INSERT INTO listings (id, kind, status, visibility, title, owner_org, external_id, uscc, version, created_at, updated_at, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?.execute(params![
             listing.id.to_string(),
             listing.kind().as_str(),
             listing.body.status.as_str(),
@@ -211,7 +212,12 @@ fn parts_to_listing((id, version, created_at, updated_at, body): Parts) -> Resul
     })
 }
 
-fn replace(tx: &Transaction<'_>, id: ListingId, expected_version: Option<i64>, body: ListingBody) -> Result<Listing, StoreError> {
+fn replace(
+    tx: &Transaction<'_>,
+    id: ListingId,
+    expected_version: Option<i64>,
+    body: ListingBody,
+) -> Result<Listing, StoreError> {
     let current = load(tx, id)?;
     if let Some(expected) = expected_version
         && expected != current.version
@@ -220,10 +226,8 @@ fn replace(tx: &Transaction<'_>, id: ListingId, expected_version: Option<i64>, b
     }
     check_unique(tx, id, &body)?;
     let listing = Listing { id, version: current.version + 1, created_at: current.created_at, updated_at: now(), body };
-    tx.execute(
-        "UPDATE listings SET kind = ?2, status = ?3, visibility = ?4, title = ?5, owner_org = ?6, external_id = ?7, uscc = ?8,
-         version = ?9, updated_at = ?10, body = ?11 WHERE id = ?1",
-        params![
+    tx.prepare_cached("UPDATE listings SET kind = ?2, status = ?3, visibility = ?4, title = ?5, owner_org = ?6, external_id = ?7, uscc = ?8,
+         version = ?9, updated_at = ?10, body = ?11 WHERE id = ?1")?.execute(params![
             id.to_string(),
             listing.kind().as_str(),
             listing.body.status.as_str(),
@@ -357,7 +361,8 @@ impl Store for SqliteStore {
     fn counts(&self) -> Result<Vec<KindCount>, StoreError> {
         self.read(|conn| {
             let mut statement = conn.prepare("SELECT kind, status, COUNT(*) FROM listings GROUP BY kind, status")?;
-            let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
+            let rows = statement
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
             let mut counts = Vec::new();
             for row in rows {
                 let (kind, status, count) = row?;
@@ -373,7 +378,8 @@ impl Store for SqliteStore {
         self.read(|conn| {
             let mut statement =
                 conn.prepare("SELECT seq, listing_id FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-            let rows = statement.query_map(params![after_seq as i64, limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+            let rows = statement
+                .query_map(params![after_seq as i64, limit], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
             let mut changes = Vec::new();
             for row in rows {
                 let (seq, id) = row?;
@@ -430,19 +436,34 @@ impl Store for SqliteStore {
                  ORDER BY h.region_code, s.region_code, s.role",
             )?;
             let rows = statement.query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
             })?;
             let mut links: Vec<SiteLink> = Vec::new();
             for row in rows {
                 let (hq_region, site_region, role, listing_id, sites) = row?;
                 let id = parse_id(&listing_id)?;
                 match links.last_mut() {
-                    Some(last) if last.hq_region == hq_region && last.site_region == site_region && last.role == role => {
+                    Some(last)
+                        if last.hq_region == hq_region && last.site_region == site_region && last.role == role =>
+                    {
                         last.enterprises += 1;
                         last.sites += sites as u64;
                         last.enterprise_ids.push(id);
                     }
-                    _ => links.push(SiteLink { hq_region, site_region, role, enterprises: 1, sites: sites as u64, enterprise_ids: vec![id] }),
+                    _ => links.push(SiteLink {
+                        hq_region,
+                        site_region,
+                        role,
+                        enterprises: 1,
+                        sites: sites as u64,
+                        enterprise_ids: vec![id],
+                    }),
                 }
             }
             Ok(links)
@@ -455,10 +476,10 @@ impl Store for SqliteStore {
 
     fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.write(|tx| {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )?;
+            )?
+            .execute(params![key, value])?;
             Ok(())
         })
     }
