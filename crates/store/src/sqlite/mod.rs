@@ -161,8 +161,9 @@ fn write_derived(tx: &Transaction<'_>, listing: &Listing) -> Result<(), StoreErr
 fn insert(tx: &Transaction<'_>, body: ListingBody) -> Result<Listing, StoreError> {
     let at = now();
     let listing = Listing { id: ListingId::new(), version: 1, created_at: at, updated_at: at, body };
-    check_unique(tx, listing.id, &listing.body)?;
-    tx.prepare_cached("INSERT INTO listings (id, kind, status, visibility, title, owner_org, external_id, uscc, version, created_at, updated_at, body)
+    // The unique indexes enforce USCC and external-id uniqueness; only when one fires do we look
+    // up which listing holds the key, so the common path costs one statement.
+    let inserted = tx.prepare_cached("INSERT INTO listings (id, kind, status, visibility, title, owner_org, external_id, uscc, version, created_at, updated_at, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?.execute(params![
             listing.id.to_string(),
             listing.kind().as_str(),
@@ -177,7 +178,15 @@ fn insert(tx: &Transaction<'_>, body: ListingBody) -> Result<Listing, StoreError
             fmt_time(listing.updated_at),
             serde_json::to_string(&listing.body)?,
         ],
-    )?;
+    );
+    match inserted {
+        Ok(_) => {}
+        Err(rusqlite::Error::SqliteFailure(failure, _)) if failure.code == rusqlite::ErrorCode::ConstraintViolation => {
+            check_unique(tx, listing.id, &listing.body)?;
+            return Err(StoreError::Backend(format!("constraint violated by listing {}", listing.id)));
+        }
+        Err(err) => return Err(err.into()),
+    }
     write_derived(tx, &listing)?;
     Ok(listing)
 }
