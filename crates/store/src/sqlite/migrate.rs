@@ -5,7 +5,10 @@ use rusqlite::{Connection, params};
 use crate::StoreError;
 
 /// (version, name, sql) in order.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "listings", include_str!("../../migrations/sqlite/0001_listings.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "listings", include_str!("../../migrations/sqlite/0001_listings.sql")),
+    (2, "derived_indexes", include_str!("../../migrations/sqlite/0002_derived_indexes.sql")),
+];
 
 /// Applies every migration newer than the database's version, each in its own transaction.
 pub fn run(conn: &Connection) -> Result<(), StoreError> {

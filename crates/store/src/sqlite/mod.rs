@@ -125,12 +125,14 @@ fn parse_id(text: &str) -> Result<ListingId, StoreError> {
 }
 
 /// Writes the derived rows (regions, industries, sites) and the change-log entry of a listing.
-fn write_derived(tx: &Transaction<'_>, listing: &Listing) -> Result<(), StoreError> {
+fn write_derived(tx: &Transaction<'_>, listing: &Listing, replacing: bool) -> Result<(), StoreError> {
     let id = listing.id.to_string();
     let reference = Reference::get();
-    tx.prepare_cached("DELETE FROM listing_regions WHERE listing_id = ?1")?.execute([&id])?;
-    tx.prepare_cached("DELETE FROM listing_industries WHERE listing_id = ?1")?.execute([&id])?;
-    tx.prepare_cached("DELETE FROM enterprise_sites WHERE listing_id = ?1")?.execute([&id])?;
+    if replacing {
+        tx.prepare_cached("DELETE FROM listing_regions WHERE listing_id = ?1")?.execute([&id])?;
+        tx.prepare_cached("DELETE FROM listing_industries WHERE listing_id = ?1")?.execute([&id])?;
+        tx.prepare_cached("DELETE FROM enterprise_sites WHERE listing_id = ?1")?.execute([&id])?;
+    }
     let mut region_codes: Vec<String> =
         listing.body.region_codes.iter().flat_map(|c| reference.region_ancestry(c)).collect();
     region_codes.sort();
@@ -187,7 +189,7 @@ fn insert(tx: &Transaction<'_>, body: ListingBody) -> Result<Listing, StoreError
         }
         Err(err) => return Err(err.into()),
     }
-    write_derived(tx, &listing)?;
+    write_derived(tx, &listing, false)?;
     Ok(listing)
 }
 
@@ -250,7 +252,7 @@ fn replace(
             serde_json::to_string(&listing.body)?,
         ],
     )?;
-    write_derived(tx, &listing)?;
+    write_derived(tx, &listing, true)?;
     Ok(listing)
 }
 
