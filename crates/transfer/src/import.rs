@@ -215,7 +215,7 @@ struct ParsedRow {
     owner_org: Option<String>,
     uscc: Option<String>,
     title: String,
-    /// Column field -> index in the file, for placing validation errors.
+    /// Column field -> the cell's text, for reporting validation errors.
     raw: HashMap<&'static str, String>,
 }
 
@@ -232,7 +232,8 @@ struct Importer<'a> {
     headers: &'a [String],
     map: &'a HeaderMap,
     resolver: Resolver,
-    file_keys: HashMap<FileKey, u64>,
+    /// Keys of the rows seen so far: the row and the stored listing it matched, if any.
+    file_keys: HashMap<FileKey, (u64, Option<ListingId>)>,
     pending: Vec<(u64, WriteOp)>,
     report: ImportReport,
 }
@@ -435,7 +436,7 @@ impl Importer<'_> {
         keys
     }
 
-    fn duplicate_in_file(&self, row_number: u64, parsed: &ParsedRow, earlier_row: u64) -> RowProblem {
+    fn duplicate_in_file(&self, row_number: u64, parsed: &ParsedRow, (earlier_row, listing): (u64, Option<ListingId>)) -> RowProblem {
         let (field, value) = if let Some(external_id) = &parsed.external_id {
             ("external_id", external_id.clone())
         } else if let Some(uscc) = &parsed.uscc {
@@ -454,6 +455,7 @@ impl Importer<'_> {
         );
         problem.kind = ProblemKind::Duplicate;
         problem.duplicate_of_row = Some(earlier_row);
+        problem.existing_id = listing;
         problem
     }
 
@@ -531,13 +533,14 @@ impl Importer<'_> {
     }
 
     fn register(&mut self, row_number: u64, parsed: &ParsedRow, listing: Option<ListingId>) {
+        let seen = (row_number, listing);
         for key in self.file_keys_of(parsed) {
-            self.file_keys.entry(key).or_insert(row_number);
+            self.file_keys.entry(key).or_insert(seen);
         }
         if let Some(id) = listing {
-            self.file_keys.entry(FileKey::Listing(id)).or_insert(row_number);
+            self.file_keys.entry(FileKey::Listing(id)).or_insert(seen);
         }
-        self.file_keys.entry(FileKey::TitleOwner(parsed.title.clone(), parsed.owner_org.clone())).or_insert(row_number);
+        self.file_keys.entry(FileKey::TitleOwner(parsed.title.clone(), parsed.owner_org.clone())).or_insert(seen);
     }
 
     fn process_row(&mut self, row_number: u64, row: &TableRow) -> Result<(), TransferError> {
@@ -548,19 +551,19 @@ impl Importer<'_> {
         } else {
             self.file_keys.get(&FileKey::TitleOwner(parsed.title.clone(), parsed.owner_org.clone())).copied()
         };
-        if let Some(earlier_row) = earlier
+        if let Some(earlier) = earlier
             && parsed.problems.is_empty()
         {
-            let problem = self.duplicate_in_file(row_number, &parsed, earlier_row);
+            let problem = self.duplicate_in_file(row_number, &parsed, earlier);
             parsed.problems.push(problem);
             self.reject(parsed);
             return Ok(());
         }
         let existing = if parsed.problems.is_empty() { self.find_existing(row_number, &mut parsed)? } else { None };
         if let Some(listing) = &existing
-            && let Some(earlier_row) = self.file_keys.get(&FileKey::Listing(listing.id)).copied()
+            && let Some(earlier) = self.file_keys.get(&FileKey::Listing(listing.id)).copied()
         {
-            let problem = self.duplicate_in_file(row_number, &parsed, earlier_row);
+            let problem = self.duplicate_in_file(row_number, &parsed, earlier);
             parsed.problems.push(problem);
             self.reject(parsed);
             return Ok(());
