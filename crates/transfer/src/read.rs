@@ -97,14 +97,18 @@ pub(crate) fn decode_text(bytes: &[u8]) -> (String, &'static str, bool) {
     let legacy_bad = legacy_text.matches('\u{fffd}').count();
     let utf8_text = String::from_utf8_lossy(bytes);
     let utf8_bad = utf8_text.matches('\u{fffd}').count();
-    if utf8_bad < legacy_bad || (utf8_bad == legacy_bad && guessed != encoding_rs::GB18030 && has_multibyte_utf8(bytes)) {
+    // A UTF-8 file with a few cells pasted from a GBK source: mostly valid multi-byte UTF-8.
+    // Decoding it all as GB18030 would turn every good row into plausible-looking garbage, so keep
+    // UTF-8 and let the few bad cells become row errors.
+    let utf8_good = valid_multibyte_chars(bytes);
+    if utf8_bad < legacy_bad || utf8_good >= 2 * utf8_bad {
         return (utf8_text.into_owned(), "UTF-8", true);
     }
     (legacy_text.into_owned(), guessed.name(), legacy_errors)
 }
 
-fn has_multibyte_utf8(bytes: &[u8]) -> bool {
-    bytes.utf8_chunks().any(|chunk| chunk.valid().chars().any(|c| !c.is_ascii()))
+fn valid_multibyte_chars(bytes: &[u8]) -> usize {
+    bytes.utf8_chunks().map(|chunk| chunk.valid().chars().filter(|c| !c.is_ascii()).count()).sum()
 }
 
 fn guess_delimiter(text: &str) -> u8 {
