@@ -19,7 +19,7 @@ use crate::api::stats::{FengtaiFigures, FlowDto, flows};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The five sectors of the demo data, searched by name.
+/// The five key sectors (五大重点产业), counted by name.
 const SECTORS: [(&str, &str); 5] = [
     ("安全应急", "Safety & emergency"),
     ("航空航天", "Aerospace"),
@@ -41,8 +41,14 @@ struct DashboardData {
 
 /// The last computed figures, keyed by app and index sequence number: every write syncs the
 /// index, so a new sequence number means the figures may have changed.
-type Cached = Option<((usize, u64), Arc<DashboardData>)>;
-static CACHE: Mutex<Cached> = Mutex::new(None);
+struct CacheEntry {
+    key: (usize, u64),
+    data: Arc<DashboardData>,
+    /// A background recount is under way.
+    refreshing: bool,
+}
+
+static CACHE: Mutex<Option<CacheEntry>> = Mutex::new(None);
 
 fn compute(app: &xietong_app::App) -> Result<DashboardData, ApiError> {
     let counts = app.store.counts()?;
@@ -55,11 +61,7 @@ fn compute(app: &xietong_app::App) -> Result<DashboardData, ApiError> {
     for facet in everything.facets.region_province.iter().chain(&everything.facets.region_prefecture) {
         region_counts.insert(facet.value.clone(), facet.count);
     }
-    let mut sector_counts = Vec::new();
-    for (sector, _) in SECTORS {
-        let results = app.index.search(&SearchQuery { text: Some(sector.to_string()), limit: 1, ..SearchQuery::default() })?;
-        sector_counts.push(results.total);
-    }
+    let sector_counts = sector_counts(app)?;
     let (flows, fengtai) = flows(&app.store.site_links()?);
     let mut latest = Vec::new();
     for kind in [Kind::Demand, Kind::Scenario, Kind::Challenge] {
@@ -69,16 +71,74 @@ fn compute(app: &xietong_app::App) -> Result<DashboardData, ApiError> {
     Ok(DashboardData { kind_counts, region_counts, facets: everything.facets, sector_counts, flows, fengtai, latest })
 }
 
-async fn data(state: &AppState) -> Result<Arc<DashboardData>, ApiError> {
-    let key = (Arc::as_ptr(&state.app) as usize, state.app.index.applied_seq());
-    if let Some((cached_key, data)) = CACHE.lock().as_ref()
-        && *cached_key == key
-    {
-        return Ok(data.clone());
+/// Published listings that name each sector in their title, summary, keywords or description.
+/// A text search would also count listings matching only part of the name (智能 of 智能制造).
+fn sector_counts(app: &xietong_app::App) -> Result<Vec<u64>, ApiError> {
+    let mut counts = vec![0u64; SECTORS.len()];
+    let mut after = None;
+    loop {
+        let batch = app.store.scan(after, 5_000)?;
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id);
+        for listing in batch.iter().filter(|l| l.body.status == Status::Published) {
+            let body = &listing.body;
+            for (index, (sector, _)) in SECTORS.iter().enumerate() {
+                let named = body.title.contains(sector)
+                    || body.summary.contains(sector)
+                    || body.keywords.iter().any(|k| k.contains(sector))
+                    || body.description.contains(sector);
+                if named {
+                    counts[index] += 1;
+                }
+            }
+        }
     }
-    let data = Arc::new(state.blocking(compute).await?);
-    *CACHE.lock() = Some((key, data.clone()));
-    Ok(data)
+    Ok(counts)
+}
+
+/// The figures for the current index state. After a write the previous figures are served
+/// while new ones are computed in the background, so no page waits on the recount; only the very
+/// first request computes them inline.
+async fn data(state: &AppState) -> Result<Arc<DashboardData>, ApiError> {
+    let app_key = Arc::as_ptr(&state.app) as usize;
+    let key = (app_key, state.app.index.applied_seq());
+    let stale = {
+        let mut cache = CACHE.lock();
+        match cache.as_mut() {
+            Some(entry) if entry.key == key => return Ok(entry.data.clone()),
+            Some(entry) if entry.key.0 == app_key => {
+                let start_refresh = !entry.refreshing;
+                entry.refreshing = true;
+                Some((entry.data.clone(), start_refresh))
+            }
+            _ => None,
+        }
+    };
+    match stale {
+        Some((data, start_refresh)) => {
+            if start_refresh {
+                let app = state.app.clone();
+                tokio::task::spawn_blocking(move || {
+                    let fresh = compute(&app);
+                    let mut cache = CACHE.lock();
+                    match (fresh, cache.as_mut()) {
+                        (Ok(fresh), _) => *cache = Some(CacheEntry { key, data: Arc::new(fresh), refreshing: false }),
+                        (Err(err), Some(entry)) => {
+                            tracing::error!(error = ?err, "failed to refresh the dashboard figures");
+                            entry.refreshing = false;
+                        }
+                        (Err(_), None) => {}
+                    }
+                });
+            }
+            Ok(data)
+        }
+        None => {
+            let data = Arc::new(state.blocking(compute).await?);
+            *CACHE.lock() = Some(CacheEntry { key, data: data.clone(), refreshing: false });
+            Ok(data)
+        }
+    }
 }
 
 /// `GET /`
