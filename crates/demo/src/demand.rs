@@ -91,8 +91,8 @@ pub(crate) fn scenarios(rng: &mut Rng, count: usize, enterprises: &[Org], instit
             compose::metric(rng, sector),
             rng.pick(sector.pitches),
         );
-        let window_start = compose::day(rng, 2026, 2026);
-        let window_end = compose::day(rng, 2027, 2027);
+        let window_start = compose::day(rng, 2027, 2027);
+        let window_end = compose::day(rng, 2028, 2028);
         let core = Core {
             title,
             summary,
@@ -169,7 +169,7 @@ pub(crate) fn demands(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Vec<L
             problem: Some(problem),
             desired_trl: Some(desired_trl),
             budget: Some(budget),
-            deadline: Some(compose::day(rng, 2026, 2027)),
+            deadline: Some(compose::day(rng, 2027, 2028)),
             preferred_regions: preferred_regions(rng),
         });
         bodies.push(compose::body(rng, core, details));
@@ -231,7 +231,7 @@ pub(crate) fn challenges(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Ve
         let details = Details::Challenge(ChallengeDetails {
             requirements: Some(requirements),
             prize: Some(prize),
-            deadline: Some(compose::day(rng, 2026, 2027)),
+            deadline: Some(compose::day(rng, 2027, 2028)),
             criteria: criteria(rng),
             max_teams: Some(rng.between(2, 5)),
         });

@@ -272,11 +272,11 @@ fn kind_specific_fields_are_realistic() {
     assert!(availability.contains(&Availability::DualAppointment));
     assert!(availability.contains(&Availability::WeekendEngineer));
 
-    let in_2026_or_2027 = |day: &xietong_domain::Day| matches!(day.0.year(), 2026 | 2027);
+    let in_2027_or_2028 = |day: &xietong_domain::Day| matches!(day.0.year(), 2027 | 2028);
     for body in of_kind(Kind::Demand) {
         let Details::Demand(demand) = &body.details else { unreachable!() };
         assert!(demand.desired_trl.is_some() && demand.budget.is_some());
-        assert!(in_2026_or_2027(&demand.deadline.expect("deadline")));
+        assert!(in_2027_or_2028(&demand.deadline.expect("deadline")));
         assert!(!demand.preferred_regions.is_empty());
     }
     for body in of_kind(Kind::Scenario) {
@@ -290,6 +290,6 @@ fn kind_specific_fields_are_realistic() {
         assert_eq!(weights, 100.0);
         assert!((2..=5).contains(&challenge.max_teams.expect("max_teams")));
         assert!(challenge.prize.is_some() && challenge.requirements.is_some());
-        assert!(in_2026_or_2027(&challenge.deadline.expect("deadline")));
+        assert!(in_2027_or_2028(&challenge.deadline.expect("deadline")));
     }
 }
