@@ -24,6 +24,9 @@ struct MapShape {
     label_y: f64,
 }
 
+/// Rings of lon/lat points of each feature, by feature index.
+type FeatureRings = Vec<(usize, Vec<Vec<(f64, f64)>>)>;
+
 struct MapGeometry {
     shapes: Vec<MapShape>,
     height: f64,
@@ -54,7 +57,7 @@ fn geometry() -> &'static MapGeometry {
                 })
                 .collect()
         };
-        let all_rings: Vec<(usize, Vec<Vec<(f64, f64)>>)> = features.iter().enumerate().map(|(i, f)| (i, rings_of(f))).collect();
+        let all_rings: FeatureRings = features.iter().enumerate().map(|(i, f)| (i, rings_of(f))).collect();
         let (mut min_lng, mut max_lng, mut min_lat, mut max_lat) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
         for (_, rings) in &all_rings {
             for &(lng, lat) in rings.iter().flatten() {

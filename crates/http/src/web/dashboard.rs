@@ -209,7 +209,7 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
         .map(|((zh, en), count)| Bar { label: ctx.t(zh, en).to_string(), value: *count, href: charts::search_href(&[("q", zh)]) })
         .collect();
     let mut sections: Vec<_> = data.facets.industry_section.iter().collect();
-    sections.sort_by(|a, b| b.count.cmp(&a.count));
+    sections.sort_by_key(|f| std::cmp::Reverse(f.count));
     let section_bars: Vec<Bar> = sections
         .into_iter()
         .take(8)

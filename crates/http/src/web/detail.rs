@@ -211,8 +211,8 @@ fn render(ctx: &PageCtx, listing: &Listing, panels: &[(Kind, Vec<MatchHit>)]) ->
             let _ = write!(html, r#"<p class="empty-small">{}</p>"#, ctx.t("暂无合适的推荐。", "No suitable matches yet."));
         } else {
             html.push_str(r#"<ol class="match-list">"#);
-            for hit in hits {
-                html.push_str(&render_match(ctx, hit));
+            for (rank, hit) in hits.iter().enumerate() {
+                html.push_str(&render_match(ctx, hit, rank == 0));
             }
             html.push_str("</ol>");
         }
@@ -240,7 +240,8 @@ fn part_label(name: &str, lang: Lang) -> String {
     lang.t(zh, en).to_string()
 }
 
-fn render_match(ctx: &PageCtx, hit: &MatchHit) -> String {
+/// One match; the score parts of the best one are shown open.
+fn render_match(ctx: &PageCtx, hit: &MatchHit, open: bool) -> String {
     let lang = ctx.lang;
     let max_part = hit.score_parts.values().copied().fold(0.0_f64, f64::max).max(1e-9);
     let mut parts = String::new();
@@ -263,7 +264,7 @@ fn render_match(ctx: &PageCtx, hit: &MatchHit) -> String {
     };
     let region = hit.listing.body.region_codes.first().map(|c| labels::region_short(c, lang)).unwrap_or_default();
     format!(
-        r#"<li class="match" data-id="{id}"><div class="match-head"><a href="/listings/{id}">{title}</a> <span class="score" title="{st}">{score}</span></div><p class="meta">{region}</p>{reasons}{mismatches}<details class="score-parts"><summary>{sp}</summary><table><caption class="visually-hidden">{sp}</caption><tbody>{parts}</tbody></table></details></li>"#,
+        r#"<li class="match" data-id="{id}"><div class="match-head"><a href="/listings/{id}">{title}</a> <span class="score" title="{st}">{score}</span></div><p class="meta">{region}</p>{reasons}{mismatches}<details class="score-parts"{open}><summary>{sp}</summary><table><caption class="visually-hidden">{sp}</caption><tbody>{parts}</tbody></table></details></li>"#,
         id = hit.id,
         title = esc(&hit.title),
         st = ctx.t("匹配得分", "Match score"),
@@ -272,5 +273,6 @@ fn render_match(ctx: &PageCtx, hit: &MatchHit) -> String {
         reasons = explain(&hit.reasons, "reasons"),
         mismatches = explain(&hit.mismatches, "mismatches"),
         sp = ctx.t("得分构成", "Score parts"),
+        open = if open { " open" } else { "" },
     )
 }

@@ -496,7 +496,7 @@ impl FormPage<'_> {
             attrs.push_str(r#" required aria-required="true""#);
         }
         let label = lang.t(field.zh, field.en);
-        let required_mark = if field.required { format!(r#" <span class="required" aria-hidden="true">*</span>"#) } else { String::new() };
+        let required_mark = if field.required { r#" <span class="required" aria-hidden="true">*</span>"#.to_string() } else { String::new() };
         let value = self.values.one(field.name);
         let name = esc(field.name);
         let control = match field.input {

@@ -130,18 +130,21 @@ pub fn wire_name<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
+/// Option groups of a picker: (group label, [(code, option label)]).
+pub type OptionGroups = Vec<(String, Vec<(String, String)>)>;
+
 /// Regions grouped for pickers: (group label, [(code, label)]). Provinces and municipalities'
 /// districts in one group each; every Hebei prefecture gets its own group with its counties.
 pub fn region_groups(lang: Lang) -> &'static [(String, Vec<(String, String)>)] {
-    static ZH: OnceLock<Vec<(String, Vec<(String, String)>)>> = OnceLock::new();
-    static EN: OnceLock<Vec<(String, Vec<(String, String)>)>> = OnceLock::new();
+    static ZH: OnceLock<OptionGroups> = OnceLock::new();
+    static EN: OnceLock<OptionGroups> = OnceLock::new();
     let cell = match lang {
         Lang::Zh => &ZH,
         Lang::En => &EN,
     };
     cell.get_or_init(|| {
         let reference = Reference::get();
-        let mut groups: Vec<(String, Vec<(String, String)>)> = Vec::new();
+        let mut groups: OptionGroups = Vec::new();
         for province in reference.regions().iter().filter(|r| r.level == RegionLevel::Province) {
             let mut top = vec![(province.code.clone(), region_short(&province.code, lang))];
             let children: Vec<_> = reference.regions().iter().filter(|r| r.parent_code.as_deref() == Some(&province.code)).collect();
@@ -167,8 +170,8 @@ pub fn region_groups(lang: Lang) -> &'static [(String, Vec<(String, String)>)] {
 
 /// Industry sections and divisions grouped by section, for pickers.
 pub fn industry_groups(lang: Lang) -> &'static [(String, Vec<(String, String)>)] {
-    static ZH: OnceLock<Vec<(String, Vec<(String, String)>)>> = OnceLock::new();
-    static EN: OnceLock<Vec<(String, Vec<(String, String)>)>> = OnceLock::new();
+    static ZH: OnceLock<OptionGroups> = OnceLock::new();
+    static EN: OnceLock<OptionGroups> = OnceLock::new();
     let cell = match lang {
         Lang::Zh => &ZH,
         Lang::En => &EN,

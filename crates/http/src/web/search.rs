@@ -73,6 +73,17 @@ impl WebSearchParams {
         format!("/search?{}", encode_query(&pairs))
     }
 
+    /// Address of the search narrowed to exactly one TRL level (or widened again when chosen).
+    fn href_trl(&self, level: &str) -> String {
+        let exact = self.value("trl_min") == level && self.value("trl_max") == level;
+        let mut pairs: Vec<(String, String)> = self.pairs().into_iter().filter(|(k, _)| k != "trl_min" && k != "trl_max").collect();
+        if !exact {
+            pairs.push(("trl_min".to_string(), level.to_string()));
+            pairs.push(("trl_max".to_string(), level.to_string()));
+        }
+        format!("/search?{}", encode_query(&pairs))
+    }
+
     fn href_page(&self, page: u64) -> String {
         let mut pairs = self.pairs();
         if page > 1 {
@@ -194,11 +205,19 @@ fn facet_block(ctx: &PageCtx, params: &WebSearchParams, title: &str, field: &str
     if facets.is_empty() {
         return String::new();
     }
-    let current = params.value(field);
+    let current = if field == "trl" {
+        if params.value("trl_min") == params.value("trl_max") { params.value("trl_min") } else { "" }
+    } else {
+        params.value(field)
+    };
     let mut html = format!(r#"<section class="facet" aria-label="{t}"><h3>{t}</h3><ul>"#, t = esc(title));
     for facet in facets.iter().take(16) {
         let selected = facet.value == current;
-        let href = if selected { params.href_with(field, "") } else { params.href_with(field, &facet.value) };
+        let href = match (field, selected) {
+            ("trl", _) => params.href_trl(&facet.value),
+            (_, true) => params.href_with(field, ""),
+            (_, false) => params.href_with(field, &facet.value),
+        };
         let _ = write!(
             html,
             r#"<li><a href="{href}"{cur} data-facet="{field}" data-value="{v}">{label}</a> <span class="count">{count}</span></li>"#,
@@ -236,7 +255,7 @@ fn render(ctx: &PageCtx, params: &WebSearchParams, results: &SearchResults) -> S
     html.push_str(&facet_block(ctx, params, ctx.t("省级地区", "Province"), "region", &facets.region_province, |f| labels::region_short(&f.value, lang)));
     html.push_str(&facet_block(ctx, params, ctx.t("地市 / 区", "Prefecture / district"), "region", &facets.region_prefecture, |f| labels::region_short(&f.value, lang)));
     html.push_str(&facet_block(ctx, params, ctx.t("行业门类", "Industry section"), "industry", &facets.industry_section, |f| labels::industry_name(&f.value, lang)));
-    html.push_str(&facet_block(ctx, params, ctx.t("技术成熟度", "TRL"), "trl_min", &facets.trl, |f| format!("TRL {}", f.value)));
+    html.push_str(&facet_block(ctx, params, ctx.t("技术成熟度", "TRL"), "trl", &facets.trl, |f| format!("TRL {}", f.value)));
     html.push_str(r#"</aside><div class="results">"#);
     if results.hits.is_empty() {
         let q = params.value("q");
