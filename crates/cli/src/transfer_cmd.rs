@@ -190,17 +190,12 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
         None => None,
     };
     let store = xietong_app::DataDir::create(&args.data.data)?.open_store()?;
-    let filter = ListFilter { kind: Some(kind), region, industry, status, owner_org: None, sort: ListSort::Oldest };
-    const PAGE: u32 = 1_000;
-    let mut listings = Vec::new();
-    loop {
-        let page = store.list(&filter, PAGE, listings.len() as u64).context("failed to list listings")?;
-        let fetched = page.items.len();
-        listings.extend(page.items);
-        if fetched < PAGE as usize {
-            break;
-        }
-    }
+    let listings = if region.is_none() && industry.is_none() && status.is_none() {
+        whole_library(&store, kind)?
+    } else {
+        let filter = ListFilter { kind: Some(kind), region, industry, status, owner_org: None, sort: ListSort::Oldest };
+        filtered(&store, &filter)?
+    };
     // The command line is an operator action on the local data directory: contacts in full.
     let mask_contacts = false;
     let bytes = match format {
@@ -213,4 +208,37 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
         println!("{summary}");
     }
     Ok(())
+}
+
+/// Every listing of `kind`, by keyset scan (offset paging gets slow on large libraries).
+fn whole_library(store: &dyn Store, kind: Kind) -> anyhow::Result<Vec<xietong_domain::Listing>> {
+    const PAGE: u32 = 5_000;
+    let mut listings = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.scan(after, PAGE).context("failed to scan listings")?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        let fetched = page.len();
+        listings.extend(page.into_iter().filter(|listing| listing.kind() == kind));
+        if fetched < PAGE as usize {
+            break;
+        }
+    }
+    Ok(listings)
+}
+
+/// The listings matching a filter, oldest first.
+fn filtered(store: &dyn Store, filter: &ListFilter) -> anyhow::Result<Vec<xietong_domain::Listing>> {
+    const PAGE: u32 = 1_000;
+    let mut listings = Vec::new();
+    loop {
+        let page = store.list(filter, PAGE, listings.len() as u64).context("failed to list listings")?;
+        let fetched = page.items.len();
+        listings.extend(page.items);
+        if fetched < PAGE as usize {
+            break;
+        }
+    }
+    Ok(listings)
 }

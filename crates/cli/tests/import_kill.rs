@@ -51,7 +51,7 @@ fn kill_9_during_import_then_rerun_stores_every_row_once() {
 
     let started = Instant::now();
     let mut child = import_command(&file, &data).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    // Kill as soon as at least one batch is committed, so the kill lands in the middle of the run.
+    // Kill once some 10,000 rows (20 batches) are committed, so the kill lands in the middle of the run.
     let deadline = Instant::now() + Duration::from_secs(300);
     let mut watcher = None;
     while Instant::now() < deadline && watcher.is_none() {
@@ -61,7 +61,7 @@ fn kill_9_during_import_then_rerun_stores_every_row_once() {
         }
     }
     let watcher = watcher.expect("the import never created its database");
-    while Instant::now() < deadline && stored(&watcher) == 0 {
+    while Instant::now() < deadline && stored(&watcher) < 10_000 {
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL on Unix
