@@ -20,8 +20,10 @@ pub enum SheetFormat {
 
 /// Print the column template of one kind.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Kinds: talent, achievement, scenario, facility, enterprise, demand, challenge (or 人才, 成果, …).\n\
-The XLSX template has a second sheet explaining every column and its allowed values, and sheets of region and industry codes.")]
+#[command(
+    after_help = "Kinds: talent, achievement, scenario, facility, enterprise, demand, challenge (or 人才, 成果, …).\n\
+The XLSX template has a second sheet explaining every column and its allowed values, and sheets of region and industry codes."
+)]
 pub struct TemplateArgs {
     /// Kind of listing.
     pub kind: String,
@@ -57,9 +59,11 @@ pub struct ImportArgs {
 
 /// Export listings of one kind in the template's columns.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "This is an operator action on the local data directory: contact details are exported in full, \
+#[command(
+    after_help = "This is an operator action on the local data directory: contact details are exported in full, \
 without the masking the web API applies.\n\
-Cells starting with = + - @ get a leading ' (formula injection guard); import strips it again, so an export imports back unchanged.")]
+Cells starting with = + - @ get a leading ' (formula injection guard); import strips it again, so an export imports back unchanged."
+)]
 pub struct ExportArgs {
     /// Kind of listing.
     pub kind: String,
@@ -125,8 +129,10 @@ pub fn import(args: ImportArgs) -> anyhow::Result<()> {
     } else {
         let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} rows ({per_sec}, eta {eta})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} rows ({per_sec}, eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
     };
@@ -178,11 +184,15 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
     });
     let reference = Reference::get();
     let region = match &args.region {
-        Some(text) => Some(reference.resolve_region(text).with_context(|| format!("unknown region {text:?}"))?.code.clone()),
+        Some(text) => {
+            Some(reference.resolve_region(text).with_context(|| format!("unknown region {text:?}"))?.code.clone())
+        }
         None => None,
     };
     let industry = match &args.industry {
-        Some(text) => Some(reference.resolve_industry(text).with_context(|| format!("unknown industry {text:?}"))?.code.clone()),
+        Some(text) => {
+            Some(reference.resolve_industry(text).with_context(|| format!("unknown industry {text:?}"))?.code.clone())
+        }
         None => None,
     };
     let status = match &args.status {
@@ -200,11 +210,14 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
     let mask_contacts = false;
     let bytes = match format {
         SheetFormat::Csv => xietong_transfer::export_csv(kind, &listings, mask_contacts),
-        SheetFormat::Xlsx => xietong_transfer::export_xlsx(kind, &listings, mask_contacts).context("failed to build the xlsx export")?,
+        SheetFormat::Xlsx => {
+            xietong_transfer::export_xlsx(kind, &listings, mask_contacts).context("failed to build the xlsx export")?
+        }
     };
     write_output(args.out.as_deref(), &bytes, format == SheetFormat::Xlsx)?;
     if let Some(out) = &args.out {
-        let summary = serde_json::json!({"kind": kind.as_str(), "rows": listings.len(), "out": out.display().to_string()});
+        let summary =
+            serde_json::json!({"kind": kind.as_str(), "rows": listings.len(), "out": out.display().to_string()});
         println!("{summary}");
     }
     Ok(())

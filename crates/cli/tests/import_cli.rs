@@ -9,7 +9,10 @@ fn xietong(args: &[&str]) -> Output {
 
 fn last_json(output: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().unwrap_or_else(|| panic!("no stdout; stderr: {}", String::from_utf8_lossy(&output.stderr)));
+    let last = stdout
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("no stdout; stderr: {}", String::from_utf8_lossy(&output.stderr)));
     serde_json::from_str(last).unwrap_or_else(|err| panic!("last line {last:?} is not JSON: {err}"))
 }
 
@@ -68,14 +71,27 @@ fn import_reports_errors_beside_the_file_and_is_idempotent() {
     // Export and import the export: all unchanged.
     for format in ["csv", "xlsx"] {
         let out = dir.path().join(format!("export.{format}"));
-        let export = xietong(&["export", "achievement", "--format", format, "--data", path_str(&data), "--out", path_str(&out)]);
+        let export =
+            xietong(&["export", "achievement", "--format", format, "--data", path_str(&data), "--out", path_str(&out)]);
         assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
         let back = last_json(&xietong(&["import", "成果", path_str(&out), "--data", path_str(&data), "--no-progress"]));
         assert_eq!(back["unchanged"], 2, "{back}");
-        assert_eq!((back["accepted"].as_u64(), back["updated"].as_u64(), back["rejected"].as_u64()), (Some(0), Some(0), Some(0)));
+        assert_eq!(
+            (back["accepted"].as_u64(), back["updated"].as_u64(), back["rejected"].as_u64()),
+            (Some(0), Some(0), Some(0))
+        );
     }
     let filtered = dir.path().join("tianjin.csv");
-    let export = xietong(&["export", "achievement", "--region", "天津市", "--data", path_str(&data), "--out", path_str(&filtered)]);
+    let export = xietong(&[
+        "export",
+        "achievement",
+        "--region",
+        "天津市",
+        "--data",
+        path_str(&data),
+        "--out",
+        path_str(&filtered),
+    ]);
     assert_eq!(last_json(&export)["rows"], 1);
 }
 

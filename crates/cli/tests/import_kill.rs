@@ -93,7 +93,11 @@ fn kill_9_during_import_then_rerun_stores_every_row_once() {
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         for listing in &page {
-            assert!(external_ids.insert(listing.body.external_id.clone().unwrap()), "duplicate {:?}", listing.body.external_id);
+            assert!(
+                external_ids.insert(listing.body.external_id.clone().unwrap()),
+                "duplicate {:?}",
+                listing.body.external_id
+            );
         }
     }
     assert_eq!(external_ids.len(), ROWS);

@@ -17,7 +17,10 @@ fn main() -> std::io::Result<()> {
     let path = args.next().unwrap_or_else(|| "achievements-100k.csv".to_string());
     let rows: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
-    writeln!(out, "external_id,title,summary,keywords,industry_codes,region_codes,trl,price_min,price_max,owner_org,contact_email")?;
+    writeln!(
+        out,
+        "external_id,title,summary,keywords,industry_codes,region_codes,trl,price_min,price_max,owner_org,contact_email"
+    )?;
     for index in 0..rows {
         writeln!(
             out,

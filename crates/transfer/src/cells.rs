@@ -82,10 +82,7 @@ pub(crate) fn split_list(text: &str) -> Vec<&str> {
 }
 
 fn enum_code(values: &[(&'static str, &'static str)], text: &str) -> Option<&'static str> {
-    values
-        .iter()
-        .find(|(code, label)| code.eq_ignore_ascii_case(text) || *label == text)
-        .map(|(code, _)| *code)
+    values.iter().find(|(code, label)| code.eq_ignore_ascii_case(text) || *label == text).map(|(code, _)| *code)
 }
 
 fn enum_help(values: &[(&str, &str)]) -> String {
@@ -113,7 +110,9 @@ fn parse_date(text: &str) -> Option<String> {
 pub(crate) fn parse_cell(cell: CellType, text: &str, resolver: &mut Resolver) -> Result<Value, CellError> {
     match cell {
         CellType::Id | CellType::Text | CellType::OptText => Ok(Value::String(text.to_string())),
-        CellType::List => Ok(Value::Array(split_list(text).into_iter().map(|item| Value::String(item.to_string())).collect())),
+        CellType::List => {
+            Ok(Value::Array(split_list(text).into_iter().map(|item| Value::String(item.to_string())).collect()))
+        }
         CellType::Regions => {
             Ok(Value::Array(split_list(text).into_iter().map(|item| Value::String(resolver.region(item))).collect()))
         }
@@ -121,7 +120,8 @@ pub(crate) fn parse_cell(cell: CellType, text: &str, resolver: &mut Resolver) ->
             Ok(Value::Array(split_list(text).into_iter().map(|item| Value::String(resolver.industry(item))).collect()))
         }
         CellType::Integer { min, max } => {
-            let parsed = parse_number(text).filter(|value| value.fract() == 0.0 && *value >= min as f64 && *value <= max as f64);
+            let parsed =
+                parse_number(text).filter(|value| value.fract() == 0.0 && *value >= min as f64 && *value <= max as f64);
             match parsed {
                 Some(value) => Ok(Value::Number(Number::from(value as i64))),
                 None => Err(cell_error(

@@ -47,19 +47,31 @@ pub fn template_csv(kind: Kind) -> Vec<u8> {
 }
 
 fn format_help(spec: &ColumnSpec) -> (&'static str, &'static str, String) {
-    let values = |values: &[(&str, &str)]| values.iter().map(|(code, label)| format!("{code}（{label}）")).collect::<Vec<_>>().join("；");
+    let values = |values: &[(&str, &str)]| {
+        values.iter().map(|(code, label)| format!("{code}（{label}）")).collect::<Vec<_>>().join("；")
+    };
     match spec.cell {
         CellType::Id => ("编号", "id (UUID)", String::new()),
         CellType::Text | CellType::OptText => ("文本", "text", String::new()),
         CellType::List => ("多值，用 ; 分隔", "list separated by ;", String::new()),
-        CellType::Regions => ("地区代码或名称，多值用 ; 分隔", "region codes or names, ; separated", "见“地区代码”表 / see the regions sheet".into()),
-        CellType::Industries => ("行业代码或名称，多值用 ; 分隔", "industry codes or names, ; separated", "见“行业代码”表 / see the industries sheet".into()),
+        CellType::Regions => (
+            "地区代码或名称，多值用 ; 分隔",
+            "region codes or names, ; separated",
+            "见“地区代码”表 / see the regions sheet".into(),
+        ),
+        CellType::Industries => (
+            "行业代码或名称，多值用 ; 分隔",
+            "industry codes or names, ; separated",
+            "见“行业代码”表 / see the industries sheet".into(),
+        ),
         CellType::Integer { .. } => ("整数", "whole number", String::new()),
         CellType::Number => ("数字", "number", String::new()),
         CellType::Date => ("日期 YYYY-MM-DD", "date YYYY-MM-DD", String::new()),
         CellType::Enum(list) => ("单选（代码或中文）", "one value (code or Chinese label)", values(list)),
         CellType::EnumList(list) => ("多选，用 ; 分隔", "several values, ; separated", values(list)),
-        CellType::Sites => ("地区:角色[:地址]，用 ; 分隔", "region:role[:address], ; separated", values(crate::columns::SITE_ROLE)),
+        CellType::Sites => {
+            ("地区:角色[:地址]，用 ; 分隔", "region:role[:address], ; separated", values(crate::columns::SITE_ROLE))
+        }
         CellType::Criteria => ("名称:权重，用 ; 分隔", "name:weight, ; separated", String::new()),
     }
 }
@@ -87,7 +99,10 @@ fn data_sheet(workbook: &mut Workbook, kind: Kind) -> Result<(), XlsxError> {
 fn help_sheets(workbook: &mut Workbook, kind: Kind) -> Result<(), XlsxError> {
     let sheet = workbook.add_worksheet();
     sheet.set_name("说明 columns")?;
-    write_header_row(sheet, &["列名", "字段名 field", "必填 required", "格式", "format", "允许的值 allowed values", "说明", "notes"])?;
+    write_header_row(
+        sheet,
+        &["列名", "字段名 field", "必填 required", "格式", "format", "允许的值 allowed values", "说明", "notes"],
+    )?;
     for (row, spec) in columns(kind).into_iter().enumerate() {
         let row = row as u32 + 1;
         let (format_zh, format_en, allowed) = format_help(spec);
@@ -101,7 +116,11 @@ fn help_sheets(workbook: &mut Workbook, kind: Kind) -> Result<(), XlsxError> {
         sheet.write_string(row, 7, spec.help_en)?;
     }
     let notes_row = columns(kind).len() as u32 + 2;
-    sheet.write_string(notes_row, 0, "表头可用中文列名或英文字段名；地区和行业可填代码或名称；多个值用英文分号 ; 分隔。")?;
+    sheet.write_string(
+        notes_row,
+        0,
+        "表头可用中文列名或英文字段名；地区和行业可填代码或名称；多个值用英文分号 ; 分隔。",
+    )?;
     sheet.write_string(
         notes_row + 1,
         0,

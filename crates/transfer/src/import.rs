@@ -193,7 +193,8 @@ pub(crate) fn map_headers(kind: Kind, file_name: &str, headers: &[String]) -> Re
 }
 
 fn is_core(field: &str) -> bool {
-    columns(Kind::Talent).iter().any(|spec| spec.field == field) && columns(Kind::Challenge).iter().any(|spec| spec.field == field)
+    columns(Kind::Talent).iter().any(|spec| spec.field == field)
+        && columns(Kind::Challenge).iter().any(|spec| spec.field == field)
 }
 
 /// A key under which a row may repeat an earlier row of the same file.
@@ -298,8 +299,13 @@ impl Importer<'_> {
         for cell_problem in &row.problems {
             let field = self.map.by_index.get(cell_problem.column).copied().flatten().map(|s| s.field);
             let value = row.cells.get(cell_problem.column).map(String::as_str).unwrap_or("");
-            let mut problem =
-                self.problem(row_number, field.unwrap_or(""), value, cell_problem.reason_zh.clone(), cell_problem.reason_en.clone());
+            let mut problem = self.problem(
+                row_number,
+                field.unwrap_or(""),
+                value,
+                cell_problem.reason_zh.clone(),
+                cell_problem.reason_en.clone(),
+            );
             if field.is_none() {
                 problem.column = self.headers.get(cell_problem.column).cloned().unwrap_or_default();
             }
@@ -394,7 +400,11 @@ impl Importer<'_> {
         if existing.is_none()
             && let Some(external_id) = &parsed.external_id
         {
-            let key = ListingKey::External { kind: self.kind, owner_org: parsed.owner_org.clone(), external_id: external_id.clone() };
+            let key = ListingKey::External {
+                kind: self.kind,
+                owner_org: parsed.owner_org.clone(),
+                external_id: external_id.clone(),
+            };
             existing = self.store.find_by_key(&key)?;
         }
         if let Some(uscc) = &parsed.uscc
@@ -436,7 +446,12 @@ impl Importer<'_> {
         keys
     }
 
-    fn duplicate_in_file(&self, row_number: u64, parsed: &ParsedRow, (earlier_row, listing): (u64, Option<ListingId>)) -> RowProblem {
+    fn duplicate_in_file(
+        &self,
+        row_number: u64,
+        parsed: &ParsedRow,
+        (earlier_row, listing): (u64, Option<ListingId>),
+    ) -> RowProblem {
         let (field, value) = if let Some(external_id) = &parsed.external_id {
             ("external_id", external_id.clone())
         } else if let Some(uscc) = &parsed.uscc {
@@ -581,7 +596,8 @@ impl Importer<'_> {
             if same_body(&listing.body, &body) {
                 self.report.unchanged += 1;
             } else {
-                self.pending.push((row_number, WriteOp::Update { id: listing.id, expected_version: listing.version, body }));
+                self.pending
+                    .push((row_number, WriteOp::Update { id: listing.id, expected_version: listing.version, body }));
             }
             return Ok(());
         }

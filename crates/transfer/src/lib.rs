@@ -24,10 +24,12 @@ use xietong_store::StoreError;
 
 pub use columns::{CellType, ColumnSpec, columns};
 pub use export::{
-    error_report_csv, error_report_xlsx, export_csv, export_xlsx, headers, mask_contact_value, template_csv, template_xlsx,
+    error_report_csv, error_report_xlsx, export_csv, export_xlsx, headers, mask_contact_value, template_csv,
+    template_xlsx,
 };
 pub use import::{
-    DEFAULT_BATCH_ROWS, ImportOptions, ImportProgress, ImportReport, ProblemKind, RowProblem, import_bytes, import_bytes_with,
+    DEFAULT_BATCH_ROWS, ImportOptions, ImportProgress, ImportReport, ProblemKind, RowProblem, import_bytes,
+    import_bytes_with,
 };
 pub use read::{CellProblem, FileFormat, MAX_CELL_BYTES, Table, TableRow, read_table};
 

@@ -154,7 +154,11 @@ fn split_header(file_name: &str, mut rows: Vec<TableRow>) -> Result<(Vec<String>
     };
     let data = rows.split_off(header_index + 1);
     let header_row = rows.pop().unwrap_or_default();
-    let headers = header_row.cells.into_iter().map(|cell| cell.trim().trim_start_matches('\u{feff}').trim().to_string()).collect();
+    let headers = header_row
+        .cells
+        .into_iter()
+        .map(|cell| cell.trim().trim_start_matches('\u{feff}').trim().to_string())
+        .collect();
     Ok((headers, data))
 }
 
@@ -197,11 +201,7 @@ fn excel_serial_to_date(serial: f64) -> Option<String> {
 
 /// Renders a number as the text a person typed: integers without `.0`.
 pub(crate) fn number_text(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{}", value as i64)
-    } else {
-        format!("{value}")
-    }
+    if value.fract() == 0.0 && value.abs() < 1e15 { format!("{}", value as i64) } else { format!("{value}") }
 }
 
 fn cell_text(data: &Data) -> Result<String, String> {
@@ -211,9 +211,7 @@ fn cell_text(data: &Data) -> Result<String, String> {
         Data::Int(value) => value.to_string(),
         Data::Float(value) => number_text(*value),
         Data::Bool(value) => if *value { "TRUE" } else { "FALSE" }.to_string(),
-        Data::DateTime(value) => {
-            excel_serial_to_date(value.as_f64()).unwrap_or_else(|| number_text(value.as_f64()))
-        }
+        Data::DateTime(value) => excel_serial_to_date(value.as_f64()).unwrap_or_else(|| number_text(value.as_f64())),
         Data::DateTimeIso(text) => text.split('T').next().unwrap_or(text).to_string(),
         Data::DurationIso(text) => text.clone(),
         Data::Error(error) => return Err(format!("{error:?}")),

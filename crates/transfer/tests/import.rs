@@ -38,10 +38,17 @@ fn all_listings(store: &dyn Store, kind: Kind) -> Vec<Listing> {
 }
 
 fn csv_line(cells: &[String]) -> String {
-    let quoted: Vec<String> = cells
-        .iter()
-        .map(|cell| if cell.contains([',', '"', '\n']) { format!("\"{}\"", cell.replace('"', "\"\"")) } else { cell.clone() })
-        .collect();
+    let quoted: Vec<String> =
+        cells
+            .iter()
+            .map(|cell| {
+                if cell.contains([',', '"', '\n']) {
+                    format!("\"{}\"", cell.replace('"', "\"\""))
+                } else {
+                    cell.clone()
+                }
+            })
+            .collect();
     quoted.join(",") + "\n"
 }
 
@@ -174,7 +181,9 @@ fn enterprises_are_keyed_by_uscc_and_bad_codes_are_rejected() {
         let mut text = String::from("统一社会信用代码,标题,摘要,所在地区,经营场所\n");
         for index in 0..200 {
             let code = if index % 10 == 3 { "91350100M000100Y44".to_string() } else { uscc(index) };
-            text.push_str(&format!("{code},企业{index},{summary},丰台区,120116:manufacturing;110106:hq:丰台区某路 {index} 号\n"));
+            text.push_str(&format!(
+                "{code},企业{index},{summary},丰台区,120116:manufacturing;110106:hq:丰台区某路 {index} 号\n"
+            ));
         }
         text
     };
@@ -230,7 +239,10 @@ fn file_level_problems_are_errors() {
     let store = &test.store;
     assert!(matches!(import(store, Kind::Achievement, "a.csv", b""), Err(TransferError::EmptyFile { .. })));
     assert!(matches!(import(store, Kind::Achievement, "a.csv", b"\n\n,,\n"), Err(TransferError::NoHeader { .. })));
-    assert!(matches!(import(store, Kind::Achievement, "a.csv", b"foo,bar\n1,2\n"), Err(TransferError::NoKnownColumns { .. })));
+    assert!(matches!(
+        import(store, Kind::Achievement, "a.csv", b"foo,bar\n1,2\n"),
+        Err(TransferError::NoKnownColumns { .. })
+    ));
     let enterprise = "uscc,title,summary,region_codes\nX,t,s,110106\n";
     assert!(matches!(
         import(store, Kind::Achievement, "a.csv", enterprise.as_bytes()),

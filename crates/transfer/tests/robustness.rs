@@ -36,7 +36,20 @@ fn nasty_cell() -> impl Strategy<Value = String> {
 
 fn csv_file() -> impl Strategy<Value = String> {
     let header = prop::sample::subsequence(
-        vec!["external_id", "title", "标题", "summary", "trl", "region_codes", "industry_codes", "keywords", "price_min", "contact_email", "bogus", ""],
+        vec![
+            "external_id",
+            "title",
+            "标题",
+            "summary",
+            "trl",
+            "region_codes",
+            "industry_codes",
+            "keywords",
+            "price_min",
+            "contact_email",
+            "bogus",
+            "",
+        ],
         0..12,
     );
     (header, prop::collection::vec(prop::collection::vec(nasty_cell(), 0..12), 0..6)).prop_map(|(header, rows)| {
