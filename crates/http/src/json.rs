@@ -29,13 +29,26 @@ where
                 "send the body as JSON with `Content-Type: application/json` (got {content_type:?})"
             )));
         }
+        let too_large =
+            || ApiError::PayloadTooLarge(format!("the body is larger than the limit of {} bytes", crate::BODY_LIMIT_BYTES));
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|length| length > crate::BODY_LIMIT_BYTES) {
+            return Err(too_large());
+        }
         let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(format!("the body is larger than the limit of {} bytes", crate::BODY_LIMIT_BYTES))
+                too_large()
             } else {
                 ApiError::BadRequest { detail: format!("failed to read the body: {rejection}"), field: None }
             }
         })?;
+        if bytes.len() > crate::BODY_LIMIT_BYTES {
+            return Err(too_large());
+        }
         parse_json(&bytes).map(ApiJson)
     }
 }

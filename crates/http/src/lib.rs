@@ -26,7 +26,7 @@ pub use state::AppState;
 
 use crate::error::ApiError;
 
-/// Largest request body accepted (1 MiB); larger bodies get a 413 problem.
+/// Largest JSON request body accepted (1 MiB); larger bodies get a 413 problem.
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
 #[derive(OpenApi)]
@@ -38,6 +38,7 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
         (name = "matching", description = "Precise matching (精准对接) with explanations"),
         (name = "reference", description = "Regions, industries, TRL"),
         (name = "stats", description = "Dashboard figures"),
+        (name = "transfer", description = "Spreadsheet templates, import and export"),
         (name = "ops", description = "Health and metrics"),
     )
 )]
@@ -57,6 +58,9 @@ pub fn router_with_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi
         .routes(routes!(api::reference::industries))
         .routes(routes!(api::reference::trl))
         .routes(routes!(api::stats::overview))
+        .routes(routes!(api::transfer::template))
+        .routes(routes!(api::transfer::import))
+        .routes(routes!(api::transfer::export))
         .routes(routes!(healthz))
         .routes(routes!(metrics_text))
         .split_for_parts();
@@ -67,7 +71,8 @@ pub fn router_with_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi
         .merge(web::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        // Spreadsheet imports may be large; JSON bodies are held to BODY_LIMIT_BYTES by `ApiJson`.
+        .layer(DefaultBodyLimit::max(api::transfer::IMPORT_LIMIT_BYTES))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
         .layer(TraceLayer::new_for_http())
         .with_state(state);

@@ -231,6 +231,9 @@ async fn openapi_lists_every_route_and_ops_endpoints_answer() {
         "/api/v1/reference/industries",
         "/api/v1/reference/trl",
         "/api/v1/stats/overview",
+        "/api/v1/templates/{kind}",
+        "/api/v1/imports/{kind}",
+        "/api/v1/exports",
         "/healthz",
         "/metrics",
     ] {
@@ -250,4 +253,47 @@ async fn openapi_lists_every_route_and_ops_endpoints_answer() {
     assert!(text.contains("xietong_http_requests_total{method=\"POST\",route=\"/api/v1/listings\",status=\"201\"} 1"), "{text}");
     assert!(text.contains("xietong_http_request_duration_seconds_bucket"));
     assert!(text.contains("xietong_listings{kind=\"achievement\",status=\"published\"} 1"));
+}
+
+#[tokio::test]
+async fn spreadsheets_round_trip_through_the_api() {
+    let test = TestApp::new();
+    let response = test.router.clone().oneshot(Request::get("/api/v1/templates/achievement?format=csv").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let template = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(template.contains("标题") && template.contains("技术成熟度"), "{template}");
+
+    let csv = "external_id,title,summary,region_codes,trl\n\
+               a-1,高精度机器视觉检测成果,用于焊缝检测,110106,6\n\
+               a-2,无人机巡检成果,电力巡检,雄安新区,7\n\
+               a-3,坏行,缺少地区,999999,12\n";
+    let request = Request::post("/api/v1/imports/achievement?file_name=rows.csv").body(Body::from(csv)).unwrap();
+    let (status, _, report) = test.send(request).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((report["accepted"].as_u64(), report["rejected"].as_u64()), (Some(2), Some(1)), "{report}");
+    let columns: Vec<&str> = report["problems"].as_array().unwrap().iter().map(|p| p["column"].as_str().unwrap()).collect();
+    assert!(columns.contains(&"region_codes") && columns.contains(&"trl"), "{columns:?}");
+    assert!(report["problems"].as_array().unwrap().iter().all(|p| p["row"] == 3));
+    let (_, hits) = test.get(&format!("/api/v1/search?q={}", urlencode("无人机巡检"))).await;
+    assert_eq!(hits["items"][0]["title"], "无人机巡检成果", "imported rows are searchable at once");
+
+    let request = Request::post("/api/v1/imports/achievement?file_name=rows.csv").body(Body::from(csv)).unwrap();
+    let (_, _, again) = test.send(request).await;
+    assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(2)), "{again}");
+    assert_eq!(test.listing_total().await, 2);
+
+    let response = test.router.clone().oneshot(Request::get("/api/v1/exports?kind=achievement&format=csv").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let exported = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(exported.contains("高精度机器视觉检测成果") && exported.contains("无人机巡检成果"));
+    let response = test
+        .router
+        .clone()
+        .oneshot(Request::get(format!("/api/v1/exports?kind=achievement&q={}", urlencode("无人机"))).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let searched = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    assert!(searched.contains("无人机巡检成果") && !searched.contains("高精度机器视觉检测成果"), "{searched}");
+    let (status, _, problem) = test.send(Request::get("/api/v1/exports?kind=robot").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
 }

@@ -6,6 +6,7 @@ pub mod reference;
 pub mod schema;
 pub mod search;
 pub mod stats;
+pub mod transfer;
 
 use crate::error::ApiError;
 
