@@ -3,10 +3,13 @@
   "use strict";
   var zh = (document.documentElement.lang || "zh").indexOf("zh") === 0;
 
-  // Search filters: submit as soon as a select changes (the submit button stays for keyboards).
+  // Search filters: submit as soon as a select is changed with the pointer. Arrow keys also fire
+  // "change", so a keyboard change waits for the submit button instead of reloading mid-choice.
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    var lastKey = 0;
+    select.addEventListener("keydown", function () { lastKey = Date.now(); });
     select.addEventListener("change", function () {
-      if (select.form) { select.form.submit(); }
+      if (select.form && Date.now() - lastKey > 800) { select.form.submit(); }
     });
   });
 
