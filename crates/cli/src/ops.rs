@@ -55,7 +55,8 @@ fn progress_bar(total: u64, what: &str) -> ProgressBar {
 
 pub fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
     let data_dir = DataDir::create(&args.data.data)?;
-    let app = App::open(&data_dir).context("failed to open the data directory (is a server running on it? stop it first)")?;
+    let app =
+        App::open(&data_dir).context("failed to open the data directory (is a server running on it? stop it first)")?;
     let started = Instant::now();
     let bar = progress_bar(0, "reindexing");
     let done = app.reindex(|done, total| {
@@ -73,9 +74,12 @@ pub fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
 /// Loads the corpus into a temporary data directory through the store, indexes it from the store,
 /// and runs every query through the same code path as `POST /api/v1/match`.
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    let corpus = eval::load_corpus(&args.corpus).with_context(|| format!("failed to read corpus {}", args.corpus.display()))?;
-    let queries = eval::load_queries(&args.queries).with_context(|| format!("failed to read queries {}", args.queries.display()))?;
-    let qrels = eval::load_qrels(&args.qrels).with_context(|| format!("failed to read qrels {}", args.qrels.display()))?;
+    let corpus =
+        eval::load_corpus(&args.corpus).with_context(|| format!("failed to read corpus {}", args.corpus.display()))?;
+    let queries = eval::load_queries(&args.queries)
+        .with_context(|| format!("failed to read queries {}", args.queries.display()))?;
+    let qrels =
+        eval::load_qrels(&args.qrels).with_context(|| format!("failed to read qrels {}", args.qrels.display()))?;
     let temp = tempfile::tempdir().context("failed to create a temporary data directory")?;
     let data_dir = DataDir::create(temp.path())?;
     let app = App::open(&data_dir)?;
@@ -84,7 +88,8 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let reference = Reference::get();
     let mut ops = Vec::with_capacity(corpus.len());
     for doc in &corpus {
-        let body = validate(eval::doc_listing(doc).body, reference).map_err(|e| anyhow::anyhow!("corpus doc {} is invalid: {e}", doc.id))?;
+        let body = validate(eval::doc_listing(doc).body, reference)
+            .map_err(|e| anyhow::anyhow!("corpus doc {} is invalid: {e}", doc.id))?;
         ops.push(WriteOp::Create(body));
     }
     app.store.write_batch(ops)?;
@@ -129,7 +134,9 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     if let Some(path) = &args.run_out {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("failed to create {}", path.display()))?);
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("failed to create {}", path.display()))?,
+        );
         for query in &queries {
             writeln!(file, "{}", serde_json::json!({"query_id": query.id, "ranking": runs[&query.id]}))?;
         }
@@ -175,15 +182,32 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let loaded = app.load_demo(xietong_demo::DEFAULT_SEED)?;
     let first_start_s = started.elapsed().as_secs_f64();
 
-    let texts = ["机器视觉", "无人机 应急救援", "大模型", "创新药 临床", "工业机器人 焊接", "卫星 遥感", "LiDAR SLAM", "锂电池 缺陷检测"];
+    let texts = [
+        "机器视觉",
+        "无人机 应急救援",
+        "大模型",
+        "创新药 临床",
+        "工业机器人 焊接",
+        "卫星 遥感",
+        "LiDAR SLAM",
+        "锂电池 缺陷检测",
+    ];
     let mut search_ms = Vec::new();
     for i in 0..args.iterations {
-        let query = xietong_search::SearchQuery { text: Some(texts[i % texts.len()].to_string()), limit: 20, ..Default::default() };
+        let query = xietong_search::SearchQuery {
+            text: Some(texts[i % texts.len()].to_string()),
+            limit: 20,
+            ..Default::default()
+        };
         let t = Instant::now();
         app.index.search(&query)?;
         search_ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let sources = app.store.list(&xietong_store::ListFilter { kind: Some(xietong_domain::Kind::Demand), ..Default::default() }, 200, 0)?;
+    let sources = app.store.list(
+        &xietong_store::ListFilter { kind: Some(xietong_domain::Kind::Demand), ..Default::default() },
+        200,
+        0,
+    )?;
     let mut match_ms = Vec::new();
     for i in 0..args.iterations.min(sources.items.len().max(1)) {
         let Some(source) = sources.items.get(i) else { break };

@@ -42,15 +42,23 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if demo {
         let loaded = app.load_demo(xietong_demo::DEFAULT_SEED)?;
         if loaded > 0 {
-            tracing::info!(listings = loaded, duration_ms = started.elapsed().as_millis() as u64, "demo dataset loaded");
+            tracing::info!(
+                listings = loaded,
+                duration_ms = started.elapsed().as_millis() as u64,
+                "demo dataset loaded"
+            );
         }
     }
     tracing::info!(data = %data.display(), duration_ms = started.elapsed().as_millis() as u64, indexed_docs = app.index.doc_count(), "ready");
     let app = Arc::new(app);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("failed to start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {addr}"))?;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {addr}"))?;
         let local = listener.local_addr()?;
         println!("xietong is serving {} on http://{local}/  (API docs: http://{local}/api/docs)", data.display());
         spawn_index_follower(app.clone());
@@ -63,7 +71,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 fn configure_embedder(app: &App, file: &FileConfig) -> anyhow::Result<()> {
     let Some(embedding) = &file.embedding else { return Ok(()) };
     let embedder: Arc<dyn xietong_search::Embedder> = if let Some(dir) = &embedding.model_dir {
-        Arc::new(xietong_search::LocalModelEmbedder::load(dir).with_context(|| format!("failed to load model from {}", dir.display()))?)
+        Arc::new(
+            xietong_search::LocalModelEmbedder::load(dir)
+                .with_context(|| format!("failed to load model from {}", dir.display()))?,
+        )
     } else if let Some(url) = &embedding.url {
         let key = embedding.api_key_env.as_deref().and_then(|name| std::env::var(name).ok());
         Arc::new(xietong_search::HttpEmbedder::new(

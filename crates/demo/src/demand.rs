@@ -41,7 +41,8 @@ fn preferred_regions(rng: &mut Rng) -> Vec<String> {
     regions
 }
 
-const PARK_TYPES: &[&str] = &["高新技术产业园", "智慧物流园", "国际医药城", "航天产业园", "应急产业基地", "智能制造产业园", "数字经济产业园"];
+const PARK_TYPES: &[&str] =
+    &["高新技术产业园", "智慧物流园", "国际医药城", "航天产业园", "应急产业基地", "智能制造产业园", "数字经济产业园"];
 
 pub(crate) fn scenarios(rng: &mut Rng, count: usize, enterprises: &[Org], institutes: &[Org]) -> Vec<ListingBody> {
     let mut titles = TitleBook::default();

@@ -9,9 +9,7 @@ use crate::people::{self, Org};
 use crate::places::{self, Area, FENGTAI};
 use crate::rng::Rng;
 use crate::vocab::SECTORS;
-use crate::{
-    FENGTAI_HQ_WITH_JINJI_BRANCH, JINJI_HQ_WITH_FENGTAI_SITE, JINJI_HQ_WITH_TWO_FENGTAI_SITES, counts,
-};
+use crate::{FENGTAI_HQ_WITH_JINJI_BRANCH, JINJI_HQ_WITH_FENGTAI_SITE, JINJI_HQ_WITH_TWO_FENGTAI_SITES, counts};
 
 /// Where an enterprise sits and which cross-region sites it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +176,13 @@ fn enterprise(rng: &mut Rng, index: usize, profile: Profile, names: &mut HashSet
     let staff = rng.between(20, 1500);
     let research_share = rng.between(15, 65);
     let patents = rng.between(2, 120);
-    let honour = rng.pick(&["国家高新技术企业", "专精特新“小巨人”企业", "北京市专精特新中小企业", "科技型中小企业", "国家级高新技术企业、瞪羚企业"]);
+    let honour = rng.pick(&[
+        "国家高新技术企业",
+        "专精特新“小巨人”企业",
+        "北京市专精特新中小企业",
+        "科技型中小企业",
+        "国家级高新技术企业、瞪羚企业",
+    ]);
     let description = format!(
         "公司现有员工{staff}人，研发人员占比{research_share}%，累计获得发明专利{patents}项，是{honour}。核心产品{product}{}，{}。{}",
         compose::metric(rng, sector),

@@ -139,7 +139,11 @@ pub(crate) fn achievements(rng: &mut Rng, count: usize, institutes: &[Org], ente
             rng.pick(sector.benefits),
         );
         let trl = 1 + rng.weighted(&TRL_WEIGHTS) as u8;
-        let transfer_modes = rng.sample_between(&[TransferMode::Licence, TransferMode::Assignment, TransferMode::JointDevelopment, TransferMode::Equity], 1, 2);
+        let transfer_modes = rng.sample_between(
+            &[TransferMode::Licence, TransferMode::Assignment, TransferMode::JointDevelopment, TransferMode::Equity],
+            1,
+            2,
+        );
         let transfer_text: Vec<&str> = transfer_modes
             .iter()
             .map(|mode| match mode {
@@ -265,7 +269,12 @@ pub(crate) fn facilities(rng: &mut Rng, count: usize, institutes: &[Org], enterp
             rng.between(2, 15),
             rng.pick(&["样品信息和测试要求", "工艺方案和安全评估", "试制批量和物料清单"]),
             rng.pick(&["八", "八五", "九"]),
-            rng.pick(&["首次使用需参加安全培训", "可安排工程师全程陪同", "夜间及周末时段需单独申请", "长期合作可签订框架协议"]),
+            rng.pick(&[
+                "首次使用需参加安全培训",
+                "可安排工程师全程陪同",
+                "夜间及周末时段需单独申请",
+                "长期合作可签订框架协议"
+            ]),
         );
         let capability_terms: Vec<&str> = capabilities.iter().map(String::as_str).take(2).collect();
         let mut keyword_terms = vec![facility_type.label_zh()];

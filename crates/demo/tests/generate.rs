@@ -80,10 +80,10 @@ struct SiteFigures {
 
 fn site_figures() -> SiteFigures {
     let reference = Reference::get();
-    let in_tianjin_or_hebei = |code: &str| {
-        matches!(reference.province_of(code).map(|r| r.code.as_str()), Some("120000") | Some("130000"))
-    };
-    let mut figures = SiteFigures { fengtai_hq_with_jinji_branch: 0, jinji_hq_with_fengtai_site: 0, fengtai_sites_of_jinji: 0 };
+    let in_tianjin_or_hebei =
+        |code: &str| matches!(reference.province_of(code).map(|r| r.code.as_str()), Some("120000") | Some("130000"));
+    let mut figures =
+        SiteFigures { fengtai_hq_with_jinji_branch: 0, jinji_hq_with_fengtai_site: 0, fengtai_sites_of_jinji: 0 };
     for body in of_kind(Kind::Enterprise) {
         let Details::Enterprise(enterprise) = &body.details else { unreachable!() };
         let head_offices: Vec<_> = enterprise.sites.iter().filter(|s| s.role == SiteRole::Hq).collect();

@@ -38,7 +38,10 @@ pub enum ApiError {
     /// The body or query failed validation.
     Invalid(ValidationErrors),
     /// The request is malformed (bad JSON, wrong content type, bad parameter).
-    BadRequest { detail: String, field: Option<String> },
+    BadRequest {
+        detail: String,
+        field: Option<String>,
+    },
     NotFound(String),
     Conflict(String),
     PayloadTooLarge(String),
@@ -74,7 +77,11 @@ impl ApiError {
                 validation
                     .errors
                     .iter()
-                    .map(|e| ProblemField { field: e.field.clone(), message: e.message_en.clone(), message_zh: e.message_zh.clone() })
+                    .map(|e| ProblemField {
+                        field: e.field.clone(),
+                        message: e.message_en.clone(),
+                        message_zh: e.message_zh.clone(),
+                    })
                     .collect(),
             ),
             ApiError::BadRequest { detail, field } => (
@@ -83,13 +90,19 @@ impl ApiError {
                 detail.clone(),
                 field
                     .iter()
-                    .map(|f| ProblemField { field: f.clone(), message: detail.clone(), message_zh: format!("参数 {f} 无效：{detail}") })
+                    .map(|f| ProblemField {
+                        field: f.clone(),
+                        message: detail.clone(),
+                        message_zh: format!("参数 {f} 无效：{detail}"),
+                    })
                     .collect(),
             ),
             ApiError::NotFound(detail) => ("not-found", "Not found", detail.clone(), Vec::new()),
             ApiError::Conflict(detail) => ("conflict", "Conflict", detail.clone(), Vec::new()),
             ApiError::PayloadTooLarge(detail) => ("payload-too-large", "Payload too large", detail.clone(), Vec::new()),
-            ApiError::UnsupportedMediaType(detail) => ("unsupported-media-type", "Unsupported media type", detail.clone(), Vec::new()),
+            ApiError::UnsupportedMediaType(detail) => {
+                ("unsupported-media-type", "Unsupported media type", detail.clone(), Vec::new())
+            }
             ApiError::Internal(_) => (
                 "internal",
                 "Internal server error",
@@ -97,7 +110,13 @@ impl ApiError {
                 Vec::new(),
             ),
         };
-        Problem { problem_type: format!("/problems/{slug}"), title: title.to_string(), status: status.as_u16(), detail, errors }
+        Problem {
+            problem_type: format!("/problems/{slug}"),
+            title: title.to_string(),
+            status: status.as_u16(),
+            detail,
+            errors,
+        }
     }
 }
 
@@ -145,9 +164,7 @@ impl IntoResponse for ApiError {
         }
         let problem = self.problem();
         let mut response = (self.status(), axum::Json(problem)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         response
     }
 }

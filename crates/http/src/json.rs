@@ -18,19 +18,16 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
+        let content_type =
+            request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         if !content_type.starts_with("application/json") {
             return Err(ApiError::UnsupportedMediaType(format!(
                 "send the body as JSON with `Content-Type: application/json` (got {content_type:?})"
             )));
         }
-        let too_large =
-            || ApiError::PayloadTooLarge(format!("the body is larger than the limit of {} bytes", crate::BODY_LIMIT_BYTES));
+        let too_large = || {
+            ApiError::PayloadTooLarge(format!("the body is larger than the limit of {} bytes", crate::BODY_LIMIT_BYTES))
+        };
         let declared = request
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -109,8 +106,15 @@ pub fn parse_listing_body(bytes: &[u8]) -> Result<xietong_domain::ListingBody, A
         return Err(ApiError::BadRequest { detail: "the body must be a JSON object".into(), field: None });
     }
     let kind = match value.get("kind") {
-        None => return Err(ApiError::bad_param("kind", "`kind` is required: talent, achievement, scenario, facility, enterprise, demand or challenge")),
-        Some(serde_json::Value::String(text)) => text.parse::<Kind>().map_err(|err| ApiError::bad_param("kind", err))?,
+        None => {
+            return Err(ApiError::bad_param(
+                "kind",
+                "`kind` is required: talent, achievement, scenario, facility, enterprise, demand or challenge",
+            ));
+        }
+        Some(serde_json::Value::String(text)) => {
+            text.parse::<Kind>().map_err(|err| ApiError::bad_param("kind", err))?
+        }
         Some(_) => return Err(ApiError::bad_param("kind", "`kind` must be a string")),
     };
     let Err(err) = serde_json::from_value::<ListingBody>(value.clone()) else {
@@ -125,5 +129,8 @@ pub fn parse_listing_body(bytes: &[u8]) -> Result<xietong_domain::ListingBody, A
         Kind::Demand => probe::<DemandDetails>(&value),
         Kind::Challenge => probe::<ChallengeDetails>(&value),
     });
-    Err(located.unwrap_or(ApiError::BadRequest { detail: format!("the body does not have the expected shape: {err}"), field: None }))
+    Err(located.unwrap_or(ApiError::BadRequest {
+        detail: format!("the body does not have the expected shape: {err}"),
+        field: None,
+    }))
 }

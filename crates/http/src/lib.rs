@@ -85,7 +85,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests (and their writes).
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = router(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
@@ -94,7 +98,9 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState, shutdown:
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "Healthy")))]
 async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let (seq, docs) = state.blocking(|app| Ok((app.store.last_seq()?, app.index.doc_count()))).await?;
-    Ok(Json(serde_json::json!({"status": "ok", "store_seq": seq, "index_seq": state.app.index.applied_seq(), "indexed_docs": docs})))
+    Ok(Json(
+        serde_json::json!({"status": "ok", "store_seq": seq, "index_seq": state.app.index.applied_seq(), "indexed_docs": docs}),
+    ))
 }
 
 /// Prometheus text metrics.

@@ -46,17 +46,28 @@ impl Metrics {
         out.push_str("# HELP xietong_http_requests_total HTTP requests by method, route and status.\n");
         out.push_str("# TYPE xietong_http_requests_total counter\n");
         for ((method, route, status), count) in self.requests.lock().iter() {
-            let _ = writeln!(out, "xietong_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "xietong_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
+            );
         }
         out.push_str("# HELP xietong_http_request_duration_seconds HTTP request latency by route.\n");
         out.push_str("# TYPE xietong_http_request_duration_seconds histogram\n");
         for (route, histogram) in self.latency.lock().iter() {
             for (bound, count) in BUCKETS_S.iter().zip(histogram.buckets) {
-                let _ = writeln!(out, "xietong_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}");
+                let _ = writeln!(
+                    out,
+                    "xietong_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
+                );
             }
-            let _ = writeln!(out, "xietong_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", histogram.count);
+            let _ = writeln!(
+                out,
+                "xietong_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                histogram.count
+            );
             let _ = writeln!(out, "xietong_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", histogram.sum_s);
-            let _ = writeln!(out, "xietong_http_request_duration_seconds_count{{route=\"{route}\"}} {}", histogram.count);
+            let _ =
+                writeln!(out, "xietong_http_request_duration_seconds_count{{route=\"{route}\"}} {}", histogram.count);
         }
         out.push_str("# HELP xietong_listings Listings in the store by kind and status.\n");
         out.push_str("# TYPE xietong_listings gauge\n");

@@ -28,7 +28,8 @@ impl TestApp {
         let status = response.status();
         let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string());
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
         (status, content_type, body)
     }
 
@@ -56,13 +57,20 @@ fn achievement(title: &str, summary: &str, region: &str) -> Value {
     json!({"kind": "achievement", "title": title, "summary": summary, "region_codes": [region], "trl": 6})
 }
 
-fn assert_problem(status: StatusCode, content_type: &Option<String>, body: &Value, expected: StatusCode, field: Option<&str>) {
+fn assert_problem(
+    status: StatusCode,
+    content_type: &Option<String>,
+    body: &Value,
+    expected: StatusCode,
+    field: Option<&str>,
+) {
     assert_eq!(status, expected, "{body}");
     assert_eq!(content_type.as_deref(), Some("application/problem+json"));
     assert_eq!(body["status"], expected.as_u16());
     assert!(!body["detail"].as_str().unwrap().is_empty());
     if let Some(field) = field {
-        let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        let fields: Vec<&str> =
+            body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
         assert!(fields.contains(&field), "expected an error on {field}, got {fields:?}");
     }
 }
@@ -70,7 +78,8 @@ fn assert_problem(status: StatusCode, content_type: &Option<String>, body: &Valu
 #[tokio::test]
 async fn create_read_update_round_trip() {
     let test = TestApp::new();
-    let (status, _, created) = test.json("POST", "/api/v1/listings", achievement("激光雷达点云处理", "面向无人机的点云处理", "110106")).await;
+    let (status, _, created) =
+        test.json("POST", "/api/v1/listings", achievement("激光雷达点云处理", "面向无人机的点云处理", "110106")).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["version"], 1);
     assert_eq!(created["status"], "published");
@@ -92,7 +101,8 @@ async fn create_read_update_round_trip() {
     assert_problem(status, &content_type, &problem, StatusCode::CONFLICT, None);
     assert_eq!(test.get(&format!("/api/v1/listings/{id}")).await.1["title"], "激光雷达点云实时处理");
 
-    let (status, _, archived) = test.json("POST", &format!("/api/v1/listings/{id}/archive"), json!({"version": 2})).await;
+    let (status, _, archived) =
+        test.json("POST", &format!("/api/v1/listings/{id}/archive"), json!({"version": 2})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(archived["status"], "archived");
     let (_, hits) = test.get("/api/v1/search?q=激光雷达").await;
@@ -109,48 +119,84 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
             Some("uscc"),
         ),
         (achievement("t", "s", "999999"), StatusCode::UNPROCESSABLE_ENTITY, Some("region_codes[0]")),
-        (json!({"kind": "achievement", "title": "t", "summary": "s", "region_codes": ["110106"], "trl": 10}), StatusCode::UNPROCESSABLE_ENTITY, Some("trl")),
-        (json!({"kind": "achievement", "summary": "s", "region_codes": ["110106"], "trl": 5}), StatusCode::UNPROCESSABLE_ENTITY, Some("title")),
-        (json!({"kind": "achievement", "title": "t", "summary": "s", "region_codes": ["110106"], "trl": "high"}), StatusCode::BAD_REQUEST, Some("trl")),
-        (json!({"kind": "robot", "title": "t", "summary": "s", "region_codes": ["110106"]}), StatusCode::BAD_REQUEST, None),
-        (json!({"kind": "achievement", "title": "t", "summary": "s", "region_codes": ["110106"], "industry_codes": ["Z99"], "trl": 5}), StatusCode::UNPROCESSABLE_ENTITY, Some("industry_codes[0]")),
+        (
+            json!({"kind": "achievement", "title": "t", "summary": "s", "region_codes": ["110106"], "trl": 10}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("trl"),
+        ),
+        (
+            json!({"kind": "achievement", "summary": "s", "region_codes": ["110106"], "trl": 5}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("title"),
+        ),
+        (
+            json!({"kind": "achievement", "title": "t", "summary": "s", "region_codes": ["110106"], "trl": "high"}),
+            StatusCode::BAD_REQUEST,
+            Some("trl"),
+        ),
+        (
+            json!({"kind": "robot", "title": "t", "summary": "s", "region_codes": ["110106"]}),
+            StatusCode::BAD_REQUEST,
+            None,
+        ),
+        (
+            json!({"kind": "achievement", "title": "t", "summary": "s", "region_codes": ["110106"], "industry_codes": ["Z99"], "trl": 5}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("industry_codes[0]"),
+        ),
     ];
     for (body, expected, field) in cases {
         let (status, content_type, problem) = test.json("POST", "/api/v1/listings", body).await;
         assert_problem(status, &content_type, &problem, expected, field);
     }
     // Invalid JSON.
-    let request = Request::post("/api/v1/listings").header(header::CONTENT_TYPE, "application/json").body(Body::from("{\"kind\": ")).unwrap();
+    let request = Request::post("/api/v1/listings")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{\"kind\": "))
+        .unwrap();
     let (status, content_type, problem) = test.send(request).await;
     assert_problem(status, &content_type, &problem, StatusCode::BAD_REQUEST, None);
     // A 10 MB body.
     let huge = format!("{{\"kind\":\"achievement\",\"title\":\"{}\"}}", "x".repeat(10 * 1024 * 1024));
-    let request = Request::post("/api/v1/listings").header(header::CONTENT_TYPE, "application/json").body(Body::from(huge)).unwrap();
+    let request = Request::post("/api/v1/listings")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(huge))
+        .unwrap();
     let (status, content_type, problem) = test.send(request).await;
     assert_problem(status, &content_type, &problem, StatusCode::PAYLOAD_TOO_LARGE, None);
     // Not JSON at all.
-    let request = Request::post("/api/v1/listings").header(header::CONTENT_TYPE, "text/plain").body(Body::from("hello")).unwrap();
+    let request =
+        Request::post("/api/v1/listings").header(header::CONTENT_TYPE, "text/plain").body(Body::from("hello")).unwrap();
     let (status, content_type, problem) = test.send(request).await;
     assert_problem(status, &content_type, &problem, StatusCode::UNSUPPORTED_MEDIA_TYPE, None);
     // PUT without a version.
     let (_, _, created) = test.json("POST", "/api/v1/listings", achievement("t", "s", "110106")).await;
-    let (status, content_type, problem) =
-        test.json("PUT", &format!("/api/v1/listings/{}", created["id"].as_str().unwrap()), achievement("t2", "s", "110106")).await;
+    let (status, content_type, problem) = test
+        .json("PUT", &format!("/api/v1/listings/{}", created["id"].as_str().unwrap()), achievement("t2", "s", "110106"))
+        .await;
     assert_problem(status, &content_type, &problem, StatusCode::BAD_REQUEST, Some("version"));
     assert_eq!(test.listing_total().await, 1, "only the one valid listing was written");
     // Unknown ids and bad parameters.
-    let (status, content_type, problem) = test.send(Request::get(format!("/api/v1/listings/{}", xietong_domain::ListingId::new())).body(Body::empty()).unwrap()).await;
+    let (status, content_type, problem) = test
+        .send(
+            Request::get(format!("/api/v1/listings/{}", xietong_domain::ListingId::new())).body(Body::empty()).unwrap(),
+        )
+        .await;
     assert_problem(status, &content_type, &problem, StatusCode::NOT_FOUND, None);
-    let (status, content_type, problem) = test.send(Request::get("/api/v1/listings?region=999999").body(Body::empty()).unwrap()).await;
+    let (status, content_type, problem) =
+        test.send(Request::get("/api/v1/listings?region=999999").body(Body::empty()).unwrap()).await;
     assert_problem(status, &content_type, &problem, StatusCode::BAD_REQUEST, Some("region"));
-    let (status, content_type, problem) = test.send(Request::get("/api/v1/listings?limit=100000").body(Body::empty()).unwrap()).await;
+    let (status, content_type, problem) =
+        test.send(Request::get("/api/v1/listings?limit=100000").body(Body::empty()).unwrap()).await;
     assert_problem(status, &content_type, &problem, StatusCode::BAD_REQUEST, Some("limit"));
 }
 
 #[tokio::test]
 async fn list_filters_include_sub_regions_and_paginate() {
     let test = TestApp::new();
-    for (title, region) in [("雄县成果", "130638"), ("丰台成果", "110106"), ("保定成果", "130600"), ("天津成果", "120116")] {
+    for (title, region) in
+        [("雄县成果", "130638"), ("丰台成果", "110106"), ("保定成果", "130600"), ("天津成果", "120116")]
+    {
         let (status, _, _) = test.json("POST", "/api/v1/listings", achievement(title, "摘要", region)).await;
         assert_eq!(status, StatusCode::CREATED);
     }
@@ -161,7 +207,13 @@ async fn list_filters_include_sub_regions_and_paginate() {
     assert_eq!(xiongan["items"][0]["title"], "雄县成果");
     let (_, first) = test.get("/api/v1/listings?limit=2&offset=0").await;
     let (_, second) = test.get("/api/v1/listings?limit=2&offset=2").await;
-    let mut ids: Vec<&str> = first["items"].as_array().unwrap().iter().chain(second["items"].as_array().unwrap()).map(|i| i["id"].as_str().unwrap()).collect();
+    let mut ids: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 4);
@@ -170,7 +222,12 @@ async fn list_filters_include_sub_regions_and_paginate() {
 #[tokio::test]
 async fn writes_are_searchable_at_once_and_match_with_reasons() {
     let test = TestApp::new();
-    test.json("POST", "/api/v1/listings", achievement("在建工程安全监测系统", "基于机器视觉的在建工程安全监测", "110106")).await;
+    test.json(
+        "POST",
+        "/api/v1/listings",
+        achievement("在建工程安全监测系统", "基于机器视觉的在建工程安全监测", "110106"),
+    )
+    .await;
     test.json("POST", "/api/v1/listings", achievement("测试工具箱", "嵌入式软件测试工具箱", "120116")).await;
     let (_, demand) = test
         .json(
@@ -183,22 +240,29 @@ async fn writes_are_searchable_at_once_and_match_with_reasons() {
         .as_object()
         .map(|o| ((), Value::Object(o.clone())))
         .unwrap();
-    for (query, expected) in [("工程", "在建工程安全监测系统"), ("工具", "测试工具箱"), ("機器視覺", "在建工程安全监测系统")] {
+    for (query, expected) in
+        [("工程", "在建工程安全监测系统"), ("工具", "测试工具箱"), ("機器視覺", "在建工程安全监测系统")]
+    {
         let (status, hits) = test.get(&format!("/api/v1/search?q={}", urlencode(query))).await;
         assert_eq!(status, StatusCode::OK);
-        let titles: Vec<&str> = hits["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap()).collect();
+        let titles: Vec<&str> =
+            hits["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap()).collect();
         assert!(titles.contains(&expected), "{query} should find {expected}: {titles:?}");
         assert!(hits["facets"].is_object());
         assert!(hits["items"][0]["score"].is_number());
     }
-    let (status, matches) = test.get(&format!("/api/v1/listings/{}/matches?kind=achievement", demand["id"].as_str().unwrap())).await;
+    let (status, matches) =
+        test.get(&format!("/api/v1/listings/{}/matches?kind=achievement", demand["id"].as_str().unwrap())).await;
     assert_eq!(status, StatusCode::OK, "{matches}");
     let top = &matches["items"][0];
     assert_eq!(top["title"], "在建工程安全监测系统");
     assert!(top["score_parts"].as_object().unwrap().contains_key("text"));
     assert!(!top["reasons"].as_array().unwrap().is_empty());
     let mismatches: Vec<&str> = top["mismatches"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
-    assert!(mismatches.iter().any(|m| m.contains('6') && m.contains('7')), "TRL 6 below the desired 7 is a mismatch: {mismatches:?}");
+    assert!(
+        mismatches.iter().any(|m| m.contains('6') && m.contains('7')),
+        "TRL 6 below the desired 7 is a mismatch: {mismatches:?}"
+    );
     let (status, _, adhoc) = test
         .json("POST", "/api/v1/match", json!({"text": "机器视觉 安全监测", "kind": "achievement", "trl_min": 6, "region_codes": ["130000"], "limit": 20}))
         .await;
@@ -210,7 +274,9 @@ async fn writes_are_searchable_at_once_and_match_with_reasons() {
 }
 
 fn urlencode(text: &str) -> String {
-    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
 
 #[tokio::test]
@@ -250,7 +316,10 @@ async fn openapi_lists_every_route_and_ops_endpoints_answer() {
     let (status, metrics) = test.get("/metrics").await;
     assert_eq!(status, StatusCode::OK);
     let text = metrics.as_str().unwrap();
-    assert!(text.contains("xietong_http_requests_total{method=\"POST\",route=\"/api/v1/listings\",status=\"201\"} 1"), "{text}");
+    assert!(
+        text.contains("xietong_http_requests_total{method=\"POST\",route=\"/api/v1/listings\",status=\"201\"} 1"),
+        "{text}"
+    );
     assert!(text.contains("xietong_http_request_duration_seconds_bucket"));
     assert!(text.contains("xietong_listings{kind=\"achievement\",status=\"published\"} 1"));
 }
@@ -258,7 +327,12 @@ async fn openapi_lists_every_route_and_ops_endpoints_answer() {
 #[tokio::test]
 async fn spreadsheets_round_trip_through_the_api() {
     let test = TestApp::new();
-    let response = test.router.clone().oneshot(Request::get("/api/v1/templates/achievement?format=csv").body(Body::empty()).unwrap()).await.unwrap();
+    let response = test
+        .router
+        .clone()
+        .oneshot(Request::get("/api/v1/templates/achievement?format=csv").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let template = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
     assert!(template.contains("标题") && template.contains("技术成熟度"), "{template}");
@@ -271,7 +345,8 @@ async fn spreadsheets_round_trip_through_the_api() {
     let (status, _, report) = test.send(request).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!((report["accepted"].as_u64(), report["rejected"].as_u64()), (Some(2), Some(1)), "{report}");
-    let columns: Vec<&str> = report["problems"].as_array().unwrap().iter().map(|p| p["column"].as_str().unwrap()).collect();
+    let columns: Vec<&str> =
+        report["problems"].as_array().unwrap().iter().map(|p| p["column"].as_str().unwrap()).collect();
     assert!(columns.contains(&"region_codes") && columns.contains(&"trl"), "{columns:?}");
     assert!(report["problems"].as_array().unwrap().iter().all(|p| p["row"] == 3));
     let (_, hits) = test.get(&format!("/api/v1/search?q={}", urlencode("无人机巡检"))).await;
@@ -282,14 +357,23 @@ async fn spreadsheets_round_trip_through_the_api() {
     assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(2)), "{again}");
     assert_eq!(test.listing_total().await, 2);
 
-    let response = test.router.clone().oneshot(Request::get("/api/v1/exports?kind=achievement&format=csv").body(Body::empty()).unwrap()).await.unwrap();
+    let response = test
+        .router
+        .clone()
+        .oneshot(Request::get("/api/v1/exports?kind=achievement&format=csv").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let exported = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
     assert!(exported.contains("高精度机器视觉检测成果") && exported.contains("无人机巡检成果"));
     let response = test
         .router
         .clone()
-        .oneshot(Request::get(format!("/api/v1/exports?kind=achievement&q={}", urlencode("无人机"))).body(Body::empty()).unwrap())
+        .oneshot(
+            Request::get(format!("/api/v1/exports?kind=achievement&q={}", urlencode("无人机")))
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let searched = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();

@@ -133,9 +133,15 @@ async fn search_narrows_by_region(client: &Client, base: &str) -> String {
     wait_for_query(client, "region=130000").await;
     wait_for(client, "#result-total").await;
     let in_hebei = search_total(client).await;
-    assert!(in_hebei > 0 && in_hebei < everywhere, "filtering by 河北省 should narrow {everywhere} results, got {in_hebei}");
+    assert!(
+        in_hebei > 0 && in_hebei < everywhere,
+        "filtering by 河北省 should narrow {everywhere} results, got {in_hebei}"
+    );
     let url = client.current_url().await.unwrap();
-    assert!(url.as_str().contains("q=%E6%9C%BA%E5%99%A8%E8%A7%86%E8%A7%89") || url.as_str().contains("q=机器视觉"), "query kept in {url}");
+    assert!(
+        url.as_str().contains("q=%E6%9C%BA%E5%99%A8%E8%A7%86%E8%A7%89") || url.as_str().contains("q=机器视觉"),
+        "query kept in {url}"
+    );
     for hit in client.find_all(Locator::Css("#hits .hit")).await.unwrap() {
         let regions = hit.attr("data-regions").await.unwrap().unwrap_or_default();
         assert!(regions.split(' ').any(|code| code.starts_with("13")), "hit outside Hebei: {regions}");
@@ -176,7 +182,10 @@ async fn invalid_uscc_is_shown_next_to_the_field(client: &Client, server: &DemoS
     let message = text_of(client, "#f-uscc-error").await;
     assert!(message.contains("统一社会信用代码"), "USCC message expected, got {message:?}");
     let described_by = attr_of(client, "#f-uscc", "aria-describedby").await.unwrap_or_default();
-    assert!(described_by.split(' ').any(|id| id == "f-uscc-error"), "the USCC input should point at its error, got {described_by:?}");
+    assert!(
+        described_by.split(' ').any(|id| id == "f-uscc-error"),
+        "the USCC input should point at its error, got {described_by:?}"
+    );
     let next_to_field: bool = client
         .execute("return document.getElementById('f-uscc').parentElement === document.getElementById('f-uscc-error').parentElement;", vec![])
         .await

@@ -60,7 +60,10 @@ impl TestSite {
 
     async fn post_form(&self, uri: &str, pairs: &[(&str, &str)]) -> Page {
         let body = serde_urlencoded::to_string(pairs).unwrap();
-        let request = Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(body)).unwrap();
+        let request = Request::post(uri)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
         self.send(request).await
     }
 
@@ -155,7 +158,13 @@ async fn invalid_uscc_rerenders_the_form_with_the_error_next_to_the_field() {
     let page = site
         .post_form(
             "/listings/new",
-            &[("kind", "enterprise"), ("title", "测试企业"), ("summary", "做传感器"), ("region_codes", "110106"), ("uscc", "91350100M000100Y44")],
+            &[
+                ("kind", "enterprise"),
+                ("title", "测试企业"),
+                ("summary", "做传感器"),
+                ("region_codes", "110106"),
+                ("uscc", "91350100M000100Y44"),
+            ],
         )
         .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -167,7 +176,13 @@ async fn invalid_uscc_rerenders_the_form_with_the_error_next_to_the_field() {
     let english = site
         .post_form(
             "/listings/new?lang=en",
-            &[("kind", "enterprise"), ("title", "x"), ("summary", "y"), ("region_codes", "110106"), ("uscc", "91350100M000100Y44")],
+            &[
+                ("kind", "enterprise"),
+                ("title", "x"),
+                ("summary", "y"),
+                ("region_codes", "110106"),
+                ("uscc", "91350100M000100Y44"),
+            ],
         )
         .await;
     assert!(english.html.contains("invalid unified social credit code"));
@@ -208,7 +223,13 @@ async fn publishing_redirects_to_the_new_listing_and_edit_checks_the_version() {
     let stale = site
         .post_form(
             &format!("{location}/edit"),
-            &[("kind", "demand"), ("version", "0"), ("title", "改过的标题"), ("summary", "s"), ("region_codes", "130600")],
+            &[
+                ("kind", "demand"),
+                ("version", "0"),
+                ("title", "改过的标题"),
+                ("summary", "s"),
+                ("region_codes", "130600"),
+            ],
         )
         .await;
     assert_eq!(stale.status, StatusCode::CONFLICT);
@@ -216,7 +237,13 @@ async fn publishing_redirects_to_the_new_listing_and_edit_checks_the_version() {
     let saved = site
         .post_form(
             &format!("{location}/edit"),
-            &[("kind", "demand"), ("version", "1"), ("title", "改过的标题"), ("summary", "s"), ("region_codes", "130600")],
+            &[
+                ("kind", "demand"),
+                ("version", "1"),
+                ("title", "改过的标题"),
+                ("summary", "s"),
+                ("region_codes", "130600"),
+            ],
         )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
@@ -238,9 +265,48 @@ async fn forms_exist_for_every_kind_with_labelled_controls() {
 #[tokio::test]
 async fn assets_are_served_from_the_binary() {
     let site = TestSite::new();
-    for (uri, content_type) in [("/assets/web/app.css", "text/css"), ("/assets/web/app.js", "text/javascript"), ("/assets/web/logo.svg", "image/svg+xml")] {
+    for (uri, content_type) in [
+        ("/assets/web/app.css", "text/css"),
+        ("/assets/web/app.js", "text/javascript"),
+        ("/assets/web/logo.svg", "image/svg+xml"),
+    ] {
         let page = site.get(uri).await;
         assert_eq!(page.status, StatusCode::OK, "{uri}");
         assert!(page.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with(content_type));
     }
+}
+
+#[tokio::test]
+async fn transfer_page_imports_an_upload_and_reports_rejected_rows() {
+    let site = TestSite::new();
+    let page = site.get("/transfer").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.html.contains("/api/v1/templates/achievement?format=xlsx"));
+    assert!(page.html.contains(r#"enctype="multipart/form-data""#));
+    let before =
+        site.app.store.counts().unwrap().iter().filter(|c| c.kind == Kind::Talent).map(|c| c.count).sum::<u64>();
+    let csv = "title,summary,region_codes\n周末工程师王某,擅长伺服控制调试,110106\n,缺少标题的一行,110106\n";
+    let boundary = "XTBOUNDARY";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\ntalent\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"talents.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+    );
+    let request = Request::post("/transfer/import")
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .body(Body::from(body))
+        .unwrap();
+    let page = site.send(request).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("id=\"import-summary\""));
+    assert!(page.html.contains("<strong>1</strong> 条已导入"), "{}", page.html);
+    assert!(
+        page.html.contains("<td>2</td><td>title</td>"),
+        "row 2 is reported against the title column: {}",
+        page.html
+    );
+    let after =
+        site.app.store.counts().unwrap().iter().filter(|c| c.kind == Kind::Talent).map(|c| c.count).sum::<u64>();
+    assert_eq!(after, before + 1);
+    let search = site.get("/search?q=%E4%BC%BA%E6%9C%8D&kind=talent").await;
+    assert!(search.html.contains("周末工程师王某"));
+    assert!(search.html.contains("id=\"export-csv\""), "a search with a kind offers an export");
 }

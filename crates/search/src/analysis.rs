@@ -27,19 +27,46 @@ pub const BIGRAM_ANALYZER: &str = "zh_bigram";
 /// they are dropped from the free text of a match request before ranking. This is a general list
 /// for demand texts, not tuned to any document.
 pub const DEMAND_STOPWORDS: &[&str] = &[
-    "寻求", "寻找", "需求", "需要", "求购", "征集", "相关", "有关", "技术", "成果", "科技成果", "技术成果",
-    "相关技术", "项目", "合作", "方面", "领域", "一种", "以及", "及其", "我们", "希望", "用于", "进行", "的", "和", "与",
-    "及", "或", "等", "在", "对", "了", "是",
+    "寻求",
+    "寻找",
+    "需求",
+    "需要",
+    "求购",
+    "征集",
+    "相关",
+    "有关",
+    "技术",
+    "成果",
+    "科技成果",
+    "技术成果",
+    "相关技术",
+    "项目",
+    "合作",
+    "方面",
+    "领域",
+    "一种",
+    "以及",
+    "及其",
+    "我们",
+    "希望",
+    "用于",
+    "进行",
+    "的",
+    "和",
+    "与",
+    "及",
+    "或",
+    "等",
+    "在",
+    "对",
+    "了",
+    "是",
 ];
 
 /// NFKC, lower case, traditional → simplified.
 pub fn normalize(text: &str) -> String {
     let folded: String = text.nfkc().flat_map(char::to_lowercase).collect();
-    if folded.chars().any(is_cjk) {
-        zhconv::zhconv(&folded, zhconv::Variant::ZhHans)
-    } else {
-        folded
-    }
+    if folded.chars().any(is_cjk) { zhconv::zhconv(&folded, zhconv::Variant::ZhHans) } else { folded }
 }
 
 /// True for CJK ideographs (the unified block and extension A, plus compatibility ideographs).
@@ -59,18 +86,12 @@ pub fn jieba() -> &'static Jieba {
 
 /// The jieba analyzer: [`JiebaTokenizer`] + lower case + English stemming.
 pub fn jieba_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(JiebaTokenizer)
-        .filter(LowerCaser)
-        .filter(Stemmer::new(Language::English))
-        .build()
+    TextAnalyzer::builder(JiebaTokenizer).filter(LowerCaser).filter(Stemmer::new(Language::English)).build()
 }
 
 /// The bigram analyzer: [`BigramTokenizer`] + lower case + English stemming.
 pub fn bigram_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(BigramTokenizer)
-        .filter(LowerCaser)
-        .filter(Stemmer::new(Language::English))
-        .build()
+    TextAnalyzer::builder(BigramTokenizer).filter(LowerCaser).filter(Stemmer::new(Language::English)).build()
 }
 
 /// Runs an analyzer over a text and returns the token texts.
@@ -222,7 +243,8 @@ pub fn split_phrases(text: &str) -> Vec<String> {
                     phrase = rest.to_string();
                 }
             }
-            for stop in ["相关技术成果", "技术成果", "相关技术", "相关成果", "相关", "成果", "的"] {
+            for stop in ["相关技术成果", "技术成果", "相关技术", "相关成果", "相关", "成果", "的"]
+            {
                 if let Some(rest) = phrase.strip_suffix(stop) {
                     phrase = rest.to_string();
                 }

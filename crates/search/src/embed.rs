@@ -38,7 +38,11 @@ pub struct HttpEmbedder {
 impl std::fmt::Debug for HttpEmbedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The API key is never printed.
-        f.debug_struct("HttpEmbedder").field("url", &self.url).field("model", &self.model).field("dim", &self.dim).finish()
+        f.debug_struct("HttpEmbedder")
+            .field("url", &self.url)
+            .field("model", &self.model)
+            .field("dim", &self.dim)
+            .finish()
     }
 }
 

@@ -165,7 +165,8 @@ pub fn score(qrels: &Qrels, runs: &HashMap<String, Vec<String>>) -> Metrics {
     let (mut ndcg, mut mrr, mut recall) = (0.0, 0.0, 0.0);
     let mut queries = 0usize;
     for (query_id, judged) in qrels {
-        let relevant: HashMap<&str, u32> = judged.iter().filter(|(_, g)| **g >= 1).map(|(d, g)| (d.as_str(), *g)).collect();
+        let relevant: HashMap<&str, u32> =
+            judged.iter().filter(|(_, g)| **g >= 1).map(|(d, g)| (d.as_str(), *g)).collect();
         if relevant.is_empty() {
             continue;
         }
@@ -215,15 +216,14 @@ mod tests {
     /// The hand-computed example of `score.py --self-test`.
     #[test]
     fn metrics_match_the_hand_checked_example() {
-        let qrels = parse_qrels("query\tdoc\tgrade\nq1\td1\t2\nq1\td2\t1\nq1\td3\t1\nq2\td9\t2\nq3\td7\t1\nq4\td8\t0\n").unwrap();
-        let runs: HashMap<String, Vec<String>> = [
-            ("q1", vec!["d4", "d1", "d5", "d2", "d1"]),
-            ("q2", vec!["d9"]),
-            ("qX", vec!["d1"]),
-        ]
-        .into_iter()
-        .map(|(q, r)| (q.to_string(), r.into_iter().map(String::from).collect()))
-        .collect();
+        let qrels =
+            parse_qrels("query\tdoc\tgrade\nq1\td1\t2\nq1\td2\t1\nq1\td3\t1\nq2\td9\t2\nq3\td7\t1\nq4\td8\t0\n")
+                .unwrap();
+        let runs: HashMap<String, Vec<String>> =
+            [("q1", vec!["d4", "d1", "d5", "d2", "d1"]), ("q2", vec!["d9"]), ("qX", vec!["d1"])]
+                .into_iter()
+                .map(|(q, r)| (q.to_string(), r.into_iter().map(String::from).collect()))
+                .collect();
         let metrics = score(&qrels, &runs);
         assert_eq!(metrics.queries, 3);
         assert!((metrics.ndcg_at_10 - 0.513529).abs() < 1e-5, "{metrics:?}");

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tantivy::schema::{
-    FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, FAST,
+    FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use xietong_domain::{Details, Listing, ListingId, Reference, Status};
@@ -52,9 +52,7 @@ fn build_schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let analysed = |name: &str| {
         TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(name)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            TextFieldIndexing::default().set_tokenizer(name).set_index_option(IndexRecordOption::WithFreqsAndPositions),
         )
     };
     let fields = Fields {
@@ -117,11 +115,8 @@ impl SearchIndex {
         index.tokenizers().register(BIGRAM_ANALYZER, bigram_analyzer());
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY_BYTES)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        let applied_seq = index
-            .load_metas()?
-            .payload
-            .and_then(|payload| payload.trim().parse::<u64>().ok())
-            .unwrap_or(0);
+        let applied_seq =
+            index.load_metas()?.payload.and_then(|payload| payload.trim().parse::<u64>().ok()).unwrap_or(0);
         let vectors = VectorStore::load(&dir.join(VECTORS_FILE))?;
         Ok(SearchIndex {
             _index: index,

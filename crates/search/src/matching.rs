@@ -26,10 +26,12 @@ use xietong_domain::{
     Availability, Details, FacilityType, IndustryLevel, Kind, Listing, ListingId, Reference, SiteRole,
 };
 
-use crate::analysis::{DEMAND_STOPWORDS, analyze, bigram_analyzer, jieba_tokens, normalize, phrase_parts, split_phrases};
+use crate::SearchError;
+use crate::analysis::{
+    DEMAND_STOPWORDS, analyze, bigram_analyzer, jieba_tokens, normalize, phrase_parts, split_phrases,
+};
 use crate::index::{SearchIndex, embedding_text, listing_regions};
 use crate::search::{TextWeights, load_listing, text_query_without};
-use crate::SearchError;
 
 /// An ad-hoc demand to match against the index.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -283,7 +285,12 @@ impl SearchIndex {
 
     /// Several target kinds are ranked one by one and interleaved (round by round, best score
     /// first within a round), so one abundant kind cannot crowd out the others.
-    fn match_profile(&self, profile: &Profile, limit: usize, weights: &MatchWeights) -> Result<Vec<MatchHit>, SearchError> {
+    fn match_profile(
+        &self,
+        profile: &Profile,
+        limit: usize,
+        weights: &MatchWeights,
+    ) -> Result<Vec<MatchHit>, SearchError> {
         let limit = if limit == 0 { 20 } else { limit };
         if profile.target_kinds.len() <= 1 {
             return self.match_kind(profile, limit, weights);
@@ -306,7 +313,12 @@ impl SearchIndex {
         Ok(mixed)
     }
 
-    fn match_kind(&self, profile: &Profile, limit: usize, weights: &MatchWeights) -> Result<Vec<MatchHit>, SearchError> {
+    fn match_kind(
+        &self,
+        profile: &Profile,
+        limit: usize,
+        weights: &MatchWeights,
+    ) -> Result<Vec<MatchHit>, SearchError> {
         let searcher = self.reader.searcher();
         let fields = &self.fields;
         let num_docs = searcher.num_docs().max(1) as f32;
@@ -330,7 +342,10 @@ impl SearchIndex {
                 else {
                     continue;
                 };
-                let anywhere = BooleanQuery::new(vec![(Occur::Should, in_title.box_clone()), (Occur::Should, in_body.box_clone())]);
+                let anywhere = BooleanQuery::new(vec![
+                    (Occur::Should, in_title.box_clone()),
+                    (Occur::Should, in_body.box_clone()),
+                ]);
                 let doc_freq = searcher.search(&anywhere, &Count)? as f32;
                 if doc_freq == 0.0 {
                     continue;
@@ -353,10 +368,8 @@ impl SearchIndex {
             let query = term_query(fields.region, code);
             scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(query, weights.requested_region))));
         }
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
-            (Occur::Must, Box::new(BooleanQuery::new(scoring))),
-            (Occur::Must, self.kinds_filter(profile)),
-        ];
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, Box::new(BooleanQuery::new(scoring))), (Occur::Must, self.kinds_filter(profile))];
         if let Some(exclude) = profile.exclude {
             clauses.push((Occur::MustNot, term_query(fields.id, &exclude.to_string())));
         }
@@ -384,7 +397,10 @@ impl SearchIndex {
         if weights.prf_weight > 0.0 {
             for (discipline, share) in &shares {
                 let bonus = (weights.prf_weight * share * max_score) as f32;
-                boosted.push((Occur::Should, Box::new(ConstScoreQuery::new(term_query(fields.discipline, discipline), bonus))));
+                boosted.push((
+                    Occur::Should,
+                    Box::new(ConstScoreQuery::new(term_query(fields.discipline, discipline), bonus)),
+                ));
             }
         }
         if weights.expansion_terms > 0 {
@@ -399,7 +415,12 @@ impl SearchIndex {
         let mut ranked: Vec<(f64, f64, DocAddress)> = Vec::with_capacity(top.len());
         for (score, address) in top {
             let discipline_part: f64 = if weights.prf_weight > 0.0 {
-                columns.read(&searcher, address).iter().filter_map(|d| shares.get(d)).map(|s| weights.prf_weight * s).sum()
+                columns
+                    .read(&searcher, address)
+                    .iter()
+                    .filter_map(|d| shares.get(d))
+                    .map(|s| weights.prf_weight * s)
+                    .sum()
             } else {
                 0.0
             };
@@ -487,13 +508,14 @@ impl SearchIndex {
                 parts.push((Occur::Must, Box::new(pilot)));
             }
             if *kind == Kind::Achievement
-                && let Some((low, high)) = profile.trl_window {
-                    let range = RangeQuery::new(
-                        Bound::Included(Term::from_field_u64(fields.trl, u64::from(low))),
-                        Bound::Included(Term::from_field_u64(fields.trl, u64::from(high))),
-                    );
-                    parts.push((Occur::Must, Box::new(range)));
-                }
+                && let Some((low, high)) = profile.trl_window
+            {
+                let range = RangeQuery::new(
+                    Bound::Included(Term::from_field_u64(fields.trl, u64::from(low))),
+                    Bound::Included(Term::from_field_u64(fields.trl, u64::from(high))),
+                );
+                parts.push((Occur::Must, Box::new(range)));
+            }
             per_kind.push((Occur::Should, Box::new(BooleanQuery::new(parts))));
         }
         Box::new(BooleanQuery::new(per_kind))
@@ -594,7 +616,13 @@ impl SourceTerms {
 }
 
 /// Builds the structured score parts, reasons and mismatches of one candidate.
-fn explain(profile: &Profile, source: &SourceTerms, listing: Listing, weights: &MatchWeights, now: OffsetDateTime) -> MatchHit {
+fn explain(
+    profile: &Profile,
+    source: &SourceTerms,
+    listing: Listing,
+    weights: &MatchWeights,
+    now: OffsetDateTime,
+) -> MatchHit {
     let reference = Reference::get();
     let mut parts: BTreeMap<String, f64> = BTreeMap::new();
     let mut reasons = Vec::new();
@@ -639,28 +667,30 @@ fn explain(profile: &Profile, source: &SourceTerms, listing: Listing, weights: &
         for target_code in &body.industry_codes {
             for candidate in reference.industry_ancestry(target_code) {
                 if let Some(depth) = source_ancestry.iter().rev().position(|c| *c == candidate)
-                    && best_industry.as_ref().is_none_or(|(d, _)| depth > *d) {
-                        best_industry = Some((depth, candidate.clone()));
-                    }
+                    && best_industry.as_ref().is_none_or(|(d, _)| depth > *d)
+                {
+                    best_industry = Some((depth, candidate.clone()));
+                }
             }
         }
     }
     if let Some((depth, code)) = &best_industry
-        && let Some(industry) = reference.industry(code) {
-            let (level_zh, level_en) = match industry.level {
-                IndustryLevel::Section => ("门类", "section"),
-                IndustryLevel::Division => ("大类", "division"),
-                IndustryLevel::Group => ("中类", "group"),
-                IndustryLevel::Class => ("小类", "class"),
-            };
-            parts.insert("industry".to_string(), weights.industry * (*depth as f64 + 1.0) / 4.0);
-            let name_en = industry.name_en.clone().unwrap_or_else(|| industry.name_zh.clone());
-            reasons.push(explanation(
-                "shared_industry",
-                format!("同属行业{level_zh} {} {}", industry.code, industry.name_zh),
-                format!("Same industry {level_en} {} {}", industry.code, name_en),
-            ));
-        }
+        && let Some(industry) = reference.industry(code)
+    {
+        let (level_zh, level_en) = match industry.level {
+            IndustryLevel::Section => ("门类", "section"),
+            IndustryLevel::Division => ("大类", "division"),
+            IndustryLevel::Group => ("中类", "group"),
+            IndustryLevel::Class => ("小类", "class"),
+        };
+        parts.insert("industry".to_string(), weights.industry * (*depth as f64 + 1.0) / 4.0);
+        let name_en = industry.name_en.clone().unwrap_or_else(|| industry.name_zh.clone());
+        reasons.push(explanation(
+            "shared_industry",
+            format!("同属行业{level_zh} {} {}", industry.code, industry.name_zh),
+            format!("Same industry {level_en} {} {}", industry.code, name_en),
+        ));
+    }
 
     // Region relation.
     let target_regions = listing_regions(&listing);
@@ -671,7 +701,9 @@ fn explain(profile: &Profile, source: &SourceTerms, listing: Listing, weights: &
     'outer: for source_code in &profile.region_codes {
         for target_code in &target_regions {
             let source_ancestry = reference.region_ancestry(source_code);
-            if let Some(common) = reference.region_ancestry(target_code).into_iter().find(|c| source_ancestry.contains(c)) {
+            if let Some(common) =
+                reference.region_ancestry(target_code).into_iter().find(|c| source_ancestry.contains(c))
+            {
                 let name = region_name(&common);
                 let same_exact = source_code == target_code;
                 parts.insert("region".to_string(), weights.region * if same_exact { 1.0 } else { 0.6 });
@@ -709,9 +741,8 @@ fn explain(profile: &Profile, source: &SourceTerms, listing: Listing, weights: &
         }
     }
     if !profile.preferred_regions.is_empty() && !target_regions.is_empty() {
-        let inside = target_regions
-            .iter()
-            .any(|t| profile.preferred_regions.iter().any(|p| reference.region_within(t, p)));
+        let inside =
+            target_regions.iter().any(|t| profile.preferred_regions.iter().any(|p| reference.region_within(t, p)));
         if !inside {
             let names: Vec<String> = profile.preferred_regions.iter().map(|c| region_name(c)).collect();
             mismatches.push(explanation(
@@ -751,13 +782,14 @@ fn explain(profile: &Profile, source: &SourceTerms, listing: Listing, weights: &
             }
         }
         if let (Some(budget), Some(price_min)) = (profile.budget, achievement.price_min)
-            && price_min > budget {
-                mismatches.push(explanation(
-                    "price_above_budget",
-                    format!("转让底价 {price_min} 万元高于预算 {budget} 万元"),
-                    format!("Asking price {price_min} (10k CNY) exceeds the budget {budget}"),
-                ));
-            }
+            && price_min > budget
+        {
+            mismatches.push(explanation(
+                "price_above_budget",
+                format!("转让底价 {price_min} 万元高于预算 {budget} 万元"),
+                format!("Asking price {price_min} (10k CNY) exceeds the budget {budget}"),
+            ));
+        }
     }
 
     // Availability of talents.

@@ -10,10 +10,10 @@ use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{DocAddress, DocId, Score, SegmentReader, TantivyDocument, Term};
 use xietong_domain::{Availability, FacilityType, Kind, Listing, ListingId, Reference, RegionLevel, Visibility};
 
+use crate::SearchError;
 use crate::analysis::{analyze, bigram_analyzer, is_cjk, jieba_analyzer, normalize};
 use crate::highlight::highlight;
 use crate::index::{Fields, SearchIndex};
-use crate::SearchError;
 
 /// Summary snippets are cut to this many characters around the first match.
 const SNIPPET_CHARS: usize = 160;
@@ -117,12 +117,8 @@ impl SearchIndex {
             facet_collector.add_facet(root);
         }
         let reference = Reference::get();
-        let provinces: Vec<&str> = reference
-            .regions()
-            .iter()
-            .filter(|r| r.level == RegionLevel::Province)
-            .map(|r| r.code.as_str())
-            .collect();
+        let provinces: Vec<&str> =
+            reference.regions().iter().filter(|r| r.level == RegionLevel::Province).map(|r| r.code.as_str()).collect();
         // A facet collector refuses a facet below one it already counts, so prefectures get
         // their own collector.
         let mut prefecture_collector = FacetCollector::for_field("facets");
@@ -130,9 +126,11 @@ impl SearchIndex {
             prefecture_collector.add_facet(format!("/region/{province}").as_str());
         }
         let window = TopDocs::with_limit(limit).and_offset(query.offset);
-        let (scored, total, facet_counts, prefecture_counts): (Vec<(f32, DocAddress)>, usize, _, _) = if text.is_some() {
+        let (scored, total, facet_counts, prefecture_counts): (Vec<(f32, DocAddress)>, usize, _, _) = if text.is_some()
+        {
             let top = window.tweak_score(move |segment: &SegmentReader| {
-                let ranks = segment.fast_fields().u64("id_rank").expect("id_rank is a fast field").first_or_default_col(0);
+                let ranks =
+                    segment.fast_fields().u64("id_rank").expect("id_rank is a fast field").first_or_default_col(0);
                 move |doc: DocId, score: Score| (score, ranks.get_val(doc))
             });
             let (top, total, facets, prefectures) =
@@ -140,9 +138,13 @@ impl SearchIndex {
             (top.into_iter().map(|((score, _), address)| (score, address)).collect(), total, facets, prefectures)
         } else {
             let top = window.custom_score(move |segment: &SegmentReader| {
-                let ranks = segment.fast_fields().u64("id_rank").expect("id_rank is a fast field").first_or_default_col(0);
-                let updated =
-                    segment.fast_fields().i64("updated_at").expect("updated_at is a fast field").first_or_default_col(0);
+                let ranks =
+                    segment.fast_fields().u64("id_rank").expect("id_rank is a fast field").first_or_default_col(0);
+                let updated = segment
+                    .fast_fields()
+                    .i64("updated_at")
+                    .expect("updated_at is a fast field")
+                    .first_or_default_col(0);
                 move |doc: DocId| (updated.get_val(doc), ranks.get_val(doc))
             });
             let (top, total, facets, prefectures) =
@@ -304,8 +306,10 @@ pub(crate) fn filter_clauses(fields: &Fields, query: &SearchQuery) -> Vec<(Occur
         clauses.push((Occur::Must, term_clause(fields.industry, &code)));
     }
     if query.trl_min.is_some() || query.trl_max.is_some() {
-        let lower = query.trl_min.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(fields.trl, u64::from(v))));
-        let upper = query.trl_max.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(fields.trl, u64::from(v))));
+        let lower =
+            query.trl_min.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(fields.trl, u64::from(v))));
+        let upper =
+            query.trl_max.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(fields.trl, u64::from(v))));
         clauses.push((Occur::Must, Box::new(RangeQuery::new(lower, upper))));
     }
     if let Some(availability) = query.availability {

@@ -9,9 +9,7 @@ use xietong_domain::{
     AchievementDetails, Availability, DemandDetails, Details, EnterpriseDetails, FacilityDetails, FacilityType, Kind,
     Listing, ListingBody, ListingId, Site, SiteRole, Status, TalentDetails, Visibility,
 };
-use xietong_search::{
-    Embedder, HttpEmbedder, LocalModelEmbedder, MatchRequest, SearchIndex, SearchQuery, normalize,
-};
+use xietong_search::{Embedder, HttpEmbedder, LocalModelEmbedder, MatchRequest, SearchIndex, SearchQuery, normalize};
 
 fn listing(title: &str, summary: &str, regions: &[&str], industries: &[&str], details: Details) -> Listing {
     Listing {
@@ -240,7 +238,8 @@ fn match_reasons_are_truthful_and_mismatches_reported() {
     let top = &hits[0];
     let shared = top.reasons.iter().find(|r| r.code == "shared_terms").expect("shared terms reason");
     let terms = shared.zh.trim_start_matches("共同关键词：");
-    let source_text = normalize(&format!("{} {} {}", source.body.title, source.body.keywords.join(" "), source.body.summary));
+    let source_text =
+        normalize(&format!("{} {} {}", source.body.title, source.body.keywords.join(" "), source.body.summary));
     let target_text = normalize(&format!("{} {}", vision.body.title, vision.body.summary));
     for term in terms.split('、') {
         assert!(source_text.contains(term) && target_text.contains(term), "{term} not in both");
@@ -258,7 +257,9 @@ fn match_reasons_are_truthful_and_mismatches_reported() {
     beijing_vision.body.region_codes = vec!["110108".into()];
     let for_achievement = index.match_listing(&beijing_vision, Some(Kind::Enterprise), 5).unwrap();
     assert_eq!(for_achievement.len(), 1);
-    assert!(for_achievement[0].reasons.iter().any(|r| r.code == "same_region" || r.code == "rd_manufacturing_corridor"));
+    assert!(
+        for_achievement[0].reasons.iter().any(|r| r.code == "same_region" || r.code == "rd_manufacturing_corridor")
+    );
 
     // An ad-hoc request with TRL that fits.
     let request = MatchRequest {
@@ -390,7 +391,10 @@ fn match_without_target_kind_mixes_complementary_kinds() {
     let source = demand("寻求机器视觉技术", &["机器视觉"], 5, 100.0);
     let hits = index.match_listing(&source, None, 3).unwrap();
     let kinds: Vec<Kind> = hits.iter().map(|h| h.kind).collect();
-    assert!(kinds.contains(&Kind::Achievement) && kinds.contains(&Kind::Talent) && kinds.contains(&Kind::Facility), "{kinds:?}");
+    assert!(
+        kinds.contains(&Kind::Achievement) && kinds.contains(&Kind::Talent) && kinds.contains(&Kind::Facility),
+        "{kinds:?}"
+    );
     let talent_hit = hits.iter().find(|h| h.id == talent.id).unwrap();
     assert!(talent_hit.reasons.iter().any(|r| r.code == "availability" && r.zh.contains("周末工程师")));
 }

@@ -1,9 +1,9 @@
 //! Create, read, update, archive and list listings.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use xietong_domain::{Kind, Listing, ListingId, Reference, Status, validate};
@@ -63,7 +63,10 @@ fn parse_id(raw: &str) -> ApiResult<ListingId> {
         (status = 413, description = "Body too large", body = Problem),
         (status = 422, description = "Invalid fields", body = Problem),
     ))]
-pub async fn create_listing(State(state): State<AppState>, ApiJson(raw): ApiJson<serde_json::Value>) -> ApiResult<impl IntoResponse> {
+pub async fn create_listing(
+    State(state): State<AppState>,
+    ApiJson(raw): ApiJson<serde_json::Value>,
+) -> ApiResult<impl IntoResponse> {
     let bytes = serde_json::to_vec(&raw).map_err(anyhow::Error::new)?;
     let body = parse_listing_body(&bytes)?;
     let body = validate(body, Reference::get())?;
@@ -129,7 +132,10 @@ pub async fn update_listing(
         .blocking(move |app| {
             let current = app.store.get(id)?;
             if current.kind() != body.kind() {
-                return Err(ApiError::bad_param("kind", format!("a listing's kind cannot change (it is {})", current.kind())));
+                return Err(ApiError::bad_param(
+                    "kind",
+                    format!("a listing's kind cannot change (it is {})", current.kind()),
+                ));
             }
             let listing = app.store.update(id, version, body)?;
             app.sync_index()?;
@@ -170,13 +176,21 @@ pub async fn archive_listing(
 /// Lists listings with filters and stable pagination (newest first by default).
 #[utoipa::path(get, path = "/api/v1/listings", tag = "listings", params(ListParams),
     responses((status = 200, body = ListingPage), (status = 400, body = Problem)))]
-pub async fn list_listings(State(state): State<AppState>, Query(params): Query<ListParams>) -> ApiResult<Json<ListingPage>> {
+pub async fn list_listings(
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> ApiResult<Json<ListingPage>> {
     let sort = match params.sort.as_deref().map(str::trim) {
         None | Some("") | Some("newest") => ListSort::Newest,
         Some("oldest") => ListSort::Oldest,
         Some("updated") => ListSort::RecentlyUpdated,
         Some("title") => ListSort::Title,
-        Some(other) => return Err(ApiError::bad_param("sort", format!("unknown sort {other:?}; use newest, oldest, updated or title"))),
+        Some(other) => {
+            return Err(ApiError::bad_param(
+                "sort",
+                format!("unknown sort {other:?}; use newest, oldest, updated or title"),
+            ));
+        }
     };
     let filter = ListFilter {
         kind: parse_param::<Kind>("kind", params.kind.as_deref())?,

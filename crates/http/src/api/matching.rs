@@ -158,12 +158,20 @@ pub fn to_request(body: MatchBody) -> ApiResult<(MatchRequest, bool)> {
     let reference = Reference::get();
     for (index, code) in body.region_codes.iter().enumerate() {
         if reference.region(code.trim()).is_none() {
-            errors.push(format!("region_codes[{index}]"), format!("未知的行政区划代码“{code}”"), format!("unknown region code {code:?}"));
+            errors.push(
+                format!("region_codes[{index}]"),
+                format!("未知的行政区划代码“{code}”"),
+                format!("unknown region code {code:?}"),
+            );
         }
     }
     for (index, code) in body.industry_codes.iter().enumerate() {
         if reference.industry(code.trim()).is_none() {
-            errors.push(format!("industry_codes[{index}]"), format!("未知的行业代码“{code}”"), format!("unknown industry code {code:?}"));
+            errors.push(
+                format!("industry_codes[{index}]"),
+                format!("未知的行业代码“{code}”"),
+                format!("unknown industry code {code:?}"),
+            );
         }
     }
     if !errors.is_empty() {
@@ -186,7 +194,10 @@ pub fn to_request(body: MatchBody) -> ApiResult<(MatchRequest, bool)> {
 /// Matches free text with optional constraints, as an ad-hoc demand.
 #[utoipa::path(post, path = "/api/v1/match", tag = "matching", request_body = MatchBody,
     responses((status = 200, body = MatchPage), (status = 400, body = Problem), (status = 422, body = Problem)))]
-pub async fn match_text(State(state): State<AppState>, crate::json::ApiJson(body): crate::json::ApiJson<MatchBody>) -> ApiResult<Json<MatchPage>> {
+pub async fn match_text(
+    State(state): State<AppState>,
+    crate::json::ApiJson(body): crate::json::ApiJson<MatchBody>,
+) -> ApiResult<Json<MatchPage>> {
     let (request, english) = to_request(body)?;
     let hits = state.blocking(move |app| Ok(app.index.match_request(&request)?)).await?;
     Ok(Json(to_page(hits, english)))

@@ -39,17 +39,18 @@ where
 /// Checks a region filter against the reference data.
 pub fn region_param(value: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(text) = value.map(str::trim).filter(|v| !v.is_empty()) else { return Ok(None) };
-    xietong_domain::Reference::get()
-        .resolve_region(text)
-        .map(|r| Some(r.code.clone()))
-        .ok_or_else(|| ApiError::bad_param("region", format!("unknown region {text:?}: use a GB/T 2260 code such as 110106 or 130000")))
+    xietong_domain::Reference::get().resolve_region(text).map(|r| Some(r.code.clone())).ok_or_else(|| {
+        ApiError::bad_param("region", format!("unknown region {text:?}: use a GB/T 2260 code such as 110106 or 130000"))
+    })
 }
 
 /// Checks an industry filter against the reference data.
 pub fn industry_param(value: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(text) = value.map(str::trim).filter(|v| !v.is_empty()) else { return Ok(None) };
-    xietong_domain::Reference::get()
-        .resolve_industry(text)
-        .map(|i| Some(i.code.clone()))
-        .ok_or_else(|| ApiError::bad_param("industry", format!("unknown industry {text:?}: use a GB/T 4754-2017 code such as C, 35 or 3741")))
+    xietong_domain::Reference::get().resolve_industry(text).map(|i| Some(i.code.clone())).ok_or_else(|| {
+        ApiError::bad_param(
+            "industry",
+            format!("unknown industry {text:?}: use a GB/T 4754-2017 code such as C, 35 or 3741"),
+        )
+    })
 }

@@ -78,22 +78,20 @@ pub fn to_query(params: &SearchParams) -> ApiResult<SearchQuery> {
     }
     let availability = match params.availability.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
         None => None,
-        Some(text) => Some(
-            Availability::ALL
-                .into_iter()
-                .find(|a| a.as_str() == text)
-                .ok_or_else(|| ApiError::bad_param("availability", "use full_time, dual_appointment, weekend_engineer or remote_consulting"))?,
-        ),
+        Some(text) => Some(Availability::ALL.into_iter().find(|a| a.as_str() == text).ok_or_else(|| {
+            ApiError::bad_param(
+                "availability",
+                "use full_time, dual_appointment, weekend_engineer or remote_consulting",
+            )
+        })?),
     };
-    let facility_type = match params.facility_type.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-        None => None,
-        Some(text) => Some(
-            FacilityType::ALL
-                .into_iter()
-                .find(|f| f.as_str() == text)
-                .ok_or_else(|| ApiError::bad_param("facility_type", "use instrument, lab, pilot_line or pilot_base"))?,
-        ),
-    };
+    let facility_type =
+        match params.facility_type.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => None,
+            Some(text) => Some(FacilityType::ALL.into_iter().find(|f| f.as_str() == text).ok_or_else(|| {
+                ApiError::bad_param("facility_type", "use instrument, lab, pilot_line or pilot_base")
+            })?),
+        };
     Ok(SearchQuery {
         text: params.q.clone().filter(|q| !q.trim().is_empty()),
         kind: parse_param::<Kind>("kind", params.kind.as_deref())?,

@@ -57,7 +57,8 @@ fn attachment(format: Format, stem: &str, bytes: Vec<u8>) -> Response {
         Format::Xlsx => (XLSX_TYPE, "xlsx"),
     };
     let disposition = format!("attachment; filename=\"{stem}.{extension}\"");
-    ([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response()
+    ([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+        .into_response()
 }
 
 /// Query of the template route.
@@ -217,7 +218,9 @@ pub async fn export(State(state): State<AppState>, Query(params): Query<ExportPa
 }
 
 async fn collect_export(state: &AppState, kind: Kind, params: &ExportParams) -> ApiResult<Vec<Listing>> {
-    let searching = params.q.as_deref().is_some_and(|q| !q.trim().is_empty()) || params.trl_min.is_some() || params.trl_max.is_some();
+    let searching = params.q.as_deref().is_some_and(|q| !q.trim().is_empty())
+        || params.trl_min.is_some()
+        || params.trl_max.is_some();
     if searching {
         let search = SearchParams {
             q: params.q.clone(),

@@ -37,12 +37,15 @@ fn geometry() -> &'static MapGeometry {
     static GEOMETRY: OnceLock<MapGeometry> = OnceLock::new();
     GEOMETRY.get_or_init(|| {
         let collection: serde_json::Value = serde_json::from_str(xietong_domain::JJJ_GEOJSON).unwrap_or_default();
-        let features: Vec<&serde_json::Value> = collection["features"].as_array().map(|f| f.iter().collect()).unwrap_or_default();
+        let features: Vec<&serde_json::Value> =
+            collection["features"].as_array().map(|f| f.iter().collect()).unwrap_or_default();
         let rings_of = |feature: &serde_json::Value| -> Vec<Vec<(f64, f64)>> {
             let geometry = &feature["geometry"];
             let polygons: Vec<&serde_json::Value> = match geometry["type"].as_str() {
                 Some("Polygon") => vec![&geometry["coordinates"]],
-                Some("MultiPolygon") => geometry["coordinates"].as_array().map(|p| p.iter().collect()).unwrap_or_default(),
+                Some("MultiPolygon") => {
+                    geometry["coordinates"].as_array().map(|p| p.iter().collect()).unwrap_or_default()
+                }
                 _ => Vec::new(),
             };
             polygons
@@ -69,7 +72,8 @@ fn geometry() -> &'static MapGeometry {
         }
         let cos_lat = ((min_lat + max_lat) / 2.0).to_radians().cos();
         let scale = (MAP_WIDTH - 2.0 * MAP_PAD) / ((max_lng - min_lng) * cos_lat).max(1e-9);
-        let project = |lng: f64, lat: f64| ((lng - min_lng) * cos_lat * scale + MAP_PAD, (max_lat - lat) * scale + MAP_PAD);
+        let project =
+            |lng: f64, lat: f64| ((lng - min_lng) * cos_lat * scale + MAP_PAD, (max_lat - lat) * scale + MAP_PAD);
         let height = (max_lat - min_lat) * scale + 2.0 * MAP_PAD;
         let shapes = all_rings
             .into_iter()
@@ -109,7 +113,14 @@ const DENSITY_COLOURS: [&str; 5] = ["#e6f0fa", "#b9d4ef", "#7fb0de", "#3f83c4", 
 /// Every region links to a search filtered to it.
 pub fn region_map(counts: &HashMap<String, u64>, lang: Lang) -> String {
     let geometry = geometry();
-    let max = geometry.shapes.iter().filter(|s| s.mosaic).map(|s| counts.get(&s.code).copied().unwrap_or(0)).max().unwrap_or(0).max(1);
+    let max = geometry
+        .shapes
+        .iter()
+        .filter(|s| s.mosaic)
+        .map(|s| counts.get(&s.code).copied().unwrap_or(0))
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let class_of = |count: u64| -> usize {
         if count == 0 {
             return 0;
@@ -122,7 +133,8 @@ pub fn region_map(counts: &HashMap<String, u64>, lang: Lang) -> String {
         r#"<svg id="region-map" class="chart map" viewBox="0 0 {w} {h:.0}" role="img" aria-labelledby="region-map-title" xmlns="http://www.w3.org/2000/svg"><title id="region-map-title">{title}</title>"#,
         w = MAP_WIDTH,
         h = geometry.height,
-        title = esc(lang.t("京津冀各地区已发布资源数量分布图", "Published listings per region of Beijing–Tianjin–Hebei")),
+        title =
+            esc(lang.t("京津冀各地区已发布资源数量分布图", "Published listings per region of Beijing–Tianjin–Hebei")),
     );
     for shape in geometry.shapes.iter().filter(|s| s.mosaic) {
         let count = counts.get(&shape.code).copied().unwrap_or(0);
@@ -155,7 +167,11 @@ pub fn region_map(counts: &HashMap<String, u64>, lang: Lang) -> String {
     for (class, colour) in DENSITY_COLOURS.iter().enumerate() {
         let range = match class {
             0 => "0".to_string(),
-            _ => format!("{}–{}", (max as f64 * (class as f64 - 1.0) / 4.0).floor() as u64 + 1, (max as f64 * class as f64 / 4.0).ceil() as u64),
+            _ => format!(
+                "{}–{}",
+                (max as f64 * (class as f64 - 1.0) / 4.0).floor() as u64 + 1,
+                (max as f64 * class as f64 / 4.0).ceil() as u64
+            ),
         };
         let _ = write!(legend, r#"<li><span class="swatch" style="background:{colour}"></span>{range}</li>"#);
     }
@@ -214,10 +230,17 @@ pub fn flow_chart(flows: &[FlowDto], lang: Lang) -> String {
     let total: u64 = bands.iter().map(|b| b.enterprises).sum();
     let mut svg = format!(
         r#"<svg id="flow-chart" class="chart flow" viewBox="0 0 {FLOW_WIDTH} {FLOW_HEIGHT}" role="img" aria-labelledby="flow-chart-title" xmlns="http://www.w3.org/2000/svg"><title id="flow-chart-title">{}</title>"#,
-        esc(lang.t("跨区域企业布局：总部所在地 → 分支机构所在地（带宽 ∝ 企业数）", "Cross-region enterprise layout: head-office region → branch region (band width ∝ enterprises)")),
+        esc(lang.t(
+            "跨区域企业布局：总部所在地 → 分支机构所在地（带宽 ∝ 企业数）",
+            "Cross-region enterprise layout: head-office region → branch region (band width ∝ enterprises)"
+        )),
     );
     if total == 0 {
-        let _ = write!(svg, r#"<text x="20" y="40">{}</text></svg>"#, esc(lang.t("暂无跨区域布局数据", "No cross-region data yet")));
+        let _ = write!(
+            svg,
+            r#"<text x="20" y="40">{}</text></svg>"#,
+            esc(lang.t("暂无跨区域布局数据", "No cross-region data yet"))
+        );
         return svg;
     }
     let gaps = |n: usize| NODE_GAP * (n.saturating_sub(1)) as f64;
@@ -303,7 +326,12 @@ pub fn flow_chart(flows: &[FlowDto], lang: Lang) -> String {
     roles.sort();
     roles.dedup();
     for role in roles {
-        let _ = write!(legend, r#"<li><span class="swatch" style="background:{}"></span>{}</li>"#, role_colour(role), role_label(role, lang));
+        let _ = write!(
+            legend,
+            r#"<li><span class="swatch" style="background:{}"></span>{}</li>"#,
+            role_colour(role),
+            role_label(role, lang)
+        );
     }
     legend.push_str("</ul>");
     svg + &legend
@@ -331,7 +359,11 @@ pub fn bar_chart(id: &str, title: &str, bars: &[Bar]) -> String {
     for (i, bar) in bars.iter().enumerate() {
         let y = i as f64 * row + 2.0;
         let length = (bar.value as f64 / max as f64 * bar_space).max(if bar.value > 0 { 2.0 } else { 0.0 });
-        let label: String = if bar.label.chars().count() > 14 { bar.label.chars().take(13).collect::<String>() + "…" } else { bar.label.clone() };
+        let label: String = if bar.label.chars().count() > 14 {
+            bar.label.chars().take(13).collect::<String>() + "…"
+        } else {
+            bar.label.clone()
+        };
         let _ = write!(
             svg,
             r#"<a href="{href}"><text class="bar-label" x="{lx}" y="{ty:.1}" text-anchor="end">{label}<title>{full}</title></text><rect class="bar" x="{label_width}" y="{y:.1}" width="{length:.1}" height="{bh}"><title>{full}: {value}</title></rect><text class="bar-value" x="{vx:.1}" y="{ty:.1}">{value}</text></a>"#,

@@ -54,7 +54,9 @@ fn compute(app: &xietong_app::App) -> Result<DashboardData, ApiError> {
     let counts = app.store.counts()?;
     let kind_counts = Kind::ALL
         .into_iter()
-        .map(|kind| (kind, counts.iter().filter(|c| c.kind == kind && c.status == Status::Published).map(|c| c.count).sum()))
+        .map(|kind| {
+            (kind, counts.iter().filter(|c| c.kind == kind && c.status == Status::Published).map(|c| c.count).sum())
+        })
         .collect();
     let everything = app.index.search(&SearchQuery { limit: 1, ..SearchQuery::default() })?;
     let mut region_counts = HashMap::new();
@@ -65,7 +67,12 @@ fn compute(app: &xietong_app::App) -> Result<DashboardData, ApiError> {
     let (flows, fengtai) = flows(&app.store.site_links()?);
     let mut latest = Vec::new();
     for kind in [Kind::Demand, Kind::Scenario, Kind::Challenge] {
-        let filter = ListFilter { kind: Some(kind), status: Some(Status::Published), sort: ListSort::Newest, ..ListFilter::default() };
+        let filter = ListFilter {
+            kind: Some(kind),
+            status: Some(Status::Published),
+            sort: ListSort::Newest,
+            ..ListFilter::default()
+        };
         latest.push((kind, app.store.list(&filter, 6, 0)?.items));
     }
     Ok(DashboardData { kind_counts, region_counts, facets: everything.facets, sector_counts, flows, fengtai, latest })
@@ -179,7 +186,10 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
         html,
         r#"<section class="panel" aria-labelledby="map-h"><h2 id="map-h">{h}</h2><p class="hint">{hint}</p>{map}</section>"#,
         h = ctx.t("资源分布地图", "Where the listings are"),
-        hint = ctx.t("按各市已发布资源数量着色；点击地区查看其资源。", "Shaded by published listings; select a region to search it."),
+        hint = ctx.t(
+            "按各市已发布资源数量着色；点击地区查看其资源。",
+            "Shaded by published listings; select a region to search it."
+        ),
         map = charts::region_map(&data.region_counts, lang),
     );
     let figures = &data.fengtai;
@@ -192,7 +202,10 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
 <div><dt>{c}</dt><dd data-figure="jinji-sites">{n3}</dd></div>
 </dl></section>"#,
         h = ctx.t("跨区域企业布局", "Cross-region enterprise layout"),
-        hint = ctx.t("左：总部所在地（研发/总部）；右：分支机构所在地；带宽与企业数成正比。", "Left: head-office region; right: branch region; band width ∝ enterprises."),
+        hint = ctx.t(
+            "左：总部所在地（研发/总部）；右：分支机构所在地；带宽与企业数成正比。",
+            "Left: head-office region; right: branch region; band width ∝ enterprises."
+        ),
         chart = charts::flow_chart(&data.flows, lang),
         a = ctx.t("丰台区企业在津冀设有分支机构", "Fengtai firms with branches in Tianjin/Hebei"),
         b = ctx.t("津冀企业在丰台设有分支机构", "Tianjin/Hebei firms with sites in Fengtai"),
@@ -206,22 +219,35 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
     let sector_bars: Vec<Bar> = SECTORS
         .iter()
         .zip(&data.sector_counts)
-        .map(|((zh, en), count)| Bar { label: ctx.t(zh, en).to_string(), value: *count, href: charts::search_href(&[("q", zh)]) })
+        .map(|((zh, en), count)| Bar {
+            label: ctx.t(zh, en).to_string(),
+            value: *count,
+            href: charts::search_href(&[("q", zh)]),
+        })
         .collect();
     let mut sections: Vec<_> = data.facets.industry_section.iter().collect();
     sections.sort_by_key(|f| std::cmp::Reverse(f.count));
     let section_bars: Vec<Bar> = sections
         .into_iter()
         .take(8)
-        .map(|f| Bar { label: labels::industry_name(&f.value, lang), value: f.count, href: charts::search_href(&[("industry", &f.value)]) })
+        .map(|f| Bar {
+            label: labels::industry_name(&f.value, lang),
+            value: f.count,
+            href: charts::search_href(&[("industry", &f.value)]),
+        })
         .collect();
     let _ = write!(
         html,
         r#"<div class="grid-2"><section class="panel" aria-labelledby="sector-h"><h2 id="sector-h">{h1}</h2>{c1}</section><section class="panel" aria-labelledby="industry-h"><h2 id="industry-h">{h2}</h2>{c2}</section></div>"#,
         h1 = ctx.t("重点产业资源", "Key sectors"),
-        c1 = charts::bar_chart("sector-chart", ctx.t("五大重点产业的资源数量", "Listings per key sector"), &sector_bars),
+        c1 =
+            charts::bar_chart("sector-chart", ctx.t("五大重点产业的资源数量", "Listings per key sector"), &sector_bars),
         h2 = ctx.t("行业门类分布", "By industry section"),
-        c2 = charts::bar_chart("industry-chart", ctx.t("按国民经济行业门类的资源数量", "Listings per industry section"), &section_bars),
+        c2 = charts::bar_chart(
+            "industry-chart",
+            ctx.t("按国民经济行业门类的资源数量", "Listings per industry section"),
+            &section_bars
+        ),
     );
 
     html.push_str(r#"<div class="grid-3">"#);
@@ -231,7 +257,11 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
             Kind::Scenario => ctx.t("最新场景", "Latest scenarios"),
             _ => ctx.t("开放榜单", "Open challenges"),
         };
-        let _ = write!(html, r#"<section class="panel" aria-labelledby="latest-{k}"><h2 id="latest-{k}">{title}</h2><ul class="latest">"#, k = kind.as_str());
+        let _ = write!(
+            html,
+            r#"<section class="panel" aria-labelledby="latest-{k}"><h2 id="latest-{k}">{title}</h2><ul class="latest">"#,
+            k = kind.as_str()
+        );
         for listing in items {
             let region = listing.body.region_codes.first().map(|c| labels::region_short(c, lang)).unwrap_or_default();
             let _ = write!(
@@ -245,7 +275,12 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
         if items.is_empty() {
             html.push_str(&format!("<li>{}</li>", ctx.t("暂无", "None yet")));
         }
-        let _ = write!(html, r#"</ul><p><a href="/search?kind={}">{}</a></p></section>"#, kind.as_str(), ctx.t("查看全部 →", "See all →"));
+        let _ = write!(
+            html,
+            r#"</ul><p><a href="/search?kind={}">{}</a></p></section>"#,
+            kind.as_str(),
+            ctx.t("查看全部 →", "See all →")
+        );
     }
     html.push_str("</div>");
     html

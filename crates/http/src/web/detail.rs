@@ -32,7 +32,9 @@ pub async fn page(ctx: PageCtx, State(state): State<AppState>, Path(raw_id): Pat
         .await;
     match loaded {
         Ok((listing, panels)) => ctx.render(StatusCode::OK, &listing.body.title, &render(&ctx, &listing, &panels)),
-        Err(crate::error::ApiError::NotFound(_)) => ctx.not_found(&format!("{}{id}", ctx.t("没有这条资源：", "No such listing: "))),
+        Err(crate::error::ApiError::NotFound(_)) => {
+            ctx.not_found(&format!("{}{id}", ctx.t("没有这条资源：", "No such listing: ")))
+        }
         Err(err) => ctx.error_page(err),
     }
 }
@@ -62,7 +64,8 @@ impl Rows<'_> {
             return;
         }
         let items: String = values.iter().map(|v| format!(r#"<li>{}</li>"#, esc(v))).collect();
-        let _ = write!(self.html, r#"<div><dt>{}</dt><dd><ul class="tags">{items}</ul></dd></div>"#, self.lang.t(zh, en));
+        let _ =
+            write!(self.html, r#"<div><dt>{}</dt><dd><ul class="tags">{items}</ul></dd></div>"#, self.lang.t(zh, en));
     }
 
     fn amount(&mut self, zh: &str, en: &str, value: Option<f64>, unit_zh: &str, unit_en: &str) {
@@ -103,7 +106,8 @@ fn render(ctx: &PageCtx, listing: &Listing, panels: &[(Kind, Vec<MatchHit>)]) ->
             rows.list("专长", "Expertise", &t.expertise);
             rows.opt("职称", "Rank", t.rank.as_deref());
             rows.opt("工作单位", "Employer", t.employer.as_deref());
-            let availability: Vec<String> = t.availability.iter().map(|a| labels::availability_label(*a, lang).to_string()).collect();
+            let availability: Vec<String> =
+                t.availability.iter().map(|a| labels::availability_label(*a, lang).to_string()).collect();
             rows.list("合作方式", "Availability", &availability);
             let willing: Vec<String> = t.willing_regions.iter().map(|c| labels::region_name(c, lang)).collect();
             rows.list("意向工作地区", "Willing to work in", &willing);
@@ -113,13 +117,25 @@ fn render(ctx: &PageCtx, listing: &Listing, panels: &[(Kind, Vec<MatchHit>)]) ->
                 rows.text("技术成熟度", "Technology readiness", &labels::trl_name(trl, lang));
             }
             if let Some(ip) = &a.ip_type {
-                rows.text("知识产权类型", "IP type", &labels::table_label(&labels::IP_TYPES, &labels::wire_name(ip), lang));
+                rows.text(
+                    "知识产权类型",
+                    "IP type",
+                    &labels::table_label(&labels::IP_TYPES, &labels::wire_name(ip), lang),
+                );
             }
             rows.list("专利号", "Patent numbers", &a.patent_numbers);
-            let modes: Vec<String> = a.transfer_modes.iter().map(|m| labels::table_label(&labels::TRANSFER_MODES, &labels::wire_name(m), lang)).collect();
+            let modes: Vec<String> = a
+                .transfer_modes
+                .iter()
+                .map(|m| labels::table_label(&labels::TRANSFER_MODES, &labels::wire_name(m), lang))
+                .collect();
             rows.list("转化方式", "Transfer modes", &modes);
             match (a.price_min, a.price_max) {
-                (Some(min), Some(max)) => rows.text("意向价格", "Asking price", &format!("{}–{} {}", fmt_num(min), fmt_num(max), lang.t("万元", "×10,000 CNY"))),
+                (Some(min), Some(max)) => rows.text(
+                    "意向价格",
+                    "Asking price",
+                    &format!("{}–{} {}", fmt_num(min), fmt_num(max), lang.t("万元", "×10,000 CNY")),
+                ),
                 (min, max) => rows.amount("意向价格", "Asking price", min.or(max), "万元", "×10,000 CNY"),
             }
             rows.opt("完成单位", "Institution", a.institution.as_deref());
@@ -151,7 +167,11 @@ fn render(ctx: &PageCtx, listing: &Listing, panels: &[(Kind, Vec<MatchHit>)]) ->
                 .sites
                 .iter()
                 .map(|s| {
-                    let mut text = format!("{}（{}）", labels::region_name(&s.region_code, lang), labels::site_role_label(s.role, lang));
+                    let mut text = format!(
+                        "{}（{}）",
+                        labels::region_name(&s.region_code, lang),
+                        labels::site_role_label(s.role, lang)
+                    );
                     if let Some(address) = &s.address {
                         text.push(' ');
                         text.push_str(address);
@@ -175,7 +195,8 @@ fn render(ctx: &PageCtx, listing: &Listing, panels: &[(Kind, Vec<MatchHit>)]) ->
             rows.opt("揭榜要求", "Requirements", c.requirements.as_deref());
             rows.amount("奖金 / 经费", "Prize", c.prize, "万元", "×10,000 CNY");
             rows.opt("截止日期", "Deadline", c.deadline.map(|d| d.to_string()).as_deref());
-            let criteria: Vec<String> = c.criteria.iter().map(|c| format!("{} {}%", c.name, fmt_num(c.weight))).collect();
+            let criteria: Vec<String> =
+                c.criteria.iter().map(|c| format!("{} {}%", c.name, fmt_num(c.weight))).collect();
             rows.list("评价指标", "Criteria", &criteria);
             if let Some(teams) = c.max_teams {
                 rows.text("赛马团队数", "Teams in parallel", &teams.to_string());
@@ -183,14 +204,26 @@ fn render(ctx: &PageCtx, listing: &Listing, panels: &[(Kind, Vec<MatchHit>)]) ->
         }
     }
     if let Some(contact) = &body.contact {
-        let parts: Vec<&str> = [&contact.name, &contact.phone, &contact.email].into_iter().filter_map(|v| v.as_deref()).collect();
+        let parts: Vec<&str> =
+            [&contact.name, &contact.phone, &contact.email].into_iter().filter_map(|v| v.as_deref()).collect();
         rows.text("联系方式", "Contact", &parts.join(" · "));
     }
     rows.text("更新时间", "Updated", &listing.updated_at.date().to_string());
-    let _ = write!(html, r#"<section aria-labelledby="fields-h"><h2 id="fields-h">{}</h2><dl class="fields">{}</dl>"#, ctx.t("详细信息", "Details"), rows.html);
+    let _ = write!(
+        html,
+        r#"<section aria-labelledby="fields-h"><h2 id="fields-h">{}</h2><dl class="fields">{}</dl>"#,
+        ctx.t("详细信息", "Details"),
+        rows.html
+    );
     if !body.description.trim().is_empty() {
-        let paragraphs: String = body.description.split('\n').filter(|p| !p.trim().is_empty()).map(|p| format!("<p>{}</p>", esc(p))).collect();
-        let _ = write!(html, r#"<h3>{}</h3><div class="description">{paragraphs}</div>"#, ctx.t("详细介绍", "Description"));
+        let paragraphs: String = body
+            .description
+            .split('\n')
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| format!("<p>{}</p>", esc(p)))
+            .collect();
+        let _ =
+            write!(html, r#"<h3>{}</h3><div class="description">{paragraphs}</div>"#, ctx.t("详细介绍", "Description"));
     }
     html.push_str("</section></article>");
 
@@ -198,7 +231,10 @@ fn render(ctx: &PageCtx, listing: &Listing, panels: &[(Kind, Vec<MatchHit>)]) ->
         html,
         r#"<section class="matches" id="matches" aria-labelledby="matches-h"><h2 id="matches-h">{}</h2><p class="hint">{}</p>"#,
         ctx.t("推荐对接", "Best matches"),
-        ctx.t("按文本、行业、地区、技术成熟度等综合打分；每条推荐附匹配理由与不匹配之处。", "Scored on text, industry, region, readiness and more; each match says why and what does not fit."),
+        ctx.t(
+            "按文本、行业、地区、技术成熟度等综合打分；每条推荐附匹配理由与不匹配之处。",
+            "Scored on text, industry, region, readiness and more; each match says why and what does not fit."
+        ),
     );
     for (target, hits) in panels {
         let _ = write!(
@@ -208,7 +244,8 @@ fn render(ctx: &PageCtx, listing: &Listing, panels: &[(Kind, Vec<MatchHit>)]) ->
             label = labels::kind_label(*target, lang),
         );
         if hits.is_empty() {
-            let _ = write!(html, r#"<p class="empty-small">{}</p>"#, ctx.t("暂无合适的推荐。", "No suitable matches yet."));
+            let _ =
+                write!(html, r#"<p class="empty-small">{}</p>"#, ctx.t("暂无合适的推荐。", "No suitable matches yet."));
         } else {
             html.push_str(r#"<ol class="match-list">"#);
             for (rank, hit) in hits.iter().enumerate() {
@@ -259,7 +296,10 @@ fn render_match(ctx: &PageCtx, hit: &MatchHit, open: bool) -> String {
         if items.is_empty() {
             return String::new();
         }
-        let lis: String = items.iter().map(|e| format!(r#"<li data-code="{}">{}</li>"#, esc(&e.code), esc(lang.t(&e.zh, &e.en)))).collect();
+        let lis: String = items
+            .iter()
+            .map(|e| format!(r#"<li data-code="{}">{}</li>"#, esc(&e.code), esc(lang.t(&e.zh, &e.en))))
+            .collect();
         format!(r#"<ul class="{class}">{lis}</ul>"#)
     };
     let region = hit.listing.body.region_codes.first().map(|c| labels::region_short(c, lang)).unwrap_or_default();

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use xietong_domain::{FieldError, Kind, Listing, ListingBody, ListingId, Reference, validate};
@@ -54,7 +54,13 @@ const fn required(name: &'static str, zh: &'static str, en: &'static str, input:
     Field { name, zh, en, input, required: true, hint: None }
 }
 
-const fn hinted(name: &'static str, zh: &'static str, en: &'static str, input: Input, hint: (&'static str, &'static str)) -> Field {
+const fn hinted(
+    name: &'static str,
+    zh: &'static str,
+    en: &'static str,
+    input: Input,
+    hint: (&'static str, &'static str),
+) -> Field {
     Field { name, zh, en, input, required: false, hint: Some(hint) }
 }
 
@@ -91,8 +97,17 @@ fn core_fields() -> Vec<Field> {
         required("title", "标题", "Title", Input::Text),
         required("summary", "摘要", "Summary", Input::Area),
         field("description", "详细介绍", "Description", Input::Area),
-        Field { hint: Some(("可多选；输入文字筛选", "Several allowed; type to filter")), ..required("region_codes", "所在地区", "Regions", Input::Regions) },
-        hinted("industry_codes", "所属行业（GB/T 4754）", "Industries (GB/T 4754)", Input::Industries, ("可多选；输入文字筛选", "Several allowed; type to filter")),
+        Field {
+            hint: Some(("可多选；输入文字筛选", "Several allowed; type to filter")),
+            ..required("region_codes", "所在地区", "Regions", Input::Regions)
+        },
+        hinted(
+            "industry_codes",
+            "所属行业（GB/T 4754）",
+            "Industries (GB/T 4754)",
+            Input::Industries,
+            ("可多选；输入文字筛选", "Several allowed; type to filter"),
+        ),
         hinted("keywords", "关键词", "Keywords", Input::List, LIST_HINT),
         hinted("disciplines", "学科", "Disciplines", Input::List, LIST_HINT),
         field("owner_org", "所属机构", "Organisation", Input::Text),
@@ -116,8 +131,20 @@ fn kind_fields(kind: Kind) -> Vec<Field> {
             field("ip_type", "知识产权类型", "IP type", Input::Select(&labels::IP_TYPES)),
             hinted("patent_numbers", "专利号", "Patent numbers", Input::List, LIST_HINT),
             field("transfer_modes", "转化方式", "Transfer modes", Input::Checks(&labels::TRANSFER_MODES)),
-            hinted("price_min", "最低价格（万元）", "Minimum price (×10,000 CNY)", Input::Number, ("单位：万元", "In 10,000 CNY")),
-            hinted("price_max", "最高价格（万元）", "Maximum price (×10,000 CNY)", Input::Number, ("单位：万元", "In 10,000 CNY")),
+            hinted(
+                "price_min",
+                "最低价格（万元）",
+                "Minimum price (×10,000 CNY)",
+                Input::Number,
+                ("单位：万元", "In 10,000 CNY"),
+            ),
+            hinted(
+                "price_max",
+                "最高价格（万元）",
+                "Maximum price (×10,000 CNY)",
+                Input::Number,
+                ("单位：万元", "In 10,000 CNY"),
+            ),
             field("institution", "完成单位", "Institution", Input::Text),
         ],
         Kind::Scenario => vec![
@@ -137,8 +164,20 @@ fn kind_fields(kind: Kind) -> Vec<Field> {
             field("site", "地点", "Site", Input::Text),
         ],
         Kind::Enterprise => vec![
-            hinted("uscc", "统一社会信用代码", "Unified social credit code (USCC)", Input::Text, ("18 位，含校验位，如 91110106MA01XXXXXX", "18 characters with a check digit")),
-            hinted("sites", "分支机构", "Sites", Input::Sites, ("每行一个：所在地区、类型、地址", "One per row: region, role, address")),
+            hinted(
+                "uscc",
+                "统一社会信用代码",
+                "Unified social credit code (USCC)",
+                Input::Text,
+                ("18 位，含校验位，如 91110106MA01XXXXXX", "18 characters with a check digit"),
+            ),
+            hinted(
+                "sites",
+                "分支机构",
+                "Sites",
+                Input::Sites,
+                ("每行一个：所在地区、类型、地址", "One per row: region, role, address"),
+            ),
         ],
         Kind::Demand => vec![
             field("problem", "待解决问题", "Problem to solve", Input::Area),
@@ -151,7 +190,13 @@ fn kind_fields(kind: Kind) -> Vec<Field> {
             field("requirements", "揭榜要求", "Requirements", Input::Area),
             field("prize", "奖金 / 经费（万元）", "Prize (×10,000 CNY)", Input::Number),
             field("deadline", "截止日期", "Deadline", Input::Date),
-            hinted("criteria", "评价指标", "Evaluation criteria", Input::Criteria, ("每行一项：名称:权重，权重之和为 100", "One per line: name:weight; weights add up to 100")),
+            hinted(
+                "criteria",
+                "评价指标",
+                "Evaluation criteria",
+                Input::Criteria,
+                ("每行一项：名称:权重，权重之和为 100", "One per line: name:weight; weights add up to 100"),
+            ),
             field("max_teams", "赛马团队数", "Teams in parallel", Input::Integer),
         ],
     }
@@ -214,7 +259,13 @@ impl Values {
                 (Input::Criteria, Value::Array(criteria)) => {
                     let lines: Vec<String> = criteria
                         .iter()
-                        .map(|c| format!("{}:{}", c["name"].as_str().unwrap_or(""), fmt_num(c["weight"].as_f64().unwrap_or(0.0))))
+                        .map(|c| {
+                            format!(
+                                "{}:{}",
+                                c["name"].as_str().unwrap_or(""),
+                                fmt_num(c["weight"].as_f64().unwrap_or(0.0))
+                            )
+                        })
                         .collect();
                     values.set(field.name, lines.join("\n"));
                 }
@@ -248,17 +299,29 @@ fn build_json(kind: Kind, values: &Values) -> (Value, Vec<FieldError>) {
     for field in core_fields().iter().chain(kind_fields(kind).iter()).chain(publication_fields().iter()) {
         let raw = values.one(field.name).trim();
         let value = match field.input {
-            Input::Text | Input::Area | Input::Select(_) => (!raw.is_empty() || field.required).then(|| Value::String(raw.to_string())),
+            Input::Text | Input::Area | Input::Select(_) => {
+                (!raw.is_empty() || field.required).then(|| Value::String(raw.to_string()))
+            }
             Input::List => Some(Value::Array(split_list(raw).into_iter().map(Value::String).collect())),
             Input::Checks(_) | Input::Regions | Input::Industries => Some(Value::Array(
-                values.all(field.name).iter().map(|v| v.trim()).filter(|v| !v.is_empty()).map(|v| Value::String(v.to_string())).collect(),
+                values
+                    .all(field.name)
+                    .iter()
+                    .map(|v| v.trim())
+                    .filter(|v| !v.is_empty())
+                    .map(|v| Value::String(v.to_string()))
+                    .collect(),
             )),
             Input::Number => match raw {
                 "" => None,
                 text => match text.replace([',', '，'], "").parse::<f64>() {
                     Ok(n) if n.is_finite() => serde_json::Number::from_f64(n).map(Value::Number),
                     _ => {
-                        errors.push(FieldError { field: field.name.into(), message_zh: "请输入数字".into(), message_en: "enter a number".into() });
+                        errors.push(FieldError {
+                            field: field.name.into(),
+                            message_zh: "请输入数字".into(),
+                            message_en: "enter a number".into(),
+                        });
                         None
                     }
                 },
@@ -268,7 +331,11 @@ fn build_json(kind: Kind, values: &Values) -> (Value, Vec<FieldError>) {
                 text => match text.parse::<u32>() {
                     Ok(n) => Some(Value::from(n)),
                     Err(_) => {
-                        errors.push(FieldError { field: field.name.into(), message_zh: "请输入整数".into(), message_en: "enter a whole number".into() });
+                        errors.push(FieldError {
+                            field: field.name.into(),
+                            message_zh: "请输入整数".into(),
+                            message_en: "enter a whole number".into(),
+                        });
                         None
                     }
                 },
@@ -307,7 +374,12 @@ fn build_json(kind: Kind, values: &Values) -> (Value, Vec<FieldError>) {
                     }
                     let mut site = Map::new();
                     site.insert("region_code".into(), Value::String(region.into()));
-                    site.insert("role".into(), Value::String(roles.get(index).map(|r| r.trim()).filter(|r| !r.is_empty()).unwrap_or("r_and_d").into()));
+                    site.insert(
+                        "role".into(),
+                        Value::String(
+                            roles.get(index).map(|r| r.trim()).filter(|r| !r.is_empty()).unwrap_or("r_and_d").into(),
+                        ),
+                    );
                     if !address.is_empty() {
                         site.insert("address".into(), Value::String(address.into()));
                     }
@@ -318,9 +390,9 @@ fn build_json(kind: Kind, values: &Values) -> (Value, Vec<FieldError>) {
             Input::Criteria => {
                 let mut criteria = Vec::new();
                 for line in split_list(raw) {
-                    let parsed = line
-                        .rsplit_once([':', '：', ' '])
-                        .and_then(|(name, weight)| Some((name.trim().to_string(), weight.trim().trim_end_matches('%').parse::<f64>().ok()?)));
+                    let parsed = line.rsplit_once([':', '：', ' ']).and_then(|(name, weight)| {
+                        Some((name.trim().to_string(), weight.trim().trim_end_matches('%').parse::<f64>().ok()?))
+                    });
                     match parsed {
                         Some((name, weight)) => criteria.push(serde_json::json!({"name": name, "weight": weight})),
                         None => errors.push(FieldError {
@@ -364,7 +436,11 @@ fn build_body(kind: Kind, values: &Values) -> Result<ListingBody, Vec<FieldError
             message_zh: format!("格式不正确：{detail}"),
             message_en: detail,
         }),
-        Err(other) => errors.push(FieldError { field: String::new(), message_zh: format!("{other:?}"), message_en: format!("{other:?}") }),
+        Err(other) => errors.push(FieldError {
+            field: String::new(),
+            message_zh: format!("{other:?}"),
+            message_en: format!("{other:?}"),
+        }),
     }
     Err(errors)
 }
@@ -409,8 +485,22 @@ impl FormPage<'_> {
         let lang = self.lang();
         let kind_label = labels::kind_label(self.kind, lang);
         let (heading, action) = match &self.mode {
-            Mode::New => (format!("{}{}", ctx.t("发布", "Publish a "), if lang == Lang::En { kind_label.to_lowercase() } else { kind_label.to_string() }), "/listings/new".to_string()),
-            Mode::Edit { id, .. } => (format!("{}{}", ctx.t("编辑", "Edit "), if lang == Lang::En { kind_label.to_lowercase() } else { kind_label.to_string() }), format!("/listings/{id}/edit")),
+            Mode::New => (
+                format!(
+                    "{}{}",
+                    ctx.t("发布", "Publish a "),
+                    if lang == Lang::En { kind_label.to_lowercase() } else { kind_label.to_string() }
+                ),
+                "/listings/new".to_string(),
+            ),
+            Mode::Edit { id, .. } => (
+                format!(
+                    "{}{}",
+                    ctx.t("编辑", "Edit "),
+                    if lang == Lang::En { kind_label.to_lowercase() } else { kind_label.to_string() }
+                ),
+                format!("/listings/{id}/edit"),
+            ),
         };
         let mut html = format!(r#"<h1>{}</h1>"#, esc(&heading));
         if let Mode::New = self.mode {
@@ -428,7 +518,12 @@ impl FormPage<'_> {
                     Lang::En => format!("Fix {} problem(s) before submitting", self.errors.len()),
                 })
             );
-            let known: Vec<&'static str> = core_fields().iter().chain(kind_fields(self.kind).iter()).chain(publication_fields().iter()).map(|f| f.name).collect();
+            let known: Vec<&'static str> = core_fields()
+                .iter()
+                .chain(kind_fields(self.kind).iter())
+                .chain(publication_fields().iter())
+                .map(|f| f.name)
+                .collect();
             for error in self.errors {
                 let target = error_target(&error.field);
                 let message = esc(lang.t(&error.message_zh, &error.message_en));
@@ -440,7 +535,12 @@ impl FormPage<'_> {
             }
             html.push_str("</ul></div>");
         }
-        let _ = write!(html, r#"<form class="listing-form" method="post" action="{}" novalidate><input type="hidden" name="kind" value="{}">"#, esc(&action), self.kind.as_str());
+        let _ = write!(
+            html,
+            r#"<form class="listing-form" method="post" action="{}" novalidate><input type="hidden" name="kind" value="{}">"#,
+            esc(&action),
+            self.kind.as_str()
+        );
         if let Mode::Edit { version, .. } = self.mode {
             let _ = write!(html, r#"<input type="hidden" name="version" value="{version}">"#);
         }
@@ -496,13 +596,23 @@ impl FormPage<'_> {
             attrs.push_str(r#" required aria-required="true""#);
         }
         let label = lang.t(field.zh, field.en);
-        let required_mark = if field.required { r#" <span class="required" aria-hidden="true">*</span>"#.to_string() } else { String::new() };
+        let required_mark = if field.required {
+            r#" <span class="required" aria-hidden="true">*</span>"#.to_string()
+        } else {
+            String::new()
+        };
         let value = self.values.one(field.name);
         let name = esc(field.name);
         let control = match field.input {
             Input::Text => format!(r#"<input id="{id}" name="{name}" type="text" value="{}"{attrs}>"#, esc(value)),
-            Input::Number => format!(r#"<input id="{id}" name="{name}" type="text" inputmode="decimal" value="{}"{attrs}>"#, esc(value)),
-            Input::Integer => format!(r#"<input id="{id}" name="{name}" type="text" inputmode="numeric" value="{}"{attrs}>"#, esc(value)),
+            Input::Number => format!(
+                r#"<input id="{id}" name="{name}" type="text" inputmode="decimal" value="{}"{attrs}>"#,
+                esc(value)
+            ),
+            Input::Integer => format!(
+                r#"<input id="{id}" name="{name}" type="text" inputmode="numeric" value="{}"{attrs}>"#,
+                esc(value)
+            ),
             Input::Date => format!(r#"<input id="{id}" name="{name}" type="date" value="{}"{attrs}>"#, esc(value)),
             Input::Area | Input::List | Input::Criteria => {
                 let rows = if matches!(field.input, Input::Area) { 4 } else { 3 };
@@ -512,16 +622,22 @@ impl FormPage<'_> {
                 let mut options = format!(r#"<option value="">{}</option>"#, lang.t("请选择", "Choose"));
                 for level in Reference::get().trl_levels() {
                     let selected = if value == level.level.to_string() { " selected" } else { "" };
-                    let _ = write!(options, r#"<option value="{}"{selected}>{}</option>"#, level.level, esc(&labels::trl_name(level.level, lang)));
+                    let _ = write!(
+                        options,
+                        r#"<option value="{}"{selected}>{}</option>"#,
+                        level.level,
+                        esc(&labels::trl_name(level.level, lang))
+                    );
                 }
                 format!(r#"<select id="{id}" name="{name}"{attrs}>{options}</select>"#)
             }
             Input::Select(table) => {
-                let mut options = if field.name == "status" || field.name == "visibility" || field.name == "facility_type" {
-                    String::new()
-                } else {
-                    format!(r#"<option value="">{}</option>"#, lang.t("请选择", "Choose"))
-                };
+                let mut options =
+                    if field.name == "status" || field.name == "visibility" || field.name == "facility_type" {
+                        String::new()
+                    } else {
+                        format!(r#"<option value="">{}</option>"#, lang.t("请选择", "Choose"))
+                    };
                 for (wire, zh, en) in table {
                     let selected = if value == *wire { " selected" } else { "" };
                     let _ = write!(options, r#"<option value="{wire}"{selected}>{}</option>"#, lang.t(zh, en));
@@ -542,8 +658,20 @@ impl FormPage<'_> {
                 let group_attrs = attrs.replace(" required aria-required=\"true\"", "");
                 return self.wrap_group(field, &id, &group_attrs, &boxes, &errors, &hint_id, &error_id);
             }
-            Input::Regions => multi_select(&id, &name, &attrs, labels::region_groups(lang), self.values.all(field.name), lang, |c| labels::region_name(c, lang)),
-            Input::Industries => multi_select(&id, &name, &attrs, labels::industry_groups(lang), self.values.all(field.name), lang, |c| labels::industry_name(c, lang)),
+            Input::Regions => {
+                multi_select(&id, &name, &attrs, labels::region_groups(lang), self.values.all(field.name), lang, |c| {
+                    labels::region_name(c, lang)
+                })
+            }
+            Input::Industries => multi_select(
+                &id,
+                &name,
+                &attrs,
+                labels::industry_groups(lang),
+                self.values.all(field.name),
+                lang,
+                |c| labels::industry_name(c, lang),
+            ),
             Input::Sites => {
                 let regions = self.values.all("sites.region_code");
                 let roles = self.values.all("sites.role");
@@ -564,13 +692,15 @@ impl FormPage<'_> {
                         let _ = write!(region_options, r#"<optgroup label="{}">"#, esc(group));
                         for (code, label) in options {
                             let selected = if code == region { " selected" } else { "" };
-                            let _ = write!(region_options, r#"<option value="{code}"{selected}>{}</option>"#, esc(label));
+                            let _ =
+                                write!(region_options, r#"<option value="{code}"{selected}>{}</option>"#, esc(label));
                         }
                         region_options.push_str("</optgroup>");
                     }
                     let mut role_options = String::new();
                     for (wire, zh, en) in ROLE_OPTIONS {
-                        let selected = if role == *wire || (role.is_empty() && *wire == "r_and_d") { " selected" } else { "" };
+                        let selected =
+                            if role == *wire || (role.is_empty() && *wire == "r_and_d") { " selected" } else { "" };
                         let _ = write!(role_options, r#"<option value="{wire}"{selected}>{}</option>"#, lang.t(zh, en));
                     }
                     let n = row + 1;
@@ -587,7 +717,11 @@ impl FormPage<'_> {
                 return self.wrap_group(field, &id, &attrs, &table, &errors, &hint_id, &error_id);
             }
         };
-        let mut html = format!(r#"<div class="field{}"><label for="{id}">{}{required_mark}</label>"#, if errors.is_empty() { "" } else { " has-error" }, esc(label));
+        let mut html = format!(
+            r#"<div class="field{}"><label for="{id}">{}{required_mark}</label>"#,
+            if errors.is_empty() { "" } else { " has-error" },
+            esc(label)
+        );
         if let Some((zh, en)) = field.hint {
             let _ = write!(html, r#"<p class="hint" id="{hint_id}">{}</p>"#, lang.t(zh, en));
         }
@@ -598,7 +732,16 @@ impl FormPage<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn wrap_group(&self, field: &Field, id: &str, attrs: &str, inner: &str, errors: &[&FieldError], hint_id: &str, error_id: &str) -> String {
+    fn wrap_group(
+        &self,
+        field: &Field,
+        id: &str,
+        attrs: &str,
+        inner: &str,
+        errors: &[&FieldError],
+        hint_id: &str,
+        error_id: &str,
+    ) -> String {
         let lang = self.lang();
         let mut html = format!(
             r#"<div class="field{}"><fieldset class="group" id="{id}" tabindex="-1"{attrs}><legend>{}</legend>"#,
@@ -659,7 +802,12 @@ fn kind_switcher(ctx: &PageCtx, current: Kind) -> String {
     let mut html = format!(r#"<nav class="kind-tabs" aria-label="{}"><ul>"#, ctx.t("选择资源类型", "Choose the kind"));
     for kind in Kind::ALL {
         let cur = if kind == current { r#" aria-current="page""# } else { "" };
-        let _ = write!(html, r#"<li><a href="/listings/new?kind={k}"{cur}>{}</a></li>"#, labels::kind_label(kind, ctx.lang), k = kind.as_str());
+        let _ = write!(
+            html,
+            r#"<li><a href="/listings/new?kind={k}"{cur}>{}</a></li>"#,
+            labels::kind_label(kind, ctx.lang),
+            k = kind.as_str()
+        );
     }
     html.push_str("</ul></nav>");
     html
@@ -684,7 +832,11 @@ pub async fn new_page(ctx: PageCtx, Query(params): Query<NewParams>) -> Response
     let kind = params.kind.as_deref().and_then(|k| k.parse::<Kind>().ok()).unwrap_or(Kind::Demand);
     let mut values = Values::default();
     values.set("status", "published".into());
-    form_response(&ctx, StatusCode::OK, FormPage { ctx: &ctx, kind, mode: Mode::New, values: &values, errors: &[], notice: None })
+    form_response(
+        &ctx,
+        StatusCode::OK,
+        FormPage { ctx: &ctx, kind, mode: Mode::New, values: &values, errors: &[], notice: None },
+    )
 }
 
 /// `POST /listings/new`: stores the listing and redirects to it, or shows the form again with
@@ -692,12 +844,20 @@ pub async fn new_page(ctx: PageCtx, Query(params): Query<NewParams>) -> Response
 pub async fn create(ctx: PageCtx, State(state): State<AppState>, Form(pairs): Form<Vec<(String, String)>>) -> Response {
     let values = Values::from_pairs(pairs);
     let Ok(kind) = values.one("kind").parse::<Kind>() else {
-        return ctx.render(StatusCode::BAD_REQUEST, ctx.t("发布资源", "Publish"), &format!("<h1>{}</h1>", ctx.t("未知的资源类型", "Unknown kind")));
+        return ctx.render(
+            StatusCode::BAD_REQUEST,
+            ctx.t("发布资源", "Publish"),
+            &format!("<h1>{}</h1>", ctx.t("未知的资源类型", "Unknown kind")),
+        );
     };
     let body = match build_body(kind, &values) {
         Ok(body) => body,
         Err(errors) => {
-            return form_response(&ctx, StatusCode::UNPROCESSABLE_ENTITY, FormPage { ctx: &ctx, kind, mode: Mode::New, values: &values, errors: &errors, notice: None });
+            return form_response(
+                &ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                FormPage { ctx: &ctx, kind, mode: Mode::New, values: &values, errors: &errors, notice: None },
+            );
         }
     };
     let stored = state
@@ -713,8 +873,19 @@ pub async fn create(ctx: PageCtx, State(state): State<AppState>, Form(pairs): Fo
             redirect_to(&listing.id)
         }
         Err(ApiError::Conflict(detail)) => {
-            let notice = format!("{}<br><small>{}</small>", ctx.t("已存在相同统一社会信用代码或外部编号的资源。", "A listing with the same credit code or external id exists."), esc(&detail));
-            form_response(&ctx, StatusCode::CONFLICT, FormPage { ctx: &ctx, kind, mode: Mode::New, values: &values, errors: &[], notice: Some(notice) })
+            let notice = format!(
+                "{}<br><small>{}</small>",
+                ctx.t(
+                    "已存在相同统一社会信用代码或外部编号的资源。",
+                    "A listing with the same credit code or external id exists."
+                ),
+                esc(&detail)
+            );
+            form_response(
+                &ctx,
+                StatusCode::CONFLICT,
+                FormPage { ctx: &ctx, kind, mode: Mode::New, values: &values, errors: &[], notice: Some(notice) },
+            )
         }
         Err(err) => ctx.error_page(err),
     }
@@ -731,7 +902,11 @@ pub async fn edit_page(ctx: PageCtx, State(state): State<AppState>, Path(raw_id)
         Ok(listing) => {
             let values = Values::from_listing(&listing);
             let mode = Mode::Edit { id, version: listing.version };
-            form_response(&ctx, StatusCode::OK, FormPage { ctx: &ctx, kind: listing.kind(), mode, values: &values, errors: &[], notice: None })
+            form_response(
+                &ctx,
+                StatusCode::OK,
+                FormPage { ctx: &ctx, kind: listing.kind(), mode, values: &values, errors: &[], notice: None },
+            )
         }
         Err(err) => ctx.error_page(err),
     }
@@ -739,7 +914,12 @@ pub async fn edit_page(ctx: PageCtx, State(state): State<AppState>, Path(raw_id)
 
 /// `POST /listings/{id}/edit`: saves with the version read; a stale version keeps the input and
 /// says so.
-pub async fn update(ctx: PageCtx, State(state): State<AppState>, Path(raw_id): Path<String>, Form(pairs): Form<Vec<(String, String)>>) -> Response {
+pub async fn update(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
     let Ok(id) = raw_id.parse::<ListingId>() else { return ctx.not_found(&raw_id) };
     let values = Values::from_pairs(pairs);
     let current = match state.blocking(move |app| Ok(app.store.get(id)?)).await {
@@ -752,7 +932,11 @@ pub async fn update(ctx: PageCtx, State(state): State<AppState>, Path(raw_id): P
     let mut body = match build_body(kind, &values) {
         Ok(body) => body,
         Err(errors) => {
-            return form_response(&ctx, StatusCode::UNPROCESSABLE_ENTITY, FormPage { ctx: &ctx, kind, mode: mode(), values: &values, errors: &errors, notice: None });
+            return form_response(
+                &ctx,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                FormPage { ctx: &ctx, kind, mode: mode(), values: &values, errors: &errors, notice: None },
+            );
         }
     };
     // The form does not show the import key; keep it.
@@ -772,7 +956,11 @@ pub async fn update(ctx: PageCtx, State(state): State<AppState>, Path(raw_id): P
                 ctx.t("保存失败：这条资源在您编辑期间已被他人修改（版本冲突）。您的输入仍保留在下方；请重新打开最新版本再修改。", "Not saved: someone changed this listing while you were editing (version conflict). Your input is kept below; reload the latest version and apply your change again."),
                 ctx.t("打开最新版本", "Open the latest version"),
             );
-            form_response(&ctx, StatusCode::CONFLICT, FormPage { ctx: &ctx, kind, mode: mode(), values: &values, errors: &[], notice: Some(notice) })
+            form_response(
+                &ctx,
+                StatusCode::CONFLICT,
+                FormPage { ctx: &ctx, kind, mode: mode(), values: &values, errors: &[], notice: Some(notice) },
+            )
         }
         Err(err) => ctx.error_page(err),
     }

@@ -122,7 +122,11 @@ pub const TRANSFER_MODES: [(&str, &str, &str); 4] = [
 
 /// Label of a serde-named value from one of the tables above.
 pub fn table_label(table: &[(&str, &str, &str)], value: &str, lang: Lang) -> String {
-    table.iter().find(|(v, _, _)| *v == value).map(|(_, zh, en)| lang.t(zh, en).to_string()).unwrap_or_else(|| value.to_string())
+    table
+        .iter()
+        .find(|(v, _, _)| *v == value)
+        .map(|(_, zh, en)| lang.t(zh, en).to_string())
+        .unwrap_or_else(|| value.to_string())
 }
 
 /// Serde name of a unit-like enum value.
@@ -147,7 +151,8 @@ pub fn region_groups(lang: Lang) -> &'static [(String, Vec<(String, String)>)] {
         let mut groups: OptionGroups = Vec::new();
         for province in reference.regions().iter().filter(|r| r.level == RegionLevel::Province) {
             let mut top = vec![(province.code.clone(), region_short(&province.code, lang))];
-            let children: Vec<_> = reference.regions().iter().filter(|r| r.parent_code.as_deref() == Some(&province.code)).collect();
+            let children: Vec<_> =
+                reference.regions().iter().filter(|r| r.parent_code.as_deref() == Some(&province.code)).collect();
             let mut sub_groups = Vec::new();
             for child in children {
                 top.push((child.code.clone(), format!("　{}", region_short(&child.code, lang))));
@@ -158,7 +163,10 @@ pub fn region_groups(lang: Lang) -> &'static [(String, Vec<(String, String)>)] {
                     .map(|r| (r.code.clone(), region_short(&r.code, lang)))
                     .collect();
                 if !grandchildren.is_empty() {
-                    sub_groups.push((format!("{} · {}", region_short(&province.code, lang), region_short(&child.code, lang)), grandchildren));
+                    sub_groups.push((
+                        format!("{} · {}", region_short(&province.code, lang), region_short(&child.code, lang)),
+                        grandchildren,
+                    ));
                 }
             }
             groups.push((region_short(&province.code, lang), top));

@@ -10,6 +10,7 @@ mod detail;
 mod form;
 mod labels;
 mod search;
+mod transfer;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -28,8 +29,16 @@ pub fn routes() -> Router<AppState> {
         .route("/listings/new", get(form::new_page).post(form::create))
         .route("/listings/{id}", get(detail::page))
         .route("/listings/{id}/edit", get(form::edit_page).post(form::update))
-        .route("/assets/web/app.css", get(|| asset("text/css; charset=utf-8", include_str!("../../assets/web/app.css"))))
-        .route("/assets/web/app.js", get(|| asset("text/javascript; charset=utf-8", include_str!("../../assets/web/app.js"))))
+        .route("/transfer", get(transfer::page))
+        .route("/transfer/import", axum::routing::post(transfer::import))
+        .route(
+            "/assets/web/app.css",
+            get(|| asset("text/css; charset=utf-8", include_str!("../../assets/web/app.css"))),
+        )
+        .route(
+            "/assets/web/app.js",
+            get(|| asset("text/javascript; charset=utf-8", include_str!("../../assets/web/app.js"))),
+        )
         .route("/assets/web/logo.svg", get(|| asset("image/svg+xml", include_str!("../../assets/web/logo.svg"))))
 }
 
@@ -162,7 +171,10 @@ impl PageCtx {
         let body = format!(
             "<h1>{}</h1><p>{}</p>",
             self.t("出错了", "Something went wrong"),
-            self.t("服务器处理请求时出错，已记录日志。请稍后再试。", "The server failed to handle the request; it has been logged. Please try again.")
+            self.t(
+                "服务器处理请求时出错，已记录日志。请稍后再试。",
+                "The server failed to handle the request; it has been logged. Please try again."
+            )
         );
         self.render(StatusCode::INTERNAL_SERVER_ERROR, self.t("出错了", "Error"), &body)
     }
@@ -206,7 +218,11 @@ fn layout(ctx: &PageCtx, title: &str, body: &str) -> String {
         nav_label = ctx.t("主导航", "Main"),
         dash = nav_item("/", "总览", "Dashboard"),
         search = nav_item("/search", "检索", "Search"),
-        publish = nav_item("/listings/new", "发布", "Publish"),
+        publish = format!(
+            "{}{}",
+            nav_item("/listings/new", "发布", "Publish"),
+            nav_item("/transfer", "导入导出", "Import/export")
+        ),
         switch = esc(&ctx.switch_href()),
         switch_lang = ctx.t("en", "zh-CN"),
         switch_text = ctx.t("English", "中文"),

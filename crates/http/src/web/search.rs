@@ -43,7 +43,9 @@ impl WebSearchParams {
         ];
         fields
             .into_iter()
-            .filter_map(|(k, v)| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(|v| (k.to_string(), v.to_string())))
+            .filter_map(|(k, v)| {
+                v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(|v| (k.to_string(), v.to_string()))
+            })
             .collect()
     }
 
@@ -76,7 +78,8 @@ impl WebSearchParams {
     /// Address of the search narrowed to exactly one TRL level (or widened again when chosen).
     fn href_trl(&self, level: &str) -> String {
         let exact = self.value("trl_min") == level && self.value("trl_max") == level;
-        let mut pairs: Vec<(String, String)> = self.pairs().into_iter().filter(|(k, _)| k != "trl_min" && k != "trl_max").collect();
+        let mut pairs: Vec<(String, String)> =
+            self.pairs().into_iter().filter(|(k, _)| k != "trl_min" && k != "trl_max").collect();
         if !exact {
             pairs.push(("trl_min".to_string(), level.to_string()));
             pairs.push(("trl_max".to_string(), level.to_string()));
@@ -98,7 +101,9 @@ impl WebSearchParams {
             if text.is_empty() {
                 return Ok(None);
             }
-            text.parse::<u8>().map(Some).map_err(|_| ApiError::bad_param(field, format!("{field} must be a number from 1 to 9")))
+            text.parse::<u8>()
+                .map(Some)
+                .map_err(|_| ApiError::bad_param(field, format!("{field} must be a number from 1 to 9")))
         };
         let text = |field: &str| Some(self.value(field).to_string()).filter(|v| !v.is_empty());
         Ok(SearchParams {
@@ -201,7 +206,14 @@ fn search_form(ctx: &PageCtx, params: &WebSearchParams) -> String {
     )
 }
 
-fn facet_block(ctx: &PageCtx, params: &WebSearchParams, title: &str, field: &str, facets: &[FacetCount], label: impl Fn(&FacetCount) -> String) -> String {
+fn facet_block(
+    ctx: &PageCtx,
+    params: &WebSearchParams,
+    title: &str,
+    field: &str,
+    facets: &[FacetCount],
+    label: impl Fn(&FacetCount) -> String,
+) -> String {
     if facets.is_empty() {
         return String::new();
     }
@@ -245,6 +257,7 @@ fn render(ctx: &PageCtx, params: &WebSearchParams, results: &SearchResults) -> S
         n = results.total,
         post = ctx.t(" 条资源", " listings"),
     );
+    html.push_str(&export_links(ctx, params, results.total));
     html.push_str(r#"<div class="search-layout"><aside class="facets" aria-label=""#);
     html.push_str(ctx.t("分面筛选", "Facets"));
     html.push_str(r#"">"#);
@@ -252,10 +265,33 @@ fn render(ctx: &PageCtx, params: &WebSearchParams, results: &SearchResults) -> S
     html.push_str(&facet_block(ctx, params, ctx.t("类型", "Kind"), "kind", &facets.kind, |f| {
         f.value.parse::<Kind>().map(|k| labels::kind_label(k, lang).to_string()).unwrap_or_else(|_| f.label.clone())
     }));
-    html.push_str(&facet_block(ctx, params, ctx.t("省级地区", "Province"), "region", &facets.region_province, |f| labels::region_short(&f.value, lang)));
-    html.push_str(&facet_block(ctx, params, ctx.t("地市 / 区", "Prefecture / district"), "region", &facets.region_prefecture, |f| labels::region_short(&f.value, lang)));
-    html.push_str(&facet_block(ctx, params, ctx.t("行业门类", "Industry section"), "industry", &facets.industry_section, |f| labels::industry_name(&f.value, lang)));
-    html.push_str(&facet_block(ctx, params, ctx.t("技术成熟度", "TRL"), "trl", &facets.trl, |f| format!("TRL {}", f.value)));
+    html.push_str(&facet_block(
+        ctx,
+        params,
+        ctx.t("省级地区", "Province"),
+        "region",
+        &facets.region_province,
+        |f| labels::region_short(&f.value, lang),
+    ));
+    html.push_str(&facet_block(
+        ctx,
+        params,
+        ctx.t("地市 / 区", "Prefecture / district"),
+        "region",
+        &facets.region_prefecture,
+        |f| labels::region_short(&f.value, lang),
+    ));
+    html.push_str(&facet_block(
+        ctx,
+        params,
+        ctx.t("行业门类", "Industry section"),
+        "industry",
+        &facets.industry_section,
+        |f| labels::industry_name(&f.value, lang),
+    ));
+    html.push_str(&facet_block(ctx, params, ctx.t("技术成熟度", "TRL"), "trl", &facets.trl, |f| {
+        format!("TRL {}", f.value)
+    }));
     html.push_str(r#"</aside><div class="results">"#);
     if results.hits.is_empty() {
         let q = params.value("q");
@@ -268,7 +304,10 @@ fn render(ctx: &PageCtx, params: &WebSearchParams, results: &SearchResults) -> S
                 format!("{}“{}”{}", ctx.t("没有找到与", "Nothing found for "), esc(q), ctx.t("相关的资源", ""))
             },
             p = ctx.t("可以试试：", "Suggestions:"),
-            s1 = ctx.t("换用更短或更通用的关键词，如“视觉”“传感器”", "use shorter or more general words, e.g. “vision”, “sensor”"),
+            s1 = ctx.t(
+                "换用更短或更通用的关键词，如“视觉”“传感器”",
+                "use shorter or more general words, e.g. “vision”, “sensor”"
+            ),
             s2 = ctx.t("减少筛选条件（地区、行业、技术成熟度）", "remove a filter (region, industry, TRL)"),
             s3 = ctx.t("检查错别字，或用中文检索", "check the spelling, or search in Chinese"),
             all = ctx.t("浏览全部资源", "Browse all listings"),
@@ -312,7 +351,12 @@ fn pagination(ctx: &PageCtx, params: &WebSearchParams, page: u64, pages: u64) ->
     }
     let mut html = format!(r#"<nav class="pagination" aria-label="{}"><ul>"#, ctx.t("分页", "Pages"));
     if page > 1 {
-        let _ = write!(html, r#"<li><a rel="prev" href="{}">‹ {}</a></li>"#, esc(&params.href_page(page - 1)), ctx.t("上一页", "Previous"));
+        let _ = write!(
+            html,
+            r#"<li><a rel="prev" href="{}">‹ {}</a></li>"#,
+            esc(&params.href_page(page - 1)),
+            ctx.t("上一页", "Previous")
+        );
     }
     let mut shown: Vec<u64> = vec![1, pages];
     shown.extend(page.saturating_sub(2).max(1)..=(page + 2).min(pages));
@@ -324,15 +368,56 @@ fn pagination(ctx: &PageCtx, params: &WebSearchParams, page: u64, pages: u64) ->
             html.push_str(r#"<li class="gap" aria-hidden="true">…</li>"#);
         }
         if number == page {
-            let _ = write!(html, r#"<li><a aria-current="page" class="current" href="{}">{number}</a></li>"#, esc(&params.href_page(number)));
+            let _ = write!(
+                html,
+                r#"<li><a aria-current="page" class="current" href="{}">{number}</a></li>"#,
+                esc(&params.href_page(number))
+            );
         } else {
             let _ = write!(html, r#"<li><a href="{}">{number}</a></li>"#, esc(&params.href_page(number)));
         }
         previous = number;
     }
     if page < pages {
-        let _ = write!(html, r#"<li><a rel="next" href="{}">{} ›</a></li>"#, esc(&params.href_page(page + 1)), ctx.t("下一页", "Next"));
+        let _ = write!(
+            html,
+            r#"<li><a rel="next" href="{}">{} ›</a></li>"#,
+            esc(&params.href_page(page + 1)),
+            ctx.t("下一页", "Next")
+        );
     }
     html.push_str("</ul></nav>");
     html
+}
+
+/// Links exporting this search result; an export needs one kind, so without one the user is told
+/// to pick it.
+fn export_links(ctx: &PageCtx, params: &WebSearchParams, total: u64) -> String {
+    if total == 0 {
+        return String::new();
+    }
+    let kind = params.value("kind");
+    if kind.is_empty() {
+        return format!(
+            r#"<p class="export-links">{}</p>"#,
+            ctx.t(
+                "选择一种资源类型后可导出结果为 CSV / Excel。",
+                "Pick one kind to export the results to CSV / Excel."
+            )
+        );
+    };
+    let mut pairs: Vec<(String, String)> = params.pairs().into_iter().filter(|(k, _)| k != "page").collect();
+    pairs.retain(|(k, _)| k != "kind");
+    pairs.push(("kind".to_string(), kind.to_string()));
+    let link = |format: &str| {
+        let mut with_format = pairs.clone();
+        with_format.push(("format".to_string(), format.to_string()));
+        format!("/api/v1/exports?{}", encode_query(&with_format))
+    };
+    format!(
+        r#"<p class="export-links">{label} <a id="export-csv" href="{csv}">CSV</a> · <a id="export-xlsx" href="{xlsx}">Excel</a></p>"#,
+        label = ctx.t("导出结果：", "Export results:"),
+        csv = esc(&link("csv")),
+        xlsx = esc(&link("xlsx")),
+    )
 }

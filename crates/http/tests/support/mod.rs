@@ -29,7 +29,8 @@ impl DemoServer {
         let loading = Instant::now();
         let loaded = app.load_demo(xietong_demo::DEFAULT_SEED).expect("load demo data");
         eprintln!("browser: loaded {loaded} demo listings in {:.1}s", loading.elapsed().as_secs_f64());
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
         let address = listener.local_addr().expect("address");
         let state = AppState::new(app.clone());
@@ -41,7 +42,14 @@ impl DemoServer {
 
     /// Enterprises in the store, whatever their status.
     pub fn enterprise_count(&self) -> u64 {
-        self.app.store.counts().expect("counts").iter().filter(|c| c.kind == Kind::Enterprise).map(|c| c.count).sum::<u64>()
+        self.app
+            .store
+            .counts()
+            .expect("counts")
+            .iter()
+            .filter(|c| c.kind == Kind::Enterprise)
+            .map(|c| c.count)
+            .sum::<u64>()
     }
 }
 
@@ -108,7 +116,10 @@ impl Drop for Browser {
 
 /// Where screenshots go: `target/screenshots/`.
 pub fn screenshot_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().map(|p| p.join("screenshots")).unwrap_or_else(|| PathBuf::from("screenshots"));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map(|p| p.join("screenshots"))
+        .unwrap_or_else(|| PathBuf::from("screenshots"));
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     dir
 }
@@ -120,7 +131,8 @@ pub async fn screenshot(client: &Client, name: &str) {
     let path = screenshot_dir().join(format!("{name}.png"));
     std::fs::write(&path, &png).expect("write screenshot");
     eprintln!("browser: screenshot {}", path.display());
-    if std::env::var("XT_UPDATE_DOC_SCREENSHOTS").is_ok_and(|v| v == "1") && (name == "dashboard" || name == "listing") {
+    if std::env::var("XT_UPDATE_DOC_SCREENSHOTS").is_ok_and(|v| v == "1") && (name == "dashboard" || name == "listing")
+    {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
         std::fs::create_dir_all(&docs).expect("docs/screenshots");
         std::fs::write(docs.join(format!("{name}.png")), &png).expect("write doc screenshot");
