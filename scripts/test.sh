@@ -25,4 +25,5 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

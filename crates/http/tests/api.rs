@@ -305,7 +305,7 @@ async fn openapi_lists_every_route_and_ops_endpoints_answer() {
     ] {
         assert!(paths.iter().any(|p| p.as_str() == expected), "{expected} missing from {paths:?}");
     }
-    assert_eq!(spec["paths"]["/api/v1/listings"]["post"]["responses"]["201"].is_object(), true);
+    assert!(spec["paths"]["/api/v1/listings"]["post"]["responses"]["201"].is_object());
     let (status, health) = test.get("/healthz").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(health["status"], "ok");

@@ -185,6 +185,8 @@ fn layout(ctx: &PageCtx, title: &str, body: &str) -> String {
         let current = if ctx.path == href { r#" aria-current="page""# } else { "" };
         format!(r#"<li><a href="{href}"{current}>{}</a></li>"#, ctx.t(zh, en))
     };
+    let publish_items =
+        nav_item("/listings/new", "发布", "Publish") + &nav_item("/transfer", "导入导出", "Import/export");
     format!(
         r##"<!doctype html>
 <html lang="{lang}">
@@ -218,11 +220,7 @@ fn layout(ctx: &PageCtx, title: &str, body: &str) -> String {
         nav_label = ctx.t("主导航", "Main"),
         dash = nav_item("/", "总览", "Dashboard"),
         search = nav_item("/search", "检索", "Search"),
-        publish = format!(
-            "{}{}",
-            nav_item("/listings/new", "发布", "Publish"),
-            nav_item("/transfer", "导入导出", "Import/export")
-        ),
+        publish = publish_items,
         switch = esc(&ctx.switch_href()),
         switch_lang = ctx.t("en", "zh-CN"),
         switch_text = ctx.t("English", "中文"),
