@@ -125,10 +125,10 @@ fn parse_id(text: &str) -> Result<ListingId, StoreError> {
 }
 
 /// Writes the derived rows (regions, industries, sites) and the change-log entry of a listing.
-fn write_derived(tx: &Transaction<'_>, listing: &Listing, replacing: bool) -> Result<(), StoreError> {
+fn write_derived(tx: &Transaction<'_>, listing: &Listing, rows: DerivedRows) -> Result<(), StoreError> {
     let id = listing.id.to_string();
     let reference = Reference::get();
-    if replacing {
+    if rows == DerivedRows::Replace {
         tx.prepare_cached("DELETE FROM listing_regions WHERE listing_id = ?1")?.execute([&id])?;
         tx.prepare_cached("DELETE FROM listing_industries WHERE listing_id = ?1")?.execute([&id])?;
         tx.prepare_cached("DELETE FROM enterprise_sites WHERE listing_id = ?1")?.execute([&id])?;
@@ -160,27 +160,44 @@ fn write_derived(tx: &Transaction<'_>, listing: &Listing, replacing: bool) -> Re
     Ok(())
 }
 
+/// Whether a listing's derived rows are new or replace earlier ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DerivedRows {
+    Fresh,
+    Replace,
+}
+
+/// Writes the listing's row, inserting it or replacing every column but `created_at`.
+fn write_row(tx: &Transaction<'_>, listing: &Listing) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "INSERT INTO listings (id, kind, status, visibility, title, owner_org, external_id, uscc, version, created_at, updated_at, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, status = excluded.status, visibility = excluded.visibility,
+             title = excluded.title, owner_org = excluded.owner_org, external_id = excluded.external_id, uscc = excluded.uscc,
+             version = excluded.version, updated_at = excluded.updated_at, body = excluded.body",
+    )?
+    .execute(params![
+        listing.id.to_string(),
+        listing.kind().as_str(),
+        listing.body.status.as_str(),
+        listing.body.visibility.as_str(),
+        listing.body.title,
+        listing.body.owner_org,
+        listing.body.external_id,
+        uscc_of(&listing.body),
+        listing.version,
+        fmt_time(listing.created_at),
+        fmt_time(listing.updated_at),
+        serde_json::to_string(&listing.body).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
+    ])
+}
+
 fn insert(tx: &Transaction<'_>, body: ListingBody) -> Result<Listing, StoreError> {
     let at = now();
     let listing = Listing { id: ListingId::new(), version: 1, created_at: at, updated_at: at, body };
     // The unique indexes enforce USCC and external-id uniqueness; only when one fires do we look
     // up which listing holds the key, so the common path costs one statement.
-    let inserted = tx.prepare_cached("INSERT INTO listings (id, kind, status, visibility, title, owner_org, external_id, uscc, version, created_at, updated_at, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")?.execute(params![
-            listing.id.to_string(),
-            listing.kind().as_str(),
-            listing.body.status.as_str(),
-            listing.body.visibility.as_str(),
-            listing.body.title,
-            listing.body.owner_org,
-            listing.body.external_id,
-            uscc_of(&listing.body),
-            listing.version,
-            fmt_time(listing.created_at),
-            fmt_time(listing.updated_at),
-            serde_json::to_string(&listing.body)?,
-        ],
-    );
+    let inserted = write_row(tx, &listing);
     match inserted {
         Ok(_) => {}
         Err(rusqlite::Error::SqliteFailure(failure, _)) if failure.code == rusqlite::ErrorCode::ConstraintViolation => {
@@ -189,7 +206,7 @@ fn insert(tx: &Transaction<'_>, body: ListingBody) -> Result<Listing, StoreError
         }
         Err(err) => return Err(err.into()),
     }
-    write_derived(tx, &listing, false)?;
+    write_derived(tx, &listing, DerivedRows::Fresh)?;
     Ok(listing)
 }
 
@@ -237,22 +254,8 @@ fn replace(
     }
     check_unique(tx, id, &body)?;
     let listing = Listing { id, version: current.version + 1, created_at: current.created_at, updated_at: now(), body };
-    tx.prepare_cached("UPDATE listings SET kind = ?2, status = ?3, visibility = ?4, title = ?5, owner_org = ?6, external_id = ?7, uscc = ?8,
-         version = ?9, updated_at = ?10, body = ?11 WHERE id = ?1")?.execute(params![
-            id.to_string(),
-            listing.kind().as_str(),
-            listing.body.status.as_str(),
-            listing.body.visibility.as_str(),
-            listing.body.title,
-            listing.body.owner_org,
-            listing.body.external_id,
-            uscc_of(&listing.body),
-            listing.version,
-            fmt_time(listing.updated_at),
-            serde_json::to_string(&listing.body)?,
-        ],
-    )?;
-    write_derived(tx, &listing, true)?;
+    write_row(tx, &listing)?;
+    write_derived(tx, &listing, DerivedRows::Replace)?;
     Ok(listing)
 }
 
