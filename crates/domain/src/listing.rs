@@ -252,6 +252,14 @@ impl Availability {
             Availability::RemoteConsulting => "远程咨询",
         }
     }
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Availability::FullTime => "Full time",
+            Availability::DualAppointment => "Dual appointment",
+            Availability::WeekendEngineer => "Weekend engineer",
+            Availability::RemoteConsulting => "Remote consulting",
+        }
+    }
 }
 
 /// Kind of intellectual property behind an achievement.
@@ -307,6 +315,14 @@ impl FacilityType {
             FacilityType::PilotBase => "中试基地",
         }
     }
+    pub fn label_en(self) -> &'static str {
+        match self {
+            FacilityType::Instrument => "Instrument",
+            FacilityType::Lab => "Laboratory",
+            FacilityType::PilotLine => "Pilot line",
+            FacilityType::PilotBase => "Pilot base",
+        }
+    }
 }
 
 /// Role of an enterprise site.
@@ -334,6 +350,14 @@ impl SiteRole {
             SiteRole::RAndD => "研发",
             SiteRole::Manufacturing => "制造",
             SiteRole::Scenario => "应用场景",
+        }
+    }
+    pub fn label_en(self) -> &'static str {
+        match self {
+            SiteRole::Hq => "Head office",
+            SiteRole::RAndD => "R&D",
+            SiteRole::Manufacturing => "Manufacturing",
+            SiteRole::Scenario => "Application site",
         }
     }
 }

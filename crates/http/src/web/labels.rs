@@ -73,33 +73,15 @@ pub fn kind_label(kind: Kind, lang: Lang) -> &'static str {
 }
 
 pub fn availability_label(value: Availability, lang: Lang) -> &'static str {
-    let en = match value {
-        Availability::FullTime => "Full time",
-        Availability::DualAppointment => "Dual appointment",
-        Availability::WeekendEngineer => "Weekend engineer",
-        Availability::RemoteConsulting => "Remote consulting",
-    };
-    lang.t(value.label_zh(), en)
+    lang.t(value.label_zh(), value.label_en())
 }
 
 pub fn facility_type_label(value: FacilityType, lang: Lang) -> &'static str {
-    let en = match value {
-        FacilityType::Instrument => "Instrument",
-        FacilityType::Lab => "Laboratory",
-        FacilityType::PilotLine => "Pilot line",
-        FacilityType::PilotBase => "Pilot base",
-    };
-    lang.t(value.label_zh(), en)
+    lang.t(value.label_zh(), value.label_en())
 }
 
 pub fn site_role_label(value: SiteRole, lang: Lang) -> &'static str {
-    let en = match value {
-        SiteRole::Hq => "Head office",
-        SiteRole::RAndD => "R&D",
-        SiteRole::Manufacturing => "Manufacturing",
-        SiteRole::Scenario => "Application site",
-    };
-    lang.t(value.label_zh(), en)
+    lang.t(value.label_zh(), value.label_en())
 }
 
 /// Wire values and labels of the IP types (serde names of `IpType`).
