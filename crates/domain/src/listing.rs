@@ -125,6 +125,10 @@ impl FromStr for Kind {
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Draft,
+    /// Waiting for a region operator's review before publication.
+    Pending,
+    /// Turned down by a region operator; the reason is in the review record.
+    Rejected,
     #[default]
     Published,
     Archived,
@@ -134,8 +138,30 @@ impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Draft => "draft",
+            Status::Pending => "pending",
+            Status::Rejected => "rejected",
             Status::Published => "published",
             Status::Archived => "archived",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Status::Draft => "草稿",
+            Status::Pending => "待审核",
+            Status::Rejected => "未通过审核",
+            Status::Published => "已发布",
+            Status::Archived => "已归档",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Status::Draft => "Draft",
+            Status::Pending => "Awaiting review",
+            Status::Rejected => "Rejected",
+            Status::Published => "Published",
+            Status::Archived => "Archived",
         }
     }
 }
@@ -145,9 +171,11 @@ impl FromStr for Status {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim() {
             "draft" => Ok(Status::Draft),
+            "pending" => Ok(Status::Pending),
+            "rejected" => Ok(Status::Rejected),
             "published" => Ok(Status::Published),
             "archived" => Ok(Status::Archived),
-            other => Err(format!("unknown status {other:?}; expected draft, published or archived")),
+            other => Err(format!("unknown status {other:?}; expected draft, pending, rejected, published or archived")),
         }
     }
 }
@@ -171,6 +199,37 @@ impl Visibility {
             Visibility::Region => "region",
             Visibility::Organisation => "organisation",
         }
+    }
+
+    pub const ALL: [Visibility; 4] =
+        [Visibility::Public, Visibility::Registered, Visibility::Region, Visibility::Organisation];
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Visibility::Public => "公开",
+            Visibility::Registered => "注册用户可见",
+            Visibility::Region => "同地区可见",
+            Visibility::Organisation => "仅本机构可见",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Visibility::Public => "Public",
+            Visibility::Registered => "Registered users",
+            Visibility::Region => "Same region",
+            Visibility::Organisation => "Own organisation",
+        }
+    }
+}
+
+impl FromStr for Visibility {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Visibility::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s.trim())
+            .ok_or_else(|| format!("unknown visibility {s:?}; expected public, registered, region or organisation"))
     }
 }
 
