@@ -6,7 +6,9 @@
 //! sequence number, so a crash between the two writes is repaired by the next sync, and
 //! [`App::reindex`] can always rebuild the index from the store alone.
 
+pub mod auth;
 pub mod data_dir;
+pub mod demo_accounts;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -15,8 +17,9 @@ use anyhow::Context;
 use parking_lot::Mutex;
 use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
-use xietong_store::{Store, WriteOp};
+use xietong_store::{Accounts, NewAudit, SqliteStore, Store, WriteOp};
 
+pub use auth::Auth;
 pub use data_dir::DataDir;
 
 /// Changes replayed per index commit.
@@ -27,6 +30,9 @@ const DEMO_META_KEY: &str = "demo_seed";
 /// The store and the index derived from it.
 pub struct App {
     pub store: Arc<dyn Store>,
+    /// Accounts, sessions, tokens, requests, reviews and the audit trail (same database).
+    pub accounts: Arc<dyn Accounts>,
+    pub auth: Auth,
     pub index: Arc<SearchIndex>,
     sync_lock: Mutex<()>,
 }
@@ -34,11 +40,19 @@ pub struct App {
 impl App {
     /// Opens the store and index of a data directory and brings the index in line with the store.
     pub fn open(data_dir: &DataDir) -> anyhow::Result<App> {
-        let store: Arc<dyn Store> = Arc::new(data_dir.open_store()?);
+        let sqlite: Arc<SqliteStore> = Arc::new(data_dir.open_store()?);
+        let store: Arc<dyn Store> = sqlite.clone();
+        let accounts: Arc<dyn Accounts> = sqlite;
         let index_path = data_dir.index_path();
         let index = SearchIndex::open(&index_path)
             .with_context(|| format!("failed to open search index at {}", index_path.display()))?;
-        let app = App { store, index: Arc::new(index), sync_lock: Mutex::new(()) };
+        let app = App {
+            store,
+            auth: Auth::new(accounts.clone()),
+            accounts,
+            index: Arc::new(index),
+            sync_lock: Mutex::new(()),
+        };
         if app.index.applied_seq() > app.store.last_seq()? {
             // The index is ahead of the store (e.g. the database was replaced): rebuild it.
             tracing::warn!(index.seq = app.index.applied_seq(), "index is ahead of the store; rebuilding");
@@ -92,17 +106,37 @@ impl App {
         Ok(done)
     }
 
-    /// Loads the demo dataset once; later calls see the meta flag and do nothing.
-    /// Returns the number of listings loaded.
-    pub fn load_demo(&self, seed: u64) -> anyhow::Result<usize> {
-        if self.store.meta_get(DEMO_META_KEY)?.is_some() {
-            return Ok(0);
+    /// Appends to the audit trail. The entry is written after the action it records, in its own
+    /// transaction; a failure is logged loudly rather than undoing the action.
+    pub fn audit(&self, entry: NewAudit) {
+        if let Err(error) = self.accounts.audit(entry.clone()) {
+            tracing::error!(%error, action = %entry.action, target = %entry.target, "failed to write the audit trail");
         }
+    }
+
+    /// Loads the demo dataset once, and makes sure the demo accounts exist (see
+    /// [`demo_accounts`]); later calls see the meta flags and do nothing. Returns the number of
+    /// generated listings loaded by this call.
+    pub fn load_demo(&self, seed: u64) -> anyhow::Result<usize> {
         let data = xietong_demo::generate(seed);
+        let count = if self.store.meta_get(DEMO_META_KEY)?.is_some() { 0 } else { self.store_demo(seed, &data.listings)? };
+        demo_accounts::ensure(self, &data.listings)?;
+        Ok(count)
+    }
+
+    /// The demo accounts, for the start-up banner (empty unless the demo was loaded).
+    pub fn demo_accounts(&self) -> anyhow::Result<Vec<demo_accounts::DemoAccount>> {
+        let Some(seed) = self.store.meta_get(DEMO_META_KEY)? else { return Ok(Vec::new()) };
+        let seed = seed.parse().unwrap_or(xietong_demo::DEFAULT_SEED);
+        demo_accounts::ensure(self, &xietong_demo::generate(seed).listings)
+    }
+
+    fn store_demo(&self, seed: u64, listings: &[xietong_domain::ListingBody]) -> anyhow::Result<usize> {
         let reference = Reference::get();
-        let mut ops = Vec::with_capacity(data.listings.len());
-        for body in data.listings {
-            let body = validate(body, reference).map_err(|e| anyhow::anyhow!("demo listing is invalid: {e}"))?;
+        let mut ops = Vec::with_capacity(listings.len());
+        for body in listings {
+            let body =
+                validate(body.clone(), reference).map_err(|e| anyhow::anyhow!("demo listing is invalid: {e}"))?;
             ops.push(WriteOp::Create(body));
         }
         let count = ops.len();

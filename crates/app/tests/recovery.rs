@@ -2,7 +2,8 @@
 //! repaired on the next start, and a rebuild from the store alone gives the same index.
 
 use xietong_app::{App, DataDir};
-use xietong_domain::ListingBody;
+use xietong_domain::{ListingBody, OrgKind, Role};
+use xietong_store::ListFilter;
 use xietong_search::SearchQuery;
 
 fn achievement(title: &str) -> ListingBody {
@@ -72,5 +73,21 @@ fn demo_loads_once() {
     assert_eq!(loaded, xietong_demo::counts().total());
     assert_eq!(app.load_demo(xietong_demo::DEFAULT_SEED).unwrap(), 0, "a second start reuses the data");
     let stored: u64 = app.store.counts().unwrap().iter().map(|c| c.count).sum();
-    assert_eq!(stored as usize, loaded);
+    let showcase = 4; // ent_a's draft, region-only and organisation-only demands; talent_1's profile
+    assert_eq!(stored as usize, loaded + showcase);
+    // Demo accounts exist once, with the fixed usernames reviewers' scripts use.
+    for username in ["admin", "fengtai_ops", "ent_a", "ent_b", "talent_1"] {
+        assert!(app.accounts.user_by_name(username).unwrap().is_some(), "{username}");
+    }
+    let fengtai = app.accounts.user_by_name("fengtai_ops").unwrap().unwrap();
+    assert_eq!((fengtai.role, fengtai.region_code.as_deref()), (Role::RegionOperator, Some("110106")));
+    let ent_a = app.accounts.org(app.accounts.user_by_name("ent_a").unwrap().unwrap().org_id.unwrap()).unwrap().unwrap();
+    let ent_b = app.accounts.org(app.accounts.user_by_name("ent_b").unwrap().unwrap().org_id.unwrap()).unwrap().unwrap();
+    assert_ne!(ent_a.id, ent_b.id, "ent_a and ent_b belong to two different enterprises");
+    assert_eq!((ent_a.kind, ent_b.kind), (OrgKind::Enterprise, OrgKind::Enterprise));
+    let owned = app.store.list(&ListFilter { owner_org: Some(ent_a.name.clone()), ..ListFilter::default() }, 1, 0).unwrap();
+    assert!(owned.total > 4, "ent_a's enterprise owns demo listings");
+    let admin = app.accounts.user_by_name("admin").unwrap().unwrap();
+    assert!(xietong_app::auth::verify_password(&admin.password_hash, xietong_app::demo_accounts::DEMO_PASSWORD));
+    assert_eq!(app.accounts.users().unwrap().len(), 9, "the second load created no second set of accounts");
 }

@@ -22,6 +22,10 @@ addr = "127.0.0.1:8080"
 # Env: XT_DEMO=1. Flag: --demo.
 demo = false
 
+# Mark session cookies Secure even when no proxy sends X-Forwarded-Proto: https (set this when
+# the server is reached over TLS only). Env: XT_SECURE_COOKIES=1.
+secure_cookies = false
+
 # Log format: "pretty" or "json". Env: XT_LOG_FORMAT. Levels via RUST_LOG (default info).
 log_format = "pretty"
 
@@ -43,6 +47,7 @@ pub struct FileConfig {
     pub data: Option<PathBuf>,
     pub addr: Option<String>,
     pub demo: Option<bool>,
+    pub secure_cookies: Option<bool>,
     pub log_format: Option<String>,
     pub embedding: Option<EmbeddingConfig>,
 }

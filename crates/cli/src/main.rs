@@ -1,5 +1,6 @@
 //! The `xietong` binary.
 
+mod accounts_cmd;
 mod config;
 mod ops;
 mod serve;
@@ -37,6 +38,15 @@ enum Command {
     Import(transfer_cmd::ImportArgs),
     /// Export listings of one kind to CSV or XLSX, in the template's columns.
     Export(transfer_cmd::ExportArgs),
+    /// API tokens: `xietong token issue --data DIR --user USERNAME` prints a new token last.
+    #[command(subcommand)]
+    Token(accounts_cmd::TokenCommand),
+    /// Users: add and list accounts.
+    #[command(subcommand)]
+    User(accounts_cmd::UserCommand),
+    /// Organisations: register and list.
+    #[command(subcommand)]
+    Org(accounts_cmd::OrgCommand),
 }
 
 /// Where the data directory is, shared by every subcommand that touches data.
@@ -77,5 +87,8 @@ fn main() -> anyhow::Result<()> {
         Command::Template(args) => transfer_cmd::template(args),
         Command::Import(args) => transfer_cmd::import(args),
         Command::Export(args) => transfer_cmd::export(args),
+        Command::Token(command) => accounts_cmd::token(command),
+        Command::User(command) => accounts_cmd::user(command),
+        Command::Org(command) => accounts_cmd::org(command),
     }
 }

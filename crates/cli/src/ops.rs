@@ -113,7 +113,9 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
             lang: None,
         };
         let started = Instant::now();
-        let (request, _) = to_request(body).map_err(|e| anyhow::anyhow!("query {} is invalid: {e:?}", query.id))?;
+        let (mut request, _) =
+            to_request(body).map_err(|e| anyhow::anyhow!("query {} is invalid: {e:?}", query.id))?;
+        request.scope = None; // operator eval: unrestricted, like the example eval
         let hits = app.index.match_request(&request)?;
         latencies_ms.push(started.elapsed().as_secs_f64() * 1000.0);
         let mut ranking: Vec<String> = hits.into_iter().filter_map(|h| h.listing.body.external_id).collect();
@@ -212,7 +214,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     for i in 0..args.iterations.min(sources.items.len().max(1)) {
         let Some(source) = sources.items.get(i) else { break };
         let t = Instant::now();
-        app.index.match_listing(source, None, 20)?;
+        app.index.match_listing(source, None, 20, &xietong_domain::ReadScope::All)?; // operator benchmark: unrestricted
         match_ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     println!(

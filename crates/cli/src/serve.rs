@@ -34,6 +34,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let data = args.data.or(file.data.clone()).unwrap_or_else(|| PathBuf::from("./xietong-data"));
     let addr = config::parse_addr(args.addr.as_deref().or(file.addr.as_deref()).unwrap_or("127.0.0.1:8080"))?;
     let demo = args.demo || file.demo.unwrap_or(false);
+    let secure_cookies = std::env::var("XT_SECURE_COOKIES").map(|v| v == "1" || v == "true").unwrap_or(false)
+        || file.secure_cookies.unwrap_or(false);
 
     let started = Instant::now();
     let data_dir = DataDir::create(&data)?;
@@ -50,6 +52,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     tracing::info!(data = %data.display(), duration_ms = started.elapsed().as_millis() as u64, indexed_docs = app.index.doc_count(), "ready");
+    let demo_accounts = if demo { app.demo_accounts()? } else { Vec::new() };
     let app = Arc::new(app);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -61,8 +64,28 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             tokio::net::TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {addr}"))?;
         let local = listener.local_addr()?;
         println!("xietong is serving {} on http://{local}/  (API docs: http://{local}/api/docs)", data.display());
+        if !demo_accounts.is_empty() {
+            println!(
+                "Demo accounts (password {:?}), log in at http://{local}/login:",
+                xietong_app::demo_accounts::DEMO_PASSWORD
+            );
+            for account in &demo_accounts {
+                println!(
+                    "  {:<12} {:<16} {}",
+                    account.username,
+                    account.role.as_str(),
+                    account.org.as_deref().unwrap_or("")
+                );
+            }
+            println!(
+                "API token for scripts: xietong token issue --data {} --user admin",
+                data.display()
+            );
+        }
         spawn_index_follower(app.clone());
-        xietong_http::serve(listener, AppState::new(app), shutdown_signal()).await.context("server failed")?;
+        let mut state = AppState::new(app);
+        state.secure_cookies = secure_cookies;
+        xietong_http::serve(listener, state, shutdown_signal()).await.context("server failed")?;
         tracing::info!("shut down cleanly");
         Ok(())
     })

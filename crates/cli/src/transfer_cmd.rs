@@ -141,11 +141,17 @@ pub fn import(args: ImportArgs) -> anyhow::Result<()> {
         bar.set_position(progress.rows_done);
     };
     let file_name = args.file.display().to_string();
-    let options = ImportOptions { batch_rows: args.batch_size };
+    let options = ImportOptions { batch_rows: args.batch_size, ..ImportOptions::default() };
     let report = xietong_transfer::import_bytes_with(&store, kind, &file_name, &bytes, &options, &mut on_progress)
         .with_context(|| format!("failed to import {}", args.file.display()))?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
+    audit(
+        &store,
+        "import",
+        format!("{kind}:{file_name}"),
+        serde_json::json!({"rows": report.rows, "accepted": report.accepted, "updated": report.updated, "rejected": report.rejected}),
+    );
     let errors_file = errors_path(&args.file);
     std::fs::write(&errors_file, xietong_transfer::error_report_csv(&report))
         .with_context(|| format!("failed to write the error report {}", errors_file.display()))?;
@@ -203,11 +209,14 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
     let listings = if region.is_none() && industry.is_none() && status.is_none() {
         whole_library(&store, kind)?
     } else {
-        let filter = ListFilter { kind: Some(kind), region, industry, status, owner_org: None, sort: ListSort::Oldest };
+        let filter =
+            ListFilter { kind: Some(kind), region, industry, status, owner_org: None, scope: None, sort: ListSort::Oldest };
         filtered(&store, &filter)?
     };
-    // The command line is an operator action on the local data directory: contacts in full.
+    // The command line is an operator action on the local data directory: contacts in full, and
+    // the audit trail records that they left the platform.
     let mask_contacts = false;
+    audit(&store, "export.full", kind.as_str().to_string(), serde_json::json!({"rows": listings.len()}));
     let bytes = match format {
         SheetFormat::Csv => xietong_transfer::export_csv(kind, &listings, mask_contacts),
         SheetFormat::Xlsx => {
@@ -254,4 +263,14 @@ fn filtered(store: &dyn Store, filter: &ListFilter) -> anyhow::Result<Vec<xieton
         }
     }
     Ok(listings)
+}
+
+/// Records an operator action of the command line in the audit trail; a failure is reported but
+/// does not undo the action.
+fn audit(store: &xietong_store::SqliteStore, action: &str, target: String, detail: serde_json::Value) {
+    use xietong_store::Accounts;
+    let entry = xietong_store::NewAudit { actor: "cli".into(), action: action.into(), target, detail, ..Default::default() };
+    if let Err(error) = store.audit(entry) {
+        eprintln!("warning: failed to write the audit trail: {error}");
+    }
 }

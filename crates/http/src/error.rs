@@ -42,6 +42,12 @@ pub enum ApiError {
         detail: String,
         field: Option<String>,
     },
+    /// No valid credentials; log in or send `Authorization: Bearer TOKEN`.
+    Unauthorized(String),
+    /// Authenticated, but the rules do not allow this (wrong role, scope, owner or CSRF token).
+    Forbidden(String),
+    /// Too many failed logins.
+    TooManyRequests { detail: String, retry_after_s: u64 },
     NotFound(String),
     Conflict(String),
     PayloadTooLarge(String),
@@ -59,6 +65,9 @@ impl ApiError {
         match self {
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -97,6 +106,9 @@ impl ApiError {
                     })
                     .collect(),
             ),
+            ApiError::Unauthorized(detail) => ("unauthorized", "Login required", detail.clone(), Vec::new()),
+            ApiError::Forbidden(detail) => ("forbidden", "Forbidden", detail.clone(), Vec::new()),
+            ApiError::TooManyRequests { detail, .. } => ("too-many-requests", "Too many requests", detail.clone(), Vec::new()),
             ApiError::NotFound(detail) => ("not-found", "Not found", detail.clone(), Vec::new()),
             ApiError::Conflict(detail) => ("conflict", "Conflict", detail.clone(), Vec::new()),
             ApiError::PayloadTooLarge(detail) => ("payload-too-large", "Payload too large", detail.clone(), Vec::new()),
@@ -135,6 +147,22 @@ impl From<StoreError> for ApiError {
                 "a listing with the same {field} already exists ({existing}); update that one instead"
             )),
             StoreError::Backend(_) => ApiError::Internal(anyhow::Error::new(err)),
+            StoreError::Taken { .. } => ApiError::Conflict(err.to_string()),
+        }
+    }
+}
+
+impl From<xietong_app::auth::AuthError> for ApiError {
+    fn from(err: xietong_app::auth::AuthError) -> Self {
+        use xietong_app::auth::AuthError;
+        match err {
+            AuthError::BadCredentials => ApiError::Unauthorized(err.to_string()),
+            AuthError::Throttled { retry_after_s } => {
+                ApiError::TooManyRequests { detail: err.to_string(), retry_after_s }
+            }
+            AuthError::WeakPassword => ApiError::bad_param("password", err.to_string()),
+            AuthError::Store(store) => store.into(),
+            AuthError::Hash(_) => ApiError::Internal(anyhow::Error::new(err)),
         }
     }
 }
@@ -165,6 +193,15 @@ impl IntoResponse for ApiError {
         let problem = self.problem();
         let mut response = (self.status(), axum::Json(problem)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        match &self {
+            ApiError::Unauthorized(_) => {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::TooManyRequests { retry_after_s, .. } => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
+            }
+            _ => {}
+        }
         response
     }
 }

@@ -2,7 +2,9 @@
 //! endpoints. Only this crate knows HTTP; handlers convert to and from domain types at the edge.
 
 pub mod api;
+pub mod auth;
 pub mod error;
+pub mod guard;
 pub mod json;
 pub mod metrics;
 pub mod state;
@@ -39,6 +41,9 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
         (name = "reference", description = "Regions, industries, TRL"),
         (name = "stats", description = "Dashboard figures"),
         (name = "transfer", description = "Spreadsheet templates, import and export"),
+        (name = "accounts", description = "Login, API tokens, organisations, users, personal data"),
+        (name = "collaboration", description = "Contact requests: consent before contact details are shown"),
+        (name = "review", description = "Review before publication and the audit trail"),
         (name = "ops", description = "Health and metrics"),
     )
 )]
@@ -61,6 +66,23 @@ pub fn router_with_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi
         .routes(routes!(api::transfer::template))
         .routes(routes!(api::transfer::import))
         .routes(routes!(api::transfer::export))
+        .routes(routes!(api::account::login))
+        .routes(routes!(api::account::logout))
+        .routes(routes!(api::account::me, api::account::erase_me))
+        .routes(routes!(api::account::export_me))
+        .routes(routes!(api::account::list_tokens, api::account::create_token))
+        .routes(routes!(api::account::revoke_token))
+        .routes(routes!(api::account::list_orgs, api::account::create_org))
+        .routes(routes!(api::account::list_users, api::account::create_user))
+        .routes(routes!(api::collab::request_contact))
+        .routes(routes!(api::collab::list_contact_requests))
+        .routes(routes!(api::collab::accept_contact_request))
+        .routes(routes!(api::collab::decline_contact_request))
+        .routes(routes!(api::collab::pending_reviews))
+        .routes(routes!(api::collab::review_listing))
+        .routes(routes!(api::collab::review_regions))
+        .routes(routes!(api::collab::set_review_region))
+        .routes(routes!(api::collab::audit_trail))
         .routes(routes!(healthz))
         .routes(routes!(metrics_text))
         .split_for_parts();
@@ -69,6 +91,8 @@ pub fn router_with_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi
         .route("/api/openapi.json", get(move || async move { Json(spec.clone()) }))
         .route("/api/docs", get(docs_page))
         .merge(web::routes())
+        // After every route is added: authenticate and apply the route's access rule.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         // Spreadsheet imports may be large; JSON bodies are held to BODY_LIMIT_BYTES by `ApiJson`.
@@ -90,25 +114,34 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state);
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 /// Liveness and readiness: 200 when the store answers.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "Healthy")))]
 async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let (seq, docs) = state.blocking(|app| Ok((app.store.last_seq()?, app.index.doc_count()))).await?;
-    Ok(Json(
-        serde_json::json!({"status": "ok", "store_seq": seq, "index_seq": state.app.index.applied_seq(), "indexed_docs": docs}),
-    ))
+    // No document counts here: they would count listings the caller may not see.
+    let seq = state.blocking(|app| Ok(app.store.last_seq()?)).await?;
+    Ok(Json(serde_json::json!({"status": "ok", "store_seq": seq, "index_seq": state.app.index.applied_seq()})))
 }
 
-/// Prometheus text metrics.
+/// Prometheus text metrics. Listing counts are of published listings visible to everyone, so
+/// the unauthenticated endpoint reveals nothing the public search does not.
 #[utoipa::path(get, path = "/metrics", tag = "ops", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics_text(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let counts = state.blocking(|app| Ok(app.store.counts()?)).await?;
+    let facets = state
+        .blocking(|app| {
+            let query = xietong_search::SearchQuery {
+                limit: 1,
+                scope: Some(xietong_domain::ReadScope::anonymous()),
+                ..Default::default()
+            };
+            Ok(app.index.search(&query)?.facets.kind)
+        })
+        .await?;
     let counts: Vec<(String, String, u64)> =
-        counts.into_iter().map(|c| (c.kind.as_str().to_string(), c.status.as_str().to_string(), c.count)).collect();
+        facets.into_iter().map(|c| (c.value, xietong_domain::Status::Published.as_str().to_string(), c.count)).collect();
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&counts)))
 }
 

@@ -11,11 +11,14 @@ use crate::metrics::Metrics;
 pub struct AppState {
     pub app: Arc<App>,
     pub metrics: Arc<Metrics>,
+    /// Mark session cookies `Secure` even without an `X-Forwarded-Proto: https` header (set when
+    /// the server is reached over TLS only).
+    pub secure_cookies: bool,
 }
 
 impl AppState {
     pub fn new(app: Arc<App>) -> Self {
-        AppState { app, metrics: Arc::new(Metrics::default()) }
+        AppState { app, metrics: Arc::new(Metrics::default()), secure_cookies: false }
     }
 
     /// Runs blocking store or index work off the async runtime.

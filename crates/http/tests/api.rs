@@ -7,11 +7,15 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use xietong_app::{App, DataDir};
+use xietong_domain::{OrgKind, Role, Scope};
 use xietong_http::AppState;
+use xietong_store::{NewOrg, NewUser};
 
 struct TestApp {
     router: Router,
     app: std::sync::Arc<App>,
+    /// API token of a member of the enterprise 测试企业 (丰台区); sent with every request.
+    token: String,
     _dir: tempfile::TempDir,
 }
 
@@ -19,11 +23,29 @@ impl TestApp {
     fn new() -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let app = std::sync::Arc::new(App::open(&DataDir::create(dir.path()).unwrap()).unwrap());
+        let org = app
+            .accounts
+            .create_org(NewOrg { name: "测试企业".into(), kind: OrgKind::Enterprise, region_code: "110106".into() })
+            .unwrap();
+        let user = app
+            .accounts
+            .create_user(NewUser {
+                username: "member".into(),
+                display_name: "成员".into(),
+                role: Role::Member,
+                org_id: Some(org.id),
+                region_code: None,
+                password_hash: "unused".into(),
+            })
+            .unwrap();
+        let (_, token) = app.auth.issue_token(&user, "tests", Scope::ALL.to_vec(), None).unwrap();
         let router = xietong_http::router(AppState::new(app.clone()));
-        TestApp { router, app, _dir: dir }
+        TestApp { router, app, token, _dir: dir }
     }
 
-    async fn send(&self, request: Request<Body>) -> (StatusCode, Option<String>, Value) {
+    async fn send(&self, mut request: Request<Body>) -> (StatusCode, Option<String>, Value) {
+        let bearer = format!("Bearer {}", self.token).parse().unwrap();
+        request.headers_mut().entry(header::AUTHORIZATION).or_insert(bearer);
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string());

@@ -9,6 +9,7 @@ pub mod eval;
 mod highlight;
 mod index;
 mod matching;
+mod scope;
 mod search;
 
 use std::path::Path;

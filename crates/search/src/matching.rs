@@ -12,6 +12,11 @@
 //!    but its best matches reveal it, and matches from the same field are the useful ones.
 //! 3. **Structured fit** on the loaded listings: TRL, region relation, industry, availability,
 //!    freshness and completeness, each a named part of the score.
+//!
+//! With a viewer's [`ReadScope`], every query of these stages (phrase document frequencies,
+//! candidates, the feedback voters, the boosted second pass, expansion terms) holds the scope and
+//! scores with statistics of the readable listings only, so a listing the viewer may not read is
+//! never returned and cannot move the others.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -23,7 +28,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Searcher, Term};
 use time::OffsetDateTime;
 use xietong_domain::{
-    Availability, Details, FacilityType, IndustryLevel, Kind, Listing, ListingId, Reference, SiteRole,
+    Availability, Details, FacilityType, IndustryLevel, Kind, Listing, ListingId, ReadScope, Reference, SiteRole,
 };
 
 use crate::SearchError;
@@ -31,6 +36,7 @@ use crate::analysis::{
     DEMAND_STOPWORDS, analyze, bigram_analyzer, jieba_tokens, normalize, phrase_parts, split_phrases,
 };
 use crate::index::{SearchIndex, embedding_text, listing_regions};
+use crate::scope::Scoped;
 use crate::search::{TextWeights, load_listing, text_query_without};
 
 /// An ad-hoc demand to match against the index.
@@ -54,6 +60,9 @@ pub struct MatchRequest {
     pub budget: Option<f64>,
     /// Number of hits; 0 means 20.
     pub limit: usize,
+    /// The read rules of the viewer; `None` means unrestricted and is meant for operator tools
+    /// and the eval only. Every caller acting for a viewer must set it (`viewer.read_scope()`).
+    pub scope: Option<ReadScope>,
 }
 
 /// One explanation sentence, in Chinese and English, with a stable code for clients.
@@ -259,17 +268,19 @@ impl Profile {
 }
 
 impl SearchIndex {
-    /// Listings complementary to `source` (of `target_kind`, or a mix of all complementary kinds).
+    /// Listings complementary to `source` (of `target_kind`, or a mix of all complementary kinds)
+    /// that `scope` may read (pass the viewer's `read_scope()`; [`ReadScope::All`] for operators).
     pub fn match_listing(
         &self,
         source: &Listing,
         target_kind: Option<Kind>,
         limit: usize,
+        scope: &ReadScope,
     ) -> Result<Vec<MatchHit>, SearchError> {
-        self.match_profile(&Profile::from_listing(source, target_kind), limit, &MatchWeights::default())
+        self.match_profile(&Profile::from_listing(source, target_kind), limit, &MatchWeights::default(), Some(scope))
     }
 
-    /// Listings matching an ad-hoc demand.
+    /// Listings matching an ad-hoc demand, within `request.scope`.
     pub fn match_request(&self, request: &MatchRequest) -> Result<Vec<MatchHit>, SearchError> {
         self.match_request_weighted(request, &MatchWeights::default())
     }
@@ -280,7 +291,7 @@ impl SearchIndex {
         request: &MatchRequest,
         weights: &MatchWeights,
     ) -> Result<Vec<MatchHit>, SearchError> {
-        self.match_profile(&Profile::from_request(request), request.limit, weights)
+        self.match_profile(&Profile::from_request(request), request.limit, weights, request.scope.as_ref())
     }
 
     /// Several target kinds are ranked one by one and interleaved (round by round, best score
@@ -290,15 +301,18 @@ impl SearchIndex {
         profile: &Profile,
         limit: usize,
         weights: &MatchWeights,
+        scope: Option<&ReadScope>,
     ) -> Result<Vec<MatchHit>, SearchError> {
         let limit = if limit == 0 { 20 } else { limit };
+        let searcher = self.reader.searcher();
+        let scoped = Scoped::new(&searcher, &self.fields, scope)?;
         if profile.target_kinds.len() <= 1 {
-            return self.match_kind(profile, limit, weights);
+            return self.match_kind(&scoped, profile, limit, weights);
         }
         let mut per_kind: Vec<std::vec::IntoIter<MatchHit>> = Vec::new();
         for kind in &profile.target_kinds {
             let single = Profile { target_kinds: vec![*kind], ..profile.clone() };
-            per_kind.push(self.match_kind(&single, limit, weights)?.into_iter());
+            per_kind.push(self.match_kind(&scoped, &single, limit, weights)?.into_iter());
         }
         let mut mixed = Vec::with_capacity(limit);
         loop {
@@ -313,15 +327,18 @@ impl SearchIndex {
         Ok(mixed)
     }
 
+    /// Ranks one target kind. Every index query goes through `scoped`: it holds the scope filter
+    /// and scores with the readable listings' statistics.
     fn match_kind(
         &self,
+        scoped: &Scoped<'_>,
         profile: &Profile,
         limit: usize,
         weights: &MatchWeights,
     ) -> Result<Vec<MatchHit>, SearchError> {
-        let searcher = self.reader.searcher();
+        let searcher = scoped.searcher();
         let fields = &self.fields;
-        let num_docs = searcher.num_docs().max(1) as f32;
+        let num_docs = scoped.num_docs().max(1) as f32;
 
         let mut scoring: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let text_weights = TextWeights {
@@ -346,7 +363,7 @@ impl SearchIndex {
                     (Occur::Should, in_title.box_clone()),
                     (Occur::Should, in_body.box_clone()),
                 ]);
-                let doc_freq = searcher.search(&anywhere, &Count)? as f32;
+                let doc_freq = scoped.search(scoped.restrict(Box::new(anywhere)).as_ref(), &Count)? as f32;
                 if doc_freq == 0.0 {
                     continue;
                 }
@@ -373,11 +390,14 @@ impl SearchIndex {
         if let Some(exclude) = profile.exclude {
             clauses.push((Occur::MustNot, term_query(fields.id, &exclude.to_string())));
         }
+        // The scope restricts the candidates, hence also the voters below and the second pass,
+        // which requires this query.
+        clauses.extend(scoped.clause());
         let query = BooleanQuery::new(clauses);
         // Discipline feedback: the best candidates vote for their discipline (by normalized
         // score), and a second pass adds `prf_weight × share × top score` to every document of a
         // voted discipline, over the whole index rather than a fixed candidate pool.
-        let voters = searcher.search(&query, &TopDocs::with_limit(weights.prf_depth.max(1)))?;
+        let voters = scoped.search(&query, &TopDocs::with_limit(weights.prf_depth.max(1)))?;
         let Some((top_score, _)) = voters.first() else { return Ok(Vec::new()) };
         let max_score = f64::from(top_score.max(f32::EPSILON));
         let mut columns = DisciplineColumns::default();
@@ -386,7 +406,7 @@ impl SearchIndex {
         for (score, address) in &voters {
             let weight = (f64::from(*score) / max_score).powf(weights.prf_power);
             vote_total += weight;
-            let doc_disciplines = columns.read(&searcher, *address);
+            let doc_disciplines = columns.read(searcher, *address);
             for discipline in &doc_disciplines {
                 *votes.entry(discipline.clone()).or_default() += weight / doc_disciplines.len() as f64;
             }
@@ -404,19 +424,19 @@ impl SearchIndex {
             }
         }
         if weights.expansion_terms > 0 {
-            for (term, weight) in self.expansion_terms(&searcher, &voters, max_score, profile, weights)? {
+            for (term, weight) in self.expansion_terms(scoped, &voters, max_score, profile, weights)? {
                 let query = TermQuery::new(Term::from_field_text(fields.body_j, &term), IndexRecordOption::WithFreqs);
                 boosted.push((Occur::Should, Box::new(tantivy::query::BoostQuery::new(Box::new(query), weight))));
             }
         }
         // A margin beyond `limit` lets the structured parts reorder the head of the ranking.
         let head = limit + limit / 2 + 10;
-        let top = searcher.search(&BooleanQuery::new(boosted), &TopDocs::with_limit(head))?;
+        let top = scoped.search(&BooleanQuery::new(boosted), &TopDocs::with_limit(head))?;
         let mut ranked: Vec<(f64, f64, DocAddress)> = Vec::with_capacity(top.len());
         for (score, address) in top {
             let discipline_part: f64 = if weights.prf_weight > 0.0 {
                 columns
-                    .read(&searcher, address)
+                    .read(searcher, address)
                     .iter()
                     .filter_map(|d| shares.get(d))
                     .map(|s| weights.prf_weight * s)
@@ -434,7 +454,7 @@ impl SearchIndex {
         let source_terms = SourceTerms::new(profile, phrase_keys);
         let mut hits = Vec::with_capacity(ranked.len());
         for (text_part, discipline_part, address) in &ranked {
-            let listing = load_listing(&searcher, fields, *address)?;
+            let listing = load_listing(searcher, fields, *address)?;
             let mut hit = explain(profile, &source_terms, listing, weights, now);
             hit.score_parts.insert("text".to_string(), *text_part);
             hit.score_parts.insert("discipline".to_string(), *discipline_part);
@@ -449,10 +469,11 @@ impl SearchIndex {
         Ok(hits)
     }
 
-    /// Terms of the best matches that the demand does not contain, best first, with boosts.
+    /// Terms of the best matches that the demand does not contain, best first, with boosts
+    /// (document frequencies over the readable listings).
     fn expansion_terms(
         &self,
-        searcher: &Searcher,
+        scoped: &Scoped<'_>,
         voters: &[(f32, DocAddress)],
         max_score: f64,
         profile: &Profile,
@@ -460,7 +481,8 @@ impl SearchIndex {
     ) -> Result<Vec<(String, f32)>, SearchError> {
         let analyzer = crate::analysis::jieba_analyzer();
         let query_terms: std::collections::HashSet<String> = analyze(&analyzer, &profile.text).into_iter().collect();
-        let num_docs = searcher.num_docs().max(1) as f64;
+        let searcher = scoped.searcher();
+        let num_docs = scoped.num_docs().max(1) as f64;
         let mut weights_by_term: HashMap<String, f64> = HashMap::new();
         for (score, address) in voters.iter().take(weights.expansion_depth) {
             let voter_weight = (f64::from(*score) / max_score).powf(weights.prf_power);
@@ -479,7 +501,7 @@ impl SearchIndex {
                 if query_terms.contains(&token) {
                     continue;
                 }
-                let doc_freq = searcher.doc_freq(&Term::from_field_text(self.fields.body_j, &token))? as f64;
+                let doc_freq = scoped.doc_freq(&Term::from_field_text(self.fields.body_j, &token))? as f64;
                 if doc_freq < 2.0 {
                     continue; // a word only this document has cannot find another one
                 }

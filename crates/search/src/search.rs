@@ -8,12 +8,13 @@ use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{DocAddress, DocId, Score, SegmentReader, TantivyDocument, Term};
-use xietong_domain::{Availability, FacilityType, Kind, Listing, ListingId, Reference, RegionLevel, Visibility};
+use xietong_domain::{Availability, FacilityType, Kind, Listing, ListingId, ReadScope, Reference, RegionLevel};
 
 use crate::SearchError;
 use crate::analysis::{analyze, bigram_analyzer, is_cjk, jieba_analyzer, normalize};
 use crate::highlight::highlight;
 use crate::index::{Fields, SearchIndex};
+use crate::scope::Scoped;
 
 /// Summary snippets are cut to this many characters around the first match.
 const SNIPPET_CHARS: usize = 160;
@@ -36,12 +37,11 @@ pub struct SearchQuery {
     pub availability: Option<Availability>,
     /// Only facilities of this type.
     pub facility_type: Option<FacilityType>,
-    /// Visibility hook: when set, a listing matches if its visibility is in the list or its
-    /// owner organisation is in `owner_org_in` (a viewer always sees its own organisation's).
-    pub visibility_in: Option<Vec<Visibility>>,
-    /// Owner organisations whose listings the viewer may see regardless of visibility; on its
-    /// own (without `visibility_in`) it restricts the results to these owners.
-    pub owner_org_in: Option<Vec<String>>,
+    /// The read rules of the viewer; `None` means unrestricted and is meant for operator tools
+    /// and the eval only. Every caller acting for a viewer must set it (`viewer.read_scope()`):
+    /// hits, `total` and facets then count only the listings the viewer may read, and BM25
+    /// statistics come from those listings alone.
+    pub scope: Option<ReadScope>,
     /// Page size; 0 means the default of 20.
     pub limit: usize,
     /// Hits to skip.
@@ -99,7 +99,11 @@ impl SearchIndex {
     pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
         let limit = if query.limit == 0 { 20 } else { query.limit };
         let text = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
+        let searcher = self.reader.searcher();
+        let scoped = Scoped::new(&searcher, &self.fields, query.scope.as_ref())?;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = filter_clauses(&self.fields, query);
+        // One Must clause: totals and facets are computed over the readable listings only.
+        clauses.extend(scoped.clause());
         let highlight_terms = match text {
             Some(text) => {
                 clauses.push((Occur::Must, text_query(&self.fields, text, &TextWeights::default())));
@@ -111,7 +115,6 @@ impl SearchIndex {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
         let full_query = BooleanQuery::new(clauses);
-        let searcher = self.reader.searcher();
         let mut facet_collector = FacetCollector::for_field("facets");
         for root in ["/kind", "/trl", "/section", "/region"] {
             facet_collector.add_facet(root);
@@ -134,7 +137,7 @@ impl SearchIndex {
                 move |doc: DocId, score: Score| (score, ranks.get_val(doc))
             });
             let (top, total, facets, prefectures) =
-                searcher.search(&full_query, &(top, Count, facet_collector, prefecture_collector))?;
+                scoped.search(&full_query, &(top, Count, facet_collector, prefecture_collector))?;
             (top.into_iter().map(|((score, _), address)| (score, address)).collect(), total, facets, prefectures)
         } else {
             let top = window.custom_score(move |segment: &SegmentReader| {
@@ -148,7 +151,7 @@ impl SearchIndex {
                 move |doc: DocId| (updated.get_val(doc), ranks.get_val(doc))
             });
             let (top, total, facets, prefectures) =
-                searcher.search(&full_query, &(top, Count, facet_collector, prefecture_collector))?;
+                scoped.search(&full_query, &(top, Count, facet_collector, prefecture_collector))?;
             (top.into_iter().map(|(_, address)| (0.0, address)).collect(), total, facets, prefectures)
         };
         let mut hits = Vec::with_capacity(scored.len());
@@ -317,21 +320,6 @@ pub(crate) fn filter_clauses(fields: &Fields, query: &SearchQuery) -> Vec<(Occur
     }
     if let Some(facility_type) = query.facility_type {
         clauses.push((Occur::Must, term_clause(fields.facility_type, facility_type.as_str())));
-    }
-    let owner_clauses = |owners: &[String]| -> Vec<(Occur, Box<dyn Query>)> {
-        owners.iter().map(|o| (Occur::Should, term_clause(fields.owner_org, o))).collect()
-    };
-    match (&query.visibility_in, &query.owner_org_in) {
-        (Some(visibilities), owners) => {
-            let mut allowed: Vec<(Occur, Box<dyn Query>)> =
-                visibilities.iter().map(|v| (Occur::Should, term_clause(fields.visibility, v.as_str()))).collect();
-            if let Some(owners) = owners {
-                allowed.extend(owner_clauses(owners));
-            }
-            clauses.push((Occur::Must, Box::new(BooleanQuery::new(allowed))));
-        }
-        (None, Some(owners)) => clauses.push((Occur::Must, Box::new(BooleanQuery::new(owner_clauses(owners))))),
-        (None, None) => {}
     }
     clauses
 }

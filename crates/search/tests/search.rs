@@ -1,5 +1,6 @@
 //! Integration tests of the search crate: one binary, each test with its own index directory.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -7,9 +8,11 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 use xietong_domain::{
     AchievementDetails, Availability, DemandDetails, Details, EnterpriseDetails, FacilityDetails, FacilityType, Kind,
-    Listing, ListingBody, ListingId, Site, SiteRole, Status, TalentDetails, Visibility,
+    Listing, ListingBody, ListingId, ReadScope, Site, SiteRole, Status, TalentDetails, Visibility,
 };
-use xietong_search::{Embedder, HttpEmbedder, LocalModelEmbedder, MatchRequest, SearchIndex, SearchQuery, normalize};
+use xietong_search::{
+    Embedder, HttpEmbedder, LocalModelEmbedder, MatchRequest, MatchWeights, SearchIndex, SearchQuery, normalize,
+};
 
 fn listing(title: &str, summary: &str, regions: &[&str], industries: &[&str], details: Details) -> Listing {
     Listing {
@@ -123,21 +126,6 @@ fn filters_and_facets_include_sub_regions() {
 }
 
 #[test]
-fn visibility_hook_filters_by_visibility_or_owner() {
-    let dir = tempfile::tempdir().unwrap();
-    let index = SearchIndex::open(dir.path()).unwrap();
-    let public = achievement("公开成果", "传感器", 5);
-    let mut private = achievement("内部成果", "传感器", 5);
-    private.body.visibility = Visibility::Organisation;
-    private.body.owner_org = Some("org-a".into());
-    index.apply(&[public, private], &[], 1).unwrap();
-    let anonymous = SearchQuery { visibility_in: Some(vec![Visibility::Public]), ..text_query("传感器") };
-    assert_eq!(titles(&index, &anonymous), vec!["公开成果"]);
-    let member = SearchQuery { owner_org_in: Some(vec!["org-a".into()]), ..anonymous };
-    assert_eq!(index.search(&member).unwrap().total, 2);
-}
-
-#[test]
 fn browse_mode_is_newest_first_and_pages_are_stable() {
     let dir = tempfile::tempdir().unwrap();
     let index = SearchIndex::open(dir.path()).unwrap();
@@ -233,7 +221,7 @@ fn match_reasons_are_truthful_and_mismatches_reported() {
     index.apply(&[vision.clone(), unrelated, enterprise], &[], 1).unwrap();
     let source = demand("寻求机器视觉缺陷检测技术", &["机器视觉", "缺陷检测"], 6, 50.0);
 
-    let hits = index.match_listing(&source, Some(Kind::Achievement), 5).unwrap();
+    let hits = index.match_listing(&source, Some(Kind::Achievement), 5, &ReadScope::All).unwrap();
     assert_eq!(hits[0].id, vision.id);
     let top = &hits[0];
     let shared = top.reasons.iter().find(|r| r.code == "shared_terms").expect("shared terms reason");
@@ -255,7 +243,7 @@ fn match_reasons_are_truthful_and_mismatches_reported() {
     // An achievement finds the enterprise whose Hebei manufacturing site is on the corridor.
     let mut beijing_vision = vision.clone();
     beijing_vision.body.region_codes = vec!["110108".into()];
-    let for_achievement = index.match_listing(&beijing_vision, Some(Kind::Enterprise), 5).unwrap();
+    let for_achievement = index.match_listing(&beijing_vision, Some(Kind::Enterprise), 5, &ReadScope::All).unwrap();
     assert_eq!(for_achievement.len(), 1);
     assert!(
         for_achievement[0].reasons.iter().any(|r| r.code == "same_region" || r.code == "rd_manufacturing_corridor")
@@ -291,7 +279,7 @@ fn corridor_reason_names_the_hebei_site() {
     index.apply(&[enterprise], &[], 1).unwrap();
     let mut source = achievement("固态电池电解质", "动力电池", 6);
     source.body.region_codes = vec!["110108".into()];
-    let hits = index.match_listing(&source, None, 5).unwrap();
+    let hits = index.match_listing(&source, None, 5, &ReadScope::All).unwrap();
     assert_eq!(hits.len(), 1);
     let corridor = hits[0].reasons.iter().find(|r| r.code == "rd_manufacturing_corridor").expect("corridor reason");
     assert!(corridor.zh.contains("保定市"), "{}", corridor.zh);
@@ -389,7 +377,7 @@ fn match_without_target_kind_mixes_complementary_kinds() {
     docs.push(facility.clone());
     index.apply(&docs, &[], 1).unwrap();
     let source = demand("寻求机器视觉技术", &["机器视觉"], 5, 100.0);
-    let hits = index.match_listing(&source, None, 3).unwrap();
+    let hits = index.match_listing(&source, None, 3, &ReadScope::All).unwrap();
     let kinds: Vec<Kind> = hits.iter().map(|h| h.kind).collect();
     assert!(
         kinds.contains(&Kind::Achievement) && kinds.contains(&Kind::Talent) && kinds.contains(&Kind::Facility),
@@ -397,4 +385,330 @@ fn match_without_target_kind_mixes_complementary_kinds() {
     );
     let talent_hit = hits.iter().find(|h| h.id == talent.id).unwrap();
     assert!(talent_hit.reasons.iter().any(|r| r.code == "availability" && r.zh.contains("周末工程师")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read scopes: nothing a viewer may not read reaches hits, totals, facets or rankings.
+
+const OWNER: &str = "甲公司";
+
+fn anonymous() -> ReadScope {
+    ReadScope::anonymous()
+}
+
+fn registered_in(province: &str) -> ReadScope {
+    ReadScope::Limited { registered: true, provinces: vec![province.to_string()], orgs: vec!["乙公司".to_string()] }
+}
+
+fn member_of(org: &str) -> ReadScope {
+    ReadScope::Limited { registered: true, provinces: vec!["120000".to_string()], orgs: vec![org.to_string()] }
+}
+
+fn owned(mut listing: Listing, visibility: Visibility, owner: &str) -> Listing {
+    listing.body.visibility = visibility;
+    listing.body.owner_org = Some(owner.to_string());
+    listing
+}
+
+/// One listing per visibility, all owned by 甲公司 and sharing the word 石墨烯散热膜; each of
+/// another kind, so the kind facet tells them apart.
+struct VisibilityFixture {
+    public: Listing,
+    registered: Listing,
+    region_beijing: Listing,
+    region_hebei: Listing,
+    organisation: Listing,
+}
+
+impl VisibilityFixture {
+    fn new() -> VisibilityFixture {
+        let text = "石墨烯散热膜";
+        VisibilityFixture {
+            public: owned(achievement("石墨烯散热膜成果", text, 6), Visibility::Public, OWNER),
+            registered: owned(
+                listing("石墨烯散热膜专家", text, &["120116"], &[], Details::Talent(TalentDetails::default())),
+                Visibility::Registered,
+                OWNER,
+            ),
+            region_beijing: owned(
+                listing("石墨烯散热膜需求", text, &["110108"], &[], Details::Demand(DemandDetails::default())),
+                Visibility::Region,
+                OWNER,
+            ),
+            // A county of Hebei: visible to viewers of the province 130000.
+            region_hebei: owned(
+                listing("石墨烯散热膜企业", text, &["130629"], &[], Details::Enterprise(EnterpriseDetails::default())),
+                Visibility::Region,
+                OWNER,
+            ),
+            organisation: owned(
+                listing(
+                    "石墨烯散热膜中试线",
+                    text,
+                    &["110108"],
+                    &[],
+                    Details::Facility(FacilityDetails { facility_type: FacilityType::PilotLine, ..Default::default() }),
+                ),
+                Visibility::Organisation,
+                OWNER,
+            ),
+        }
+    }
+
+    fn all(&self) -> Vec<Listing> {
+        vec![
+            self.public.clone(),
+            self.registered.clone(),
+            self.region_beijing.clone(),
+            self.region_hebei.clone(),
+            self.organisation.clone(),
+        ]
+    }
+}
+
+fn facet_map(list: &[xietong_search::FacetCount]) -> BTreeMap<String, u64> {
+    list.iter().filter(|f| f.count > 0).map(|f| (f.value.clone(), f.count)).collect()
+}
+
+fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+#[test]
+fn search_applies_the_read_scope_to_hits_totals_and_facets() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let fx = VisibilityFixture::new();
+    // An unrelated public listing of another owner: browse mode must count it, text search not.
+    let other = achievement("小麦育种", "小麦", 5);
+    let mut docs = fx.all();
+    docs.push(other.clone());
+    index.apply(&docs, &[], 1).unwrap();
+
+    let (p, r, rb, rh, o) = (&fx.public, &fx.registered, &fx.region_beijing, &fx.region_hebei, &fx.organisation);
+    let cases: Vec<(&str, Option<ReadScope>, Vec<&Listing>, BTreeMap<String, u64>, BTreeMap<String, u64>)> = vec![
+        ("anonymous", Some(anonymous()), vec![p], counts(&[("achievement", 1)]), counts(&[("130000", 1)])),
+        (
+            "registered in Hebei",
+            Some(registered_in("130000")),
+            vec![p, r, rh],
+            counts(&[("achievement", 1), ("talent", 1), ("enterprise", 1)]),
+            counts(&[("130000", 2), ("120000", 1)]),
+        ),
+        (
+            "registered in Beijing",
+            Some(registered_in("110000")),
+            vec![p, r, rb],
+            counts(&[("achievement", 1), ("talent", 1), ("demand", 1)]),
+            counts(&[("130000", 1), ("120000", 1), ("110000", 1)]),
+        ),
+        (
+            "owner organisation",
+            Some(member_of(OWNER)),
+            vec![p, r, rb, rh, o],
+            counts(&[("achievement", 1), ("talent", 1), ("demand", 1), ("enterprise", 1), ("facility", 1)]),
+            counts(&[("130000", 2), ("120000", 1), ("110000", 2)]),
+        ),
+        (
+            "all",
+            Some(ReadScope::All),
+            vec![p, r, rb, rh, o],
+            counts(&[("achievement", 1), ("talent", 1), ("demand", 1), ("enterprise", 1), ("facility", 1)]),
+            counts(&[("130000", 2), ("120000", 1), ("110000", 2)]),
+        ),
+        (
+            "unrestricted",
+            None,
+            vec![p, r, rb, rh, o],
+            counts(&[("achievement", 1), ("talent", 1), ("demand", 1), ("enterprise", 1), ("facility", 1)]),
+            counts(&[("130000", 2), ("120000", 1), ("110000", 2)]),
+        ),
+    ];
+    for (name, scope, visible, kinds, provinces) in cases {
+        let mut expected: Vec<ListingId> = visible.iter().map(|l| l.id).collect();
+        expected.sort();
+        let query = SearchQuery { scope: scope.clone(), ..text_query("石墨烯散热膜") };
+        let results = index.search(&query).unwrap();
+        let mut ids: Vec<ListingId> = results.hits.iter().map(|h| h.id).collect();
+        ids.sort();
+        assert_eq!(ids, expected, "{name}: hits");
+        assert_eq!(results.total, expected.len() as u64, "{name}: total");
+        assert_eq!(facet_map(&results.facets.kind), kinds, "{name}: kind facet");
+        assert_eq!(facet_map(&results.facets.region_province), provinces, "{name}: province facet");
+        assert!(results.hits.iter().all(|h| h.summary_html.contains("<mark>")), "{name}: snippets");
+
+        // Browse mode (no text) and a filter apply the scope too.
+        let browse = index.search(&SearchQuery { scope: scope.clone(), limit: 20, ..Default::default() }).unwrap();
+        assert_eq!(browse.total, expected.len() as u64 + 1, "{name}: browse total");
+        assert!(browse.hits.iter().all(|h| h.id == other.id || expected.contains(&h.id)), "{name}: browse hits");
+        let hebei =
+            SearchQuery { scope: scope.clone(), region: Some("130000".into()), ..text_query("石墨烯散热膜") };
+        let in_hebei = index.search(&hebei).unwrap();
+        let want = [p.id, rh.id].iter().filter(|id| expected.contains(id)).count() as u64;
+        assert_eq!(in_hebei.total, want, "{name}: Hebei filter");
+    }
+}
+
+#[test]
+fn scoped_search_scores_ignore_invisible_listings() {
+    let fx = VisibilityFixture::new();
+    let search_ids_scores = |docs: &[Listing]| {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        index.apply(docs, &[], 1).unwrap();
+        let query = SearchQuery { scope: Some(registered_in("130000")), ..text_query("石墨烯散热膜") };
+        index.search(&query).unwrap().hits.iter().map(|h| (h.id, h.score)).collect::<Vec<_>>()
+    };
+    let visible = vec![fx.public.clone(), fx.registered.clone(), fx.region_hebei.clone()];
+    assert_eq!(search_ids_scores(&visible), search_ids_scores(&fx.all()));
+}
+
+/// A demand for perovskite tandem cells, and two achievements: an organisation-only one of 丙公司
+/// that fits it best, and a public one that fits less.
+fn perovskite_fixture() -> (Listing, Listing, Listing) {
+    let source = demand("寻求钙钛矿叠层电池技术", &["钙钛矿叠层电池"], 4, 500.0);
+    let secret = owned(
+        achievement("钙钛矿叠层电池", "钙钛矿叠层电池 效率 钙钛矿叠层电池 稳定性", 6),
+        Visibility::Organisation,
+        "丙公司",
+    );
+    let public = owned(achievement("钙钛矿薄膜制备工艺", "钙钛矿 薄膜 电池", 6), Visibility::Public, OWNER);
+    (source, secret, public)
+}
+
+#[test]
+fn matching_never_returns_listings_outside_the_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let (source, secret, public) = perovskite_fixture();
+    index.apply(&[secret.clone(), public.clone()], &[], 1).unwrap();
+    let outsider = registered_in("110000");
+    let owner = member_of("丙公司");
+
+    for kind in [Some(Kind::Achievement), None] {
+        let hits = index.match_listing(&source, kind, 10, &outsider).unwrap();
+        let ids: Vec<ListingId> = hits.iter().map(|h| h.id).collect();
+        assert_eq!(ids, vec![public.id], "outsider, kind {kind:?}");
+        let hits = index.match_listing(&source, kind, 10, &owner).unwrap();
+        assert_eq!(hits[0].id, secret.id, "owner, kind {kind:?}");
+        assert!(hits.iter().any(|h| h.id == public.id));
+        let hits = index.match_listing(&source, kind, 10, &ReadScope::All).unwrap();
+        assert_eq!(hits[0].id, secret.id, "all, kind {kind:?}");
+        let hits = index.match_listing(&source, kind, 10, &anonymous()).unwrap();
+        assert!(hits.iter().all(|h| h.id != secret.id), "anonymous, kind {kind:?}");
+    }
+
+    let request = |scope: Option<ReadScope>| MatchRequest {
+        text: "寻求钙钛矿叠层电池技术".into(),
+        keywords: vec!["钙钛矿叠层电池".into()],
+        kind: Some(Kind::Achievement),
+        limit: 10,
+        scope,
+        ..Default::default()
+    };
+    let ids = |scope: Option<ReadScope>| -> Vec<ListingId> {
+        index.match_request(&request(scope)).unwrap().into_iter().map(|h| h.id).collect()
+    };
+    assert_eq!(ids(Some(outsider.clone())), vec![public.id]);
+    assert_eq!(ids(Some(anonymous())), vec![public.id]);
+    assert_eq!(ids(Some(owner.clone()))[0], secret.id);
+    assert_eq!(ids(None)[0], secret.id, "no scope is unrestricted");
+    // Explanations of the visible hit name only what the visible listing holds.
+    let hits = index.match_request(&request(Some(outsider))).unwrap();
+    for reason in &hits[0].reasons {
+        assert!(!reason.zh.contains("钙钛矿叠层电池"), "{}", reason.zh);
+    }
+}
+
+#[test]
+fn invisible_listings_do_not_move_the_ranking_of_visible_ones() {
+    // Visible achievements of several disciplines; the invisible one is the best match of the
+    // demand and of the discipline 化学, so an unscoped feedback stage would vote for 化学 and
+    // lift that discipline; it also holds the key phrase, whose idf would change, and shifts the
+    // BM25 statistics.
+    let with_discipline = |mut listing: Listing, discipline: &str, visibility: Visibility, owner: &str| {
+        listing.body.disciplines = vec![discipline.to_string()];
+        owned(listing, visibility, owner)
+    };
+    let visible = vec![
+        with_discipline(
+            achievement("钙钛矿电池封装材料", "钙钛矿 电池 封装", 6),
+            "材料科学",
+            Visibility::Public,
+            OWNER,
+        ),
+        with_discipline(
+            achievement("钙钛矿光伏组件", "钙钛矿 光伏 组件 电池", 6),
+            "电气工程",
+            Visibility::Public,
+            OWNER,
+        ),
+        with_discipline(
+            achievement("叠层电池界面钝化", "用于钙钛矿叠层电池的界面钝化", 6),
+            "化学",
+            Visibility::Registered,
+            OWNER,
+        ),
+        with_discipline(achievement("锂电池回收", "电池 回收", 6), "环境科学", Visibility::Public, OWNER),
+        with_discipline(achievement("石墨烯散热膜", "散热", 6), "材料科学", Visibility::Public, OWNER),
+    ];
+    let invisible = with_discipline(
+        achievement("钙钛矿叠层电池", "钙钛矿叠层电池 钙钛矿 叠层 电池 效率", 6),
+        "化学",
+        Visibility::Organisation,
+        "丙公司",
+    );
+    let source = demand("寻求钙钛矿叠层电池技术", &["钙钛矿叠层电池"], 4, 500.0);
+    let outsider = registered_in("110000");
+
+    let open = |docs: &[Listing]| {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        index.apply(docs, &[], 1).unwrap();
+        (dir, index)
+    };
+    let (_dir_a, without) = open(&visible);
+    let mut all = visible.clone();
+    all.push(invisible.clone());
+    let (_dir_b, with) = open(&all);
+
+    let ranked = |index: &SearchIndex, scope: &ReadScope| -> Vec<(ListingId, f64, BTreeMap<String, f64>)> {
+        index
+            .match_listing(&source, Some(Kind::Achievement), 10, scope)
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.id, h.score, h.score_parts))
+            .collect()
+    };
+    let expected = ranked(&without, &outsider);
+    assert!(expected.len() >= 4, "{expected:?}");
+    assert_eq!(ranked(&with, &outsider), expected);
+
+    let request = MatchRequest {
+        text: "寻求钙钛矿叠层电池技术".into(),
+        keywords: vec!["钙钛矿叠层电池".into()],
+        kind: Some(Kind::Achievement),
+        limit: 10,
+        scope: Some(outsider.clone()),
+        ..Default::default()
+    };
+    let requested = |index: &SearchIndex| -> Vec<(ListingId, f64)> {
+        index.match_request(&request).unwrap().into_iter().map(|h| (h.id, h.score)).collect()
+    };
+    assert_eq!(requested(&with), requested(&without));
+    // Query expansion from the best matches (off by default) reads only readable ones too.
+    let expanding = MatchWeights { expansion_terms: 5, ..MatchWeights::default() };
+    let expanded = |index: &SearchIndex| -> Vec<(ListingId, f64)> {
+        index.match_request_weighted(&request, &expanding).unwrap().into_iter().map(|h| (h.id, h.score)).collect()
+    };
+    assert_eq!(expanded(&with), expanded(&without));
+
+    // The check has teeth: unrestricted, the invisible listing leads and its discipline's vote
+    // changes the scores of the visible ones.
+    let unrestricted = ranked(&with, &ReadScope::All);
+    assert_eq!(unrestricted[0].0, invisible.id);
+    let visible_part: Vec<(ListingId, f64)> =
+        unrestricted.iter().filter(|h| h.0 != invisible.id).map(|h| (h.0, h.1)).collect();
+    let scoped: Vec<(ListingId, f64)> = expected.iter().map(|h| (h.0, h.1)).collect();
+    assert_ne!(visible_part, scoped);
 }

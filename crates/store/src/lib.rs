@@ -5,13 +5,15 @@
 //! The trait is synchronous: the SQLite backend does blocking IO, and async callers wrap calls in
 //! `spawn_blocking`.
 
+mod accounts;
 mod sqlite;
 
-use xietong_domain::{Kind, Listing, ListingBody, ListingId, Status};
+use xietong_domain::{Kind, Listing, ListingBody, ListingId, ReadScope, Status};
 
+pub use accounts::*;
 pub use sqlite::SqliteStore;
 
-/// What can go wrong in a store. Callers match on the first four; `Backend` is logged.
+/// What can go wrong in a store. Callers match on every variant but `Backend`, which is logged.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("listing {0} not found")]
@@ -20,6 +22,10 @@ pub enum StoreError {
     Conflict { id: ListingId, expected: i64, actual: i64 },
     #[error("a listing with the same {field} already exists: {existing}")]
     Duplicate { field: &'static str, existing: ListingId },
+    /// A unique name of an account record is in use: `field` is `name` (organisations) or
+    /// `username` (users), `value` the name asked for.
+    #[error("{field} {value:?} is already taken")]
+    Taken { field: &'static str, value: String },
     #[error("storage backend failed: {0}")]
     Backend(String),
 }
@@ -32,6 +38,9 @@ pub struct ListFilter {
     pub industry: Option<String>,
     pub status: Option<Status>,
     pub owner_org: Option<String>,
+    /// Only listings this scope may read (see `xietong_domain::ReadScope`); `None` is no
+    /// restriction, for operator tools.
+    pub scope: Option<ReadScope>,
     pub sort: ListSort,
 }
 
@@ -120,6 +129,9 @@ pub trait Store: Send + Sync {
     /// Changes with `seq > after_seq`, oldest first.
     fn changes_since(&self, after_seq: u64, limit: u32) -> Result<Vec<Change>, StoreError>;
     fn last_seq(&self) -> Result<u64, StoreError>;
+    /// Removes the listing for good (personal-data deletion), with its contact requests and
+    /// reviews; the change log records it so the index drops it too. `NotFound` when absent.
+    fn delete(&self, id: ListingId) -> Result<(), StoreError>;
     fn find_by_key(&self, key: &ListingKey) -> Result<Option<Listing>, StoreError>;
     /// Head-office → other-site links of published enterprises.
     fn site_links(&self) -> Result<Vec<SiteLink>, StoreError>;

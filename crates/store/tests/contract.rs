@@ -2,8 +2,13 @@
 
 use std::collections::HashSet;
 
-use xietong_domain::{Kind, ListingBody, Status};
-use xietong_store::{ListFilter, ListingKey, SqliteStore, Store, StoreError, WriteOp};
+use time::macros::{datetime, offset};
+use time::{Duration, OffsetDateTime};
+use xietong_domain::{Kind, ListingBody, ListingId, OrgKind, ReadScope, Role, Scope, Status, Visibility};
+use xietong_store::{
+    Accounts, AuditEntry, AuditFilter, ListFilter, ListingKey, NewApiToken, NewAudit, NewOrg, NewUser, RequestState,
+    Session, SqliteStore, Store, StoreError, WriteOp,
+};
 
 fn body(json: serde_json::Value) -> ListingBody {
     serde_json::from_value(json).unwrap()
@@ -159,6 +164,457 @@ fn counts_and_meta(store: &dyn Store) {
     assert_eq!(store.meta_get("demo").unwrap().as_deref(), Some("2"));
 }
 
+/// An achievement owned by `owner` with the given visibility and status.
+fn owned(title: &str, region: &str, owner: &str, visibility: Visibility, status: Status) -> ListingBody {
+    let mut body = achievement(title, region, "C");
+    body.owner_org = Some(owner.into());
+    body.visibility = visibility;
+    body.status = status;
+    body
+}
+
+fn new_org(name: &str, kind: OrgKind, region: &str) -> NewOrg {
+    NewOrg { name: name.into(), kind, region_code: region.into() }
+}
+
+fn new_user(username: &str, role: Role, org_id: Option<i64>, region: Option<&str>) -> NewUser {
+    NewUser {
+        username: username.into(),
+        display_name: format!("{username} 的名字"),
+        role,
+        org_id,
+        region_code: region.map(Into::into),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1${username}"),
+    }
+}
+
+fn session(token_hash: &str, user_id: i64, created_at: OffsetDateTime, expires_at: OffsetDateTime) -> Session {
+    Session {
+        token_hash: token_hash.into(),
+        user_id,
+        csrf_token: format!("csrf-{token_hash}"),
+        created_at,
+        expires_at,
+        ip: Some("10.0.0.1".into()),
+    }
+}
+
+const T0: OffsetDateTime = datetime!(2030-01-01 00:00:00 UTC);
+
+fn delete_removes_listing_and_logs_change(store: &(impl Store + Accounts)) {
+    let keep = store.create(achievement("保留", "110106", "3741")).unwrap();
+    let gone = store.create(enterprise("删除的企业", "91110108551385082Q")).unwrap();
+    let user = store.create_user(new_user("asker", Role::Member, None, None)).unwrap();
+    let request = store.create_contact_request(gone.id, "乙机构", user.id, "甲机构", "你好").unwrap();
+    store.record_review(gone.id, user.id, true, "").unwrap();
+    let before = store.last_seq().unwrap();
+
+    store.delete(gone.id).unwrap();
+
+    assert!(matches!(store.get(gone.id), Err(StoreError::NotFound(id)) if id == gone.id));
+    let changes = store.changes_since(before, 100).unwrap();
+    assert_eq!(changes.iter().map(|c| c.id).collect::<Vec<_>>(), vec![gone.id]);
+    assert_eq!(store.last_seq().unwrap(), changes[0].seq);
+    let all = store.list(&ListFilter::default(), 100, 0).unwrap();
+    assert_eq!(all.total, 1);
+    assert_eq!(all.items.iter().map(|l| l.id).collect::<Vec<_>>(), vec![keep.id]);
+    assert_eq!(
+        store.list(&ListFilter { region: Some("110000".into()), ..Default::default() }, 10, 0).unwrap().total,
+        1
+    );
+    assert!(store.scan(None, 100).unwrap().iter().all(|l| l.id != gone.id));
+    assert_eq!(store.find_by_key(&ListingKey::Uscc("91110108551385082Q".into())).unwrap(), None);
+    assert_eq!(store.contact_request(request.id).unwrap(), None, "requests go with the listing");
+    assert!(store.reviews_of(gone.id).unwrap().is_empty(), "reviews go with the listing");
+    // The USCC is free again.
+    store.create(enterprise("新企业", "91110108551385082Q")).unwrap();
+
+    let seq = store.last_seq().unwrap();
+    assert!(matches!(store.delete(gone.id), Err(StoreError::NotFound(id)) if id == gone.id));
+    let missing = ListingId::new();
+    assert!(matches!(store.delete(missing), Err(StoreError::NotFound(id)) if id == missing));
+    assert_eq!(store.last_seq().unwrap(), seq, "failed deletes log nothing");
+    assert_eq!(store.get(keep.id).unwrap(), keep);
+}
+
+fn list_applies_read_scope(store: &dyn Store) {
+    let bodies = [
+        owned("a 公开", "110106", "甲", Visibility::Public, Status::Published),
+        owned("b 注册", "110106", "甲", Visibility::Registered, Status::Published),
+        owned("c 河北区域", "130638", "甲", Visibility::Region, Status::Published),
+        owned("d 北京区域", "110108", "甲", Visibility::Region, Status::Published),
+        owned("e 本机构", "110106", "乙", Visibility::Organisation, Status::Published),
+        owned("f 草稿", "110106", "乙", Visibility::Public, Status::Draft),
+        owned("g 待审", "110106", "丙", Visibility::Public, Status::Pending),
+        owned("h 区域草稿", "130638", "乙", Visibility::Region, Status::Draft),
+    ];
+    let created: Vec<_> = bodies.into_iter().map(|b| store.create(b).unwrap()).collect();
+    let titles = |filter: ListFilter| {
+        let page = store.list(&ListFilter { sort: xietong_store::ListSort::Title, ..filter.clone() }, 100, 0).unwrap();
+        let titles: Vec<String> = page.items.iter().map(|l| l.body.title.chars().take(1).collect()).collect();
+        assert_eq!(page.total, titles.len() as u64, "total counts the scoped rows only");
+        let first = store.list(&filter, 1, 0).unwrap();
+        assert_eq!(first.total, page.total, "total does not depend on the page");
+        titles.join("")
+    };
+    let limited = |registered: bool, provinces: &[&str], orgs: &[&str]| ReadScope::Limited {
+        registered,
+        provinces: provinces.iter().map(|p| p.to_string()).collect(),
+        orgs: orgs.iter().map(|o| o.to_string()).collect(),
+    };
+    let scoped = |scope: ReadScope| titles(ListFilter { scope: Some(scope), ..Default::default() });
+    let cases = [
+        (ReadScope::anonymous(), "a"),
+        (limited(true, &[], &[]), "ab"),
+        (limited(true, &["130000"], &[]), "abc"),
+        (limited(true, &["110000"], &[]), "abd"),
+        (limited(true, &["110000", "130000"], &[]), "abcd"),
+        (limited(false, &["130000"], &[]), "ac"),
+        (limited(true, &["120000"], &[]), "ab"),
+        (limited(true, &[], &["乙"]), "abefh"),
+        (limited(true, &["130000"], &["乙", "丙"]), "abcefgh"),
+        (ReadScope::All, "abcdefgh"),
+    ];
+    for (scope, expected) in cases {
+        assert_eq!(scoped(scope.clone()), expected, "{scope:?}");
+        // The SQL agrees with the domain's rule.
+        let allowed: String = created
+            .iter()
+            .filter(|l| scope.allows(&l.body))
+            .map(|l| l.body.title.chars().take(1).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("");
+        assert_eq!(allowed, expected, "domain rule for {scope:?}");
+    }
+    assert_eq!(titles(ListFilter::default()), "abcdefgh");
+    // The scope is one condition among the others, not an alternative to them.
+    let drafts =
+        |scope: ReadScope| titles(ListFilter { scope: Some(scope), status: Some(Status::Draft), ..Default::default() });
+    assert_eq!(drafts(ReadScope::anonymous()), "");
+    assert_eq!(drafts(limited(true, &["130000"], &[])), "");
+    assert_eq!(drafts(limited(true, &[], &["乙"])), "fh");
+    let in_hebei = titles(ListFilter {
+        scope: Some(limited(true, &["130000"], &["乙"])),
+        region: Some("130000".into()),
+        ..Default::default()
+    });
+    assert_eq!(in_hebei, "ch");
+    let of_jia =
+        titles(ListFilter { scope: Some(ReadScope::anonymous()), owner_org: Some("甲".into()), ..Default::default() });
+    assert_eq!(of_jia, "a");
+}
+
+fn orgs_and_users(store: &impl Accounts) {
+    let org = store.create_org(new_org("北京某研究院", OrgKind::University, "110108")).unwrap();
+    assert_eq!(org.kind, OrgKind::University);
+    assert_eq!(store.org(org.id).unwrap(), Some(org.clone()));
+    assert_eq!(store.org_by_name("北京某研究院").unwrap(), Some(org.clone()));
+    let taken = store.create_org(new_org("北京某研究院", OrgKind::Enterprise, "130638")).unwrap_err();
+    assert!(matches!(&taken, StoreError::Taken { field: "name", value } if value == "北京某研究院"), "{taken:?}");
+    assert!(taken.to_string().contains("already taken"), "{taken}");
+    let other = store.create_org(new_org("Tianjin Works", OrgKind::FacilityOperator, "120116")).unwrap();
+    assert_ne!(other.id, org.id);
+    let names: Vec<String> = store.orgs().unwrap().into_iter().map(|o| o.name).collect();
+    assert_eq!(names, vec!["Tianjin Works".to_string(), "北京某研究院".to_string()]);
+    assert_eq!(store.org(other.id + org.id + 1000).unwrap(), None);
+    assert_eq!(store.org_by_name("北京某研究").unwrap(), None);
+
+    let alice = store.create_user(new_user("alice", Role::OrgAdmin, Some(org.id), None)).unwrap();
+    assert!(!alice.disabled);
+    assert_eq!((alice.role, alice.org_id), (Role::OrgAdmin, Some(org.id)));
+    assert_eq!(store.user(alice.id).unwrap(), Some(alice.clone()));
+    assert_eq!(store.user_by_name("alice").unwrap(), Some(alice.clone()));
+    let taken = store.create_user(new_user("alice", Role::Member, None, None)).unwrap_err();
+    assert!(matches!(&taken, StoreError::Taken { field: "username", value } if value == "alice"), "{taken:?}");
+    // Usernames are case-sensitive.
+    let operator = store.create_user(new_user("Alice", Role::RegionOperator, None, Some("110000"))).unwrap();
+    assert_eq!(store.user(operator.id).unwrap().unwrap().region_code.as_deref(), Some("110000"));
+    assert_eq!(store.user_by_name("ALICE").unwrap(), None);
+    assert!(store.create_user(new_user("orphan", Role::Member, Some(other.id + org.id + 1000), None)).is_err());
+    let usernames: Vec<String> = store.users().unwrap().into_iter().map(|u| u.username).collect();
+    assert_eq!(usernames, vec!["Alice".to_string(), "alice".to_string()]);
+
+    store.set_password(alice.id, "$argon2id$changed").unwrap();
+    assert_eq!(store.user(alice.id).unwrap().unwrap().password_hash, "$argon2id$changed");
+    assert_eq!(store.user(operator.id).unwrap().unwrap().password_hash, operator.password_hash);
+    assert_eq!(store.user(operator.id + alice.id + 1000).unwrap(), None);
+}
+
+fn sessions_expire(store: &impl Accounts) {
+    let user = store.create_user(new_user("sess", Role::Member, None, None)).unwrap();
+    // Expires half a second after a whole hour: text with a varying fraction width or an offset
+    // other than UTC would compare wrongly.
+    let expires = T0 + Duration::hours(1) + Duration::milliseconds(500);
+    let long = session("h-long", user.id, T0, expires);
+    store.create_session(long.clone()).unwrap();
+    assert_eq!(store.session("h-long", T0).unwrap(), Some(long.clone()));
+    assert_eq!(store.session("h-long", T0 + Duration::hours(1)).unwrap(), Some(long.clone()));
+    assert_eq!(store.session("h-long", expires - Duration::nanoseconds(1)).unwrap(), Some(long.clone()));
+    assert_eq!(store.session("h-long", expires).unwrap(), None, "expired at expires_at");
+    assert_eq!(store.session("h-long", T0 + Duration::hours(2)).unwrap(), None);
+    let beijing = (T0 + Duration::minutes(30)).to_offset(offset!(+08:00));
+    assert!(store.session("h-long", beijing).unwrap().is_some());
+    let new_york = (T0 + Duration::hours(2)).to_offset(offset!(-05:00));
+    assert_eq!(store.session("h-long", new_york).unwrap(), None);
+    assert_eq!(store.session("h-unknown", T0).unwrap(), None);
+
+    store.create_session(session("h-short", user.id, T0, T0 + Duration::minutes(10))).unwrap();
+    store.create_session(session("h-later", user.id, T0, T0 + Duration::hours(3))).unwrap();
+    assert_eq!(store.purge_sessions(T0 + Duration::hours(2)).unwrap(), 2);
+    assert_eq!(store.session("h-long", T0).unwrap(), None, "purged");
+    assert!(store.session("h-later", T0 + Duration::hours(2)).unwrap().is_some());
+    assert_eq!(store.purge_sessions(T0 + Duration::hours(2)).unwrap(), 0);
+    store.delete_session("h-later").unwrap();
+    assert_eq!(store.session("h-later", T0).unwrap(), None);
+    store.delete_session("h-later").unwrap();
+}
+
+fn tokens_until_revoked_or_expired(store: &impl Accounts) {
+    let user = store.create_user(new_user("tok", Role::Member, None, None)).unwrap();
+    let other = store.create_user(new_user("tok2", Role::Member, None, None)).unwrap();
+    let token = store
+        .create_token(NewApiToken {
+            user_id: user.id,
+            name: "ci".into(),
+            token_hash: "th-ci".into(),
+            scopes: vec![Scope::Read, Scope::Write],
+            expires_at: None,
+        })
+        .unwrap();
+    assert_eq!(token.scopes, vec![Scope::Read, Scope::Write]);
+    assert_eq!((token.revoked_at, token.last_used_at), (None, None));
+    assert_eq!(store.token(token.id).unwrap(), Some(token.clone()));
+
+    let used = store.use_token("th-ci", T0).unwrap().unwrap();
+    assert_eq!((used.id, used.last_used_at), (token.id, Some(T0)));
+    assert_eq!(used.scopes, token.scopes);
+    store.use_token("th-ci", T0 + Duration::hours(1)).unwrap().unwrap();
+    assert_eq!(store.token(token.id).unwrap().unwrap().last_used_at, Some(T0 + Duration::hours(1)));
+
+    let short = store
+        .create_token(NewApiToken {
+            user_id: user.id,
+            name: "short".into(),
+            token_hash: "th-short".into(),
+            scopes: vec![Scope::Admin],
+            expires_at: Some(T0 + Duration::hours(1)),
+        })
+        .unwrap();
+    assert!(store.use_token("th-short", T0 + Duration::minutes(30)).unwrap().is_some());
+    assert_eq!(store.use_token("th-short", T0 + Duration::hours(1)).unwrap(), None, "expired at expires_at");
+    assert_eq!(store.use_token("th-short", T0 + Duration::hours(2)).unwrap(), None);
+    let stored = store.token(short.id).unwrap().unwrap();
+    assert_eq!(stored.last_used_at, Some(T0 + Duration::minutes(30)), "refused uses are not recorded");
+    assert!(!store.revoke_token(short.id, T0 + Duration::hours(2)).unwrap(), "an expired token is not live");
+
+    assert!(store.revoke_token(token.id, T0 + Duration::hours(2)).unwrap());
+    assert!(!store.revoke_token(token.id, T0 + Duration::hours(3)).unwrap(), "idempotent");
+    assert_eq!(store.use_token("th-ci", T0 + Duration::hours(3)).unwrap(), None);
+    let revoked = store.token(token.id).unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(T0 + Duration::hours(2)));
+    assert_eq!(revoked.last_used_at, Some(T0 + Duration::hours(1)));
+    assert!(!store.revoke_token(token.id + short.id + 1000, T0).unwrap());
+    assert_eq!(store.use_token("th-unknown", T0).unwrap(), None);
+
+    let bare = store
+        .create_token(NewApiToken {
+            user_id: other.id,
+            name: "bare".into(),
+            token_hash: "th-bare".into(),
+            scopes: vec![],
+            expires_at: None,
+        })
+        .unwrap();
+    assert_eq!(store.token(bare.id).unwrap().unwrap().scopes, vec![]);
+    let ids = |user_id| store.tokens_of(user_id).unwrap().into_iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(ids(user.id), vec![token.id, short.id]);
+    assert_eq!(ids(other.id), vec![bare.id]);
+}
+
+fn disabling_ends_sessions_and_tokens(store: &impl Accounts) {
+    let gone = store.create_user(new_user("gone", Role::Member, None, None)).unwrap();
+    let stays = store.create_user(new_user("stays", Role::Member, None, None)).unwrap();
+    for (user, hash) in [(&gone, "gone"), (&stays, "stays")] {
+        store.create_session(session(&format!("s-{hash}"), user.id, T0, T0 + Duration::days(1))).unwrap();
+        store
+            .create_token(NewApiToken {
+                user_id: user.id,
+                name: "t".into(),
+                token_hash: format!("t-{hash}"),
+                scopes: vec![Scope::Read],
+                expires_at: None,
+            })
+            .unwrap();
+    }
+    store.disable_user(gone.id).unwrap();
+    assert!(store.user(gone.id).unwrap().unwrap().disabled);
+    assert_eq!(store.session("s-gone", T0).unwrap(), None);
+    assert_eq!(store.use_token("t-gone", T0).unwrap(), None);
+    assert!(store.tokens_of(gone.id).unwrap().iter().all(|t| t.revoked_at.is_some()));
+    assert!(!store.user(stays.id).unwrap().unwrap().disabled);
+    assert!(store.session("s-stays", T0).unwrap().is_some());
+    assert!(store.use_token("t-stays", T0).unwrap().is_some());
+}
+
+fn appointments_are_per_user(store: &impl Accounts) {
+    let first = store.create_org(new_org("委托A", OrgKind::Enterprise, "110106")).unwrap();
+    let second = store.create_org(new_org("委托B", OrgKind::University, "130638")).unwrap();
+    let agency = store.create_org(new_org("中介", OrgKind::Enterprise, "110106")).unwrap();
+    let manager = store.create_user(new_user("manager", Role::TechManager, Some(agency.id), None)).unwrap();
+    let colleague = store.create_user(new_user("colleague", Role::Member, Some(agency.id), None)).unwrap();
+    assert!(store.appointments(manager.id).unwrap().is_empty());
+    store.appoint(manager.id, second.id).unwrap();
+    store.appoint(manager.id, first.id).unwrap();
+    store.appoint(manager.id, first.id).unwrap();
+    assert_eq!(store.appointments(manager.id).unwrap(), vec![first.clone(), second.clone()], "by name");
+    assert!(store.appointments(colleague.id).unwrap().is_empty());
+}
+
+fn contact_request_lifecycle(store: &(impl Store + Accounts)) {
+    let asker = store.create_user(new_user("asker", Role::Member, None, None)).unwrap();
+    let owner = store.create_user(new_user("owner", Role::OrgAdmin, None, None)).unwrap();
+    let listing = store.create(owned("联系", "110106", "甲机构", Visibility::Public, Status::Published)).unwrap();
+    let sibling = store.create(owned("另一个", "110106", "甲机构", Visibility::Public, Status::Published)).unwrap();
+    let yi = vec!["乙机构".to_string()];
+    let bing = vec!["丙机构".to_string()];
+
+    let request = store.create_contact_request(listing.id, "乙机构", asker.id, "甲机构", "希望合作").unwrap();
+    assert_eq!(request.state, RequestState::Pending);
+    assert_eq!((request.decided_by, request.decided_at), (None, None));
+    assert_eq!((request.listing_id, request.from_user_id), (listing.id, asker.id));
+    assert_eq!(store.contact_request(request.id).unwrap(), Some(request.clone()));
+    assert!(!store.contact_granted(listing.id, &yi).unwrap(), "pending grants nothing");
+
+    let at = T0 + Duration::minutes(5);
+    let accepted = store.decide_contact_request(request.id, true, owner.id, at).unwrap().unwrap();
+    assert_eq!(accepted.state, RequestState::Accepted);
+    assert_eq!((accepted.decided_by, accepted.decided_at), (Some(owner.id), Some(at)));
+    assert_eq!((accepted.id, &accepted.message), (request.id, &request.message));
+    assert_eq!(store.contact_request(request.id).unwrap(), Some(accepted.clone()));
+    assert_eq!(store.decide_contact_request(request.id, false, owner.id, at).unwrap(), None, "decided once");
+    assert_eq!(store.contact_request(request.id).unwrap().unwrap().state, RequestState::Accepted);
+
+    assert!(store.contact_granted(listing.id, &yi).unwrap());
+    assert!(store.contact_granted(listing.id, &["丙机构".to_string(), "乙机构".to_string()]).unwrap());
+    assert!(!store.contact_granted(listing.id, &bing).unwrap(), "per organisation");
+    assert!(!store.contact_granted(listing.id, &[]).unwrap());
+    assert!(!store.contact_granted(sibling.id, &yi).unwrap(), "per listing");
+
+    let declined = store.create_contact_request(listing.id, "丙机构", asker.id, "甲机构", "").unwrap();
+    let decided = store.decide_contact_request(declined.id, false, owner.id, at).unwrap().unwrap();
+    assert_eq!(decided.state, RequestState::Declined);
+    assert!(!store.contact_granted(listing.id, &bing).unwrap(), "declined grants nothing");
+    assert_eq!(store.decide_contact_request(declined.id, true, owner.id, at).unwrap(), None);
+    assert!(!store.contact_granted(listing.id, &bing).unwrap());
+
+    let third = store.create_contact_request(sibling.id, "丙机构", asker.id, "甲机构", "再问").unwrap();
+    let ids = |orgs: &[&str]| {
+        let orgs: Vec<String> = orgs.iter().map(|o| o.to_string()).collect();
+        store.contact_requests_of(&orgs).unwrap().into_iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&["甲机构"]), vec![third.id, declined.id, request.id]);
+    assert_eq!(ids(&["乙机构"]), vec![request.id]);
+    assert_eq!(ids(&["乙机构", "丙机构"]), vec![third.id, declined.id, request.id]);
+    assert_eq!(ids(&["无关机构"]), Vec::<i64>::new());
+    assert_eq!(ids(&[]), Vec::<i64>::new());
+    assert_eq!(store.decide_contact_request(third.id + 1000, true, owner.id, at).unwrap(), None);
+    assert_eq!(store.contact_request(third.id + 1000).unwrap(), None);
+    let missing = ListingId::new();
+    let err = store.create_contact_request(missing, "乙机构", asker.id, "甲机构", "").unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(id) if id == missing), "{err:?}");
+}
+
+fn review_regions_and_reviews(store: &(impl Store + Accounts)) {
+    assert!(store.review_regions().unwrap().is_empty());
+    store.set_review_region("130000", true).unwrap();
+    store.set_review_region("110000", true).unwrap();
+    store.set_review_region("110000", true).unwrap();
+    assert_eq!(store.review_regions().unwrap(), vec!["110000".to_string(), "130000".to_string()]);
+    store.set_review_region("130000", false).unwrap();
+    store.set_review_region("120000", false).unwrap();
+    assert_eq!(store.review_regions().unwrap(), vec!["110000".to_string()]);
+
+    let reviewer = store.create_user(new_user("reviewer", Role::RegionOperator, None, Some("110000"))).unwrap();
+    let listing = store.create(owned("待审", "110106", "甲", Visibility::Public, Status::Pending)).unwrap();
+    let other = store.create(owned("另一个", "110106", "甲", Visibility::Public, Status::Pending)).unwrap();
+    let rejected = store.record_review(listing.id, reviewer.id, false, "信息不全").unwrap();
+    let approved = store.record_review(listing.id, reviewer.id, true, "").unwrap();
+    assert!(!rejected.approved && approved.approved);
+    assert_eq!(rejected.reason, "信息不全");
+    assert_eq!(store.reviews_of(listing.id).unwrap(), vec![approved, rejected]);
+    assert!(store.reviews_of(other.id).unwrap().is_empty());
+    let missing = ListingId::new();
+    assert!(
+        matches!(store.record_review(missing, reviewer.id, true, ""), Err(StoreError::NotFound(id)) if id == missing)
+    );
+}
+
+fn audit_trail_filters(store: &impl Accounts) {
+    let entry = |actor_id: Option<i64>, actor: &str, action: &str, region: Option<&str>, detail: serde_json::Value| {
+        store
+            .audit(NewAudit {
+                actor_id,
+                actor: actor.into(),
+                action: action.into(),
+                target: format!("target-{action}"),
+                region_code: region.map(Into::into),
+                ip: actor_id.map(|id| format!("10.0.0.{id}")),
+                detail,
+            })
+            .unwrap()
+    };
+    let e1 = entry(Some(1), "alice", "login.success", Some("110108"), serde_json::json!({"method": "password"}));
+    let e2 = entry(Some(2), "bob", "login.failure", Some("130638"), serde_json::Value::Null);
+    let e3 = entry(Some(1), "alice", "listing.create", Some("110108"), serde_json::json!(["x", 1]));
+    let e4 = entry(None, "cli", "listing.delete", None, serde_json::json!({}));
+    let e5 = entry(Some(3), "mallory", "login_x", Some("120116"), serde_json::json!({"n": 5}));
+    assert!([&e1, &e2, &e3, &e4].iter().zip([&e2, &e3, &e4, &e5]).all(|(a, b)| a.seq < b.seq));
+    assert_eq!(e1.detail, serde_json::json!({"method": "password"}));
+
+    let query = |filter: AuditFilter, limit: u32, offset: u64| {
+        let (entries, total) = store.audit_entries(&filter, limit, offset).unwrap();
+        (entries, total)
+    };
+    let seqs = |entries: &[AuditEntry]| entries.iter().map(|e| e.seq).collect::<Vec<_>>();
+    let (all, total) = query(AuditFilter::default(), 100, 0);
+    assert_eq!(total, 5);
+    assert_eq!(all, vec![e5.clone(), e4.clone(), e3.clone(), e2.clone(), e1.clone()], "newest first, round trip");
+
+    let codes = |codes: &[&str]| Some(codes.iter().map(|c| c.to_string()).collect::<Vec<_>>());
+    let (found, total) = query(AuditFilter { region_codes: codes(&["110108"]), ..Default::default() }, 100, 0);
+    assert_eq!((seqs(&found), total), (vec![e3.seq, e1.seq], 2));
+    let (found, total) =
+        query(AuditFilter { region_codes: codes(&["110108", "130638"]), ..Default::default() }, 100, 0);
+    assert_eq!((seqs(&found), total), (vec![e3.seq, e2.seq, e1.seq], 3));
+    let (found, total) = query(AuditFilter { region_codes: codes(&[]), ..Default::default() }, 100, 0);
+    assert_eq!((found.len(), total), (0, 0), "an empty region list matches nothing");
+    let (found, total) = query(AuditFilter { region_codes: codes(&["110000"]), ..Default::default() }, 100, 0);
+    assert_eq!((found.len(), total), (0, 0), "codes are exact; the caller expands regions");
+
+    let prefix = |p: &str| AuditFilter { action_prefix: Some(p.into()), ..Default::default() };
+    let (found, total) = query(prefix("login."), 100, 0);
+    assert_eq!((seqs(&found), total), (vec![e2.seq, e1.seq], 2));
+    let (found, total) = query(prefix("login_"), 100, 0);
+    assert_eq!((seqs(&found), total), (vec![e5.seq], 1), "_ is not a wildcard");
+    let (found, _) = query(prefix("%"), 100, 0);
+    assert!(found.is_empty(), "% is not a wildcard");
+    let (found, total) = query(prefix(""), 100, 0);
+    assert_eq!((found.len(), total), (5, 5));
+    let (found, total) = query(
+        AuditFilter { action_prefix: Some("listing.".into()), actor: Some("alice".into()), ..Default::default() },
+        100,
+        0,
+    );
+    assert_eq!((seqs(&found), total), (vec![e3.seq], 1));
+    let (found, total) = query(AuditFilter { actor: Some("cli".into()), ..Default::default() }, 100, 0);
+    assert_eq!((seqs(&found), total), (vec![e4.seq], 1));
+
+    let (page, total) = query(AuditFilter::default(), 2, 1);
+    assert_eq!((seqs(&page), total), (vec![e4.seq, e3.seq], 5));
+    let (page, total) = query(AuditFilter::default(), 2, 10);
+    assert_eq!((page.len(), total), (0, 5));
+}
+
 macro_rules! store_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -203,6 +659,56 @@ macro_rules! store_suite {
                 let (_guard, store) = $make;
                 super::counts_and_meta(&store);
             }
+            #[test]
+            fn delete_removes_listing_and_logs_change() {
+                let (_guard, store) = $make;
+                super::delete_removes_listing_and_logs_change(&store);
+            }
+            #[test]
+            fn list_applies_read_scope() {
+                let (_guard, store) = $make;
+                super::list_applies_read_scope(&store);
+            }
+            #[test]
+            fn orgs_and_users() {
+                let (_guard, store) = $make;
+                super::orgs_and_users(&store);
+            }
+            #[test]
+            fn sessions_expire() {
+                let (_guard, store) = $make;
+                super::sessions_expire(&store);
+            }
+            #[test]
+            fn tokens_until_revoked_or_expired() {
+                let (_guard, store) = $make;
+                super::tokens_until_revoked_or_expired(&store);
+            }
+            #[test]
+            fn disabling_ends_sessions_and_tokens() {
+                let (_guard, store) = $make;
+                super::disabling_ends_sessions_and_tokens(&store);
+            }
+            #[test]
+            fn appointments_are_per_user() {
+                let (_guard, store) = $make;
+                super::appointments_are_per_user(&store);
+            }
+            #[test]
+            fn contact_request_lifecycle() {
+                let (_guard, store) = $make;
+                super::contact_request_lifecycle(&store);
+            }
+            #[test]
+            fn review_regions_and_reviews() {
+                let (_guard, store) = $make;
+                super::review_regions_and_reviews(&store);
+            }
+            #[test]
+            fn audit_trail_filters() {
+                let (_guard, store) = $make;
+                super::audit_trail_filters(&store);
+            }
         }
     };
 }
@@ -225,4 +731,45 @@ fn sqlite_data_survives_reopen() {
     };
     let reopened = SqliteStore::open(&path).unwrap();
     assert_eq!(reopened.get(id).unwrap().body.title, "持久");
+}
+
+#[test]
+fn sqlite_audit_is_append_only() {
+    let (dir, store) = sqlite();
+    let entry =
+        store.audit(NewAudit { actor: "alice".into(), action: "login.success".into(), ..Default::default() }).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("xietong.db")).unwrap();
+    let update = conn.execute("UPDATE audit SET actor = 'mallory'", []).unwrap_err();
+    assert!(update.to_string().contains("append-only"), "{update}");
+    let delete = conn.execute("DELETE FROM audit WHERE seq = ?1", [entry.seq]).unwrap_err();
+    assert!(delete.to_string().contains("append-only"), "{delete}");
+    let (entries, total) = store.audit_entries(&AuditFilter::default(), 10, 0).unwrap();
+    assert_eq!((entries, total), (vec![entry], 1));
+}
+
+#[test]
+fn sqlite_delete_removes_derived_rows() {
+    let (dir, store) = sqlite();
+    let listing = store.create(enterprise("企业", "91110108551385082Q")).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("xietong.db")).unwrap();
+    let derived = |table: &str| -> i64 {
+        conn.query_row(&format!("SELECT COUNT(*) FROM {table} WHERE listing_id = ?1"), [listing.id.to_string()], |r| {
+            r.get(0)
+        })
+        .unwrap()
+    };
+    assert!(derived("listing_regions") > 0 && derived("enterprise_sites") > 0);
+    store.delete(listing.id).unwrap();
+    assert_eq!((derived("listing_regions"), derived("listing_industries"), derived("enterprise_sites")), (0, 0, 0));
+}
+
+#[test]
+fn sqlite_account_timestamps_compare_as_text() {
+    let (dir, store) = sqlite();
+    let user = store.create_user(new_user("u", Role::Member, None, None)).unwrap();
+    let expires = (T0 + Duration::milliseconds(250)).to_offset(offset!(+08:00));
+    store.create_session(session("h", user.id, T0, expires)).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("xietong.db")).unwrap();
+    let stored: String = conn.query_row("SELECT expires_at FROM sessions", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored, "2030-01-01T00:00:00.250000000Z");
 }

@@ -18,7 +18,7 @@ pub(crate) fn needs_guard(text: &str) -> bool {
 }
 
 /// The text written to a CSV cell of a non-numeric column.
-pub(crate) fn guard(text: &str) -> String {
+pub fn guard(text: &str) -> String {
     if needs_guard(text) { format!("'{text}") } else { text.to_string() }
 }
 

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
-use xietong_domain::{Kind, Listing, ListingBody, ListingId, Reference, validate};
+use xietong_domain::{Kind, Listing, ListingBody, ListingId, Reference, Status, validate};
 use xietong_store::{ListingKey, Store, StoreError, WriteOp};
 
 use crate::TransferError;
@@ -29,16 +29,32 @@ pub struct ImportProgress {
     pub rows_total: u64,
 }
 
-/// Tuning of an import.
+/// Tuning and restrictions of an import. The default imports without restrictions, as the
+/// operator's command-line import does.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
     /// Rows per transaction; at least 1.
     pub batch_rows: usize,
+    /// The organisations whose listings the importing user manages, the default owner first
+    /// (`None`: no restriction). With `Some(orgs)`:
+    ///
+    /// * a row with an empty `owner_org` gets `orgs[0]` (before its keys are looked up, so a
+    ///   re-import of the same file finds the rows stored the first time) — except a row that
+    ///   matches a stored listing of one of `orgs`, which keeps that listing's owner;
+    /// * a row naming an owner not in `orgs` is rejected (column `owner_org`);
+    /// * a row matching a stored listing whose owner is not in `orgs` is rejected (column `id`,
+    ///   or the key column it matched by).
+    ///
+    /// An empty list rejects every row.
+    pub owners: Option<Vec<String>>,
+    /// GB/T 2260 codes of regions where publication needs review: a row that would be stored
+    /// `published` and has a region code inside one of them is stored `pending` instead.
+    pub pending_regions: Vec<String>,
 }
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { batch_rows: DEFAULT_BATCH_ROWS }
+        ImportOptions { batch_rows: DEFAULT_BATCH_ROWS, owners: None, pending_regions: Vec::new() }
     }
 }
 
@@ -214,6 +230,8 @@ struct ParsedRow {
     id: Option<ListingId>,
     external_id: Option<String>,
     owner_org: Option<String>,
+    /// The owner cell was empty and `owner_org` is the default owner of a restricted import.
+    owner_defaulted: bool,
     uscc: Option<String>,
     title: String,
     /// Column field -> the cell's text, for reporting validation errors.
@@ -224,6 +242,13 @@ impl ParsedRow {
     fn is_keyed(&self) -> bool {
         self.id.is_some() || self.external_id.is_some() || self.uscc.is_some()
     }
+
+    /// Sets the owner, in the keys and in the fields to write.
+    fn set_owner(&mut self, owner: &str) {
+        self.owner_org = Some(owner.to_string());
+        self.patch.retain(|(field, _)| *field != "owner_org");
+        self.patch.push(("owner_org", Some(Value::String(owner.to_string()))));
+    }
 }
 
 /// State of one import run.
@@ -233,6 +258,7 @@ struct Importer<'a> {
     headers: &'a [String],
     map: &'a HeaderMap,
     resolver: Resolver,
+    options: &'a ImportOptions,
     /// Keys of the rows seen so far: the row and the stored listing it matched, if any.
     file_keys: HashMap<FileKey, (u64, Option<ListingId>)>,
     pending: Vec<(u64, WriteOp)>,
@@ -291,6 +317,7 @@ impl Importer<'_> {
             id: None,
             external_id: None,
             owner_org: None,
+            owner_defaulted: false,
             uscc: None,
             title: String::new(),
             raw: HashMap::new(),
@@ -558,8 +585,81 @@ impl Importer<'_> {
         self.file_keys.entry(FileKey::TitleOwner(parsed.title.clone(), parsed.owner_org.clone())).or_insert(seen);
     }
 
+    /// Applies the owners of a restricted import to the row's owner, before its keys are used.
+    fn apply_owner(&self, row_number: u64, parsed: &mut ParsedRow) {
+        let Some(orgs) = &self.options.owners else { return };
+        match &parsed.owner_org {
+            Some(owner) if orgs.contains(owner) => {}
+            None if !orgs.is_empty() => {
+                parsed.set_owner(&orgs[0]);
+                parsed.owner_defaulted = true;
+            }
+            _ => {
+                let value = parsed.raw.get("owner_org").cloned().unwrap_or_default();
+                let problem = self.problem(
+                    row_number,
+                    "owner_org",
+                    &value,
+                    format!("只能导入本机构的数据（{}）", orgs.join("、")),
+                    format!("you may only import listings of your organisation ({})", orgs.join(", ")),
+                );
+                parsed.problems.push(problem);
+            }
+        }
+    }
+
+    /// Rejects a row matching a stored listing of an organisation the importer does not manage;
+    /// a row whose owner was defaulted takes the owner of the listing it matches.
+    fn check_existing_owner(&self, row_number: u64, parsed: &mut ParsedRow, listing: &Listing) -> bool {
+        let Some(orgs) = &self.options.owners else { return true };
+        match &listing.body.owner_org {
+            Some(owner) if orgs.contains(owner) => {
+                if parsed.owner_defaulted && parsed.owner_org.as_ref() != Some(owner) {
+                    parsed.set_owner(owner);
+                }
+                true
+            }
+            _ => {
+                let (field, value) = if parsed.id == Some(listing.id) {
+                    ("id", listing.id.to_string())
+                } else if let Some(uscc) = parsed.uscc.as_ref().filter(|u| enterprise_uscc(&listing.body) == Some(u)) {
+                    ("uscc", uscc.clone())
+                } else if let Some(external_id) = &parsed.external_id {
+                    ("external_id", external_id.clone())
+                } else {
+                    ("title", parsed.title.clone())
+                };
+                let mut problem = self.problem(
+                    row_number,
+                    field,
+                    &value,
+                    "该条目属于其他机构，不能修改".to_string(),
+                    "this listing belongs to another organisation and cannot be changed".to_string(),
+                );
+                problem.existing_id = Some(listing.id);
+                parsed.problems.push(problem);
+                false
+            }
+        }
+    }
+
+    /// Holds a publication for review in the regions that need it. Returns whether it did.
+    fn hold_for_review(&self, body: &mut ListingBody) -> bool {
+        let reference = Reference::get();
+        let needs_review = body.status == Status::Published
+            && body
+                .region_codes
+                .iter()
+                .any(|code| self.options.pending_regions.iter().any(|region| reference.region_within(code, region)));
+        if needs_review {
+            body.status = Status::Pending;
+        }
+        needs_review
+    }
+
     fn process_row(&mut self, row_number: u64, row: &TableRow) -> Result<(), TransferError> {
         let mut parsed = self.parse_row(row_number, row);
+        self.apply_owner(row_number, &mut parsed);
         // Duplicates inside the file: keyed rows by their keys, keyless rows by title and owner.
         let earlier = if parsed.is_keyed() {
             self.file_keys_of(&parsed).iter().find_map(|key| self.file_keys.get(key).copied())
@@ -576,6 +676,12 @@ impl Importer<'_> {
         }
         let existing = if parsed.problems.is_empty() { self.find_existing(row_number, &mut parsed)? } else { None };
         if let Some(listing) = &existing
+            && !self.check_existing_owner(row_number, &mut parsed, listing)
+        {
+            self.reject(parsed);
+            return Ok(());
+        }
+        if let Some(listing) = &existing
             && let Some(earlier) = self.file_keys.get(&FileKey::Listing(listing.id)).copied()
         {
             let problem = self.duplicate_in_file(row_number, &parsed, earlier);
@@ -587,13 +693,14 @@ impl Importer<'_> {
             self.reject(parsed);
             return Ok(());
         };
-        let Some(body) = self.validate_row(row_number, &mut parsed, body) else {
+        let Some(mut body) = self.validate_row(row_number, &mut parsed, body) else {
             self.reject(parsed);
             return Ok(());
         };
+        let held = self.hold_for_review(&mut body);
         if let Some(listing) = existing {
             self.register(row_number, &parsed, Some(listing.id));
-            if same_body(&listing.body, &body) {
+            if same_imported_body(&listing.body, &body, held) {
                 self.report.unchanged += 1;
             } else {
                 self.pending
@@ -609,7 +716,7 @@ impl Importer<'_> {
         if let Some(found) = title_match {
             let keyed = parsed.is_keyed();
             let found_is_keyless = found.body.external_id.is_none() && enterprise_uscc(&found.body).is_none();
-            if !keyed && same_body(&found.body, &body) {
+            if !keyed && same_imported_body(&found.body, &body, held) {
                 self.register(row_number, &parsed, Some(found.id));
                 self.report.unchanged += 1;
                 return Ok(());
@@ -702,6 +809,18 @@ fn normalise(mut body: ListingBody) -> ListingBody {
     body
 }
 
+/// [`same_body`] for a row held for review: a row asking for publication is unchanged when the
+/// stored listing is the same and published or pending already (re-importing a file neither
+/// sends approved listings back to review nor counts held ones as updated).
+fn same_imported_body(stored: &ListingBody, imported: &ListingBody, held: bool) -> bool {
+    if held && matches!(stored.status, Status::Published | Status::Pending) && stored.status != imported.status {
+        let mut as_stored = imported.clone();
+        as_stored.status = stored.status;
+        return same_body(stored, &as_stored);
+    }
+    same_body(stored, imported)
+}
+
 fn enterprise_uscc(body: &ListingBody) -> Option<&str> {
     match &body.details {
         xietong_domain::Details::Enterprise(enterprise) => enterprise.uscc.as_deref(),
@@ -763,6 +882,7 @@ pub(crate) fn import_table(
         headers: &table.headers,
         map: &map,
         resolver: Resolver::default(),
+        options,
         file_keys: HashMap::new(),
         pending: Vec::with_capacity(batch_rows),
         report: ImportReport {

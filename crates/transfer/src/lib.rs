@@ -22,6 +22,7 @@ mod read;
 use xietong_domain::Kind;
 use xietong_store::StoreError;
 
+pub use cells::guard as formula_guard;
 pub use columns::{CellType, ColumnSpec, columns};
 pub use export::{
     error_report_csv, error_report_xlsx, export_csv, export_xlsx, headers, mask_contact_value, template_csv,

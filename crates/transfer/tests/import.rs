@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use xietong_domain::{Kind, Listing, Uscc};
+use xietong_domain::{Kind, Listing, Status, Uscc};
 use xietong_store::{ListFilter, ListSort, SqliteStore, Store};
 use xietong_transfer::{
-    ImportReport, ProblemKind, TransferError, error_report_csv, export_csv, export_xlsx, import_bytes, read_table,
-    template_csv, template_xlsx,
+    ImportOptions, ImportReport, ProblemKind, TransferError, error_report_csv, export_csv, export_xlsx, import_bytes,
+    import_bytes_with, read_table, template_csv, template_xlsx,
 };
 
 struct TestStore {
@@ -379,4 +379,157 @@ fn masked_exports_hide_contacts_and_do_not_import_back_over_them() {
     let report = import(&test.store, Kind::Achievement, "m.csv", masked.as_bytes()).unwrap();
     assert_eq!(report.rejected, 1);
     assert!(report.problems.iter().all(|p| p.reason_en.contains("masked")));
+}
+
+/// An import by a logged-in user managing `orgs`, with review required in `pending_regions`.
+fn import_as(store: &dyn Store, kind: Kind, orgs: &[&str], pending_regions: &[&str], bytes: &[u8]) -> ImportReport {
+    let options = ImportOptions {
+        owners: Some(orgs.iter().map(|org| org.to_string()).collect()),
+        pending_regions: pending_regions.iter().map(|code| code.to_string()).collect(),
+        ..ImportOptions::default()
+    };
+    import_bytes_with(store, kind, "mine.csv", bytes, &options, &mut |_| {}).unwrap()
+}
+
+#[test]
+fn restricted_imports_force_the_owner_and_reject_other_organisations() {
+    let test = test_store();
+    let orgs = ["研究院", "研究院二所"];
+    let file = "external_id,title,summary,trl,region_codes,owner_org\n\
+                A1,成果一,摘要,6,110106,\n\
+                A2,成果二,摘要,6,110106,其他机构\n\
+                A3,成果三,摘要,6,110106,研究院二所\n\
+                ,无编号成果,摘要,5,120116,\n";
+    let report = import_as(&test.store, Kind::Achievement, &orgs, &[], file.as_bytes());
+    assert_eq!((report.accepted, report.updated, report.rejected), (3, 0, 1), "{:?}", report.problems);
+    assert_eq!(report.problems.len(), 1);
+    let problem = &report.problems[0];
+    assert_eq!((problem.row, problem.column.as_str(), problem.value.as_str()), (2, "owner_org", "其他机构"));
+    assert_eq!(problem.kind, ProblemKind::Invalid);
+    assert_eq!(problem.reason_zh, "只能导入本机构的数据（研究院、研究院二所）");
+    assert_eq!(problem.reason_en, "you may only import listings of your organisation (研究院, 研究院二所)");
+    let owners: BTreeMap<String, Option<String>> = all_listings(&test.store, Kind::Achievement)
+        .into_iter()
+        .map(|listing| (listing.body.title, listing.body.owner_org))
+        .collect();
+    assert_eq!(owners["成果一"].as_deref(), Some("研究院"), "empty owner: the default organisation");
+    assert_eq!(owners["成果三"].as_deref(), Some("研究院二所"));
+    assert_eq!(owners["无编号成果"].as_deref(), Some("研究院"));
+    assert!(!owners.contains_key("成果二"));
+
+    // The same file again: found by the forced owner, nothing written, nothing duplicated.
+    let seq = test.store.last_seq().unwrap();
+    let again = import_as(&test.store, Kind::Achievement, &orgs, &[], file.as_bytes());
+    assert_eq!((again.accepted, again.updated, again.unchanged, again.rejected), (0, 0, 3, 1), "{again:?}");
+    assert_eq!(again.likely_duplicates, 0);
+    assert_eq!(all_listings(&test.store, Kind::Achievement).len(), 3);
+    assert_eq!(test.store.last_seq().unwrap(), seq);
+
+    // Chinese headers: the problem names the column as written.
+    let chinese = "标题,摘要,技术成熟度,所在地区,所属机构\n成果四,摘要,6,110106,其他机构\n";
+    let report = import_as(&test.store, Kind::Achievement, &orgs, &[], chinese.as_bytes());
+    assert_eq!(report.rejected, 1);
+    assert_eq!(report.problems[0].column, "所属机构");
+}
+
+#[test]
+fn restricted_imports_cannot_change_listings_of_other_organisations() {
+    let test = test_store();
+    // The operator's import stores listings of several organisations.
+    let operator = "external_id,title,summary,trl,region_codes,owner_org\n\
+                    X1,别人的成果,摘要,6,110106,别的机构\n\
+                    X2,二所的成果,摘要,6,110106,研究院二所\n\
+                    X3,无主成果,摘要,6,110106,\n";
+    assert_eq!(import(&test.store, Kind::Achievement, "op.csv", operator.as_bytes()).unwrap().accepted, 3);
+    let enterprises =
+        format!("uscc,title,summary,region_codes,owner_org\n{},别人的企业,摘要,110106,别的机构\n", uscc(7));
+    assert_eq!(import(&test.store, Kind::Enterprise, "op.csv", enterprises.as_bytes()).unwrap().accepted, 1);
+    let stored = all_listings(&test.store, Kind::Achievement);
+    let by_title = |title: &str| stored.iter().find(|l| l.body.title == title).unwrap().clone();
+    let (theirs, second, ownerless) = (by_title("别人的成果"), by_title("二所的成果"), by_title("无主成果"));
+    let their_enterprise = all_listings(&test.store, Kind::Enterprise).remove(0);
+
+    let orgs = ["研究院", "研究院二所"];
+    let file = format!(
+        "id,title,summary,trl,region_codes,owner_org\n\
+         {},改别人的成果,新摘要,6,110106,\n\
+         {},二所的成果,新摘要,6,110106,\n\
+         {},改无主成果,新摘要,6,110106,\n",
+        theirs.id, second.id, ownerless.id
+    );
+    let report = import_as(&test.store, Kind::Achievement, &orgs, &[], file.as_bytes());
+    assert_eq!((report.accepted, report.updated, report.rejected), (0, 1, 2), "{:?}", report.problems);
+    let rows: Vec<(u64, &str)> = report.problems.iter().map(|p| (p.row, p.column.as_str())).collect();
+    assert_eq!(rows, vec![(1, "id"), (3, "id")]);
+    for problem in &report.problems {
+        assert_eq!(problem.reason_zh, "该条目属于其他机构，不能修改");
+        assert_eq!(problem.reason_en, "this listing belongs to another organisation and cannot be changed");
+        assert_eq!(problem.kind, ProblemKind::Invalid);
+    }
+    assert_eq!(report.problems[0].existing_id, Some(theirs.id));
+    assert_eq!(test.store.get(theirs.id).unwrap(), theirs, "other organisation's listing untouched");
+    assert_eq!(test.store.get(ownerless.id).unwrap(), ownerless);
+    // A listing of one of the user's organisations matched with an empty owner cell keeps its owner.
+    let updated = test.store.get(second.id).unwrap();
+    assert_eq!(updated.body.summary, "新摘要");
+    assert_eq!(updated.body.owner_org.as_deref(), Some("研究院二所"));
+
+    // Matched by USCC: rejected on the USCC column.
+    let file = format!("统一社会信用代码,标题,摘要,所在地区\n{},我的企业,摘要,110106\n", uscc(7));
+    let report = import_as(&test.store, Kind::Enterprise, &orgs, &[], file.as_bytes());
+    assert_eq!((report.accepted, report.updated, report.rejected), (0, 0, 1), "{:?}", report.problems);
+    assert_eq!(report.problems[0].column, "统一社会信用代码");
+    assert_eq!(report.problems[0].reason_en, "this listing belongs to another organisation and cannot be changed");
+    assert_eq!(test.store.get(their_enterprise.id).unwrap(), their_enterprise);
+    assert_eq!(all_listings(&test.store, Kind::Enterprise).len(), 1);
+}
+
+#[test]
+fn publications_in_review_regions_wait_as_pending() {
+    let test = test_store();
+    let file = |summary: &str| {
+        format!(
+            "external_id,title,summary,trl,region_codes,status\n\
+             P1,丰台成果,{summary},6,110106,\n\
+             P2,保定成果,{summary},6,130602,published\n\
+             P3,丰台草稿,{summary},6,110106,draft\n\
+             P4,两地成果,{summary},6,130602;110106,published\n"
+        )
+    };
+    let report = import_as(&test.store, Kind::Achievement, &["研究院"], &["110000"], file("摘要").as_bytes());
+    assert_eq!((report.accepted, report.rejected), (4, 0), "{:?}", report.problems);
+    let status_of = |title: &str| {
+        let listings = all_listings(&test.store, Kind::Achievement);
+        listings.iter().find(|l| l.body.title == title).unwrap().body.status
+    };
+    assert_eq!(status_of("丰台成果"), Status::Pending);
+    assert_eq!(status_of("保定成果"), Status::Published);
+    assert_eq!(status_of("丰台草稿"), Status::Draft);
+    assert_eq!(status_of("两地成果"), Status::Pending);
+
+    // The same file again: unchanged, though the rows say published and the store says pending.
+    let seq = test.store.last_seq().unwrap();
+    let again = import_as(&test.store, Kind::Achievement, &["研究院"], &["110000"], file("摘要").as_bytes());
+    assert_eq!((again.accepted, again.updated, again.unchanged), (0, 0, 4), "{again:?}");
+    assert_eq!(test.store.last_seq().unwrap(), seq);
+
+    // Approved meanwhile: the same file does not send it back to review.
+    let approved =
+        all_listings(&test.store, Kind::Achievement).into_iter().find(|l| l.body.title == "丰台成果").unwrap();
+    test.store.set_status(approved.id, None, Status::Published).unwrap();
+    let again = import_as(&test.store, Kind::Achievement, &["研究院"], &["110000"], file("摘要").as_bytes());
+    assert_eq!((again.accepted, again.updated, again.unchanged), (0, 0, 4), "{again:?}");
+    assert_eq!(status_of("丰台成果"), Status::Published);
+
+    // Changed content in a review region goes back to review.
+    let changed = import_as(&test.store, Kind::Achievement, &["研究院"], &["110106"], file("新摘要").as_bytes());
+    assert_eq!((changed.accepted, changed.updated, changed.unchanged), (0, 4, 0), "{changed:?}");
+    assert_eq!(status_of("丰台成果"), Status::Pending);
+    assert_eq!(status_of("保定成果"), Status::Published);
+    assert_eq!(all_listings(&test.store, Kind::Achievement).len(), 4);
+
+    // The unrestricted import stores what the file says.
+    let test = test_store();
+    import(&test.store, Kind::Achievement, "op.csv", file("摘要").as_bytes()).unwrap();
+    assert!(all_listings(&test.store, Kind::Achievement).iter().all(|l| l.body.status != Status::Pending));
 }

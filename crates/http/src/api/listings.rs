@@ -11,7 +11,9 @@ use xietong_store::{ListFilter, ListSort};
 
 use super::schema::ListingDoc;
 use super::{industry_param, page_limit, parse_param, region_param};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::guard;
 use crate::json::{ApiJson, parse_listing_body};
 use crate::state::AppState;
 
@@ -24,7 +26,7 @@ pub struct ListParams {
     pub region: Option<String>,
     /// GB/T 4754 code at any level; codes below it are included (37 finds 3741).
     pub industry: Option<String>,
-    /// draft, published or archived.
+    /// draft, pending, rejected, published or archived.
     pub status: Option<String>,
     /// Owning organisation.
     pub owner_org: Option<String>,
@@ -47,7 +49,7 @@ pub struct ListingPage {
     pub offset: u64,
 }
 
-fn parse_id(raw: &str) -> ApiResult<ListingId> {
+pub(crate) fn parse_id(raw: &str) -> ApiResult<ListingId> {
     raw.parse().map_err(|_| ApiError::bad_param("id", format!("{raw:?} is not a listing id (a UUID)")))
 }
 
@@ -59,12 +61,15 @@ fn parse_id(raw: &str) -> ApiResult<ListingId> {
     responses(
         (status = 201, description = "Stored", body = ListingDoc),
         (status = 400, description = "Malformed JSON or wrong type", body = Problem),
+        (status = 401, description = "Not logged in", body = Problem),
+        (status = 403, description = "Owner is not your organisation, or CSRF token missing", body = Problem),
         (status = 409, description = "Same USCC or external id exists", body = Problem),
         (status = 413, description = "Body too large", body = Problem),
         (status = 422, description = "Invalid fields", body = Problem),
     ))]
 pub async fn create_listing(
     State(state): State<AppState>,
+    caller: Caller,
     ApiJson(raw): ApiJson<serde_json::Value>,
 ) -> ApiResult<impl IntoResponse> {
     let bytes = serde_json::to_vec(&raw).map_err(anyhow::Error::new)?;
@@ -72,7 +77,9 @@ pub async fn create_listing(
     let body = validate(body, Reference::get())?;
     let listing = state
         .blocking(move |app| {
+            let body = guard::settle(app, &caller, body, None)?;
             let listing = app.store.create(body)?;
+            guard::audit_write(app, &caller, "listing.create", &listing);
             app.sync_index()?;
             Ok(listing)
         })
@@ -82,13 +89,19 @@ pub async fn create_listing(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(listing)))
 }
 
-/// Reads one listing.
+/// Reads one listing. Listings the caller may not see are 404, like missing ones. Contact
+/// details are masked unless the caller's organisation owns the listing or holds an accepted
+/// contact request for it.
 #[utoipa::path(get, path = "/api/v1/listings/{id}", tag = "listings",
     params(("id" = String, Path, description = "Listing id")),
     responses((status = 200, body = ListingDoc), (status = 404, body = Problem)))]
-pub async fn get_listing(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Listing>> {
+pub async fn get_listing(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Listing>> {
     let id = parse_id(&id)?;
-    let listing = state.blocking(move |app| Ok(app.store.get(id)?)).await?;
+    let listing = state.blocking(move |app| guard::read(app, &caller, id)).await?;
     Ok(Json(listing))
 }
 
@@ -99,12 +112,15 @@ pub async fn get_listing(State(state): State<AppState>, Path(id): Path<String>) 
     request_body(content = ListingDoc, description = "All fields, `kind` and the `version` read"),
     responses(
         (status = 200, body = ListingDoc),
+        (status = 401, body = Problem),
+        (status = 403, description = "Not your organisation's listing", body = Problem),
         (status = 404, body = Problem),
         (status = 409, description = "Stale version", body = Problem),
         (status = 422, body = Problem),
     ))]
 pub async fn update_listing(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(mut raw): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<Listing>> {
@@ -130,14 +146,16 @@ pub async fn update_listing(
     let body = validate(body, Reference::get())?;
     let listing = state
         .blocking(move |app| {
-            let current = app.store.get(id)?;
+            let current = guard::writable(app, &caller, id)?;
             if current.kind() != body.kind() {
                 return Err(ApiError::bad_param(
                     "kind",
                     format!("a listing's kind cannot change (it is {})", current.kind()),
                 ));
             }
+            let body = guard::settle(app, &caller, body, Some(&current.body))?;
             let listing = app.store.update(id, version, body)?;
+            guard::audit_write(app, &caller, "listing.update", &listing);
             app.sync_index()?;
             Ok(listing)
         })
@@ -156,16 +174,19 @@ pub struct ArchiveRequest {
 #[utoipa::path(post, path = "/api/v1/listings/{id}/archive", tag = "listings",
     params(("id" = String, Path, description = "Listing id")),
     request_body(content = ArchiveRequest, description = "Optional version check"),
-    responses((status = 200, body = ListingDoc), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = ListingDoc), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn archive_listing(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<ArchiveRequest>,
 ) -> ApiResult<Json<Listing>> {
     let id = parse_id(&id)?;
     let listing = state
         .blocking(move |app| {
+            guard::writable(app, &caller, id)?;
             let listing = app.store.set_status(id, request.version, Status::Archived)?;
+            guard::audit_write(app, &caller, "listing.archive", &listing);
             app.sync_index()?;
             Ok(listing)
         })
@@ -173,11 +194,13 @@ pub async fn archive_listing(
     Ok(Json(listing))
 }
 
-/// Lists listings with filters and stable pagination (newest first by default).
+/// Lists the listings the caller may see, with filters and stable pagination (newest first by
+/// default). Contacts are masked except the caller's own organisation's.
 #[utoipa::path(get, path = "/api/v1/listings", tag = "listings", params(ListParams),
     responses((status = 200, body = ListingPage), (status = 400, body = Problem)))]
 pub async fn list_listings(
     State(state): State<AppState>,
+    caller: Caller,
     Query(params): Query<ListParams>,
 ) -> ApiResult<Json<ListingPage>> {
     let sort = match params.sort.as_deref().map(str::trim) {
@@ -198,10 +221,14 @@ pub async fn list_listings(
         industry: industry_param(params.industry.as_deref())?,
         status: parse_param::<Status>("status", params.status.as_deref())?,
         owner_org: params.owner_org.clone().filter(|o| !o.trim().is_empty()),
+        scope: Some(caller.viewer.read_scope()),
         sort,
     };
     let limit = page_limit(params.limit)?;
     let offset = params.offset.unwrap_or(0);
-    let page = state.blocking(move |app| Ok(app.store.list(&filter, limit, offset)?)).await?;
+    let mut page = state.blocking(move |app| Ok(app.store.list(&filter, limit, offset)?)).await?;
+    for listing in &mut page.items {
+        guard::mask_in_list(&caller, listing);
+    }
     Ok(Json(ListingPage { items: page.items, total: page.total, limit, offset }))
 }

@@ -10,6 +10,8 @@ use xietong_domain::{Kind, ListingId, Reference};
 use xietong_search::{Explanation, MatchHit, MatchRequest};
 
 use super::{page_limit, parse_param};
+use crate::auth::Caller;
+use crate::guard;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 
@@ -100,6 +102,7 @@ pub fn to_page(hits: Vec<MatchHit>, english: bool) -> MatchPage {
     responses((status = 200, body = MatchPage), (status = 404, body = Problem)))]
 pub async fn listing_matches(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(params): Query<MatchParams>,
 ) -> ApiResult<Json<MatchPage>> {
@@ -108,8 +111,9 @@ pub async fn listing_matches(
     let limit = page_limit(params.limit)? as usize;
     let hits = state
         .blocking(move |app| {
-            let source = app.store.get(id)?;
-            Ok(app.index.match_listing(&source, kind, limit)?)
+            // The source must be readable by the caller, and so must every candidate.
+            let source = guard::read(app, &caller, id)?;
+            Ok(app.index.match_listing(&source, kind, limit, &caller.viewer.read_scope())?)
         })
         .await?;
     Ok(Json(to_page(hits, is_english(params.lang.as_deref()))))
@@ -187,6 +191,8 @@ pub fn to_request(body: MatchBody) -> ApiResult<(MatchRequest, bool)> {
         disciplines: body.disciplines,
         budget: body.budget,
         limit: page_limit(body.limit)? as usize,
+        // Set by the handler from the caller; `None` would be unrestricted.
+        scope: Some(xietong_domain::ReadScope::anonymous()),
     };
     Ok((request, is_english(body.lang.as_deref())))
 }
@@ -196,9 +202,11 @@ pub fn to_request(body: MatchBody) -> ApiResult<(MatchRequest, bool)> {
     responses((status = 200, body = MatchPage), (status = 400, body = Problem), (status = 422, body = Problem)))]
 pub async fn match_text(
     State(state): State<AppState>,
+    caller: Caller,
     crate::json::ApiJson(body): crate::json::ApiJson<MatchBody>,
 ) -> ApiResult<Json<MatchPage>> {
-    let (request, english) = to_request(body)?;
+    let (mut request, english) = to_request(body)?;
+    request.scope = Some(caller.viewer.read_scope());
     let hits = state.blocking(move |app| Ok(app.index.match_request(&request)?)).await?;
     Ok(Json(to_page(hits, english)))
 }

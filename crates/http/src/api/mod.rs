@@ -1,5 +1,7 @@
 //! JSON API under `/api/v1`.
 
+pub mod account;
+pub mod collab;
 pub mod listings;
 pub mod matching;
 pub mod reference;

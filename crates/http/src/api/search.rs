@@ -8,6 +8,7 @@ use xietong_domain::{Availability, FacilityType, Kind, ListingId};
 use xietong_search::{Facets, SearchQuery};
 
 use super::{industry_param, page_limit, parse_param, region_param};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 
@@ -101,19 +102,25 @@ pub fn to_query(params: &SearchParams) -> ApiResult<SearchQuery> {
         trl_max: params.trl_max,
         availability,
         facility_type,
-        visibility_in: None,
-        owner_org_in: None,
+        // Set by the handler from the caller; `None` here would be unrestricted.
+        scope: Some(xietong_domain::ReadScope::anonymous()),
         limit: page_limit(params.limit)? as usize,
         offset: params.offset.unwrap_or(0) as usize,
     })
 }
 
-/// Searches published listings. Chinese is segmented with jieba (search mode) and character
-/// bigrams, so words inside longer compounds are found; traditional characters find simplified.
+/// Searches the published listings the caller may see. Chinese is segmented with jieba (search
+/// mode) and character bigrams, so words inside longer compounds are found; traditional
+/// characters find simplified. Totals and facets count only what the caller may see.
 #[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchParams),
     responses((status = 200, body = SearchPage), (status = 400, body = Problem)))]
-pub async fn search(State(state): State<AppState>, Query(params): Query<SearchParams>) -> ApiResult<Json<SearchPage>> {
-    let query = to_query(&params)?;
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<SearchParams>,
+) -> ApiResult<Json<SearchPage>> {
+    let mut query = to_query(&params)?;
+    query.scope = Some(caller.viewer.read_scope());
     let limit = query.limit as u32;
     let offset = query.offset as u64;
     let results = state.blocking(move |app| Ok(app.index.search(&query)?)).await?;

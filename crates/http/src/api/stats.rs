@@ -1,16 +1,38 @@
-//! Figures for the government dashboard: listing counts and cross-region enterprise flows.
+//! Figures for the government dashboard: listing counts, key-sector counts and cross-region
+//! enterprise flows. Every figure counts only the published listings the reader's
+//! [`ReadScope`] allows, so an organisation-only listing is counted for its own organisation and
+//! for nobody else. The API overview and the web dashboard share [`figures`] and its cache.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Weak};
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::State;
+use parking_lot::Mutex;
 use serde::Serialize;
 use utoipa::ToSchema;
-use xietong_domain::{Kind, Reference, Status};
+use xietong_app::App;
+use xietong_domain::{Details, EnterpriseDetails, Kind, ListingId, ReadScope, Reference, SiteRole, Status};
 use xietong_store::SiteLink;
 
+use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::state::AppState;
+
+/// The five key sectors (五大重点产业), counted by name: Chinese name, English label.
+pub const SECTORS: [(&str, &str); 5] = [
+    ("安全应急", "Safety & emergency"),
+    ("航空航天", "Aerospace"),
+    ("人工智能", "Artificial intelligence"),
+    ("医药健康", "Medicine & health"),
+    ("智能制造", "Intelligent manufacturing"),
+];
+
+/// Read scopes whose figures are kept at once (visitors, each organisation's members, …).
+const CACHED_SCOPES: usize = 32;
+/// Listings read per batch while counting.
+const SCAN_BATCH: u32 = 5_000;
 
 /// Published listings per kind.
 #[derive(Debug, Serialize, ToSchema)]
@@ -23,7 +45,7 @@ pub struct KindCountDto {
 
 /// Enterprises with head office in `from` and a site of `role` in `to` (province level, with
 /// Fengtai kept apart from the rest of Beijing).
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FlowDto {
     pub from: String,
     pub from_name: String,
@@ -36,7 +58,7 @@ pub struct FlowDto {
 }
 
 /// The Fengtai figures of the cross-region layout.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FengtaiFigures {
     /// Fengtai-headquartered enterprises with a branch (R&D or manufacturing) in Tianjin or Hebei.
     pub fengtai_firms_with_jinji_branches: u64,
@@ -116,19 +138,194 @@ pub fn flows(links: &[SiteLink]) -> (Vec<FlowDto>, FengtaiFigures) {
     (flows, figures)
 }
 
-/// Counts per library and the cross-region enterprise layout.
+/// The figures one read scope may see, over the published listings it allows.
+#[derive(Debug)]
+pub struct ScopedFigures {
+    /// Published listings per kind, in [`Kind::ALL`] order.
+    pub kinds: Vec<(Kind, u64)>,
+    /// Published listings naming each of [`SECTORS`] in their title, summary, keywords or
+    /// description. A text search would also count listings matching only part of the name
+    /// (智能 of 智能制造).
+    pub sectors: Vec<u64>,
+    pub flows: Vec<FlowDto>,
+    pub fengtai: FengtaiFigures,
+}
+
+/// Counts everything in one scan of the store. The cross-region layout is computed from the
+/// readable enterprises' sites exactly as [`xietong_store::Store::site_links`] computes it from
+/// all published ones, so a scope that reads every enterprise gets the same figures.
+pub fn scoped_figures(app: &App, scope: &ReadScope) -> ApiResult<ScopedFigures> {
+    let mut kind_counts: HashMap<Kind, u64> = HashMap::new();
+    let mut sector_counts = vec![0u64; SECTORS.len()];
+    let mut links = SiteLinks::default();
+    let mut after = None;
+    loop {
+        let batch = app.store.scan(after, SCAN_BATCH)?;
+        let Some(last) = batch.last() else { break };
+        after = Some(last.id);
+        for listing in batch.iter().filter(|l| l.body.status == Status::Published && scope.allows(&l.body)) {
+            let body = &listing.body;
+            *kind_counts.entry(listing.kind()).or_default() += 1;
+            for (index, (sector, _)) in SECTORS.iter().enumerate() {
+                let named = body.title.contains(sector)
+                    || body.summary.contains(sector)
+                    || body.keywords.iter().any(|k| k.contains(sector))
+                    || body.description.contains(sector);
+                if named {
+                    sector_counts[index] += 1;
+                }
+            }
+            if let Details::Enterprise(enterprise) = &body.details {
+                links.add(listing.id, enterprise);
+            }
+        }
+    }
+    let kinds = Kind::ALL.into_iter().map(|kind| (kind, kind_counts.get(&kind).copied().unwrap_or(0))).collect();
+    let (flows, fengtai) = flows(&links.into_links());
+    Ok(ScopedFigures { kinds, sectors: sector_counts, flows, fengtai })
+}
+
+/// Site links being gathered: (head-office region, site region, site role) → sites per
+/// enterprise.
+#[derive(Default)]
+struct SiteLinks(BTreeMap<(String, String, &'static str), BTreeMap<ListingId, u64>>);
+
+impl SiteLinks {
+    /// Pairs every head office of the enterprise with every other site, like the store's query.
+    fn add(&mut self, id: ListingId, enterprise: &EnterpriseDetails) {
+        let head_offices = enterprise.sites.iter().filter(|s| s.role == SiteRole::Hq);
+        for head_office in head_offices {
+            for site in enterprise.sites.iter().filter(|s| s.role != SiteRole::Hq) {
+                let key = (head_office.region_code.clone(), site.region_code.clone(), site.role.as_str());
+                *self.0.entry(key).or_default().entry(id).or_default() += 1;
+            }
+        }
+    }
+
+    fn into_links(self) -> Vec<SiteLink> {
+        self.0
+            .into_iter()
+            .map(|((hq_region, site_region, role), per_enterprise)| SiteLink {
+                hq_region,
+                site_region,
+                role: role.to_string(),
+                enterprises: per_enterprise.len() as u64,
+                sites: per_enterprise.values().sum(),
+                enterprise_ids: per_enterprise.into_keys().collect(),
+            })
+            .collect()
+    }
+}
+
+/// Figures of one app and read scope at one index state.
+struct CachedFigures {
+    /// Held weakly: while the entry exists, no other app can get the same address.
+    app: Weak<App>,
+    scope_key: String,
+    seq: u64,
+    figures: Arc<ScopedFigures>,
+    /// A background recount is under way.
+    refreshing: bool,
+    used_at: Instant,
+}
+
+static CACHE: Mutex<Vec<CachedFigures>> = Mutex::new(Vec::new());
+
+/// The figures of `scope` for the current index state. Every write syncs the index, so a new
+/// sequence number means the figures may have changed; the previous figures are then served while
+/// new ones are counted in the background, so no request waits on the recount. Only the first
+/// request of a scope counts inline. At most [`CACHED_SCOPES`] scopes are kept, least recently
+/// used first out.
+pub async fn figures(state: &AppState, scope: &ReadScope) -> ApiResult<Arc<ScopedFigures>> {
+    let seq = state.app.index.applied_seq();
+    let scope_key = scope.cache_key();
+    let stale = {
+        let mut cache = CACHE.lock();
+        cache.retain(|entry| entry.app.strong_count() > 0);
+        let found = cache
+            .iter_mut()
+            .find(|entry| std::ptr::eq(entry.app.as_ptr(), Arc::as_ptr(&state.app)) && entry.scope_key == scope_key);
+        match found {
+            Some(entry) => {
+                entry.used_at = Instant::now();
+                if entry.seq == seq {
+                    return Ok(entry.figures.clone());
+                }
+                let start_refresh = !entry.refreshing;
+                entry.refreshing = true;
+                Some((entry.figures.clone(), start_refresh))
+            }
+            None => None,
+        }
+    };
+    let Some((figures, start_refresh)) = stale else {
+        let counting_scope = scope.clone();
+        let figures = Arc::new(state.blocking(move |app| scoped_figures(app, &counting_scope)).await?);
+        remember(&state.app, scope_key, seq, figures.clone());
+        return Ok(figures);
+    };
+    if start_refresh {
+        let app = state.app.clone();
+        let counting_scope = scope.clone();
+        tokio::task::spawn_blocking(move || match scoped_figures(&app, &counting_scope) {
+            Ok(fresh) => remember(&app, scope_key, seq, Arc::new(fresh)),
+            Err(error) => {
+                tracing::error!(?error, "failed to refresh the dashboard figures");
+                let mut cache = CACHE.lock();
+                let found = cache
+                    .iter_mut()
+                    .find(|entry| std::ptr::eq(entry.app.as_ptr(), Arc::as_ptr(&app)) && entry.scope_key == scope_key);
+                if let Some(entry) = found {
+                    entry.refreshing = false;
+                }
+            }
+        });
+    }
+    Ok(figures)
+}
+
+fn remember(app: &Arc<App>, scope_key: String, seq: u64, figures: Arc<ScopedFigures>) {
+    let mut cache = CACHE.lock();
+    let found =
+        cache.iter_mut().find(|entry| std::ptr::eq(entry.app.as_ptr(), Arc::as_ptr(app)) && entry.scope_key == scope_key);
+    if let Some(entry) = found {
+        if seq >= entry.seq {
+            entry.seq = seq;
+            entry.figures = figures;
+        }
+        entry.refreshing = false;
+        return;
+    }
+    if cache.len() >= CACHED_SCOPES {
+        let oldest = cache.iter().enumerate().min_by_key(|(_, entry)| entry.used_at).map(|(index, _)| index);
+        if let Some(index) = oldest {
+            cache.swap_remove(index);
+        }
+    }
+    cache.push(CachedFigures {
+        app: Arc::downgrade(app),
+        scope_key,
+        seq,
+        figures,
+        refreshing: false,
+        used_at: Instant::now(),
+    });
+}
+
+/// Counts per library and the cross-region enterprise layout, over the published listings the
+/// caller may read. The figures may lag a write by one background recount.
 #[utoipa::path(get, path = "/api/v1/stats/overview", tag = "stats", responses((status = 200, body = Overview)))]
-pub async fn overview(State(state): State<AppState>) -> ApiResult<Json<Overview>> {
-    let (counts, links) = state.blocking(|app| Ok((app.store.counts()?, app.store.site_links()?))).await?;
-    let kinds = Kind::ALL
-        .into_iter()
-        .map(|kind| KindCountDto {
+pub async fn overview(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Overview>> {
+    let figures = figures(&state, &caller.viewer.read_scope()).await?;
+    let kinds = figures
+        .kinds
+        .iter()
+        .map(|(kind, count)| KindCountDto {
             kind: kind.as_str().to_string(),
             label_zh: kind.label_zh().to_string(),
             label_en: kind.label_en().to_string(),
-            count: counts.iter().filter(|c| c.kind == kind && c.status == Status::Published).map(|c| c.count).sum(),
+            count: *count,
         })
         .collect();
-    let (flows, fengtai) = flows(&links);
-    Ok(Json(Overview { kinds, flows, fengtai }))
+    Ok(Json(Overview { kinds, flows: figures.flows.clone(), fengtai: figures.fengtai.clone() }))
 }

@@ -14,7 +14,9 @@ use xietong_transfer::{ImportReport, ProblemKind, TransferError};
 
 use super::search::{SearchParams, to_query};
 use super::{industry_param, parse_param, region_param};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::guard;
 use crate::state::AppState;
 
 /// Largest spreadsheet accepted by the import route.
@@ -156,29 +158,54 @@ pub fn summary(report: &ImportReport) -> ImportSummary {
 /// Imports a CSV (UTF-8, UTF-8 with BOM, GB18030) or XLSX file of one kind, sent as the raw
 /// request body. Every row is validated like the API; valid rows are stored, each rejected row is
 /// reported with its reason, and rows already stored (same external id or USCC) are not stored
-/// twice.
+/// twice. Rows are owned by the caller's organisation; rows naming another organisation, or
+/// matching another organisation's listing, are rejected (the platform admin imports for anyone).
 #[utoipa::path(post, path = "/api/v1/imports/{kind}", tag = "transfer",
     params(("kind" = String, Path, description = "Kind of the rows"), ImportParams),
     request_body(content = Vec<u8>, description = "The file's bytes", content_type = "application/octet-stream"),
     responses((status = 200, body = ImportSummary), (status = 400, body = Problem), (status = 413, body = Problem)))]
 pub async fn import(
     State(state): State<AppState>,
+    caller: Caller,
     Path(kind): Path<String>,
     Query(params): Query<ImportParams>,
     bytes: Bytes,
 ) -> ApiResult<Json<ImportSummary>> {
     let kind = kind_param(&kind)?;
     let file_name = params.file_name.unwrap_or_else(|| "upload.csv".to_string());
-    let report = import_file(&state, kind, file_name, bytes.to_vec()).await?;
+    let report = import_file(&state, &caller, kind, file_name, bytes.to_vec()).await?;
     Ok(Json(summary(&report)))
 }
 
-/// Runs an import off the runtime and brings the index in line.
-pub async fn import_file(state: &AppState, kind: Kind, file_name: String, bytes: Vec<u8>) -> ApiResult<ImportReport> {
+/// Runs an import for the caller off the runtime, audits it and brings the index in line.
+pub async fn import_file(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    file_name: String,
+    bytes: Vec<u8>,
+) -> ApiResult<ImportReport> {
+    let principal = caller.user()?.clone();
+    let caller = caller.clone();
     state
         .blocking(move |app| {
-            let report = xietong_transfer::import_bytes(app.store.as_ref(), kind, &file_name, &bytes, &mut |_| {})
-                .map_err(transfer_error)?;
+            let mut options = xietong_transfer::ImportOptions::default();
+            if !principal.is_admin() {
+                let orgs = principal.orgs();
+                if orgs.is_empty() {
+                    return Err(ApiError::Forbidden("your account belongs to no organisation, so it cannot import".into()));
+                }
+                options.owners = Some(orgs);
+                options.pending_regions = app.accounts.review_regions()?;
+            }
+            let report =
+                xietong_transfer::import_bytes_with(app.store.as_ref(), kind, &file_name, &bytes, &options, &mut |_| {})
+                    .map_err(transfer_error)?;
+            let mut entry = caller.audit("import", format!("{kind}:{file_name}"), principal.region.clone());
+            entry.detail = serde_json::json!({
+                "rows": report.rows, "accepted": report.accepted, "updated": report.updated, "rejected": report.rejected,
+            });
+            app.audit(entry);
             app.sync_index()?;
             Ok(report)
         })
@@ -203,21 +230,26 @@ pub struct ExportParams {
 }
 
 /// Exports listings in the template's columns (so the file imports back unchanged). Contact
-/// details are masked in exports served over HTTP.
+/// details are masked in exports served over HTTP, except the caller's own organisation's; only
+/// listings the caller may see are exported.
 #[utoipa::path(get, path = "/api/v1/exports", tag = "transfer", params(ExportParams),
     responses((status = 200, description = "The exported file"), (status = 400, body = Problem)))]
-pub async fn export(State(state): State<AppState>, Query(params): Query<ExportParams>) -> ApiResult<Response> {
+pub async fn export(State(state): State<AppState>, caller: Caller, Query(params): Query<ExportParams>) -> ApiResult<Response> {
     let kind = kind_param(&params.kind)?;
     let format = format_param(params.format.as_deref())?;
-    let listings = collect_export(&state, kind, &params).await?;
+    let mut listings = collect_export(&state, &caller, kind, &params).await?;
+    for listing in &mut listings {
+        guard::mask_in_list(&caller, listing);
+    }
     let bytes = match format {
-        Format::Csv => xietong_transfer::export_csv(kind, &listings, true),
-        Format::Xlsx => xietong_transfer::export_xlsx(kind, &listings, true).map_err(transfer_error)?,
+        Format::Csv => xietong_transfer::export_csv(kind, &listings, false),
+        Format::Xlsx => xietong_transfer::export_xlsx(kind, &listings, false).map_err(transfer_error)?,
     };
     Ok(attachment(format, &format!("xietong-{kind}-export"), bytes))
 }
 
-async fn collect_export(state: &AppState, kind: Kind, params: &ExportParams) -> ApiResult<Vec<Listing>> {
+async fn collect_export(state: &AppState, caller: &Caller, kind: Kind, params: &ExportParams) -> ApiResult<Vec<Listing>> {
+    let scope = caller.viewer.read_scope();
     let searching = params.q.as_deref().is_some_and(|q| !q.trim().is_empty())
         || params.trl_min.is_some()
         || params.trl_max.is_some();
@@ -232,6 +264,7 @@ async fn collect_export(state: &AppState, kind: Kind, params: &ExportParams) -> 
             ..Default::default()
         };
         let mut query = to_query(&search)?;
+        query.scope = Some(scope);
         return state
             .blocking(move |app| {
                 let mut listings = Vec::new();
@@ -256,6 +289,7 @@ async fn collect_export(state: &AppState, kind: Kind, params: &ExportParams) -> 
         industry: industry_param(params.industry.as_deref())?,
         status: parse_param("status", params.status.as_deref())?,
         owner_org: None,
+        scope: Some(scope),
         sort: xietong_store::ListSort::Oldest,
     };
     state

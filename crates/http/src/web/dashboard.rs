@@ -1,5 +1,6 @@
 //! The dashboard (总览): counts per library, the region map, the cross-region flow chart, the
-//! sector breakdown and the newest demands, scenarios and challenges.
+//! sector breakdown and the newest demands, scenarios and challenges. Every figure counts only
+//! the listings the viewer may read.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -8,149 +9,59 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use parking_lot::Mutex;
-use xietong_domain::{Kind, Listing, Status};
+use xietong_domain::{Kind, Listing, ReadScope, Status};
 use xietong_search::{Facets, SearchQuery};
 use xietong_store::{ListFilter, ListSort};
 
 use super::charts::{self, Bar};
 use super::{PageCtx, esc, labels};
-use crate::api::stats::{FengtaiFigures, FlowDto, flows};
+use crate::api::stats::{SECTORS, ScopedFigures, figures};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The five key sectors (五大重点产业), counted by name.
-const SECTORS: [(&str, &str); 5] = [
-    ("安全应急", "Safety & emergency"),
-    ("航空航天", "Aerospace"),
-    ("人工智能", "Artificial intelligence"),
-    ("医药健康", "Medicine & health"),
-    ("智能制造", "Intelligent manufacturing"),
-];
-
-/// Everything the dashboard shows; computed once per index state.
+/// Everything the dashboard shows, for one viewer.
 struct DashboardData {
-    kind_counts: Vec<(Kind, u64)>,
+    /// Counts from one scan of the store, cached per read scope.
+    figures: Arc<ScopedFigures>,
     region_counts: HashMap<String, u64>,
     facets: Facets,
-    sector_counts: Vec<u64>,
-    flows: Vec<FlowDto>,
-    fengtai: FengtaiFigures,
     latest: Vec<(Kind, Vec<Listing>)>,
 }
 
-/// The last computed figures, keyed by app and index sequence number: every write syncs the
-/// index, so a new sequence number means the figures may have changed.
-struct CacheEntry {
-    key: (usize, u64),
-    data: Arc<DashboardData>,
-    /// A background recount is under way.
-    refreshing: bool,
-}
-
-static CACHE: Mutex<Option<CacheEntry>> = Mutex::new(None);
-
-fn compute(app: &xietong_app::App) -> Result<DashboardData, ApiError> {
-    let counts = app.store.counts()?;
-    let kind_counts = Kind::ALL
-        .into_iter()
-        .map(|kind| {
-            (kind, counts.iter().filter(|c| c.kind == kind && c.status == Status::Published).map(|c| c.count).sum())
-        })
-        .collect();
-    let everything = app.index.search(&SearchQuery { limit: 1, ..SearchQuery::default() })?;
+/// The region and industry facets and the newest demands, scenarios and challenges the scope
+/// may read; quick index and store queries, so they are not cached.
+fn facets_and_latest(
+    app: &xietong_app::App,
+    scope: &ReadScope,
+) -> Result<(HashMap<String, u64>, Facets, Vec<(Kind, Vec<Listing>)>), ApiError> {
+    let everything = app.index.search(&SearchQuery { limit: 1, scope: Some(scope.clone()), ..SearchQuery::default() })?;
     let mut region_counts = HashMap::new();
     for facet in everything.facets.region_province.iter().chain(&everything.facets.region_prefecture) {
         region_counts.insert(facet.value.clone(), facet.count);
     }
-    let sector_counts = sector_counts(app)?;
-    let (flows, fengtai) = flows(&app.store.site_links()?);
     let mut latest = Vec::new();
     for kind in [Kind::Demand, Kind::Scenario, Kind::Challenge] {
         let filter = ListFilter {
             kind: Some(kind),
             status: Some(Status::Published),
+            scope: Some(scope.clone()),
             sort: ListSort::Newest,
             ..ListFilter::default()
         };
         latest.push((kind, app.store.list(&filter, 6, 0)?.items));
     }
-    Ok(DashboardData { kind_counts, region_counts, facets: everything.facets, sector_counts, flows, fengtai, latest })
+    Ok((region_counts, everything.facets, latest))
 }
 
-/// Published listings that name each sector in their title, summary, keywords or description.
-/// A text search would also count listings matching only part of the name (智能 of 智能制造).
-fn sector_counts(app: &xietong_app::App) -> Result<Vec<u64>, ApiError> {
-    let mut counts = vec![0u64; SECTORS.len()];
-    let mut after = None;
-    loop {
-        let batch = app.store.scan(after, 5_000)?;
-        let Some(last) = batch.last() else { break };
-        after = Some(last.id);
-        for listing in batch.iter().filter(|l| l.body.status == Status::Published) {
-            let body = &listing.body;
-            for (index, (sector, _)) in SECTORS.iter().enumerate() {
-                let named = body.title.contains(sector)
-                    || body.summary.contains(sector)
-                    || body.keywords.iter().any(|k| k.contains(sector))
-                    || body.description.contains(sector);
-                if named {
-                    counts[index] += 1;
-                }
-            }
-        }
-    }
-    Ok(counts)
+async fn data(state: &AppState, scope: ReadScope) -> Result<DashboardData, ApiError> {
+    let figures = figures(state, &scope).await?;
+    let (region_counts, facets, latest) = state.blocking(move |app| facets_and_latest(app, &scope)).await?;
+    Ok(DashboardData { figures, region_counts, facets, latest })
 }
 
-/// The figures for the current index state. After a write the previous figures are served
-/// while new ones are computed in the background, so no page waits on the recount; only the very
-/// first request computes them inline.
-async fn data(state: &AppState) -> Result<Arc<DashboardData>, ApiError> {
-    let app_key = Arc::as_ptr(&state.app) as usize;
-    let key = (app_key, state.app.index.applied_seq());
-    let stale = {
-        let mut cache = CACHE.lock();
-        match cache.as_mut() {
-            Some(entry) if entry.key == key => return Ok(entry.data.clone()),
-            Some(entry) if entry.key.0 == app_key => {
-                let start_refresh = !entry.refreshing;
-                entry.refreshing = true;
-                Some((entry.data.clone(), start_refresh))
-            }
-            _ => None,
-        }
-    };
-    match stale {
-        Some((data, start_refresh)) => {
-            if start_refresh {
-                let app = state.app.clone();
-                tokio::task::spawn_blocking(move || {
-                    let fresh = compute(&app);
-                    let mut cache = CACHE.lock();
-                    match (fresh, cache.as_mut()) {
-                        (Ok(fresh), _) => *cache = Some(CacheEntry { key, data: Arc::new(fresh), refreshing: false }),
-                        (Err(err), Some(entry)) => {
-                            tracing::error!(error = ?err, "failed to refresh the dashboard figures");
-                            entry.refreshing = false;
-                        }
-                        (Err(_), None) => {}
-                    }
-                });
-            }
-            Ok(data)
-        }
-        None => {
-            let data = Arc::new(state.blocking(compute).await?);
-            *CACHE.lock() = Some(CacheEntry { key, data: data.clone(), refreshing: false });
-            Ok(data)
-        }
-    }
-}
-
-/// `GET /`
+/// `GET /`: the figures count only what the viewer may read.
 pub async fn page(ctx: PageCtx, State(state): State<AppState>) -> Response {
-    match data(&state).await {
+    match data(&state, ctx.caller.viewer.read_scope()).await {
         Ok(data) => ctx.render(StatusCode::OK, ctx.t("总览", "Dashboard"), &render(&ctx, &data)),
         Err(err) => ctx.error_page(err),
     }
@@ -171,7 +82,7 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
     html.push_str(r#"<section aria-labelledby="libraries-h"><h2 id="libraries-h" class="visually-hidden">"#);
     html.push_str(ctx.t("各资源库数量", "Listings per library"));
     html.push_str(r#"</h2><ul class="cards">"#);
-    for (kind, count) in &data.kind_counts {
+    for (kind, count) in &data.figures.kinds {
         let _ = write!(
             html,
             r#"<li class="card kind-{k}"><a href="/search?kind={k}"><span class="card-label">{label}</span><span class="card-count" data-kind="{k}">{count}</span></a></li>"#,
@@ -192,7 +103,7 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
         ),
         map = charts::region_map(&data.region_counts, lang),
     );
-    let figures = &data.fengtai;
+    let figures = &data.figures.fengtai;
     let _ = write!(
         html,
         r#"<section class="panel" aria-labelledby="flow-h"><h2 id="flow-h">{h}</h2><p class="hint">{hint}</p>{chart}
@@ -206,7 +117,7 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
             "左：总部所在地（研发/总部）；右：分支机构所在地；带宽与企业数成正比。",
             "Left: head-office region; right: branch region; band width ∝ enterprises."
         ),
-        chart = charts::flow_chart(&data.flows, lang),
+        chart = charts::flow_chart(&data.figures.flows, lang),
         a = ctx.t("丰台区企业在津冀设有分支机构", "Fengtai firms with branches in Tianjin/Hebei"),
         b = ctx.t("津冀企业在丰台设有分支机构", "Tianjin/Hebei firms with sites in Fengtai"),
         c = ctx.t("津冀企业在丰台的分支机构数", "Their sites in Fengtai"),
@@ -218,7 +129,7 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
 
     let sector_bars: Vec<Bar> = SECTORS
         .iter()
-        .zip(&data.sector_counts)
+        .zip(&data.figures.sectors)
         .map(|((zh, en), count)| Bar {
             label: ctx.t(zh, en).to_string(),
             value: *count,

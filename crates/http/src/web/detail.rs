@@ -3,37 +3,130 @@
 
 use std::fmt::Write;
 
-use axum::extract::{Path, State};
+use axum::Form;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use xietong_domain::{Details, Kind, Listing, ListingId};
+use serde::Deserialize;
+use xietong_domain::{Contact, Details, Kind, Listing, ListingId};
 use xietong_search::{MatchHit, complementary_kinds};
+use xietong_store::RequestState;
 
-use super::{Lang, PageCtx, esc, fmt_num, labels};
+use super::{Lang, PageCtx, esc, fmt_num, labels, see_other};
+use crate::api::collab::create_contact_request;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::guard;
 use crate::state::AppState;
 
 /// Matches shown per complementary kind.
 const MATCHES_PER_KIND: usize = 5;
 
-/// `GET /listings/{id}`
-pub async fn page(ctx: PageCtx, State(state): State<AppState>, Path(raw_id): Path<String>) -> Response {
+/// What the viewer may see of the listing's contact, and whether they may ask for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ContactAccess {
+    /// The listing names no contact.
+    NoContact,
+    /// The viewer's organisation owns the listing.
+    Own,
+    /// The owner accepted a contact request of the viewer's organisation.
+    Granted,
+    /// Masked for a visitor; logging in lets them ask.
+    MaskedAnonymous,
+    /// Masked for a logged-in user; `last_request` is the newest request of their organisation.
+    Masked { last_request: Option<RequestState>, can_ask: bool },
+}
+
+/// Query of `GET /listings/{id}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct DetailParams {
+    /// Set after a contact request was sent, to confirm it.
+    pub requested: Option<String>,
+}
+
+/// `GET /listings/{id}`: listings the viewer may not read are the 404 page; the contact is masked
+/// unless the viewer is entitled to it, and the matches count only listings the viewer may read.
+pub async fn page(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    Query(params): Query<DetailParams>,
+) -> Response {
     let Ok(id) = raw_id.parse::<ListingId>() else {
         return ctx.not_found(&format!("{}{raw_id}", ctx.t("没有这条资源：", "No such listing: ")));
     };
+    let caller = ctx.caller.clone();
     let loaded = state
         .blocking(move |app| {
-            let listing = app.store.get(id)?;
+            let listing = guard::read(app, &caller, id)?;
+            let scope = caller.viewer.read_scope();
             let mut panels = Vec::new();
             for kind in complementary_kinds(listing.kind()) {
-                panels.push((kind, app.index.match_listing(&listing, Some(kind), MATCHES_PER_KIND)?));
+                panels.push((kind, app.index.match_listing(&listing, Some(kind), MATCHES_PER_KIND, &scope)?));
             }
-            Ok((listing, panels))
+            let access = contact_access(app, &caller, &listing)?;
+            Ok((listing, panels, access))
         })
         .await;
     match loaded {
-        Ok((listing, panels)) => ctx.render(StatusCode::OK, &listing.body.title, &render(&ctx, &listing, &panels)),
-        Err(crate::error::ApiError::NotFound(_)) => {
-            ctx.not_found(&format!("{}{id}", ctx.t("没有这条资源：", "No such listing: ")))
+        Ok((listing, panels, access)) => {
+            let requested = params.requested.as_deref() == Some("1");
+            let html = render(&ctx, &listing, &panels, &access, requested);
+            ctx.render(StatusCode::OK, &listing.body.title, &html)
+        }
+        Err(ApiError::NotFound(_)) => ctx.not_found(&format!("{}{id}", ctx.t("没有这条资源：", "No such listing: "))),
+        Err(err) => ctx.error_page(err),
+    }
+}
+
+fn contact_access(app: &xietong_app::App, caller: &Caller, listing: &Listing) -> ApiResult<ContactAccess> {
+    if listing.body.contact.is_none() {
+        return Ok(ContactAccess::NoContact);
+    }
+    if caller.viewer.sees_contact(&listing.body, false) {
+        return Ok(ContactAccess::Own);
+    }
+    let Some(principal) = caller.principal() else { return Ok(ContactAccess::MaskedAnonymous) };
+    let orgs = principal.orgs();
+    if !orgs.is_empty() && app.accounts.contact_granted(listing.id, &orgs)? {
+        return Ok(ContactAccess::Granted);
+    }
+    let Some(org) = &principal.org else { return Ok(ContactAccess::Masked { last_request: None, can_ask: false }) };
+    let requests = app.accounts.contact_requests_of(std::slice::from_ref(org))?;
+    // Newest first: the state of the organisation's latest request for this listing.
+    let last_request = requests.iter().find(|r| r.listing_id == listing.id && &r.from_org == org).map(|r| r.state);
+    Ok(ContactAccess::Masked { last_request, can_ask: true })
+}
+
+/// Form of `POST /listings/{id}/contact-request`.
+#[derive(Debug, Deserialize)]
+pub struct ContactRequestForm {
+    /// Why the user wants to get in touch (optional).
+    #[serde(default)]
+    pub message: String,
+}
+
+/// `POST /listings/{id}/contact-request`: asks the owner for the contact details, then back to
+/// the listing with a confirmation.
+pub async fn request_contact(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    Form(form): Form<ContactRequestForm>,
+) -> Response {
+    let Ok(id) = raw_id.parse::<ListingId>() else {
+        return ctx.not_found(&format!("{}{raw_id}", ctx.t("没有这条资源：", "No such listing: ")));
+    };
+    let caller = ctx.caller.clone();
+    let created = state.blocking(move |app| create_contact_request(app, &caller, id, &form.message)).await;
+    match created {
+        Ok(request) => {
+            tracing::info!(listing.id = %id, contact_request.id = request.id, "contact request sent from the listing page");
+            see_other(&format!("/listings/{id}?requested=1"))
+        }
+        Err(ApiError::Conflict(detail)) => {
+            let message = format!("{}（{detail}）", ctx.t("申请未发送", "The request was not sent"));
+            ctx.refused(StatusCode::CONFLICT, &message, &format!("/listings/{id}"))
         }
         Err(err) => ctx.error_page(err),
     }
@@ -75,23 +168,50 @@ impl Rows<'_> {
     }
 }
 
-fn render(ctx: &PageCtx, listing: &Listing, panels: &[(Kind, Vec<MatchHit>)]) -> String {
+fn render(
+    ctx: &PageCtx,
+    listing: &Listing,
+    panels: &[(Kind, Vec<MatchHit>)],
+    access: &ContactAccess,
+    requested: bool,
+) -> String {
     let lang = ctx.lang;
     let body = &listing.body;
     let kind = listing.kind();
     let mut html = String::new();
+    if requested {
+        let _ = write!(
+            html,
+            r#"<p class="notice ok" role="status" id="request-sent">{}</p>"#,
+            ctx.t(
+                "已发送查看联系方式的申请；对方同意后，您所在机构的成员即可在此查看。",
+                "Your request for the contact details was sent; once the owner accepts, members of your organisation see them here."
+            )
+        );
+    }
+    let edit = if ctx.caller.viewer.can_write(body) {
+        format!(
+            r#"<p class="actions"><a class="button secondary" id="edit-link" href="/listings/{}/edit">{}</a></p>"#,
+            listing.id,
+            ctx.t("编辑", "Edit")
+        )
+    } else {
+        String::new()
+    };
     let _ = write!(
         html,
         r#"<nav class="breadcrumb" aria-label="{bc}"><a href="/">{home}</a> › <a href="/search?kind={k}">{kl}</a></nav>
-<article class="listing" data-kind="{k}"><header class="listing-head"><span class="badge kind-{k}">{kl}</span><h1>{title}</h1><p class="summary">{summary}</p><p class="actions"><a class="button secondary" href="/listings/{id}/edit">{edit}</a></p></header>"#,
+<article class="listing" data-kind="{k}"><header class="listing-head"><span class="badge kind-{k}">{kl}</span> <span class="badge status-{s}" id="listing-status">{sl}</span> <span class="badge visibility" id="listing-visibility" title="{vt}">{vl}</span><h1>{title}</h1><p class="summary">{summary}</p>{edit}</header>"#,
         bc = ctx.t("位置", "Breadcrumb"),
         home = ctx.t("总览", "Dashboard"),
         k = kind.as_str(),
         kl = labels::kind_label(kind, lang),
+        s = body.status.as_str(),
+        sl = ctx.t(body.status.label_zh(), body.status.label_en()),
+        vt = ctx.t("可见范围", "Visibility"),
+        vl = ctx.t(body.visibility.label_zh(), body.visibility.label_en()),
         title = esc(&body.title),
         summary = esc(&body.summary),
-        id = listing.id,
-        edit = ctx.t("编辑", "Edit"),
     );
     let mut rows = Rows { html: String::new(), lang, _marker: std::marker::PhantomData };
     let regions: Vec<String> = body.region_codes.iter().map(|c| labels::region_name(c, lang)).collect();
@@ -203,11 +323,6 @@ fn render(ctx: &PageCtx, listing: &Listing, panels: &[(Kind, Vec<MatchHit>)]) ->
             }
         }
     }
-    if let Some(contact) = &body.contact {
-        let parts: Vec<&str> =
-            [&contact.name, &contact.phone, &contact.email].into_iter().filter_map(|v| v.as_deref()).collect();
-        rows.text("联系方式", "Contact", &parts.join(" · "));
-    }
     rows.text("更新时间", "Updated", &listing.updated_at.date().to_string());
     let _ = write!(
         html,
@@ -225,7 +340,11 @@ fn render(ctx: &PageCtx, listing: &Listing, panels: &[(Kind, Vec<MatchHit>)]) ->
         let _ =
             write!(html, r#"<h3>{}</h3><div class="description">{paragraphs}</div>"#, ctx.t("详细介绍", "Description"));
     }
-    html.push_str("</section></article>");
+    html.push_str("</section>");
+    if let Some(contact) = &body.contact {
+        html.push_str(&contact_block(ctx, listing.id, contact, access));
+    }
+    html.push_str("</article>");
 
     let _ = write!(
         html,
@@ -257,6 +376,71 @@ fn render(ctx: &PageCtx, listing: &Listing, panels: &[(Kind, Vec<MatchHit>)]) ->
     }
     html.push_str("</section>");
     html
+}
+
+/// The contact details (masked unless the viewer is entitled) and what the viewer can do about
+/// them: log in, ask the owner, or wait for the answer.
+fn contact_block(ctx: &PageCtx, id: ListingId, contact: &Contact, access: &ContactAccess) -> String {
+    let mut rows = String::new();
+    for (zh, en, value, field) in [
+        ("联系人", "Name", &contact.name, "name"),
+        ("电话", "Phone", &contact.phone, "phone"),
+        ("邮箱", "Email", &contact.email, "email"),
+    ] {
+        if let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty()) {
+            let _ = write!(rows, r#"<div><dt>{}</dt><dd id="contact-{field}">{}</dd></div>"#, ctx.t(zh, en), esc(value));
+        }
+    }
+    let ask_form = || {
+        format!(
+            r#"<form method="post" action="/listings/{id}/contact-request" class="contact-request-form" id="contact-request-form">{csrf}<div class="field"><label for="contact-message">{l}</label><textarea id="contact-message" name="message" rows="2" maxlength="500"></textarea></div><p><button type="submit" id="contact-request-submit">{b}</button></p></form>"#,
+            csrf = ctx.csrf_input(),
+            l = ctx.t("留言（可选）：说明合作意向", "Message (optional): what you have in mind"),
+            b = ctx.t("申请查看联系方式", "Request contact details"),
+        )
+    };
+    let masked_note = ctx.t(
+        "联系方式已脱敏，资源所属机构同意后方可查看完整信息。",
+        "The contact details are masked; the owning organisation decides who sees them in full."
+    );
+    let status = match access {
+        ContactAccess::NoContact | ContactAccess::Own => format!(
+            r#"<p class="hint" id="contact-state" data-state="own">{}</p>"#,
+            ctx.t("您所在机构发布的资源，联系方式完整显示。", "Your organisation's listing: the contact details are shown in full.")
+        ),
+        ContactAccess::Granted => format!(
+            r#"<p class="hint" id="contact-state" data-state="granted">{}</p>"#,
+            ctx.t(
+                "对方已同意您所在机构查看联系方式；每次查看都会记入审计日志。",
+                "The owner agreed to share the contact details with your organisation; each view is recorded in the audit trail."
+            )
+        ),
+        ContactAccess::MaskedAnonymous => format!(
+            r#"<p class="hint" id="contact-state" data-state="anonymous">{masked_note} <a href="{href}">{login}</a></p>"#,
+            href = esc(&super::login_href_for(&format!("/listings/{id}"))),
+            login = ctx.t("登录后申请查看", "Log in to ask for them"),
+        ),
+        ContactAccess::Masked { last_request: Some(RequestState::Pending), .. } => format!(
+            r#"<p class="hint" id="contact-state" data-state="pending">{masked_note} {}</p>"#,
+            ctx.t("您所在机构已提交申请，等待对方同意。", "Your organisation has asked; the owner has not answered yet.")
+        ),
+        ContactAccess::Masked { last_request: Some(RequestState::Declined), can_ask: true } => format!(
+            r#"<p class="hint" id="contact-state" data-state="declined">{masked_note} {}</p>{}"#,
+            ctx.t("对方未同意上一次申请，您可以补充说明后再次申请。", "The owner declined the last request; you may ask again with more detail."),
+            ask_form()
+        ),
+        ContactAccess::Masked { can_ask: true, .. } => {
+            format!(r#"<p class="hint" id="contact-state" data-state="masked">{masked_note}</p>{}"#, ask_form())
+        }
+        ContactAccess::Masked { .. } => format!(
+            r#"<p class="hint" id="contact-state" data-state="masked">{masked_note} {}</p>"#,
+            ctx.t("您的账户不属于任何机构，无法申请。", "Your account belongs to no organisation, so it cannot ask.")
+        ),
+    };
+    format!(
+        r#"<section class="contact-block" id="contact" aria-labelledby="contact-h"><h2 id="contact-h">{h}</h2><dl class="fields">{rows}</dl>{status}</section>"#,
+        h = ctx.t("联系方式", "Contact"),
+    )
 }
 
 fn part_label(name: &str, lang: Lang) -> String {

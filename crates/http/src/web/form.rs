@@ -1,9 +1,12 @@
 //! Publish and edit forms (`/listings/new?kind=…`, `/listings/{id}/edit`): the core fields plus the
 //! kind's fields, region and industry pickers from the reference data, and validation messages
 //! next to each field in the page language. Nothing is stored unless the whole body is valid.
+//! Listings are owned by the user's organisation (the platform admin names any owner), go to
+//! review where the region asks for it, and only the owning organisation edits them.
 
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::sync::LazyLock;
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -11,10 +14,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use xietong_domain::{FieldError, Kind, Listing, ListingBody, ListingId, Reference, validate};
+use xietong_domain::{FieldError, Kind, Listing, ListingBody, ListingId, Reference, Visibility, validate};
 
 use super::{Lang, PageCtx, esc, fmt_num, labels};
 use crate::error::ApiError;
+use crate::guard;
 use crate::state::AppState;
 
 /// How a field is entered.
@@ -67,12 +71,9 @@ const fn hinted(
 const LIST_HINT: (&str, &str) = ("多项用分号或换行分隔", "Separate items with ; or new lines");
 
 const STATUS_OPTIONS: &[(&str, &str, &str)] = &[("published", "发布", "Published"), ("draft", "草稿", "Draft")];
-const VISIBILITY_OPTIONS: &[(&str, &str, &str)] = &[
-    ("public", "公开", "Public"),
-    ("registered", "注册用户可见", "Registered users"),
-    ("region", "本地区可见", "Same region"),
-    ("organisation", "本机构可见", "Own organisation"),
-];
+/// Visibility levels with the domain's labels.
+static VISIBILITY_OPTIONS: LazyLock<[(&str, &str, &str); 4]> =
+    LazyLock::new(|| Visibility::ALL.map(|v| (v.as_str(), v.label_zh(), v.label_en())));
 const AVAILABILITY_OPTIONS: &[(&str, &str, &str)] = &[
     ("full_time", "全职", "Full time"),
     ("dual_appointment", "双聘", "Dual appointment"),
@@ -205,7 +206,16 @@ fn kind_fields(kind: Kind) -> Vec<Field> {
 fn publication_fields() -> Vec<Field> {
     vec![
         field("status", "发布状态", "Status", Input::Select(STATUS_OPTIONS)),
-        field("visibility", "可见范围", "Visibility", Input::Select(VISIBILITY_OPTIONS)),
+        hinted(
+            "visibility",
+            "可见范围",
+            "Visibility",
+            Input::Select(&*VISIBILITY_OPTIONS),
+            (
+                "公开：所有访客；注册用户：登录用户；同地区：同一省级地区的用户；本机构：仅本机构成员",
+                "Public: every visitor; registered: logged-in users; same region: users in the same province-level region; own organisation: its members only",
+            ),
+        ),
     ]
 }
 
@@ -537,8 +547,9 @@ impl FormPage<'_> {
         }
         let _ = write!(
             html,
-            r#"<form class="listing-form" method="post" action="{}" novalidate><input type="hidden" name="kind" value="{}">"#,
+            r#"<form class="listing-form" method="post" action="{}" novalidate>{}<input type="hidden" name="kind" value="{}">"#,
             esc(&action),
+            ctx.csrf_input(),
             self.kind.as_str()
         );
         if let Mode::Edit { version, .. } = self.mode {
@@ -604,6 +615,7 @@ impl FormPage<'_> {
         let value = self.values.one(field.name);
         let name = esc(field.name);
         let control = match field.input {
+            Input::Text if field.name == "owner_org" => self.owner_control(&id, &name, value, &attrs),
             Input::Text => format!(r#"<input id="{id}" name="{name}" type="text" value="{}"{attrs}>"#, esc(value)),
             Input::Number => format!(
                 r#"<input id="{id}" name="{name}" type="text" inputmode="decimal" value="{}"{attrs}>"#,
@@ -731,6 +743,32 @@ impl FormPage<'_> {
         html
     }
 
+    /// The owner: free text for the platform admin, a choice among a technology manager's
+    /// organisations, and otherwise the user's organisation (or the listing's owner), read-only.
+    fn owner_control(&self, id: &str, name: &str, value: &str, attrs: &str) -> String {
+        let principal = self.ctx.caller.principal();
+        if principal.is_some_and(|p| p.is_admin()) {
+            return format!(r#"<input id="{id}" name="{name}" type="text" value="{}"{attrs}>"#, esc(value));
+        }
+        let orgs = principal.map(|p| p.orgs()).unwrap_or_default();
+        if matches!(self.mode, Mode::New) && orgs.len() > 1 {
+            let mut options = String::new();
+            for org in &orgs {
+                let selected = if org == value { " selected" } else { "" };
+                let _ = write!(options, r#"<option value="{org}"{selected}>{org}</option>"#, org = esc(org));
+            }
+            return format!(r#"<select id="{id}" name="{name}"{attrs}>{options}</select>"#);
+        }
+        format!(
+            r#"<input id="{id}" name="{name}" type="text" value="{}" readonly aria-readonly="true"{attrs}><p class="hint">{}</p>"#,
+            esc(value),
+            self.lang().t(
+                "由您的账户所属机构决定，不能修改。",
+                "Set by your account's organisation; it cannot be changed here."
+            )
+        )
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn wrap_group(
         &self,
@@ -832,6 +870,9 @@ pub async fn new_page(ctx: PageCtx, Query(params): Query<NewParams>) -> Response
     let kind = params.kind.as_deref().and_then(|k| k.parse::<Kind>().ok()).unwrap_or(Kind::Demand);
     let mut values = Values::default();
     values.set("status", "published".into());
+    if let Some(org) = ctx.caller.principal().and_then(|p| p.org.clone()) {
+        values.set("owner_org", org);
+    }
     form_response(
         &ctx,
         StatusCode::OK,
@@ -860,9 +901,12 @@ pub async fn create(ctx: PageCtx, State(state): State<AppState>, Form(pairs): Fo
             );
         }
     };
+    let caller = ctx.caller.clone();
     let stored = state
         .blocking(move |app| {
+            let body = guard::settle(app, &caller, body, None)?;
             let listing = app.store.create(body)?;
+            guard::audit_write(app, &caller, "listing.create", &listing);
             app.sync_index()?;
             Ok(listing)
         })
@@ -871,6 +915,18 @@ pub async fn create(ctx: PageCtx, State(state): State<AppState>, Form(pairs): Fo
         Ok(listing) => {
             tracing::info!(listing.id = %listing.id, listing.kind = %listing.kind(), "listing created from the web form");
             redirect_to(&listing.id)
+        }
+        Err(ApiError::Forbidden(detail)) => {
+            let notice = format!(
+                "{}<br><small>{}</small>",
+                ctx.t("无法以该机构的名义发布。", "You cannot publish for this organisation."),
+                esc(&detail)
+            );
+            form_response(
+                &ctx,
+                StatusCode::FORBIDDEN,
+                FormPage { ctx: &ctx, kind, mode: Mode::New, values: &values, errors: &[], notice: Some(notice) },
+            )
         }
         Err(ApiError::Conflict(detail)) => {
             let notice = format!(
@@ -898,7 +954,8 @@ fn redirect_to(id: &ListingId) -> Response {
 /// `GET /listings/{id}/edit`
 pub async fn edit_page(ctx: PageCtx, State(state): State<AppState>, Path(raw_id): Path<String>) -> Response {
     let Ok(id) = raw_id.parse::<ListingId>() else { return ctx.not_found(&raw_id) };
-    match state.blocking(move |app| Ok(app.store.get(id)?)).await {
+    let caller = ctx.caller.clone();
+    match state.blocking(move |app| guard::writable(app, &caller, id)).await {
         Ok(listing) => {
             let values = Values::from_listing(&listing);
             let mode = Mode::Edit { id, version: listing.version };
@@ -922,7 +979,8 @@ pub async fn update(
 ) -> Response {
     let Ok(id) = raw_id.parse::<ListingId>() else { return ctx.not_found(&raw_id) };
     let values = Values::from_pairs(pairs);
-    let current = match state.blocking(move |app| Ok(app.store.get(id)?)).await {
+    let caller = ctx.caller.clone();
+    let current = match state.blocking(move |app| guard::writable(app, &caller, id)).await {
         Ok(listing) => listing,
         Err(err) => return ctx.error_page(err),
     };
@@ -941,9 +999,14 @@ pub async fn update(
     };
     // The form does not show the import key; keep it.
     body.external_id = current.body.external_id.clone();
+    let caller = ctx.caller.clone();
     let saved = state
         .blocking(move |app| {
+            // Checked again here: the owner may have changed since the form was read.
+            let current = guard::writable(app, &caller, id)?;
+            let body = guard::settle(app, &caller, body, Some(&current.body))?;
             let listing = app.store.update(id, version, body)?;
+            guard::audit_write(app, &caller, "listing.update", &listing);
             app.sync_index()?;
             Ok(listing)
         })

@@ -2,8 +2,12 @@
 //! JavaScript and one stylesheet, all embedded in the binary.
 //!
 //! Pages: `/` dashboard, `/search`, `/listings/{id}`, `/listings/new?kind=…`,
-//! `/listings/{id}/edit`. Every text that is not already escaped HTML goes through [`esc`].
+//! `/listings/{id}/edit`, `/transfer`, `/login` and `/account`. Every text that is not already
+//! escaped HTML goes through [`esc`]. Every page knows its caller (resolved by
+//! [`crate::auth::authorize`]); every form that changes something carries the session's CSRF
+//! token ([`PageCtx::csrf_input`]).
 
+mod account;
 mod charts;
 mod dashboard;
 mod detail;
@@ -17,8 +21,10 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
+use crate::auth::{CSRF_FIELD, Caller};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Routes of the web pages and their assets.
@@ -29,8 +35,13 @@ pub fn routes() -> Router<AppState> {
         .route("/listings/new", get(form::new_page).post(form::create))
         .route("/listings/{id}", get(detail::page))
         .route("/listings/{id}/edit", get(form::edit_page).post(form::update))
+        .route("/listings/{id}/contact-request", post(detail::request_contact))
         .route("/transfer", get(transfer::page))
-        .route("/transfer/import", axum::routing::post(transfer::import))
+        .route("/transfer/import", post(transfer::import))
+        .route("/login", get(account::login_page).post(account::login))
+        .route("/logout", post(account::logout))
+        .route("/account", get(account::page))
+        .route("/account/requests/{id}", post(account::decide_request))
         .route(
             "/assets/web/app.css",
             get(|| asset("text/css; charset=utf-8", include_str!("../../assets/web/app.css"))),
@@ -86,12 +97,17 @@ impl Lang {
 }
 
 /// What every page needs from the request: the language (from `?lang=`, else the `lang` cookie,
-/// else Chinese), whether to remember it in the cookie, and the address for the language switch.
+/// else Chinese), whether to remember it in the cookie, the address for the language switch, and
+/// the caller.
 #[derive(Debug, Clone)]
 pub struct PageCtx {
     pub lang: Lang,
+    /// Who is asking; anonymous unless the session cookie (or a token) named a user.
+    pub caller: Caller,
     remember: bool,
     path: String,
+    /// Path and query of the request, for the `next` of the login link.
+    path_and_query: String,
     query_without_lang: Vec<(String, String)>,
 }
 
@@ -112,8 +128,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
             .find_map(Lang::parse);
         Ok(PageCtx {
             lang: from_query.or(from_cookie).unwrap_or(Lang::Zh),
+            caller: parts.extensions.get::<Caller>().cloned().unwrap_or_else(Caller::anonymous),
             remember: from_query.is_some(),
             path: parts.uri.path().to_string(),
+            path_and_query: parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_string(),
             query_without_lang: pairs.into_iter().filter(|(k, _)| k != "lang").collect(),
         })
     }
@@ -123,6 +141,29 @@ impl PageCtx {
     /// Shorthand for `self.lang.t`.
     pub fn t<'a>(&self, zh: &'a str, en: &'a str) -> &'a str {
         self.lang.t(zh, en)
+    }
+
+    /// The hidden form field carrying the session's CSRF token; every form that changes something
+    /// includes it. Empty for visitors without a session (their posts are refused anyway).
+    pub fn csrf_input(&self) -> String {
+        match self.caller.csrf_token() {
+            Some(token) => format!(r#"<input type="hidden" name="{CSRF_FIELD}" value="{}">"#, esc(token)),
+            None => String::new(),
+        }
+    }
+
+    /// The session's CSRF token as a query string (`?_csrf=…`), for multipart forms whose body
+    /// the CSRF check does not read.
+    pub fn csrf_query(&self) -> String {
+        match self.caller.csrf_token() {
+            Some(token) => format!("?{CSRF_FIELD}={}", encode_component(token)),
+            None => String::new(),
+        }
+    }
+
+    /// Address of the login page that comes back here afterwards.
+    pub fn login_href(&self) -> String {
+        login_href_for(&self.path_and_query)
     }
 
     /// The current address in the other language.
@@ -162,10 +203,52 @@ impl PageCtx {
         self.render(StatusCode::NOT_FOUND, self.t("未找到", "Not found"), &body)
     }
 
-    /// A page for a failure the user cannot fix; the cause is logged.
-    pub fn error_page(&self, err: crate::error::ApiError) -> Response {
-        if let crate::error::ApiError::NotFound(detail) = &err {
-            return self.not_found(detail);
+    /// The page for a request the rules refuse (403).
+    pub fn forbidden(&self, detail: &str) -> Response {
+        let body = format!(
+            r#"<h1>{h}</h1><p class="notice error" role="alert" id="forbidden">{p}</p><p class="hint">{detail}</p><p><a href="/">{home}</a></p>"#,
+            h = self.t("无权访问", "Not allowed"),
+            p = self.t(
+                "您的账户不能执行此操作：只有资源所属机构的成员可以修改它。",
+                "Your account may not do this: only members of the owning organisation may change it."
+            ),
+            detail = esc(detail),
+            home = self.t("返回总览", "Back to the dashboard"),
+        );
+        self.render(StatusCode::FORBIDDEN, self.t("无权访问", "Not allowed"), &body)
+    }
+
+    /// A page for a request that needs a login first (401), with the login link.
+    pub fn login_required(&self) -> Response {
+        let body = format!(
+            r#"<h1>{h}</h1><p><a class="button" href="{href}">{login}</a></p>"#,
+            h = self.t("请先登录", "Please log in first"),
+            href = esc(&self.login_href()),
+            login = self.t("登录", "Log in"),
+        );
+        self.render(StatusCode::UNAUTHORIZED, self.t("请先登录", "Log in"), &body)
+    }
+
+    /// A page for a request that cannot be carried out as asked (400 or 409), with the reason.
+    pub fn refused(&self, status: StatusCode, detail: &str, back: &str) -> Response {
+        let body = format!(
+            r#"<h1>{h}</h1><p class="notice error" role="alert" id="refused">{detail}</p><p><a href="{back}">{back_label}</a></p>"#,
+            h = self.t("无法完成操作", "That did not work"),
+            detail = esc(detail),
+            back = esc(back),
+            back_label = self.t("返回", "Go back"),
+        );
+        self.render(status, self.t("无法完成操作", "Not done"), &body)
+    }
+
+    /// A page for a failure: missing or invisible things are the 404 page, refusals the 403 page;
+    /// anything else is logged and shown as a generic error.
+    pub fn error_page(&self, err: ApiError) -> Response {
+        match &err {
+            ApiError::NotFound(detail) => return self.not_found(detail),
+            ApiError::Forbidden(detail) => return self.forbidden(detail),
+            ApiError::Unauthorized(_) => return self.login_required(),
+            _ => {}
         }
         tracing::error!(error = ?err, "page failed");
         let body = format!(
@@ -178,6 +261,46 @@ impl PageCtx {
         );
         self.render(StatusCode::INTERNAL_SERVER_ERROR, self.t("出错了", "Error"), &body)
     }
+}
+
+/// A 303 to `location` (after a successful form post).
+pub fn see_other(location: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location.to_string())]).into_response()
+}
+
+/// Address of the login page that leads to `next` afterwards.
+pub fn login_href_for(next: &str) -> String {
+    if next == "/" || next.starts_with("/login") {
+        return "/login".to_string();
+    }
+    format!("/login?next={}", encode_component(next))
+}
+
+/// The header's account area: a login link for visitors; name, role, account link and logout
+/// button for users.
+fn account_area(ctx: &PageCtx) -> String {
+    let Some(principal) = ctx.caller.principal() else {
+        let current = if ctx.path == "/login" { r#" aria-current="page""# } else { "" };
+        return format!(
+            r#"<a class="account-link" id="login-link" href="{}"{current}>{}</a>"#,
+            esc(&ctx.login_href()),
+            ctx.t("登录", "Log in")
+        );
+    };
+    let role = ctx.t(principal.role.label_zh(), principal.role.label_en());
+    let logout = match ctx.caller.csrf_token() {
+        Some(_) => format!(
+            r#"<form method="post" action="/logout" class="logout-form">{}<button type="submit" class="link-button" id="logout-button">{}</button></form>"#,
+            ctx.csrf_input(),
+            ctx.t("退出", "Log out")
+        ),
+        None => String::new(),
+    };
+    format!(
+        r#"<div class="account-area"><span class="user-name" id="user-name">{name} <span class="user-role">{role}</span></span> <a class="account-link" id="account-link" href="/account">{account}</a>{logout}</div>"#,
+        name = esc(&principal.display_name),
+        account = ctx.t("我的账户", "My account"),
+    )
 }
 
 fn layout(ctx: &PageCtx, title: &str, body: &str) -> String {
@@ -204,7 +327,7 @@ fn layout(ctx: &PageCtx, title: &str, body: &str) -> String {
 <div class="wrap header-row">
 <a class="brand" href="/"><img src="/assets/web/logo.svg" alt="" width="28" height="28"><span>{site}</span></a>
 <nav aria-label="{nav_label}"><ul class="nav">{dash}{search}{publish}<li><a href="/api/docs">API</a></li></ul></nav>
-<a class="lang-switch" id="lang-switch" href="{switch}" lang="{switch_lang}">{switch_text}</a>
+<div class="header-tools">{account}<a class="lang-switch" id="lang-switch" href="{switch}" lang="{switch_lang}">{switch_text}</a></div>
 </div>
 </header>
 <main id="main" class="wrap" tabindex="-1">
@@ -221,6 +344,7 @@ fn layout(ctx: &PageCtx, title: &str, body: &str) -> String {
         dash = nav_item("/", "总览", "Dashboard"),
         search = nav_item("/search", "检索", "Search"),
         publish = publish_items,
+        account = account_area(ctx),
         switch = esc(&ctx.switch_href()),
         switch_lang = ctx.t("en", "zh-CN"),
         switch_text = ctx.t("English", "中文"),

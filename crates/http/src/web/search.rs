@@ -123,7 +123,10 @@ impl WebSearchParams {
 /// `GET /search`
 pub async fn page(ctx: PageCtx, State(state): State<AppState>, Query(params): Query<WebSearchParams>) -> Response {
     let query = match params.to_api().and_then(|api| to_query(&api)) {
-        Ok(query) => query,
+        Ok(mut query) => {
+            query.scope = Some(ctx.caller.viewer.read_scope());
+            query
+        }
         Err(err) => {
             let message = match &err {
                 ApiError::BadRequest { detail, .. } => detail.clone(),

@@ -1,5 +1,5 @@
 //! `/transfer`: download column templates, upload a spreadsheet for import with a per-row report,
-//! and export whole libraries.
+//! and export whole libraries. Importing needs a login: rows are owned by the user's organisation.
 
 use std::fmt::Write;
 
@@ -26,6 +26,33 @@ fn kind_options(ctx: &PageCtx, selected: Option<Kind>) -> String {
         .collect()
 }
 
+/// The upload form, or a login hint for visitors. The multipart body is not read by the CSRF
+/// check, so the token travels in the query.
+fn import_form(ctx: &PageCtx, selected: Option<Kind>) -> String {
+    if ctx.caller.principal().is_none() {
+        return format!(
+            r#"<p class="notice info" id="import-login">{} <a href="{}">{}</a></p>"#,
+            ctx.t("批量导入的资源归属于您的机构，请先登录。", "Imported rows belong to your organisation, so log in first."),
+            esc(&ctx.login_href()),
+            ctx.t("登录", "Log in"),
+        );
+    }
+    format!(
+        r#"<form method="post" action="/transfer/import{csrf}" enctype="multipart/form-data" class="import-form">
+<p><label for="import-kind">{l_kind}</label> <select id="import-kind" name="kind">{kinds}</select></p>
+<p><label for="import-file">{l_file}</label> <input id="import-file" name="file" type="file" accept=".csv,.xlsx,.xls,.ods" required aria-describedby="import-help"></p>
+<p id="import-help" class="help">{help}</p>
+<p><button type="submit">{submit}</button></p>
+</form>"#,
+        csrf = esc(&ctx.csrf_query()),
+        l_kind = ctx.t("资源类型", "Kind"),
+        l_file = ctx.t("文件", "File"),
+        kinds = kind_options(ctx, selected),
+        help = ctx.t("CSV（UTF-8 或 GB18030）或 Excel。每行按发布规则校验；有问题的行会逐行列出原因，已导入过的行（相同外部编号或统一社会信用代码）不会重复导入。导入的资源归属于您的机构。", "CSV (UTF-8 or GB18030) or Excel. Every row is checked like a publication; rejected rows are listed with their reasons, and rows already imported (same external id or USCC) are not stored twice. Imported listings belong to your organisation."),
+        submit = ctx.t("上传并导入", "Upload and import"),
+    )
+}
+
 fn forms(ctx: &PageCtx, selected: Option<Kind>) -> String {
     let mut templates = String::new();
     for kind in Kind::ALL {
@@ -39,12 +66,7 @@ fn forms(ctx: &PageCtx, selected: Option<Kind>) -> String {
     format!(
         r#"<section class="card"><h2>{h_tpl}</h2><p>{p_tpl}</p><ul class="template-links">{templates}</ul></section>
 <section class="card"><h2>{h_imp}</h2>
-<form method="post" action="/transfer/import" enctype="multipart/form-data" class="import-form">
-<p><label for="import-kind">{l_kind}</label> <select id="import-kind" name="kind">{kinds}</select></p>
-<p><label for="import-file">{l_file}</label> <input id="import-file" name="file" type="file" accept=".csv,.xlsx,.xls,.ods" required aria-describedby="import-help"></p>
-<p id="import-help" class="help">{help}</p>
-<p><button type="submit">{submit}</button></p>
-</form></section>
+{import}</section>
 <section class="card"><h2>{h_exp}</h2>
 <form method="get" action="/api/v1/exports" class="export-form">
 <p><label for="export-kind">{l_kind}</label> <select id="export-kind" name="kind">{kinds}</select>
@@ -55,15 +77,13 @@ fn forms(ctx: &PageCtx, selected: Option<Kind>) -> String {
         h_tpl = ctx.t("下载模板", "Download a template"),
         p_tpl = ctx.t("每类资源一个模板：中文表头（也接受英文字段名），Excel 模板第二页说明每一列及取值。", "One template per kind: Chinese headers (English field names are accepted too); the Excel template's second sheet explains every column."),
         h_imp = ctx.t("批量导入", "Import a spreadsheet"),
+        import = import_form(ctx, selected),
         l_kind = ctx.t("资源类型", "Kind"),
-        l_file = ctx.t("文件", "File"),
         kinds = kind_options(ctx, selected),
-        help = ctx.t("CSV（UTF-8 或 GB18030）或 Excel。每行按发布规则校验；有问题的行会逐行列出原因，已导入过的行（相同外部编号或统一社会信用代码）不会重复导入。", "CSV (UTF-8 or GB18030) or Excel. Every row is checked like a publication; rejected rows are listed with their reasons, and rows already imported (same external id or USCC) are not stored twice."),
-        submit = ctx.t("上传并导入", "Upload and import"),
         h_exp = ctx.t("导出资源库", "Export a library"),
         l_format = ctx.t("格式", "Format"),
         export = ctx.t("导出", "Export"),
-        exp_help = ctx.t("列与模板一致，可修改后再导入。联系方式已脱敏。检索结果页也可导出当前结果。", "Same columns as the template, so the file can be edited and imported again. Contact details are masked. The search page exports its current results too."),
+        exp_help = ctx.t("列与模板一致，可修改后再导入。只导出您可查看的资源；联系方式已脱敏（本机构的除外）。检索结果页也可导出当前结果。", "Same columns as the template, so the file can be edited and imported again. Only listings you may see are exported; contact details are masked except your organisation's. The search page exports its current results too."),
     )
 }
 
@@ -101,9 +121,10 @@ pub async fn import(ctx: PageCtx, State(state): State<AppState>, mut multipart: 
     let Some((name, bytes)) = file.filter(|(_, bytes)| !bytes.is_empty()) else {
         return failure(&ctx, Some(kind), ctx.t("请选择要上传的文件。", "Choose a file to upload."));
     };
-    let report = match import_file(&state, kind, name.clone(), bytes).await {
+    let report = match import_file(&state, &ctx.caller, kind, name.clone(), bytes).await {
         Ok(report) => report,
         Err(crate::error::ApiError::BadRequest { detail, .. }) => return failure(&ctx, Some(kind), &detail),
+        Err(crate::error::ApiError::Forbidden(detail)) => return failure(&ctx, Some(kind), &detail),
         Err(err) => return ctx.error_page(err),
     };
     let mut html = format!(

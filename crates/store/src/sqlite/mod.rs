@@ -1,5 +1,6 @@
 //! SQLite backend: one writer connection and a small set of reader connections on a WAL database.
 
+mod accounts;
 mod migrate;
 
 use std::path::Path;
@@ -8,8 +9,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use time::OffsetDateTime;
+use time::UtcOffset;
+use time::format_description::BorrowedFormatItem;
 use time::format_description::well_known::Rfc3339;
-use xietong_domain::{Details, Kind, Listing, ListingBody, ListingId, Reference, Status};
+use time::macros::format_description;
+use xietong_domain::{Details, Kind, Listing, ListingBody, ListingId, ReadScope, Reference, Status};
 
 use crate::{Change, KindCount, ListFilter, ListPage, ListSort, ListingKey, SiteLink, Store, StoreError, WriteOp};
 
@@ -50,6 +54,25 @@ fn now() -> OffsetDateTime {
 
 fn fmt_time(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// RFC 3339 in UTC with a fixed nine-digit fraction, so that comparing the text in SQL compares
+/// the instants (`fmt_time` drops trailing zeros of the fraction and keeps the offset, which
+/// breaks text comparison). Used by the account tables, whose expiry checks run in SQL.
+const UTC_FORMAT: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
+
+fn fmt_utc(at: OffsetDateTime) -> String {
+    at.to_offset(UtcOffset::UTC).format(UTC_FORMAT).unwrap_or_default()
+}
+
+fn parse_time(text: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|_| StoreError::Backend(format!("corrupt timestamp {text:?}")))
+}
+
+/// `?, ?, ?` for `n` bound values.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
 }
 
 impl SqliteStore {
@@ -228,9 +251,6 @@ fn row_to_parts(row: &rusqlite::Row<'_>) -> rusqlite::Result<Parts> {
 }
 
 fn parts_to_listing((id, version, created_at, updated_at, body): Parts) -> Result<Listing, StoreError> {
-    let parse_time = |text: &str| {
-        OffsetDateTime::parse(text, &Rfc3339).map_err(|_| StoreError::Backend(format!("corrupt timestamp {text:?}")))
-    };
     Ok(Listing {
         id: parse_id(&id)?,
         version,
@@ -257,6 +277,24 @@ fn replace(
     write_row(tx, &listing)?;
     write_derived(tx, &listing, DerivedRows::Replace)?;
     Ok(listing)
+}
+
+/// The SQL condition of `ReadScope::Limited`, mirroring `ReadScope::allows`; binds the `orgs`
+/// and then the `provinces`. `listing_regions` holds every ancestor of a listing's regions, so a
+/// province code matches listings anywhere inside it.
+fn scope_clause(registered: bool, provinces: &[String], orgs: &[String]) -> String {
+    let mut visible = vec!["visibility = 'public'".to_string()];
+    if registered {
+        visible.push("visibility = 'registered'".into());
+    }
+    if !provinces.is_empty() {
+        visible.push(format!(
+            "(visibility = 'region' AND EXISTS (SELECT 1 FROM listing_regions r WHERE r.listing_id = listings.id AND r.code IN ({})))",
+            placeholders(provinces.len())
+        ));
+    }
+    let published = format!("(status = 'published' AND ({}))", visible.join(" OR "));
+    if orgs.is_empty() { published } else { format!("(owner_org IN ({}) OR {published})", placeholders(orgs.len())) }
 }
 
 impl Store for SqliteStore {
@@ -309,27 +347,32 @@ impl Store for SqliteStore {
     }
 
     fn list(&self, filter: &ListFilter, limit: u32, offset: u64) -> Result<ListPage, StoreError> {
-        let mut clauses: Vec<&str> = Vec::new();
+        let mut clauses: Vec<String> = Vec::new();
         let mut values: Vec<String> = Vec::new();
         if let Some(kind) = filter.kind {
-            clauses.push("kind = ?");
+            clauses.push("kind = ?".into());
             values.push(kind.as_str().to_string());
         }
         if let Some(status) = filter.status {
-            clauses.push("status = ?");
+            clauses.push("status = ?".into());
             values.push(status.as_str().to_string());
         }
         if let Some(owner) = &filter.owner_org {
-            clauses.push("owner_org = ?");
+            clauses.push("owner_org = ?".into());
             values.push(owner.clone());
         }
         if let Some(region) = &filter.region {
-            clauses.push("id IN (SELECT listing_id FROM listing_regions WHERE code = ?)");
+            clauses.push("id IN (SELECT listing_id FROM listing_regions WHERE code = ?)".into());
             values.push(region.clone());
         }
         if let Some(industry) = &filter.industry {
-            clauses.push("id IN (SELECT listing_id FROM listing_industries WHERE code = ?)");
+            clauses.push("id IN (SELECT listing_id FROM listing_industries WHERE code = ?)".into());
             values.push(industry.trim().to_ascii_uppercase());
+        }
+        if let Some(ReadScope::Limited { registered, provinces, orgs }) = &filter.scope {
+            clauses.push(scope_clause(*registered, provinces, orgs));
+            values.extend(orgs.iter().cloned());
+            values.extend(provinces.iter().cloned());
         }
         let where_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
         let order_sql = match filter.sort {
@@ -407,6 +450,20 @@ impl Store for SqliteStore {
         self.read(|conn| {
             let seq: Option<i64> = conn.query_row("SELECT MAX(seq) FROM changes", [], |r| r.get(0))?;
             Ok(seq.unwrap_or(0) as u64)
+        })
+    }
+
+    fn delete(&self, id: ListingId) -> Result<(), StoreError> {
+        self.write(|tx| {
+            // Regions, industries, sites, contact requests and reviews go with the row
+            // (`ON DELETE CASCADE`; every connection enables foreign keys).
+            let deleted = tx.prepare_cached("DELETE FROM listings WHERE id = ?1")?.execute([id.to_string()])?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound(id));
+            }
+            tx.prepare_cached("INSERT INTO changes (listing_id, at) VALUES (?1, ?2)")?
+                .execute(params![id.to_string(), fmt_time(now())])?;
+            Ok(())
         })
     }
 

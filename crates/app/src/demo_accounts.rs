@@ -1,0 +1,192 @@
+//! Demo accounts for every role, tied to organisations that own demo listings, plus a few
+//! listings that show the visibility levels (a draft, a region-only and an organisation-only
+//! demand of `ent_a`, and the personal talent profile of `talent_1`).
+//!
+//! The usernames `admin`, `fengtai_ops`, `ent_a`, `ent_b` and `talent_1` are fixed: reviewers'
+//! scripts use them.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+use xietong_domain::{Kind, ListingBody, OrgKind, Reference, Role, validate};
+use xietong_store::{NewOrg, NewUser};
+
+use crate::App;
+use crate::auth::hash_password;
+
+/// Password of every demo account.
+pub const DEMO_PASSWORD: &str = "xietong-demo";
+/// Meta key recording that the demo accounts exist.
+const META_KEY: &str = "demo_accounts";
+
+/// One demo login, for the start-up banner and the README.
+#[derive(Debug, Clone)]
+pub struct DemoAccount {
+    pub username: &'static str,
+    pub role: Role,
+    pub org: Option<String>,
+}
+
+/// Organisation that runs the Fengtai district's science and technology work.
+pub const FENGTAI_BUREAU: &str = "丰台区科学技术和信息化局";
+/// Technology-transfer agency whose manager acts for `ent_a`'s enterprise.
+pub const TRANSFER_AGENCY: &str = "京津冀技术转移服务中心";
+
+/// Creates the demo organisations, accounts and showcase listings once; later calls return the
+/// list without writing. `listings` are the demo listings, used to pick real owners.
+pub fn ensure(app: &App, listings: &[ListingBody]) -> anyhow::Result<Vec<DemoAccount>> {
+    let plan = plan(listings);
+    if app.store.meta_get(META_KEY)?.is_some() {
+        return Ok(plan.accounts());
+    }
+    let hash = hash_password(DEMO_PASSWORD)?;
+    let mut org_ids = HashMap::new();
+    for (name, kind, region) in &plan.orgs {
+        let org = match app.accounts.org_by_name(name)? {
+            Some(org) => org,
+            None => app.accounts.create_org(NewOrg {
+                name: name.clone(),
+                kind: *kind,
+                region_code: region.clone(),
+            })?,
+        };
+        org_ids.insert(name.clone(), org.id);
+    }
+    for (username, display_name, role, org, region) in plan.users() {
+        if app.accounts.user_by_name(username)?.is_some() {
+            continue;
+        }
+        let user = app.accounts.create_user(NewUser {
+            username: username.to_string(),
+            display_name: display_name.to_string(),
+            role,
+            org_id: org.as_ref().map(|name| org_ids[name]),
+            region_code: region,
+            password_hash: hash.clone(),
+        })?;
+        if role == Role::TechManager {
+            app.accounts.appoint(user.id, org_ids[&plan.ent_a])?;
+        }
+    }
+    let reference = Reference::get();
+    for body in plan.showcase_listings() {
+        let body = validate(body, reference).map_err(|e| anyhow::anyhow!("demo showcase listing is invalid: {e}"))?;
+        app.store.create(body).context("failed to store a demo showcase listing")?;
+    }
+    app.store.meta_set(META_KEY, "1")?;
+    app.sync_index()?;
+    Ok(plan.accounts())
+}
+
+struct Plan {
+    ent_a: String,
+    ent_b: String,
+    university: String,
+    facility_operator: String,
+    /// Name, kind, region.
+    orgs: Vec<(String, OrgKind, String)>,
+}
+
+const TALENT_NAME: &str = "王晓明";
+
+fn plan(listings: &[ListingBody]) -> Plan {
+    let reference = Reference::get();
+    let mut owned: HashMap<&str, usize> = HashMap::new();
+    for body in listings {
+        if let Some(owner) = &body.owner_org {
+            *owned.entry(owner.as_str()).or_default() += 1;
+        }
+    }
+    // The enterprise with its head office (first region) in `region` that owns most listings.
+    let busiest = |kind: Kind, region: &str, exclude: &[&str]| -> Option<(String, String)> {
+        listings
+            .iter()
+            .filter(|b| b.kind() == kind)
+            .filter_map(|b| Some((b.owner_org.as_deref()?, b.region_codes.first()?)))
+            .filter(|(owner, code)| reference.region_within(code, region) && !exclude.contains(owner))
+            .max_by(|a, b| owned[a.0].cmp(&owned[b.0]).then_with(|| b.0.cmp(a.0)))
+            .map(|(owner, code)| (owner.to_string(), code.clone()))
+    };
+    let (ent_a, ent_a_region) = busiest(Kind::Enterprise, "110106", &[]).expect("demo has Fengtai enterprises");
+    let (ent_b, ent_b_region) = busiest(Kind::Enterprise, "133100", &[])
+        .or_else(|| busiest(Kind::Enterprise, "130000", &[]))
+        .expect("demo has Hebei enterprises");
+    let enterprises: Vec<&str> =
+        listings.iter().filter(|b| b.kind() == Kind::Enterprise).map(|b| b.title.as_str()).collect();
+    let (university, university_region) =
+        busiest(Kind::Achievement, "110000", &enterprises).unwrap_or_else(|| ("北京工业技术研究院".into(), "110108".into()));
+    let (facility_operator, facility_region) =
+        busiest(Kind::Facility, "110000", &enterprises).unwrap_or_else(|| ("北京中试服务有限公司".into(), "110106".into()));
+    let orgs = vec![
+        (FENGTAI_BUREAU.to_string(), OrgKind::Government, "110106".to_string()),
+        (ent_a.clone(), OrgKind::Enterprise, ent_a_region),
+        (ent_b.clone(), OrgKind::Enterprise, ent_b_region),
+        (university.clone(), OrgKind::University, university_region),
+        (facility_operator.clone(), OrgKind::FacilityOperator, facility_region),
+        (TRANSFER_AGENCY.to_string(), OrgKind::Enterprise, "110106".to_string()),
+        (format!("{TALENT_NAME}（个人）"), OrgKind::Individual, "110108".to_string()),
+    ];
+    Plan { ent_a, ent_b, university, facility_operator, orgs }
+}
+
+impl Plan {
+    /// Username, display name, role, organisation, operated region.
+    fn users(&self) -> Vec<(&'static str, &'static str, Role, Option<String>, Option<String>)> {
+        vec![
+            ("admin", "平台管理员", Role::PlatformAdmin, None, None),
+            ("fengtai_ops", "丰台区运营", Role::RegionOperator, Some(FENGTAI_BUREAU.into()), Some("110106".into())),
+            ("ent_a_admin", "企业A管理员", Role::OrgAdmin, Some(self.ent_a.clone()), None),
+            ("ent_a", "企业A成员", Role::Member, Some(self.ent_a.clone()), None),
+            ("ent_b", "企业B成员", Role::Member, Some(self.ent_b.clone()), None),
+            ("uni_1", "高校成员", Role::Member, Some(self.university.clone()), None),
+            ("facility_1", "设施运营成员", Role::Member, Some(self.facility_operator.clone()), None),
+            ("tm_1", "技术经理人", Role::TechManager, Some(TRANSFER_AGENCY.into()), None),
+            ("talent_1", TALENT_NAME, Role::Talent, Some(format!("{TALENT_NAME}（个人）")), None),
+        ]
+    }
+
+    fn accounts(&self) -> Vec<DemoAccount> {
+        self.users()
+            .into_iter()
+            .map(|(username, _, role, org, _)| DemoAccount { username, role, org })
+            .collect()
+    }
+
+    fn showcase_listings(&self) -> Vec<ListingBody> {
+        let demand = |title: &str, status: &str, visibility: &str| {
+            serde_json::json!({
+                "kind": "demand",
+                "title": title,
+                "summary": format!("{title}：面向京津冀征集技术方案，可在丰台研发、河北转化。"),
+                "keywords": ["机器视觉", "质量检测"],
+                "region_codes": ["110106"],
+                "owner_org": self.ent_a,
+                "contact": {"name": "赵工", "phone": "13800001111", "email": "zhao@example.com"},
+                "status": status,
+                "visibility": visibility,
+                "external_id": format!("showcase-{visibility}-{status}"),
+            })
+        };
+        let talent = serde_json::json!({
+            "kind": "talent",
+            "title": format!("{TALENT_NAME} — 机器视觉算法工程师"),
+            "summary": "十年工业视觉检测经验，可周末到河北工厂现场支持。",
+            "keywords": ["机器视觉", "缺陷检测", "深度学习"],
+            "region_codes": ["110108"],
+            "owner_org": format!("{TALENT_NAME}（个人）"),
+            "contact": {"name": TALENT_NAME, "phone": "13912345678", "email": "wangxm@example.com"},
+            "visibility": "registered",
+            "availability": ["weekend_engineer"],
+            "expertise": ["机器视觉", "缺陷检测"],
+        });
+        [
+            demand("视觉检测产线升级需求（草稿）", "draft", "public"),
+            demand("丰台区内共享的检测设备需求", "published", "region"),
+            demand("内部立项：下一代视觉检测平台", "published", "organisation"),
+            talent,
+        ]
+        .into_iter()
+        .map(|value| serde_json::from_value(value).expect("showcase listings are well-formed"))
+        .collect()
+    }
+}

@@ -1,0 +1,291 @@
+//! Accounts and everything the access rules need to remember: organisations, users, sessions,
+//! API tokens, technology-manager appointments, contact requests and the grants they create,
+//! per-region review settings and decisions, and the append-only audit trail.
+//!
+//! Secrets never reach the store in clear: sessions and API tokens are stored as hashes of the
+//! token (the caller hashes), passwords as argon2id PHC strings.
+
+use std::str::FromStr;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use xietong_domain::{ListingId, OrgKind, Role, Scope};
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Org {
+    pub id: i64,
+    /// Unique; listings' `owner_org` holds this name.
+    pub name: String,
+    pub kind: OrgKind,
+    /// GB/T 2260 code.
+    pub region_code: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrg {
+    pub name: String,
+    pub kind: OrgKind,
+    pub region_code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: i64,
+    /// Unique, case-sensitive.
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub org_id: Option<i64>,
+    /// The region a region operator operates.
+    pub region_code: Option<String>,
+    /// argon2id PHC string; never serialised.
+    #[serde(skip)]
+    pub password_hash: String,
+    pub disabled: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub org_id: Option<i64>,
+    pub region_code: Option<String>,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Hash of the cookie value.
+    pub token_hash: String,
+    pub user_id: i64,
+    /// The CSRF token forms and unsafe API calls of this session must carry.
+    pub csrf_token: String,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiToken {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    /// Hash of the token; never serialised.
+    #[serde(skip)]
+    pub token_hash: String,
+    pub scopes: Vec<Scope>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiToken {
+    pub user_id: i64,
+    pub name: String,
+    pub token_hash: String,
+    pub scopes: Vec<Scope>,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// State of a contact request (a matchmaking request asking for the contact details of a
+/// listing's owner).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    Pending,
+    Accepted,
+    Declined,
+}
+
+impl RequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Pending => "pending",
+            RequestState::Accepted => "accepted",
+            RequestState::Declined => "declined",
+        }
+    }
+}
+
+impl FromStr for RequestState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [RequestState::Pending, RequestState::Accepted, RequestState::Declined]
+            .into_iter()
+            .find(|state| state.as_str() == s.trim())
+            .ok_or_else(|| format!("unknown request state {s:?}; expected pending, accepted or declined"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContactRequest {
+    pub id: i64,
+    pub listing_id: ListingId,
+    /// The organisation that asks (its members see the contact once accepted).
+    pub from_org: String,
+    pub from_user_id: i64,
+    /// The listing's owner organisation, which decides.
+    pub to_org: String,
+    pub message: String,
+    pub state: RequestState,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub decided_by: Option<i64>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+}
+
+/// A region operator's decision on a listing awaiting review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Review {
+    pub id: i64,
+    pub listing_id: ListingId,
+    pub reviewer_id: i64,
+    pub approved: bool,
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// One entry of the audit trail: who did what, when, from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor_id: Option<i64>,
+    /// Username, or `cli` / `anonymous`.
+    pub actor: String,
+    /// Dotted action name: `listing.create`, `login.success`, `login.failure`, `contact.reveal`…
+    pub action: String,
+    /// What was acted on: a listing id, a username, a token id.
+    pub target: String,
+    /// The region the entry belongs to (a listing's first region, a user's home region); region
+    /// operators see entries inside their region.
+    pub region_code: Option<String>,
+    pub ip: Option<String>,
+    /// Free-form JSON details.
+    pub detail: serde_json::Value,
+}
+
+/// An audit entry to append (`seq` and `at` are assigned by the store).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewAudit {
+    pub actor_id: Option<i64>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub region_code: Option<String>,
+    pub ip: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// Filter of an audit query.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only entries whose region is one of these codes (a region and everything below it,
+    /// expanded by the caller). `None` means all entries.
+    pub region_codes: Option<Vec<String>>,
+    pub action_prefix: Option<String>,
+    pub actor: Option<String>,
+}
+
+/// Persistent accounts and access records.
+pub trait Accounts: Send + Sync {
+    /// Fails with `Taken { field: "name", .. }` when the name is taken.
+    fn create_org(&self, org: NewOrg) -> Result<Org, StoreError>;
+    fn org(&self, id: i64) -> Result<Option<Org>, StoreError>;
+    fn org_by_name(&self, name: &str) -> Result<Option<Org>, StoreError>;
+    fn orgs(&self) -> Result<Vec<Org>, StoreError>;
+
+    /// Fails with `Taken { field: "username", .. }` when the username is taken.
+    fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
+    fn user(&self, id: i64) -> Result<Option<User>, StoreError>;
+    fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// All users, by username.
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+    fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError>;
+    /// Disables the account, deletes its sessions and revokes its API tokens.
+    fn disable_user(&self, user_id: i64) -> Result<(), StoreError>;
+
+    /// Technology managers: organisations that appointed `user_id`.
+    fn appoint(&self, user_id: i64, org_id: i64) -> Result<(), StoreError>;
+    fn appointments(&self, user_id: i64) -> Result<Vec<Org>, StoreError>;
+
+    fn create_session(&self, session: Session) -> Result<(), StoreError>;
+    /// The session with this token hash, if it exists and has not expired at `now`.
+    fn session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<Session>, StoreError>;
+    fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    /// Deletes expired sessions; returns how many.
+    fn purge_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    fn create_token(&self, token: NewApiToken) -> Result<ApiToken, StoreError>;
+    /// The token with this hash if it is neither revoked nor expired at `now`; records `now` as
+    /// its last use.
+    fn use_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<ApiToken>, StoreError>;
+    fn tokens_of(&self, user_id: i64) -> Result<Vec<ApiToken>, StoreError>;
+    fn token(&self, id: i64) -> Result<Option<ApiToken>, StoreError>;
+    /// Idempotent: returns whether a live token was revoked by this call.
+    fn revoke_token(&self, id: i64, now: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// A new pending request; `NotFound` when the listing does not exist.
+    fn create_contact_request(
+        &self,
+        listing_id: ListingId,
+        from_org: &str,
+        from_user_id: i64,
+        to_org: &str,
+        message: &str,
+    ) -> Result<ContactRequest, StoreError>;
+    fn contact_request(&self, id: i64) -> Result<Option<ContactRequest>, StoreError>;
+    /// Requests sent by or to any of `orgs`, newest first.
+    fn contact_requests_of(&self, orgs: &[String]) -> Result<Vec<ContactRequest>, StoreError>;
+    /// Accepts or declines a pending request; `Ok(None)` when it does not exist or is not
+    /// pending any more.
+    fn decide_contact_request(
+        &self,
+        id: i64,
+        accepted: bool,
+        decided_by: i64,
+        now: OffsetDateTime,
+    ) -> Result<Option<ContactRequest>, StoreError>;
+    /// Whether any of `orgs` holds an accepted request for the listing.
+    fn contact_granted(&self, listing_id: ListingId, orgs: &[String]) -> Result<bool, StoreError>;
+
+    /// Regions where publication waits for a region operator's review.
+    fn review_regions(&self) -> Result<Vec<String>, StoreError>;
+    fn set_review_region(&self, region_code: &str, required: bool) -> Result<(), StoreError>;
+    /// `NotFound` when the listing does not exist.
+    fn record_review(
+        &self,
+        listing_id: ListingId,
+        reviewer_id: i64,
+        approved: bool,
+        reason: &str,
+    ) -> Result<Review, StoreError>;
+    /// Decisions on a listing, newest first.
+    fn reviews_of(&self, listing_id: ListingId) -> Result<Vec<Review>, StoreError>;
+
+    /// Appends to the audit trail; the table refuses updates and deletes.
+    fn audit(&self, entry: NewAudit) -> Result<AuditEntry, StoreError>;
+    /// Entries matching the filter, newest first, and the number of all matching entries.
+    fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(Vec<AuditEntry>, u64), StoreError>;
+}
