@@ -129,9 +129,11 @@ fn plan(listings: &[ListingBody]) -> Plan {
     Plan { ent_a, ent_b, university, facility_operator, orgs }
 }
 
+/// Username, display name, role, organisation, operated region.
+type PlannedUser = (&'static str, &'static str, Role, Option<String>, Option<String>);
+
 impl Plan {
-    /// Username, display name, role, organisation, operated region.
-    fn users(&self) -> Vec<(&'static str, &'static str, Role, Option<String>, Option<String>)> {
+    fn users(&self) -> Vec<PlannedUser> {
         vec![
             ("admin", "平台管理员", Role::PlatformAdmin, None, None),
             ("fengtai_ops", "丰台区运营", Role::RegionOperator, Some(FENGTAI_BUREAU.into()), Some("110106".into())),

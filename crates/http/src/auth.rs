@@ -215,12 +215,13 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
     };
     let caller = Caller { viewer, credential, ip };
     let mut request = request;
-    if !is_safe(&method) && !CSRF_EXEMPT.contains(&path.as_str()) {
-        if let Credential::Session { csrf_token } = &caller.credential {
-            match check_csrf(request, csrf_token).await {
-                Ok(checked) => request = checked,
-                Err(error) => return error.into_response(),
-            }
+    if !is_safe(&method)
+        && !CSRF_EXEMPT.contains(&path.as_str())
+        && let Credential::Session { csrf_token } = &caller.credential
+    {
+        match check_csrf(request, csrf_token).await {
+            Ok(checked) => request = checked,
+            Err(error) => return error.into_response(),
         }
     }
     if let Err(error) = check_rule(rule, &caller, &method) {

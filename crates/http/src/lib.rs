@@ -90,7 +90,7 @@ pub fn router_with_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi
     let router = api_router
         .route("/api/openapi.json", get(move || async move { Json(spec.clone()) }))
         .route("/api/docs", get(docs_page))
-        .merge(web::routes())
+        .merge(web::routes().router)
         // After every route is added: authenticate and apply the route's access rule.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
         .fallback(not_found)
@@ -101,6 +101,38 @@ pub fn router_with_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi
         .layer(TraceLayer::new_for_http())
         .with_state(state);
     (router, openapi)
+}
+
+/// Routes added outside the OpenAPI route table and outside the web pages.
+const DOC_ROUTES: &[(&str, &str)] = &[("GET", "/api/openapi.json"), ("GET", "/api/docs")];
+
+/// Every route of the router as (METHOD, path template): the operations of the OpenAPI document
+/// (built by [`router_with_openapi`] from the same table as the router), the web pages as
+/// recorded by [`web::routes`] while it builds their router, and the two documentation routes.
+pub fn route_inventory(openapi: &utoipa::openapi::OpenApi) -> Vec<(String, String)> {
+    let mut routes: Vec<(String, String)> = Vec::new();
+    for (path, item) in &openapi.paths.paths {
+        let operations = [
+            ("GET", &item.get),
+            ("PUT", &item.put),
+            ("POST", &item.post),
+            ("DELETE", &item.delete),
+            ("OPTIONS", &item.options),
+            ("HEAD", &item.head),
+            ("PATCH", &item.patch),
+            ("TRACE", &item.trace),
+        ];
+        for (method, operation) in operations {
+            if operation.is_some() {
+                routes.push((method.to_string(), path.clone()));
+            }
+        }
+    }
+    let web = web::routes().routes;
+    routes.extend(DOC_ROUTES.iter().chain(&web).map(|(m, p)| (m.to_string(), p.to_string())));
+    routes.sort();
+    routes.dedup();
+    routes
 }
 
 /// The router alone.

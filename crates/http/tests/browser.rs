@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, Locator};
 use support::{Browser, DemoServer};
 
+/// Password of the demo accounts.
+const DEMO_PASSWORD: &str = "xietong-demo";
+
 #[test]
 fn web_pages_work_in_chromium() {
     let started = Instant::now();
@@ -37,6 +40,9 @@ async fn run_scenarios(client: &Client, server: &DemoServer) {
     listing_shows_explained_matches(client, &listing_url).await;
     eprintln!("browser: listing ok ({} ms)", step.elapsed().as_millis());
     let step = Instant::now();
+    publishing_asks_for_a_login_first(client, &base).await;
+    eprintln!("browser: login ok ({} ms)", step.elapsed().as_millis());
+    let step = Instant::now();
     invalid_uscc_is_shown_next_to_the_field(client, server).await;
     eprintln!("browser: form ok ({} ms)", step.elapsed().as_millis());
     let step = Instant::now();
@@ -45,6 +51,9 @@ async fn run_scenarios(client: &Client, server: &DemoServer) {
     let step = Instant::now();
     phone_width_has_no_horizontal_scroll(client, &base).await;
     eprintln!("browser: phone width ok ({} ms)", step.elapsed().as_millis());
+    let step = Instant::now();
+    logging_out_ends_the_session(client, &base).await;
+    eprintln!("browser: logout ok ({} ms)", step.elapsed().as_millis());
 }
 
 async fn count(client: &Client, css: &str) -> usize {
@@ -163,6 +172,42 @@ async fn listing_shows_explained_matches(client: &Client, url: &str) {
     assert!(score.trim().parse::<f64>().is_ok(), "score shown, got {score:?}");
     assert!(count(client, "#matches li.match .score-parts tr").await >= 1, "score parts expected");
     support::screenshot(client, "listing").await;
+}
+
+/// Opening the publish form as a visitor leads to the login page; logging in there as `ent_a`
+/// comes back to the form.
+async fn publishing_asks_for_a_login_first(client: &Client, base: &str) {
+    client.set_window_size(1280, 1200).await.unwrap();
+    client.goto(&format!("{base}/listings/new?kind=enterprise")).await.unwrap();
+    wait_for(client, "#login-form").await;
+    let url = client.current_url().await.unwrap();
+    assert_eq!(url.path(), "/login", "visitors are sent to the login page, got {url}");
+    let hint = text_of(client, "#demo-hint").await;
+    assert!(hint.contains("xietong-demo"), "the demo password is shown, got {hint:?}");
+    client.find(Locator::Css("#login-username")).await.unwrap().send_keys("ent_a").await.unwrap();
+    client.find(Locator::Css("#login-password")).await.unwrap().send_keys("wrong-password").await.unwrap();
+    client.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+    wait_for(client, "#login-error").await;
+    let error = text_of(client, "#login-error").await;
+    assert!(error.contains("用户名或密码错误"), "a wrong password is explained, got {error:?}");
+    client.find(Locator::Css("#login-password")).await.unwrap().send_keys(DEMO_PASSWORD).await.unwrap();
+    client.find(Locator::Css("#login-submit")).await.unwrap().click().await.unwrap();
+    wait_for(client, "#f-uscc").await;
+    let url = client.current_url().await.unwrap();
+    assert_eq!(url.path(), "/listings/new", "back to the form after logging in, got {url}");
+    let user = text_of(client, "#user-name").await;
+    assert!(user.contains("企业A成员"), "the header names the user, got {user:?}");
+    support::screenshot(client, "login-form").await;
+}
+
+async fn logging_out_ends_the_session(client: &Client, base: &str) {
+    client.set_window_size(1280, 1000).await.unwrap();
+    client.goto(&format!("{base}/account")).await.unwrap();
+    wait_for(client, "#account-facts").await;
+    client.find(Locator::Css("#logout-button")).await.unwrap().click().await.unwrap();
+    wait_for(client, "#login-link").await;
+    client.goto(&format!("{base}/account")).await.unwrap();
+    wait_for(client, "#login-form").await;
 }
 
 async fn invalid_uscc_is_shown_next_to_the_field(client: &Client, server: &DemoServer) {

@@ -474,6 +474,9 @@ fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
+/// Name, scope, the listings it may read, expected kind facet, expected province facet.
+type ScopeCase<'a> = (&'a str, Option<ReadScope>, Vec<&'a Listing>, BTreeMap<String, u64>, BTreeMap<String, u64>);
+
 #[test]
 fn search_applies_the_read_scope_to_hits_totals_and_facets() {
     let dir = tempfile::tempdir().unwrap();
@@ -486,7 +489,7 @@ fn search_applies_the_read_scope_to_hits_totals_and_facets() {
     index.apply(&docs, &[], 1).unwrap();
 
     let (p, r, rb, rh, o) = (&fx.public, &fx.registered, &fx.region_beijing, &fx.region_hebei, &fx.organisation);
-    let cases: Vec<(&str, Option<ReadScope>, Vec<&Listing>, BTreeMap<String, u64>, BTreeMap<String, u64>)> = vec![
+    let cases: Vec<ScopeCase> = vec![
         ("anonymous", Some(anonymous()), vec![p], counts(&[("achievement", 1)]), counts(&[("130000", 1)])),
         (
             "registered in Hebei",

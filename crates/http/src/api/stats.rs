@@ -234,7 +234,7 @@ static CACHE: Mutex<Vec<CachedFigures>> = Mutex::new(Vec::new());
 /// The figures of `scope` for the current index state. Every write syncs the index, so a new
 /// sequence number means the figures may have changed; the previous figures are then served while
 /// new ones are counted in the background, so no request waits on the recount. Only the first
-/// request of a scope counts inline. At most [`CACHED_SCOPES`] scopes are kept, least recently
+/// request of a scope counts inline. At most 32 scopes are kept, least recently
 /// used first out.
 pub async fn figures(state: &AppState, scope: &ReadScope) -> ApiResult<Arc<ScopedFigures>> {
     let seq = state.app.index.applied_seq();
@@ -286,8 +286,9 @@ pub async fn figures(state: &AppState, scope: &ReadScope) -> ApiResult<Arc<Scope
 
 fn remember(app: &Arc<App>, scope_key: String, seq: u64, figures: Arc<ScopedFigures>) {
     let mut cache = CACHE.lock();
-    let found =
-        cache.iter_mut().find(|entry| std::ptr::eq(entry.app.as_ptr(), Arc::as_ptr(app)) && entry.scope_key == scope_key);
+    let found = cache
+        .iter_mut()
+        .find(|entry| std::ptr::eq(entry.app.as_ptr(), Arc::as_ptr(app)) && entry.scope_key == scope_key);
     if let Some(entry) = found {
         if seq >= entry.seq {
             entry.seq = seq;

@@ -79,9 +79,7 @@ pub async fn login(
     let username = form.username.trim().to_string();
     let ip = ctx.caller.ip.clone();
     let attempt_username = username.clone();
-    let attempt = state
-        .blocking(move |app| Ok(app.auth.login(&attempt_username, &form.password, ip.as_deref())))
-        .await;
+    let attempt = state.blocking(move |app| Ok(app.auth.login(&attempt_username, &form.password, ip.as_deref()))).await;
     let failure = match attempt {
         Ok(Ok(session)) => {
             let max_age_s = (session.expires_at - OffsetDateTime::now_utc()).whole_seconds();
@@ -267,7 +265,9 @@ fn request_state_label(ctx: &PageCtx, state: RequestState) -> &'static str {
 fn listing_link(id: ListingId, title: Option<&str>, ctx: &PageCtx) -> String {
     match title {
         Some(title) => format!(r#"<a href="/listings/{id}">{}</a>"#, esc(title)),
-        None => format!(r#"<span class="meta">{}</span>"#, ctx.t("（您已无权查看该资源）", "(no longer visible to you)")),
+        None => {
+            format!(r#"<span class="meta">{}</span>"#, ctx.t("（您已无权查看该资源）", "(no longer visible to you)"))
+        }
     }
 }
 
@@ -294,12 +294,8 @@ fn render(ctx: &PageCtx, principal: &Principal, data: &AccountData) -> String {
         region = esc(region.as_deref().unwrap_or(dash)),
     );
     if !principal.acting_for.is_empty() {
-        let _ = write!(
-            html,
-            "<p>{} {}</p>",
-            ctx.t("受托代理机构：", "Acting for:"),
-            esc(&principal.acting_for.join("、"))
-        );
+        let _ =
+            write!(html, "<p>{} {}</p>", ctx.t("受托代理机构：", "Acting for:"), esc(&principal.acting_for.join("、")));
     }
     let _ = write!(
         html,
@@ -565,7 +561,9 @@ mod tests {
     fn next_stays_on_this_site() {
         assert_eq!(safe_next("/search?q=a"), "/search?q=a");
         assert_eq!(safe_next("/listings/new?kind=demand"), "/listings/new?kind=demand");
-        for hostile in ["//evil.example", "/\\evil.example", "https://evil.example/", "evil", "", "/login?next=/x", "/a\nb"] {
+        for hostile in
+            ["//evil.example", "/\\evil.example", "https://evil.example/", "evil", "", "/login?next=/x", "/a\nb"]
+        {
             assert_eq!(safe_next(hostile), "/", "{hostile:?}");
         }
     }

@@ -28,13 +28,15 @@ struct DashboardData {
     latest: Vec<(Kind, Vec<Listing>)>,
 }
 
-/// The region and industry facets and the newest demands, scenarios and challenges the scope
-/// may read; quick index and store queries, so they are not cached.
-fn facets_and_latest(
+/// Adds to the cached figures the region and industry facets and the newest demands, scenarios
+/// and challenges the scope may read: quick index and store queries, so they are not cached.
+fn with_facets_and_latest(
     app: &xietong_app::App,
     scope: &ReadScope,
-) -> Result<(HashMap<String, u64>, Facets, Vec<(Kind, Vec<Listing>)>), ApiError> {
-    let everything = app.index.search(&SearchQuery { limit: 1, scope: Some(scope.clone()), ..SearchQuery::default() })?;
+    figures: Arc<ScopedFigures>,
+) -> Result<DashboardData, ApiError> {
+    let everything =
+        app.index.search(&SearchQuery { limit: 1, scope: Some(scope.clone()), ..SearchQuery::default() })?;
     let mut region_counts = HashMap::new();
     for facet in everything.facets.region_province.iter().chain(&everything.facets.region_prefecture) {
         region_counts.insert(facet.value.clone(), facet.count);
@@ -50,13 +52,12 @@ fn facets_and_latest(
         };
         latest.push((kind, app.store.list(&filter, 6, 0)?.items));
     }
-    Ok((region_counts, everything.facets, latest))
+    Ok(DashboardData { figures, region_counts, facets: everything.facets, latest })
 }
 
 async fn data(state: &AppState, scope: ReadScope) -> Result<DashboardData, ApiError> {
     let figures = figures(state, &scope).await?;
-    let (region_counts, facets, latest) = state.blocking(move |app| facets_and_latest(app, &scope)).await?;
-    Ok(DashboardData { figures, region_counts, facets, latest })
+    state.blocking(move |app| with_facets_and_latest(app, &scope, figures)).await
 }
 
 /// `GET /`: the figures count only what the viewer may read.

@@ -388,7 +388,8 @@ fn contact_block(ctx: &PageCtx, id: ListingId, contact: &Contact, access: &Conta
         ("邮箱", "Email", &contact.email, "email"),
     ] {
         if let Some(value) = value.as_deref().filter(|v| !v.trim().is_empty()) {
-            let _ = write!(rows, r#"<div><dt>{}</dt><dd id="contact-{field}">{}</dd></div>"#, ctx.t(zh, en), esc(value));
+            let _ =
+                write!(rows, r#"<div><dt>{}</dt><dd id="contact-{field}">{}</dd></div>"#, ctx.t(zh, en), esc(value));
         }
     }
     let ask_form = || {
@@ -401,7 +402,7 @@ fn contact_block(ctx: &PageCtx, id: ListingId, contact: &Contact, access: &Conta
     };
     let masked_note = ctx.t(
         "联系方式已脱敏，资源所属机构同意后方可查看完整信息。",
-        "The contact details are masked; the owning organisation decides who sees them in full."
+        "The contact details are masked; the owning organisation decides who sees them in full.",
     );
     let status = match access {
         ContactAccess::NoContact | ContactAccess::Own => format!(

@@ -32,7 +32,10 @@ fn import_form(ctx: &PageCtx, selected: Option<Kind>) -> String {
     if ctx.caller.principal().is_none() {
         return format!(
             r#"<p class="notice info" id="import-login">{} <a href="{}">{}</a></p>"#,
-            ctx.t("批量导入的资源归属于您的机构，请先登录。", "Imported rows belong to your organisation, so log in first."),
+            ctx.t(
+                "批量导入的资源归属于您的机构，请先登录。",
+                "Imported rows belong to your organisation, so log in first."
+            ),
             esc(&ctx.login_href()),
             ctx.t("登录", "Log in"),
         );
