@@ -3,10 +3,12 @@
 
 use anyhow::{Context, bail};
 use time::OffsetDateTime;
+use std::sync::Arc;
+
 use xietong_app::auth::new_password_hash;
-use xietong_app::{App, DataDir};
+use xietong_app::{Auth, DataDir};
 use xietong_domain::{OrgKind, Reference, Role, Scope};
-use xietong_store::{NewAudit, NewOrg, NewUser};
+use xietong_store::{Accounts, NewAudit, NewOrg, NewUser, SqliteStore};
 
 use crate::DataArgs;
 
@@ -107,8 +109,25 @@ pub struct OrgAddArgs {
     pub region: String,
 }
 
-fn open(data: &DataArgs) -> anyhow::Result<App> {
-    App::open(&DataDir::create(&data.data)?)
+/// The accounts of a data directory. Only the database is opened (not the search index), so
+/// these commands work while a server runs on the same directory.
+struct Accts {
+    accounts: Arc<SqliteStore>,
+    auth: Auth,
+}
+
+impl Accts {
+    fn audit(&self, entry: NewAudit) {
+        if let Err(error) = self.accounts.audit(entry) {
+            eprintln!("warning: failed to write the audit trail: {error}");
+        }
+    }
+}
+
+fn open(data: &DataArgs) -> anyhow::Result<Accts> {
+    let accounts = Arc::new(DataDir::create(&data.data)?.open_store()?);
+    let auth = Auth::new(accounts.clone());
+    Ok(Accts { accounts, auth })
 }
 
 fn cli_audit(action: &str, target: String, detail: serde_json::Value) -> NewAudit {
