@@ -44,11 +44,7 @@ pub fn ensure(app: &App, listings: &[ListingBody]) -> anyhow::Result<Vec<DemoAcc
     for (name, kind, region) in &plan.orgs {
         let org = match app.accounts.org_by_name(name)? {
             Some(org) => org,
-            None => app.accounts.create_org(NewOrg {
-                name: name.clone(),
-                kind: *kind,
-                region_code: region.clone(),
-            })?,
+            None => app.accounts.create_org(NewOrg { name: name.clone(), kind: *kind, region_code: region.clone() })?,
         };
         org_ids.insert(name.clone(), org.id);
     }
@@ -113,10 +109,10 @@ fn plan(listings: &[ListingBody]) -> Plan {
         .expect("demo has Hebei enterprises");
     let enterprises: Vec<&str> =
         listings.iter().filter(|b| b.kind() == Kind::Enterprise).map(|b| b.title.as_str()).collect();
-    let (university, university_region) =
-        busiest(Kind::Achievement, "110000", &enterprises).unwrap_or_else(|| ("北京工业技术研究院".into(), "110108".into()));
-    let (facility_operator, facility_region) =
-        busiest(Kind::Facility, "110000", &enterprises).unwrap_or_else(|| ("北京中试服务有限公司".into(), "110106".into()));
+    let (university, university_region) = busiest(Kind::Achievement, "110000", &enterprises)
+        .unwrap_or_else(|| ("北京工业技术研究院".into(), "110108".into()));
+    let (facility_operator, facility_region) = busiest(Kind::Facility, "110000", &enterprises)
+        .unwrap_or_else(|| ("北京中试服务有限公司".into(), "110106".into()));
     let orgs = vec![
         (FENGTAI_BUREAU.to_string(), OrgKind::Government, "110106".to_string()),
         (ent_a.clone(), OrgKind::Enterprise, ent_a_region),
@@ -148,10 +144,7 @@ impl Plan {
     }
 
     fn accounts(&self) -> Vec<DemoAccount> {
-        self.users()
-            .into_iter()
-            .map(|(username, _, role, org, _)| DemoAccount { username, role, org })
-            .collect()
+        self.users().into_iter().map(|(username, _, role, org, _)| DemoAccount { username, role, org }).collect()
     }
 
     fn showcase_listings(&self) -> Vec<ListingBody> {

@@ -119,7 +119,8 @@ impl App {
     /// generated listings loaded by this call.
     pub fn load_demo(&self, seed: u64) -> anyhow::Result<usize> {
         let data = xietong_demo::generate(seed);
-        let count = if self.store.meta_get(DEMO_META_KEY)?.is_some() { 0 } else { self.store_demo(seed, &data.listings)? };
+        let count =
+            if self.store.meta_get(DEMO_META_KEY)?.is_some() { 0 } else { self.store_demo(seed, &data.listings)? };
         demo_accounts::ensure(self, &data.listings)?;
         Ok(count)
     }

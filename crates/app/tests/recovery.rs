@@ -3,8 +3,8 @@
 
 use xietong_app::{App, DataDir};
 use xietong_domain::{ListingBody, OrgKind, Role};
-use xietong_store::ListFilter;
 use xietong_search::SearchQuery;
+use xietong_store::ListFilter;
 
 fn achievement(title: &str) -> ListingBody {
     serde_json::from_value(serde_json::json!({
@@ -81,11 +81,14 @@ fn demo_loads_once() {
     }
     let fengtai = app.accounts.user_by_name("fengtai_ops").unwrap().unwrap();
     assert_eq!((fengtai.role, fengtai.region_code.as_deref()), (Role::RegionOperator, Some("110106")));
-    let ent_a = app.accounts.org(app.accounts.user_by_name("ent_a").unwrap().unwrap().org_id.unwrap()).unwrap().unwrap();
-    let ent_b = app.accounts.org(app.accounts.user_by_name("ent_b").unwrap().unwrap().org_id.unwrap()).unwrap().unwrap();
+    let ent_a =
+        app.accounts.org(app.accounts.user_by_name("ent_a").unwrap().unwrap().org_id.unwrap()).unwrap().unwrap();
+    let ent_b =
+        app.accounts.org(app.accounts.user_by_name("ent_b").unwrap().unwrap().org_id.unwrap()).unwrap().unwrap();
     assert_ne!(ent_a.id, ent_b.id, "ent_a and ent_b belong to two different enterprises");
     assert_eq!((ent_a.kind, ent_b.kind), (OrgKind::Enterprise, OrgKind::Enterprise));
-    let owned = app.store.list(&ListFilter { owner_org: Some(ent_a.name.clone()), ..ListFilter::default() }, 1, 0).unwrap();
+    let owned =
+        app.store.list(&ListFilter { owner_org: Some(ent_a.name.clone()), ..ListFilter::default() }, 1, 0).unwrap();
     assert!(owned.total > 4, "ent_a's enterprise owns demo listings");
     let admin = app.accounts.user_by_name("admin").unwrap().unwrap();
     assert!(xietong_app::auth::verify_password(&admin.password_hash, xietong_app::demo_accounts::DEMO_PASSWORD));

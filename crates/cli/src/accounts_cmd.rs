@@ -2,8 +2,8 @@
 //! directory (run on the server, like `import`).
 
 use anyhow::{Context, bail};
-use time::OffsetDateTime;
 use std::sync::Arc;
+use time::OffsetDateTime;
 
 use xietong_app::auth::new_password_hash;
 use xietong_app::{Auth, DataDir};
@@ -192,14 +192,20 @@ pub fn user(command: UserCommand) -> anyhow::Result<()> {
             let app = open(&args.data)?;
             let role: Role = args.role.parse().map_err(anyhow::Error::msg)?;
             let org = match &args.org {
-                Some(name) => Some(app.accounts.org_by_name(name)?.with_context(|| {
-                    format!("no organisation {name:?}; register it with `xietong org add`")
-                })?),
+                Some(name) => Some(
+                    app.accounts
+                        .org_by_name(name)?
+                        .with_context(|| format!("no organisation {name:?}; register it with `xietong org add`"))?,
+                ),
                 None => None,
             };
             let region = match &args.region {
                 Some(text) => Some(
-                    Reference::get().resolve_region(text).with_context(|| format!("unknown region {text:?}"))?.code.clone(),
+                    Reference::get()
+                        .resolve_region(text)
+                        .with_context(|| format!("unknown region {text:?}"))?
+                        .code
+                        .clone(),
                 ),
                 None => None,
             };
@@ -224,7 +230,8 @@ pub fn user(command: UserCommand) -> anyhow::Result<()> {
                 password_hash: new_password_hash(&password)?,
             })?;
             for name in &args.acting_for {
-                let appointing = app.accounts.org_by_name(name)?.with_context(|| format!("no organisation {name:?}"))?;
+                let appointing =
+                    app.accounts.org_by_name(name)?.with_context(|| format!("no organisation {name:?}"))?;
                 app.accounts.appoint(user.id, appointing.id)?;
             }
             app.audit(cli_audit("user.create", user.username.clone(), serde_json::json!({"role": role.as_str()})));

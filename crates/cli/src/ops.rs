@@ -113,8 +113,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
             lang: None,
         };
         let started = Instant::now();
-        let (mut request, _) =
-            to_request(body).map_err(|e| anyhow::anyhow!("query {} is invalid: {e:?}", query.id))?;
+        let (mut request, _) = to_request(body).map_err(|e| anyhow::anyhow!("query {} is invalid: {e:?}", query.id))?;
         request.scope = None; // operator eval: unrestricted, like the example eval
         let hits = app.index.match_request(&request)?;
         latencies_ms.push(started.elapsed().as_secs_f64() * 1000.0);

@@ -77,10 +77,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                     account.org.as_deref().unwrap_or("")
                 );
             }
-            println!(
-                "API token for scripts: xietong token issue --data {} --user admin",
-                data.display()
-            );
+            println!("API token for scripts: xietong token issue --data {} --user admin", data.display());
         }
         spawn_index_follower(app.clone());
         let mut state = AppState::new(app);

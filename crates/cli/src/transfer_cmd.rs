@@ -209,8 +209,15 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
     let listings = if region.is_none() && industry.is_none() && status.is_none() {
         whole_library(&store, kind)?
     } else {
-        let filter =
-            ListFilter { kind: Some(kind), region, industry, status, owner_org: None, scope: None, sort: ListSort::Oldest };
+        let filter = ListFilter {
+            kind: Some(kind),
+            region,
+            industry,
+            status,
+            owner_org: None,
+            scope: None,
+            sort: ListSort::Oldest,
+        };
         filtered(&store, &filter)?
     };
     // The command line is an operator action on the local data directory: contacts in full, and
@@ -269,7 +276,8 @@ fn filtered(store: &dyn Store, filter: &ListFilter) -> anyhow::Result<Vec<xieton
 /// does not undo the action.
 fn audit(store: &xietong_store::SqliteStore, action: &str, target: String, detail: serde_json::Value) {
     use xietong_store::Accounts;
-    let entry = xietong_store::NewAudit { actor: "cli".into(), action: action.into(), target, detail, ..Default::default() };
+    let entry =
+        xietong_store::NewAudit { actor: "cli".into(), action: action.into(), target, detail, ..Default::default() };
     if let Err(error) = store.audit(entry) {
         eprintln!("warning: failed to write the audit trail: {error}");
     }

@@ -27,7 +27,10 @@ fn token_issue_prints_a_working_token_last_while_the_app_is_open() {
     // Like a running server: the app (and its index writer lock) stays open throughout.
     let app = App::open(&DataDir::create(dir.path()).unwrap()).unwrap();
     ok(xietong(&["org", "add", "测试企业", "--kind", "enterprise", "--region", "110106", "--data", data], None));
-    ok(xietong(&["user", "add", "alice", "--role", "member", "--org", "测试企业", "--data", data], Some("long-enough-pw")));
+    ok(xietong(
+        &["user", "add", "alice", "--role", "member", "--org", "测试企业", "--data", data],
+        Some("long-enough-pw"),
+    ));
     let weak = xietong(&["user", "add", "bob", "--role", "member", "--data", data], Some("short"));
     assert!(!weak.status.success(), "a short password is refused");
 
@@ -51,14 +54,8 @@ fn token_issue_prints_a_working_token_last_while_the_app_is_open() {
     let missing = xietong(&["token", "issue", "--data", data, "--user", "nobody"], None);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nobody"));
-    let actions: Vec<String> = app
-        .accounts
-        .audit_entries(&Default::default(), 100, 0)
-        .unwrap()
-        .0
-        .into_iter()
-        .map(|e| e.action)
-        .collect();
+    let actions: Vec<String> =
+        app.accounts.audit_entries(&Default::default(), 100, 0).unwrap().0.into_iter().map(|e| e.action).collect();
     for action in ["org.create", "user.create", "token.issue", "token.revoke"] {
         assert!(actions.iter().any(|a| a == action), "{action} missing from {actions:?}");
     }

@@ -281,9 +281,7 @@ impl Viewer {
     /// organisation do; others only after a matchmaking request was accepted (`granted`).
     pub fn sees_contact(&self, body: &ListingBody, granted: bool) -> bool {
         granted
-            || self
-                .principal()
-                .is_some_and(|p| body.owner_org.as_ref().is_some_and(|owner| p.orgs().contains(owner)))
+            || self.principal().is_some_and(|p| body.owner_org.as_ref().is_some_and(|owner| p.orgs().contains(owner)))
     }
 }
 
@@ -367,11 +365,7 @@ fn mask_phone(phone: &str) -> String {
         return "*".repeat(chars.len());
     }
     let keep_head = if chars.len() >= 11 { 3 } else { 0 };
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, c)| if i < keep_head || i >= chars.len() - 4 { *c } else { '*' })
-        .collect()
+    chars.iter().enumerate().map(|(i, c)| if i < keep_head || i >= chars.len() - 4 { *c } else { '*' }).collect()
 }
 
 fn mask_email(email: &str) -> String {

@@ -128,9 +128,13 @@ pub fn rule_for(method: &Method, path: &str) -> Option<Rule> {
 pub enum Credential {
     None,
     /// A session cookie; the value is the session's CSRF token.
-    Session { csrf_token: String },
+    Session {
+        csrf_token: String,
+    },
     /// An API token (its id).
-    Token { id: i64 },
+    Token {
+        id: i64,
+    },
 }
 
 /// The caller of a request, as resolved by [`authorize`].
@@ -205,10 +209,7 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
         tracing::error!(%method, %path, "route has no access rule; refusing it");
         return ApiError::Forbidden(format!("{method} {path} has no access rule")).into_response();
     };
-    let ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip().to_string());
+    let ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip().to_string());
     let (viewer, credential) = match resolve(&state, request.headers()).await {
         Ok(found) => found,
         Err(error) => return error.into_response(),
@@ -256,9 +257,7 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> ApiResult<(Viewer, Cr
     };
     let found = state.blocking(move |app| Ok(app.auth.session(&cookie)?)).await?;
     Ok(match found {
-        Some((principal, session)) => {
-            (Viewer::User(principal), Credential::Session { csrf_token: session.csrf_token })
-        }
+        Some((principal, session)) => (Viewer::User(principal), Credential::Session { csrf_token: session.csrf_token }),
         None => (Viewer::Anonymous, Credential::None),
     })
 }
@@ -384,10 +383,7 @@ mod tests {
     #[test]
     fn every_rule_is_unique() {
         for (i, (m, p, _)) in RULES.iter().enumerate() {
-            assert!(
-                RULES.iter().skip(i + 1).all(|(m2, p2, _)| (m2, p2) != (m, p)),
-                "{m} {p} has two rules"
-            );
+            assert!(RULES.iter().skip(i + 1).all(|(m2, p2, _)| (m2, p2) != (m, p)), "{m} {p} has two rules");
         }
         assert_eq!(rule_for(&Method::HEAD, "/"), Some(Rule::Public));
         assert_eq!(rule_for(&Method::DELETE, "/"), None);

@@ -47,7 +47,10 @@ pub enum ApiError {
     /// Authenticated, but the rules do not allow this (wrong role, scope, owner or CSRF token).
     Forbidden(String),
     /// Too many failed logins.
-    TooManyRequests { detail: String, retry_after_s: u64 },
+    TooManyRequests {
+        detail: String,
+        retry_after_s: u64,
+    },
     NotFound(String),
     Conflict(String),
     PayloadTooLarge(String),
@@ -108,7 +111,9 @@ impl ApiError {
             ),
             ApiError::Unauthorized(detail) => ("unauthorized", "Login required", detail.clone(), Vec::new()),
             ApiError::Forbidden(detail) => ("forbidden", "Forbidden", detail.clone(), Vec::new()),
-            ApiError::TooManyRequests { detail, .. } => ("too-many-requests", "Too many requests", detail.clone(), Vec::new()),
+            ApiError::TooManyRequests { detail, .. } => {
+                ("too-many-requests", "Too many requests", detail.clone(), Vec::new())
+            }
             ApiError::NotFound(detail) => ("not-found", "Not found", detail.clone(), Vec::new()),
             ApiError::Conflict(detail) => ("conflict", "Conflict", detail.clone(), Vec::new()),
             ApiError::PayloadTooLarge(detail) => ("payload-too-large", "Payload too large", detail.clone(), Vec::new()),

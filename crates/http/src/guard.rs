@@ -39,7 +39,8 @@ pub fn reveal_or_mask(app: &App, caller: &Caller, listing: &mut Listing) -> ApiR
         None => false,
     };
     if granted {
-        let mut entry = caller.audit("contact.reveal", listing.id.to_string(), listing.body.region_codes.first().cloned());
+        let mut entry =
+            caller.audit("contact.reveal", listing.id.to_string(), listing.body.region_codes.first().cloned());
         entry.detail = serde_json::json!({"owner_org": listing.body.owner_org, "kind": listing.kind().as_str()});
         app.audit(entry);
     } else {
@@ -84,12 +85,19 @@ pub fn writable(app: &App, caller: &Caller, id: ListingId) -> ApiResult<Listing>
 ///   organisations a technology manager acts for, and for the platform admin;
 /// * publishing in a region that reviews publications puts the listing in `pending` instead,
 ///   unless the caller is the platform admin; `pending` and `rejected` can't be set directly.
-pub fn settle(app: &App, caller: &Caller, mut body: ListingBody, previous: Option<&ListingBody>) -> ApiResult<ListingBody> {
+pub fn settle(
+    app: &App,
+    caller: &Caller,
+    mut body: ListingBody,
+    previous: Option<&ListingBody>,
+) -> ApiResult<ListingBody> {
     let principal = caller.user()?;
     let own = principal.orgs();
     match (&body.owner_org, previous) {
         (_, Some(previous)) if !principal.is_admin() => body.owner_org = previous.owner_org.clone(),
-        (None, _) => body.owner_org = principal.org.clone(),
+        // An update that names no owner keeps the listing's (the admin may name another).
+        (None, Some(previous)) => body.owner_org = previous.owner_org.clone(),
+        (None, None) => body.owner_org = principal.org.clone(),
         (Some(owner), _) if principal.is_admin() || own.contains(owner) => {}
         (Some(owner), _) => {
             return Err(ApiError::Forbidden(format!(

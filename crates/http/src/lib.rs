@@ -172,8 +172,10 @@ async fn metrics_text(State(state): State<AppState>) -> Result<impl IntoResponse
             Ok(app.index.search(&query)?.facets.kind)
         })
         .await?;
-    let counts: Vec<(String, String, u64)> =
-        facets.into_iter().map(|c| (c.value, xietong_domain::Status::Published.as_str().to_string(), c.count)).collect();
+    let counts: Vec<(String, String, u64)> = facets
+        .into_iter()
+        .map(|c| (c.value, xietong_domain::Status::Published.as_str().to_string(), c.count))
+        .collect();
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render(&counts)))
 }
 

@@ -72,7 +72,8 @@ pub async fn login(
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let ip = caller.ip.clone();
-    let session = state.blocking(move |app| Ok(app.auth.login(&request.username, &request.password, ip.as_deref())?)).await?;
+    let session =
+        state.blocking(move |app| Ok(app.auth.login(&request.username, &request.password, ip.as_deref())?)).await?;
     let max_age = (session.expires_at - OffsetDateTime::now_utc()).whole_seconds();
     let cookie = session_cookie(&session.token, max_age, state.secure_cookies || behind_tls(&headers));
     Ok(([(header::SET_COOKIE, cookie)], Json(Me::of(&session.principal, Some(session.csrf_token)))))
@@ -178,7 +179,8 @@ pub async fn erase_me(State(state): State<AppState>, caller: Caller) -> ApiResul
             }
             app.accounts.disable_user(principal.user_id)?;
             let mut entry = caller.audit("personal_data.erase", principal.username.clone(), principal.region.clone());
-            entry.detail = serde_json::json!({"listings_deleted": listings.iter().map(|l| l.id.to_string()).collect::<Vec<_>>()});
+            entry.detail =
+                serde_json::json!({"listings_deleted": listings.iter().map(|l| l.id.to_string()).collect::<Vec<_>>()});
             app.audit(entry);
             app.sync_index()?;
             Ok(Erased { listings_deleted: listings.len(), account_disabled: true })
@@ -244,12 +246,17 @@ pub async fn create_token(
     let expires_at = request.expires_in_days.map(|days| OffsetDateTime::now_utc() + time::Duration::days(days.into()));
     let issued = state
         .blocking(move |app| {
-            let user = app.accounts.user(principal.user_id)?.ok_or_else(|| ApiError::Unauthorized("no such user".into()))?;
+            let user =
+                app.accounts.user(principal.user_id)?.ok_or_else(|| ApiError::Unauthorized("no such user".into()))?;
             let (stored, token) = app.auth.issue_token(&user, request.name.trim(), scopes, expires_at)?;
             let mut entry = caller.audit("token.issue", stored.id.to_string(), principal.region.clone());
             entry.detail = serde_json::json!({"name": stored.name, "scopes": stored.scopes});
             app.audit(entry);
-            Ok(IssuedToken { id: stored.id, token, scopes: stored.scopes.iter().map(|s| s.as_str().to_string()).collect() })
+            Ok(IssuedToken {
+                id: stored.id,
+                token,
+                scopes: stored.scopes.iter().map(|s| s.as_str().to_string()).collect(),
+            })
         })
         .await?;
     Ok((StatusCode::CREATED, Json(issued)))
@@ -309,7 +316,8 @@ pub async fn create_org(
     }
     let org = state
         .blocking(move |app| {
-            let org = app.accounts.create_org(NewOrg { name: request.name.trim().to_string(), kind, region_code: region })?;
+            let org =
+                app.accounts.create_org(NewOrg { name: request.name.trim().to_string(), kind, region_code: region })?;
             app.audit(caller.audit("org.create", org.name.clone(), Some(org.region_code.clone())));
             Ok(org)
         })

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use xietong_domain::{Listing, Reference, Role, Status};
-use xietong_transfer::formula_guard;
 use xietong_store::{AuditEntry, AuditFilter, ContactRequest, ListFilter, Review};
+use xietong_transfer::formula_guard;
 
 use super::listings::parse_id;
 use super::page_limit;
@@ -53,10 +53,8 @@ pub fn create_contact_request(
 ) -> ApiResult<ContactRequest> {
     let principal = caller.user()?;
     let listing = guard::read(app, caller, id)?;
-    let from_org = principal
-        .org
-        .clone()
-        .ok_or_else(|| ApiError::Forbidden("your account belongs to no organisation".into()))?;
+    let from_org =
+        principal.org.clone().ok_or_else(|| ApiError::Forbidden("your account belongs to no organisation".into()))?;
     let Some(owner) = listing.body.owner_org.clone() else {
         return Err(ApiError::Conflict("this listing names no owner to ask".into()));
     };
@@ -64,11 +62,15 @@ pub fn create_contact_request(
         return Err(ApiError::Conflict("this is your own organisation's listing".into()));
     }
     let existing = app.accounts.contact_requests_of(std::slice::from_ref(&from_org))?;
-    if existing.iter().any(|r| r.listing_id == id && r.from_org == from_org && r.state != xietong_store::RequestState::Declined) {
+    if existing
+        .iter()
+        .any(|r| r.listing_id == id && r.from_org == from_org && r.state != xietong_store::RequestState::Declined)
+    {
         return Err(ApiError::Conflict("your organisation already asked for this contact".into()));
     }
     let created = app.accounts.create_contact_request(id, &from_org, principal.user_id, &owner, message.trim())?;
-    let mut entry = caller.audit("contact_request.create", created.id.to_string(), listing.body.region_codes.first().cloned());
+    let mut entry =
+        caller.audit("contact_request.create", created.id.to_string(), listing.body.region_codes.first().cloned());
     entry.detail = serde_json::json!({"listing": id.to_string(), "to_org": owner});
     app.audit(entry);
     Ok(created)
@@ -77,7 +79,10 @@ pub fn create_contact_request(
 /// Contact requests sent by or to the caller's organisations, newest first.
 #[utoipa::path(get, path = "/api/v1/contact-requests", tag = "collaboration",
     responses((status = 200, description = "Requests")))]
-pub async fn list_contact_requests(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ContactRequest>>> {
+pub async fn list_contact_requests(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<ContactRequest>>> {
     let orgs = caller.user()?.orgs();
     Ok(Json(state.blocking(move |app| Ok(app.accounts.contact_requests_of(&orgs)?)).await?))
 }
@@ -86,7 +91,11 @@ pub async fn list_contact_requests(State(state): State<AppState>, caller: Caller
 #[utoipa::path(post, path = "/api/v1/contact-requests/{id}/accept", tag = "collaboration",
     params(("id" = i64, Path, description = "Request id")),
     responses((status = 200, description = "Accepted"), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn accept_contact_request(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<ContactRequest>> {
+pub async fn accept_contact_request(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ContactRequest>> {
     Ok(Json(state.blocking(move |app| decide_contact_request(app, &caller, id, true)).await?))
 }
 
@@ -94,12 +103,21 @@ pub async fn accept_contact_request(State(state): State<AppState>, caller: Calle
 #[utoipa::path(post, path = "/api/v1/contact-requests/{id}/decline", tag = "collaboration",
     params(("id" = i64, Path, description = "Request id")),
     responses((status = 200, description = "Declined"), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn decline_contact_request(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<ContactRequest>> {
+pub async fn decline_contact_request(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ContactRequest>> {
     Ok(Json(state.blocking(move |app| decide_contact_request(app, &caller, id, false)).await?))
 }
 
 /// Shared by the API and the account page.
-pub fn decide_contact_request(app: &xietong_app::App, caller: &Caller, id: i64, accepted: bool) -> ApiResult<ContactRequest> {
+pub fn decide_contact_request(
+    app: &xietong_app::App,
+    caller: &Caller,
+    id: i64,
+    accepted: bool,
+) -> ApiResult<ContactRequest> {
     let principal = caller.user()?;
     let request = app
         .accounts
@@ -180,7 +198,10 @@ pub async fn review_listing(
                 });
             }
             if listing.body.status != Status::Pending {
-                return Err(ApiError::Conflict(format!("listing {id} is {}, not awaiting review", listing.body.status.as_str())));
+                return Err(ApiError::Conflict(format!(
+                    "listing {id} is {}, not awaiting review",
+                    listing.body.status.as_str()
+                )));
             }
             let status = if decision.approve { Status::Published } else { Status::Rejected };
             let updated = app.store.set_status(id, Some(listing.version), status)?;
@@ -266,7 +287,11 @@ pub struct AuditPage {
 /// entries of their region; the platform admin sees all. `format=csv` exports them.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "review", params(AuditParams),
     responses((status = 200, body = AuditPage), (status = 403, body = Problem)))]
-pub async fn audit_trail(State(state): State<AppState>, caller: Caller, Query(params): Query<AuditParams>) -> ApiResult<Response> {
+pub async fn audit_trail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<AuditParams>,
+) -> ApiResult<Response> {
     let principal = caller.user()?.clone();
     let csv = match params.format.as_deref() {
         None | Some("json") => false,
@@ -280,7 +305,14 @@ pub async fn audit_trail(State(state): State<AppState>, caller: Caller, Query(pa
         _ => {
             let region = principal.region.clone().unwrap_or_default();
             let reference = Reference::get();
-            Some(reference.regions().iter().filter(|r| reference.region_within(&r.code, &region)).map(|r| r.code.clone()).collect())
+            Some(
+                reference
+                    .regions()
+                    .iter()
+                    .filter(|r| reference.region_within(&r.code, &region))
+                    .map(|r| r.code.clone())
+                    .collect(),
+            )
         }
     };
     let filter = AuditFilter {

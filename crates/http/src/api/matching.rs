@@ -11,8 +11,8 @@ use xietong_search::{Explanation, MatchHit, MatchRequest};
 
 use super::{page_limit, parse_param};
 use crate::auth::Caller;
-use crate::guard;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::guard;
 use crate::state::AppState;
 
 /// Query of `GET /api/v1/listings/{id}/matches`.

@@ -234,7 +234,11 @@ pub struct ExportParams {
 /// listings the caller may see are exported.
 #[utoipa::path(get, path = "/api/v1/exports", tag = "transfer", params(ExportParams),
     responses((status = 200, description = "The exported file"), (status = 400, body = Problem)))]
-pub async fn export(State(state): State<AppState>, caller: Caller, Query(params): Query<ExportParams>) -> ApiResult<Response> {
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ExportParams>,
+) -> ApiResult<Response> {
     let kind = kind_param(&params.kind)?;
     let format = format_param(params.format.as_deref())?;
     let mut listings = collect_export(&state, &caller, kind, &params).await?;
@@ -248,7 +252,12 @@ pub async fn export(State(state): State<AppState>, caller: Caller, Query(params)
     Ok(attachment(format, &format!("xietong-{kind}-export"), bytes))
 }
 
-async fn collect_export(state: &AppState, caller: &Caller, kind: Kind, params: &ExportParams) -> ApiResult<Vec<Listing>> {
+async fn collect_export(
+    state: &AppState,
+    caller: &Caller,
+    kind: Kind,
+    params: &ExportParams,
+) -> ApiResult<Vec<Listing>> {
     let scope = caller.viewer.read_scope();
     let searching = params.q.as_deref().is_some_and(|q| !q.trim().is_empty())
         || params.trl_min.is_some()

@@ -1,0 +1,962 @@
+//! The authorisation matrix: every route of the router × every role × every visibility level,
+//! with the allowed or refused answer written out here from the access rules (not derived from
+//! `auth::RULES`), so a new route fails `every_route_has_a_rule_and_an_expectation` until someone
+//! decides who may call it.
+//!
+//! Rules (see `xietong_domain::access`): `public` for everyone; `registered` for any logged-in
+//! user; `region` for users whose home region is in the listing's province; `organisation`,
+//! and every non-published listing, for the owning organisation (and the technology managers it
+//! appointed) only; the platform admin sees everything; region operators see listings awaiting
+//! review in their region.
+
+mod fixture;
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use fixture::{
+    AGENCY, Fixture, ORG_A, ORG_B, PASSWORD, Reply, Session, Vis, Who, encode, form_request, json_request, with_bearer,
+    with_cookie,
+};
+use serde_json::{Value, json};
+use xietong_domain::{Role, Scope};
+
+// ---------------------------------------------------------------------------------------------
+// Who may read and change what, from the issue's rules.
+
+/// Whether `who` may read OrgA's fixture listing at `vis` (110106, published unless a draft).
+fn readable(who: Who, vis: Vis) -> bool {
+    match who {
+        Who::Admin | Who::AAdmin | Who::AMember | Who::Tm => true,
+        Who::Anonymous => vis == Vis::Public,
+        // Hebei and Tianjin: not the listing's province.
+        Who::BMember | Who::Talent => matches!(vis, Vis::Public | Vis::Registered),
+        // Beijing (OrgC in 110108; the operator of 110106).
+        Who::CMember | Who::RegionOp => matches!(vis, Vis::Public | Vis::Registered | Vis::Region),
+    }
+}
+
+/// Readable and in search, matching and search exports (which hold published listings only).
+fn findable(who: Who, vis: Vis) -> bool {
+    readable(who, vis) && vis != Vis::Draft
+}
+
+/// Acts for OrgA.
+fn owner(who: Who) -> bool {
+    matches!(who, Who::AAdmin | Who::AMember | Who::Tm)
+}
+
+/// May change OrgA's listings.
+fn writer(who: Who) -> bool {
+    owner(who) || who == Who::Admin
+}
+
+fn operator(who: Who) -> bool {
+    matches!(who, Who::Admin | Who::RegionOp)
+}
+
+// Expected statuses.
+
+fn ok_for_all(_: Who) -> u16 {
+    200
+}
+
+fn users_only(status: u16) -> impl Fn(Who) -> u16 {
+    move |who| if who == Who::Anonymous { 401 } else { status }
+}
+
+fn api_read(who: Who, vis: Vis) -> u16 {
+    if readable(who, vis) { 200 } else { 404 }
+}
+
+fn api_write(who: Who, vis: Vis) -> u16 {
+    match who {
+        Who::Anonymous => 401,
+        _ if writer(who) => 200,
+        _ if readable(who, vis) => 403,
+        _ => 404,
+    }
+}
+
+/// Asking for the contact of OrgA's listing: not one's own, and the platform admin belongs to no
+/// organisation that could ask.
+fn ask_contact(who: Who, vis: Vis, success: u16) -> u16 {
+    match who {
+        Who::Anonymous => 401,
+        _ if !readable(who, vis) => 404,
+        _ if owner(who) => 409,
+        Who::Admin => 403,
+        _ => success,
+    }
+}
+
+/// Deciding OrgB's request for the contact of an OrgA listing: OrgA decides; OrgB (the asker)
+/// sees the request but may not decide it; to everyone else it does not exist.
+fn decide_contact(who: Who, success: u16) -> u16 {
+    match who {
+        Who::Anonymous => 401,
+        _ if owner(who) => success,
+        Who::BMember => 403,
+        _ => 404,
+    }
+}
+
+fn operators_only(who: Who) -> u16 {
+    match who {
+        Who::Anonymous => 401,
+        _ if operator(who) => 200,
+        _ => 403,
+    }
+}
+
+fn admin_only(status: u16) -> impl Fn(Who) -> u16 {
+    move |who| match who {
+        Who::Anonymous => 401,
+        Who::Admin => status,
+        _ => 403,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The expectation table.
+
+type ByCaller = Box<dyn Fn(Who) -> u16>;
+type ByLevel = Box<dyn Fn(Who, Vis) -> u16>;
+type BodyCheck = Box<dyn Fn(&Fixture, Who, &Reply)>;
+
+/// One check of a route.
+enum Case {
+    /// Once per caller; nothing in the request depends on a visibility level. `check` looks at
+    /// the body of the reply (what may leak).
+    Caller { variant: &'static str, status: ByCaller, check: Option<BodyCheck> },
+    /// Per caller and visibility level: the request names (or creates) an OrgA listing at the
+    /// level.
+    Level { variant: &'static str, status: ByLevel },
+    /// Per caller, answered 200: exactly the fixture listings `shown(caller, level)` appear in
+    /// the body, and a JSON `total` counts exactly them.
+    Titles { variant: &'static str, shown: fn(Who, Vis) -> bool },
+}
+
+fn caller(status: impl Fn(Who) -> u16 + 'static) -> Case {
+    Case::Caller { variant: "", status: Box::new(status), check: None }
+}
+
+fn caller_checked(status: impl Fn(Who) -> u16 + 'static, check: impl Fn(&Fixture, Who, &Reply) + 'static) -> Case {
+    Case::Caller { variant: "", status: Box::new(status), check: Some(Box::new(check)) }
+}
+
+fn level(status: impl Fn(Who, Vis) -> u16 + 'static) -> Case {
+    Case::Level { variant: "", status: Box::new(status) }
+}
+
+fn titles(shown: fn(Who, Vis) -> bool) -> Case {
+    Case::Titles { variant: "", shown }
+}
+
+type Route = (&'static str, &'static str, Vec<Case>);
+
+/// Who may call every route, and what they get. A new route needs a line here.
+fn expectations() -> Vec<Route> {
+    vec![
+        // Listings.
+        ("POST", "/api/v1/listings", vec![level(|who, _| if who == Who::Anonymous { 401 } else { 201 })]),
+        ("GET", "/api/v1/listings", vec![titles(readable)]),
+        ("GET", "/api/v1/listings/{id}", vec![level(api_read)]),
+        ("PUT", "/api/v1/listings/{id}", vec![level(api_write)]),
+        ("POST", "/api/v1/listings/{id}/archive", vec![level(api_write)]),
+        (
+            "GET",
+            "/api/v1/listings/{id}/matches",
+            // The listing's own matches, and a public achievement's matches among the demands.
+            vec![level(api_read), Case::Titles { variant: "of public source", shown: findable }],
+        ),
+        ("POST", "/api/v1/match", vec![titles(findable)]),
+        ("GET", "/api/v1/search", vec![titles(findable)]),
+        ("GET", "/api/v1/reference/regions", vec![caller(ok_for_all)]),
+        ("GET", "/api/v1/reference/industries", vec![caller(ok_for_all)]),
+        ("GET", "/api/v1/reference/trl", vec![caller(ok_for_all)]),
+        ("GET", "/api/v1/stats/overview", vec![caller_checked(ok_for_all, check_demand_count)]),
+        ("GET", "/api/v1/templates/{kind}", vec![caller(ok_for_all)]),
+        ("POST", "/api/v1/imports/{kind}", vec![caller(users_only(200))]),
+        ("GET", "/api/v1/exports", vec![titles(readable), Case::Titles { variant: "search", shown: findable }]),
+        // Accounts and credentials.
+        ("POST", "/api/v1/auth/login", vec![caller(ok_for_all)]),
+        ("POST", "/api/v1/auth/logout", vec![caller(users_only(204))]),
+        ("GET", "/api/v1/me", vec![caller_checked(users_only(200), check_me)]),
+        ("GET", "/api/v1/me/export", vec![caller(users_only(200))]),
+        (
+            "DELETE",
+            "/api/v1/me",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::Talent => 200,
+                _ => 403,
+            })],
+        ),
+        ("GET", "/api/v1/tokens", vec![caller_checked(users_only(200), check_token_list)]),
+        ("POST", "/api/v1/tokens", vec![caller(users_only(201))]),
+        (
+            "DELETE",
+            "/api/v1/tokens/{id}",
+            // A token of a_member: its holder and the platform admin revoke it.
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::AMember | Who::Admin => 204,
+                _ => 404,
+            })],
+        ),
+        ("GET", "/api/v1/orgs", vec![caller(users_only(200))]),
+        ("POST", "/api/v1/orgs", vec![caller(admin_only(201))]),
+        ("GET", "/api/v1/users", vec![caller(admin_only(200))]),
+        (
+            "POST",
+            "/api/v1/users",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::Admin | Who::AAdmin => 201,
+                _ => 403,
+            })],
+        ),
+        // Contact requests.
+        ("POST", "/api/v1/listings/{id}/contact-requests", vec![level(|who, vis| ask_contact(who, vis, 201))]),
+        ("GET", "/api/v1/contact-requests", vec![caller_checked(users_only(200), check_contact_requests)]),
+        ("POST", "/api/v1/contact-requests/{id}/accept", vec![caller(|who| decide_contact(who, 200))]),
+        ("POST", "/api/v1/contact-requests/{id}/decline", vec![caller(|who| decide_contact(who, 200))]),
+        // Review and audit.
+        ("GET", "/api/v1/reviews", vec![caller_checked(operators_only, check_reviews)]),
+        (
+            "POST",
+            "/api/v1/listings/{id}/review",
+            vec![
+                // Awaiting review in 110106: the operator of 110106 decides.
+                Case::Level {
+                    variant: "110106",
+                    status: Box::new(|who, _| match who {
+                        Who::Anonymous => 401,
+                        _ if operator(who) => 200,
+                        _ => 403,
+                    }),
+                },
+                // Awaiting review in 110108: not the operator's region, and not theirs to see.
+                Case::Level {
+                    variant: "110108",
+                    status: Box::new(|who, _| match who {
+                        Who::Anonymous => 401,
+                        Who::Admin => 200,
+                        Who::RegionOp => 404,
+                        _ => 403,
+                    }),
+                },
+            ],
+        ),
+        ("GET", "/api/v1/review-regions", vec![caller(ok_for_all)]),
+        (
+            "PUT",
+            "/api/v1/review-regions/{code}",
+            vec![
+                caller(operators_only),
+                Case::Caller {
+                    variant: "130000",
+                    status: Box::new(|who| match who {
+                        Who::Anonymous => 401,
+                        Who::Admin => 200,
+                        _ => 403,
+                    }),
+                    check: None,
+                },
+            ],
+        ),
+        ("GET", "/api/v1/audit", vec![caller(operators_only)]),
+        // Operations and documentation.
+        ("GET", "/healthz", vec![caller(ok_for_all)]),
+        ("GET", "/metrics", vec![caller_checked(ok_for_all, check_metrics)]),
+        ("GET", "/api/openapi.json", vec![caller(ok_for_all)]),
+        ("GET", "/api/docs", vec![caller(ok_for_all)]),
+        // Web pages: GET pages needing a login redirect (303) to it; forms answer 303 on success.
+        ("GET", "/", vec![titles(findable)]),
+        ("GET", "/search", vec![titles(findable)]),
+        ("GET", "/listings/new", vec![caller(|who| if who == Who::Anonymous { 303 } else { 200 })]),
+        ("POST", "/listings/new", vec![level(|who, _| if who == Who::Anonymous { 401 } else { 303 })]),
+        (
+            "GET",
+            "/listings/{id}",
+            // The page of an OrgA listing, and the explained matches on a public achievement's page.
+            vec![level(api_read), Case::Titles { variant: "of public source", shown: findable }],
+        ),
+        (
+            "GET",
+            "/listings/{id}/edit",
+            vec![level(|who, vis| match who {
+                Who::Anonymous => 303,
+                _ => api_write(who, vis),
+            })],
+        ),
+        (
+            "POST",
+            "/listings/{id}/edit",
+            vec![level(|who, vis| match api_write(who, vis) {
+                200 => 303,
+                other => other,
+            })],
+        ),
+        ("POST", "/listings/{id}/contact-request", vec![level(|who, vis| ask_contact(who, vis, 303))]),
+        ("GET", "/transfer", vec![caller(ok_for_all)]),
+        ("POST", "/transfer/import", vec![caller(users_only(200))]),
+        ("GET", "/login", vec![caller(ok_for_all)]),
+        ("POST", "/login", vec![caller(|_| 303)]),
+        ("POST", "/logout", vec![caller(users_only(303))]),
+        ("GET", "/account", vec![caller_checked(|who| if who == Who::Anonymous { 303 } else { 200 }, check_account)]),
+        ("POST", "/account/requests/{id}", vec![caller(|who| decide_contact(who, 303))]),
+        ("GET", "/assets/web/app.css", vec![caller(ok_for_all)]),
+        ("GET", "/assets/web/app.js", vec![caller(ok_for_all)]),
+        ("GET", "/assets/web/logo.svg", vec![caller(ok_for_all)]),
+    ]
+}
+
+/// Safe routes that need the `admin` scope of a token (besides the role).
+const NEEDS_ADMIN_SCOPE: &[(&str, &str)] =
+    &[("GET", "/api/v1/reviews"), ("GET", "/api/v1/audit"), ("GET", "/api/v1/users")];
+
+// Body checks.
+
+fn check_demand_count(_: &Fixture, who: Who, reply: &Reply) {
+    let body = reply.json();
+    let demand = body["kinds"].as_array().expect("kinds").iter().find(|k| k["kind"] == "demand").expect("demand");
+    let expected = Vis::ALL.into_iter().filter(|vis| findable(who, *vis)).count() as u64;
+    assert_eq!(demand["count"].as_u64(), Some(expected), "{who:?} counts the demands it may read: {body}");
+}
+
+fn check_me(fx: &Fixture, who: Who, reply: &Reply) {
+    if who != Who::Anonymous {
+        assert_eq!(reply.json()["username"], fx.user(who).username.as_str());
+    }
+}
+
+fn check_token_list(fx: &Fixture, who: Who, reply: &Reply) {
+    if let Some(token) = fx.token(who) {
+        assert!(!reply.text.contains(token), "the token list never shows a token's value");
+        assert!(reply.json().as_array().is_some_and(|tokens| !tokens.is_empty()));
+    }
+}
+
+/// The fixture's request of OrgB for OrgA's public listing carries this message.
+const REQUEST_MARKER: &str = "MKASKCONTACT";
+
+fn check_contact_requests(_: &Fixture, who: Who, reply: &Reply) {
+    let involved = owner(who) || who == Who::BMember;
+    assert_eq!(reply.text.contains(REQUEST_MARKER), involved, "{who:?} sees OrgB's request to OrgA: {}", reply.text);
+}
+
+const PENDING_HERE: &str = "MKPENDINGFENGTAI";
+const PENDING_THERE: &str = "MKPENDINGHAIDIAN";
+
+fn check_reviews(_: &Fixture, who: Who, reply: &Reply) {
+    if operator(who) {
+        assert!(reply.text.contains(PENDING_HERE), "{who:?} reviews 110106: {}", reply.text);
+        assert_eq!(reply.text.contains(PENDING_THERE), who == Who::Admin, "{who:?} and 110108: {}", reply.text);
+    }
+}
+
+fn check_metrics(_: &Fixture, _: Who, reply: &Reply) {
+    // Counts of what everyone may see: of OrgA's five demands only the public one.
+    assert!(
+        reply.text.contains(r#"xietong_listings{kind="demand",status="published"} 1"#),
+        "metrics count only public listings:\n{}",
+        reply.text
+    );
+}
+
+fn check_account(_: &Fixture, who: Who, reply: &Reply) {
+    if owner(who) {
+        for vis in Vis::ALL {
+            assert!(reply.text.contains(vis.marker()), "{who:?}'s account page lists OrgA's {vis:?} listing");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests.
+
+/// How requests authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credentials {
+    /// The all-scope API token of the caller.
+    Tokens,
+    /// An API token with only the `read` scope.
+    ReadOnlyTokens,
+    /// A session cookie from logging in (safe requests only).
+    Cookies,
+}
+
+struct Matrix {
+    fx: Fixture,
+    credentials: Credentials,
+    read_tokens: std::collections::BTreeMap<Who, String>,
+    sessions: std::collections::BTreeMap<Who, Session>,
+    /// A public achievement of OrgB in 110106, the source whose matches are the fixture demands.
+    source: String,
+    counter: std::cell::Cell<u32>,
+}
+
+impl Matrix {
+    async fn new(credentials: Credentials) -> Matrix {
+        let fx = Fixture::new();
+        let source = fx.store_listing(json!({
+            "kind": "achievement",
+            "title": "electrolyzer membrane stack MKSOURCE",
+            "summary": "A membrane electrolyzer stack ready for pilot production.",
+            "region_codes": ["110106"],
+            "owner_org": ORG_B,
+            "trl": 6,
+        }));
+        for (title, region) in [(PENDING_HERE, "110106"), (PENDING_THERE, "110108")] {
+            fx.store_listing(json!({
+                "kind": "achievement", "title": title, "summary": "awaiting review", "region_codes": [region],
+                "owner_org": ORG_A, "status": "pending", "trl": 5,
+            }));
+        }
+        let public = fx.listings[&Vis::Public];
+        fx.app
+            .accounts
+            .create_contact_request(public, ORG_B, fx.user(Who::BMember).id, ORG_A, REQUEST_MARKER)
+            .expect("contact request");
+        fx.sync();
+        let mut read_tokens = std::collections::BTreeMap::new();
+        let mut sessions = std::collections::BTreeMap::new();
+        for who in Who::ALL {
+            let Some(username) = who.username() else { continue };
+            match credentials {
+                Credentials::Tokens => {}
+                Credentials::ReadOnlyTokens => {
+                    let (_, token) =
+                        fx.app.auth.issue_token(fx.user(who), "read only", vec![Scope::Read], None).expect("token");
+                    read_tokens.insert(who, token);
+                }
+                Credentials::Cookies => {
+                    sessions.insert(who, fx.login(username, PASSWORD).await);
+                }
+            }
+        }
+        Matrix { fx, credentials, read_tokens, sessions, source: source.id.to_string(), counter: Default::default() }
+    }
+
+    fn unique(&self, prefix: &str) -> String {
+        let n = self.counter.get() + 1;
+        self.counter.set(n);
+        format!("{prefix}{n}")
+    }
+
+    fn authenticate(&self, who: Who, request: Request<Body>) -> Request<Body> {
+        match self.credentials {
+            Credentials::Tokens => with_bearer(request, self.fx.token(who)),
+            Credentials::ReadOnlyTokens => with_bearer(request, self.read_tokens.get(&who).map(String::as_str)),
+            Credentials::Cookies => match self.sessions.get(&who) {
+                Some(session) => with_cookie(request, session),
+                None => request,
+            },
+        }
+    }
+
+    /// A fresh OrgA demand at `vis` for a request that changes it.
+    fn fresh(&self, vis: Vis) -> xietong_domain::Listing {
+        let title = self.unique("fresh demand ");
+        self.fx.org_a_demand(vis, &title)
+    }
+
+    /// A fresh request of OrgB for the contact of a fresh OrgA listing.
+    fn fresh_contact_request(&self) -> i64 {
+        let listing = self.fresh(Vis::Public);
+        self.fx
+            .app
+            .accounts
+            .create_contact_request(listing.id, ORG_B, self.fx.user(Who::BMember).id, ORG_A, "fresh request")
+            .expect("contact request")
+            .id
+    }
+
+    /// A well-formed request of `method path` (`variant` of it) by `who`, about an OrgA listing at
+    /// `vis` where the route involves one.
+    fn build(&self, method: &str, path: &str, variant: &str, who: Who, vis: Vis) -> Request<Body> {
+        let fx = &self.fx;
+        let id = fx.listings[&vis].to_string();
+        let listing_body = |title: String| {
+            let mut body = json!({
+                "kind": "demand", "title": title, "summary": "created by the matrix", "region_codes": ["110106"],
+                "visibility": vis.visibility(), "status": vis.status(),
+            });
+            if who == Who::Admin {
+                body["owner_org"] = json!(ORG_A);
+            }
+            body
+        };
+        let request = match (method, path, variant) {
+            ("POST", "/api/v1/listings", "") => {
+                json_request(method, path, Some(listing_body(self.unique("api created "))))
+            }
+            ("GET", "/api/v1/listings", "") => json_request(method, "/api/v1/listings?kind=demand&limit=200", None),
+            ("GET", "/api/v1/listings/{id}", "") => json_request(method, &format!("/api/v1/listings/{id}"), None),
+            ("PUT", "/api/v1/listings/{id}", "") => {
+                let listing = self.fresh(vis);
+                let mut body = serde_json::to_value(&listing).expect("listing JSON");
+                body["title"] = json!(self.unique("updated "));
+                json_request(method, &format!("/api/v1/listings/{}", listing.id), Some(body))
+            }
+            ("POST", "/api/v1/listings/{id}/archive", "") => {
+                let listing = self.fresh(vis);
+                json_request(method, &format!("/api/v1/listings/{}/archive", listing.id), Some(json!({})))
+            }
+            ("GET", "/api/v1/listings/{id}/matches", "") => {
+                json_request(method, &format!("/api/v1/listings/{id}/matches"), None)
+            }
+            ("GET", "/api/v1/listings/{id}/matches", "of public source") => {
+                json_request(method, &format!("/api/v1/listings/{}/matches?kind=demand&limit=50", self.source), None)
+            }
+            ("POST", "/api/v1/match", "") => json_request(
+                method,
+                path,
+                Some(
+                    json!({"text": "hydrogen electrolyzer membrane", "kind": "demand", "region_codes": ["110106"], "limit": 50}),
+                ),
+            ),
+            ("GET", "/api/v1/search", "") => json_request(method, "/api/v1/search?q=hydrogen&limit=50", None),
+            ("GET", "/api/v1/templates/{kind}", "") => json_request(method, "/api/v1/templates/demand", None),
+            ("POST", "/api/v1/imports/{kind}", "") => {
+                let csv =
+                    format!("title,summary,region_codes\n{},imported by the matrix,110106\n", self.unique("imported "));
+                Request::builder()
+                    .method("POST")
+                    .uri("/api/v1/imports/demand?file_name=matrix.csv")
+                    .header(header::CONTENT_TYPE, "text/csv")
+                    .body(Body::from(csv))
+                    .expect("request")
+            }
+            ("GET", "/api/v1/exports", "") => json_request(method, "/api/v1/exports?kind=demand", None),
+            ("GET", "/api/v1/exports", "search") => {
+                json_request(method, "/api/v1/exports?kind=demand&q=hydrogen", None)
+            }
+            ("POST", "/api/v1/auth/login", "") => {
+                let username = who.username().unwrap_or("a_member");
+                json_request(method, path, Some(json!({"username": username, "password": PASSWORD})))
+            }
+            ("DELETE", "/api/v1/me", "") if who == Who::Talent => {
+                // The talent would erase itself; a second talent does.
+                let (user, token) = fx.add_user(&self.unique("talent_"), Role::Talent, Some(fixture::TALENT_ORG));
+                let token = match self.credentials {
+                    Credentials::ReadOnlyTokens => {
+                        fx.app.auth.issue_token(&user, "read only", vec![Scope::Read], None).expect("token").1
+                    }
+                    _ => token,
+                };
+                return with_bearer(json_request(method, path, None), Some(&token));
+            }
+            ("POST", "/api/v1/tokens", "") => json_request(method, path, Some(json!({"name": "matrix"}))),
+            ("DELETE", "/api/v1/tokens/{id}", "") => {
+                let (token, _) = fx
+                    .app
+                    .auth
+                    .issue_token(fx.user(Who::AMember), "to revoke", Scope::ALL.to_vec(), None)
+                    .expect("token");
+                json_request(method, &format!("/api/v1/tokens/{}", token.id), None)
+            }
+            ("POST", "/api/v1/orgs", "") => json_request(
+                method,
+                path,
+                Some(json!({"name": self.unique("NewOrg"), "kind": "enterprise", "region_code": "110106"})),
+            ),
+            ("POST", "/api/v1/users", "") => json_request(
+                method,
+                path,
+                Some(
+                    json!({"username": self.unique("new_user_"), "password": "another-password", "role": "member", "org": ORG_A}),
+                ),
+            ),
+            ("POST", "/api/v1/listings/{id}/contact-requests", "") => {
+                let listing = self.fresh(vis);
+                json_request(
+                    method,
+                    &format!("/api/v1/listings/{}/contact-requests", listing.id),
+                    Some(json!({"message": "matrix"})),
+                )
+            }
+            ("POST", "/api/v1/contact-requests/{id}/accept" | "/api/v1/contact-requests/{id}/decline", "") => {
+                let request = self.fresh_contact_request();
+                json_request(method, &path.replace("{id}", &request.to_string()), None)
+            }
+            ("POST", "/api/v1/listings/{id}/review", region) => {
+                let listing = fx.store_listing(json!({
+                    "kind": "demand", "title": self.unique("pending "), "summary": "awaiting review",
+                    "region_codes": [region], "owner_org": ORG_A, "visibility": vis.visibility(), "status": "pending",
+                }));
+                json_request(method, &format!("/api/v1/listings/{}/review", listing.id), Some(json!({"approve": true})))
+            }
+            ("PUT", "/api/v1/review-regions/{code}", "") => {
+                json_request(method, "/api/v1/review-regions/110106", Some(json!({"required": false})))
+            }
+            ("PUT", "/api/v1/review-regions/{code}", "130000") => {
+                json_request(method, "/api/v1/review-regions/130000", Some(json!({"required": false})))
+            }
+            ("GET", "/", "") => json_request(method, "/", None),
+            ("GET", "/search", "") => json_request(method, "/search?q=hydrogen", None),
+            ("GET", "/listings/new", "") => json_request(method, "/listings/new?kind=demand", None),
+            ("POST", "/listings/new", "") => {
+                let title = self.unique("web created ");
+                let mut pairs = vec![
+                    ("kind", "demand"),
+                    ("title", title.as_str()),
+                    ("summary", "created through the form"),
+                    ("region_codes", "110106"),
+                    ("visibility", vis.visibility()),
+                    ("status", vis.status()),
+                ];
+                if who == Who::Admin {
+                    pairs.push(("owner_org", ORG_A));
+                }
+                form_request(method, path, &pairs)
+            }
+            ("GET", "/listings/{id}", "") => json_request(method, &format!("/listings/{id}"), None),
+            ("GET", "/listings/{id}", "of public source") => {
+                json_request(method, &format!("/listings/{}", self.source), None)
+            }
+            ("GET", "/listings/{id}/edit", "") => json_request(method, &format!("/listings/{id}/edit"), None),
+            ("POST", "/listings/{id}/edit", "") => {
+                let listing = self.fresh(vis);
+                let title = self.unique("web updated ");
+                let version = listing.version.to_string();
+                form_request(
+                    method,
+                    &format!("/listings/{}/edit", listing.id),
+                    &[
+                        ("kind", "demand"),
+                        ("version", version.as_str()),
+                        ("title", title.as_str()),
+                        ("summary", "changed through the form"),
+                        ("region_codes", "110106"),
+                        ("owner_org", ORG_A),
+                        ("visibility", vis.visibility()),
+                        ("status", vis.status()),
+                    ],
+                )
+            }
+            ("POST", "/listings/{id}/contact-request", "") => {
+                let listing = self.fresh(vis);
+                form_request(method, &format!("/listings/{}/contact-request", listing.id), &[("message", "matrix")])
+            }
+            ("POST", "/transfer/import", "") => {
+                let boundary = "matrixboundary";
+                let csv =
+                    format!("title,summary,region_codes\n{},uploaded by the matrix,110106\n", self.unique("uploaded "));
+                let body = format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\ndemand\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"matrix.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+                );
+                Request::builder()
+                    .method("POST")
+                    .uri(path)
+                    .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+                    .body(Body::from(body))
+                    .expect("request")
+            }
+            ("POST", "/login", "") => {
+                let username = who.username().unwrap_or("a_member");
+                form_request(method, path, &[("username", username), ("password", PASSWORD), ("next", "/")])
+            }
+            ("POST", "/logout", "") => form_request(method, path, &[]),
+            ("POST", "/account/requests/{id}", "") => {
+                let request = self.fresh_contact_request();
+                form_request(method, &format!("/account/requests/{request}"), &[("decision", "accept")])
+            }
+            // Routes without parameters or body.
+            (_, _, "") if !path.contains('{') => json_request(method, path, None),
+            _ => panic!("no request written for {method} {path} ({variant:?}); add one to `Matrix::build`"),
+        };
+        self.authenticate(who, request)
+    }
+
+    /// Runs one case for every caller (and level) and returns the failures.
+    async fn run(&self, method: &str, path: &str, case: &Case) -> Vec<String> {
+        let mut failures = Vec::new();
+        let callers: Vec<Who> = match self.credentials {
+            Credentials::ReadOnlyTokens => Who::ALL.into_iter().filter(|who| *who != Who::Anonymous).collect(),
+            _ => Who::ALL.to_vec(),
+        };
+        for who in callers {
+            let levels: &[Vis] = match case {
+                Case::Level { .. } => &Vis::ALL,
+                _ => &[Vis::Public],
+            };
+            for &vis in levels {
+                let (variant, expected) = match case {
+                    Case::Caller { variant, status, .. } => (*variant, status(who)),
+                    Case::Level { variant, status } => (*variant, status(who, vis)),
+                    Case::Titles { variant, .. } => (*variant, 200),
+                };
+                let expected = self.adjust(method, path, expected);
+                let reply = self.fx.send(self.build(method, path, variant, who, vis)).await;
+                let what = format!("{method} {path} {variant} as {who:?} at {vis:?} ({:?})", self.credentials);
+                if reply.status.as_u16() != expected {
+                    failures.push(format!("{what}: expected {expected}, got {}: {:.300}", reply.status, reply.text));
+                    continue;
+                }
+                if expected == 303 && who == Who::Anonymous && method == "GET" {
+                    let location = reply.header("location").unwrap_or("");
+                    if !location.starts_with("/login") {
+                        failures.push(format!("{what}: redirects to {location:?}, not the login page"));
+                    }
+                }
+                // Nothing the caller may not read shows up anywhere.
+                for hidden in Vis::ALL.into_iter().filter(|vis| !readable(who, *vis)) {
+                    if reply.text.contains(hidden.marker()) {
+                        failures.push(format!("{what}: the body shows the {hidden:?} listing: {:.500}", reply.text));
+                    }
+                }
+                if expected >= 300 {
+                    continue;
+                }
+                match case {
+                    Case::Caller { check: Some(check), .. } => {
+                        let outcome =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&self.fx, who, &reply)));
+                        if let Err(panic) = outcome {
+                            let message = panic
+                                .downcast_ref::<String>()
+                                .cloned()
+                                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                                .unwrap_or_default();
+                            failures.push(format!("{what}: {message}"));
+                        }
+                    }
+                    Case::Titles { shown, .. } => {
+                        let expected: BTreeSet<Vis> = Vis::ALL.into_iter().filter(|vis| shown(who, *vis)).collect();
+                        let found: BTreeSet<Vis> =
+                            Vis::ALL.into_iter().filter(|vis| reply.text.contains(vis.marker())).collect();
+                        if found != expected {
+                            failures
+                                .push(format!("{what}: shows {found:?}, expected {expected:?}: {:.800}", reply.text));
+                        }
+                        if let Some(total) =
+                            serde_json::from_str::<Value>(&reply.text).ok().and_then(|v| v["total"].as_u64())
+                            && total != expected.len() as u64
+                        {
+                            failures.push(format!("{what}: total {total}, expected {}", expected.len()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        failures
+    }
+
+    /// The expected status under the credentials: a read-only token is refused (403) on every
+    /// unsafe route and where the `admin` scope is needed, and otherwise answered like a full one.
+    fn adjust(&self, method: &str, path: &str, expected: u16) -> u16 {
+        match self.credentials {
+            Credentials::ReadOnlyTokens if method != "GET" || NEEDS_ADMIN_SCOPE.contains(&(method, path)) => 403,
+            _ => expected,
+        }
+    }
+}
+
+/// Runs the cases the filter picks and fails with every mismatch at once.
+async fn run_matrix(credentials: Credentials, pick: impl Fn(&str, &str, &Case) -> bool) {
+    let started = std::time::Instant::now();
+    let matrix = Matrix::new(credentials).await;
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    let table = expectations();
+    // Reads first, so the writes' new listings don't crowd the fixture out of short lists.
+    for reads in [true, false] {
+        for (method, path, route_cases) in table.iter().filter(|(method, _, _)| (*method == "GET") == reads) {
+            for case in route_cases.iter().filter(|case| pick(method, path, case)) {
+                cases += 1;
+                failures.extend(matrix.run(method, path, case).await);
+            }
+        }
+    }
+    eprintln!("{credentials:?}: {cases} cases in {:.1}s", started.elapsed().as_secs_f64());
+    assert!(cases > 0, "no cases picked");
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests.
+
+#[test]
+fn every_route_has_a_rule_and_an_expectation() {
+    let fx = Fixture::new();
+    let inventory: BTreeSet<(String, String)> = xietong_http::route_inventory(&fx.openapi).into_iter().collect();
+    assert!(inventory.len() > 50, "the inventory lists the routes: {inventory:?}");
+    for (method, path) in &inventory {
+        let method: axum::http::Method = method.parse().expect("method");
+        assert!(
+            xietong_http::auth::rule_for(&method, path).is_some(),
+            "{method} {path} has no access rule in auth::RULES"
+        );
+    }
+    let ruled: BTreeSet<(String, String)> =
+        xietong_http::auth::RULES.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+    let stale: Vec<_> = ruled.difference(&inventory).collect();
+    assert!(stale.is_empty(), "auth::RULES has rules for routes the router does not have: {stale:?}");
+    let expected: BTreeSet<(String, String)> =
+        expectations().into_iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+    let unexpected: Vec<_> = inventory.difference(&expected).collect();
+    assert!(
+        unexpected.is_empty(),
+        "routes without an expectation in this test (decide who may call them and add them to `expectations`): {unexpected:?}"
+    );
+    let gone: Vec<_> = expected.difference(&inventory).collect();
+    assert!(gone.is_empty(), "expectations of routes the router does not have: {gone:?}");
+    assert_eq!(expectations().len(), expected.len(), "one line per route in `expectations`");
+}
+
+#[tokio::test]
+async fn every_route_of_the_inventory_is_a_route_of_the_router() {
+    // The inventory is recorded while the router is built; each entry must reach a route (the
+    // access check runs only on matched routes), not the 404 fallback or a 405 of a path that
+    // has other methods. Anonymous requests: refused or answered, but never unrouted.
+    let fx = Fixture::new();
+    let id = fx.listings[&Vis::Public];
+    for (method, path) in xietong_http::route_inventory(&fx.openapi) {
+        let uri = path.replace("{id}", &id.to_string()).replace("{kind}", "demand").replace("{code}", "110106");
+        let reply = fx.call(Who::Anonymous, &method, &uri, None).await;
+        let fallback = reply.status == 404 && reply.text.contains("no such route");
+        assert!(!fallback && reply.status != 405, "{method} {path} is not a route of the router: {}", reply.status);
+    }
+}
+
+#[tokio::test]
+async fn collections_show_exactly_what_each_caller_may_read() {
+    run_matrix(Credentials::Tokens, |_, _, case| matches!(case, Case::Titles { .. })).await;
+}
+
+#[tokio::test]
+async fn listing_routes_by_caller_and_visibility() {
+    run_matrix(Credentials::Tokens, |_, _, case| matches!(case, Case::Level { .. })).await;
+}
+
+#[tokio::test]
+async fn account_review_and_other_routes_by_caller() {
+    run_matrix(Credentials::Tokens, |_, _, case| matches!(case, Case::Caller { .. })).await;
+}
+
+#[tokio::test]
+async fn read_only_tokens_read_but_never_write() {
+    run_matrix(Credentials::ReadOnlyTokens, |_, _, _| true).await;
+}
+
+#[tokio::test]
+async fn web_pages_with_session_cookies() {
+    run_matrix(Credentials::Cookies, |method, path, _| method == "GET" && !path.starts_with("/api/")).await;
+}
+
+/// The issue's example spelled out: a member of OrgB can't reach OrgA's draft by any path.
+#[tokio::test]
+async fn another_organisations_draft_stays_hidden_on_every_path() {
+    let fx = Fixture::new();
+    let draft = fx.listings[&Vis::Draft];
+    let source = fx.store_listing(json!({
+        "kind": "achievement", "title": "electrolyzer membrane stack MKSOURCE",
+        "summary": "A membrane electrolyzer stack for hydrogen.", "region_codes": ["110106"], "owner_org": ORG_B, "trl": 6,
+    }));
+    fx.sync();
+    let marker = Vis::Draft.marker();
+    let b = Who::BMember;
+
+    let by_id = fx.get(b, &format!("/api/v1/listings/{draft}")).await;
+    assert_eq!(by_id.status, 404, "by id");
+    assert_eq!(fx.get(b, &format!("/listings/{draft}")).await.status, 404, "web page");
+    assert_eq!(fx.get(b, &format!("/listings/{draft}/edit")).await.status, 404, "edit page");
+    assert_eq!(fx.get(b, &format!("/api/v1/listings/{draft}/matches")).await.status, 404, "its matches");
+
+    for uri in [
+        format!("/api/v1/search?q={marker}"),
+        "/api/v1/search?q=hydrogen&limit=50".to_string(),
+        "/search?q=hydrogen".to_string(),
+        "/api/v1/listings?kind=demand&limit=200".to_string(),
+        format!("/api/v1/listings?owner_org={ORG_A}&status=draft"),
+        format!("/api/v1/listings/{}/matches?kind=demand&limit=50", source.id),
+        "/api/v1/exports?kind=demand".to_string(),
+        "/api/v1/exports?kind=demand&status=draft".to_string(),
+        format!("/api/v1/exports?kind=demand&q={marker}"),
+        "/".to_string(),
+    ] {
+        let reply = fx.get(b, &uri).await;
+        assert_eq!(reply.status, 200, "{uri}: {}", reply.text);
+        assert!(!reply.text.contains(marker), "{uri} shows OrgA's draft to OrgB:\n{:.800}", reply.text);
+        if let Some(total) = serde_json::from_str::<Value>(&reply.text).ok().and_then(|v| v["total"].as_u64())
+            && uri.contains(marker)
+        {
+            assert_eq!(total, 0, "{uri} counts the draft");
+        }
+    }
+    let matched = fx
+        .call(
+            b,
+            "POST",
+            "/api/v1/match",
+            Some(json!({"text": format!("{marker} hydrogen electrolyzer"), "kind": "demand"})),
+        )
+        .await;
+    assert_eq!(matched.status, 200);
+    assert!(!matched.text.contains(marker), "match explanations list the draft: {}", matched.text);
+    let asked = fx.call(b, "POST", &format!("/api/v1/listings/{draft}/contact-requests"), Some(json!({}))).await;
+    assert_eq!(asked.status, 404, "contact request for the draft");
+    let changed = fx.call(b, "POST", &format!("/api/v1/listings/{draft}/archive"), Some(json!({}))).await;
+    assert_eq!(changed.status, 404, "archive the draft");
+
+    // Its owners do see it by id, in lists and exports (search holds published listings only).
+    for who in [Who::AMember, Who::AAdmin, Who::Tm, Who::Admin] {
+        assert_eq!(fx.get(who, &format!("/api/v1/listings/{draft}")).await.status, 200, "{who:?} by id");
+        let export = fx.get(who, "/api/v1/exports?kind=demand").await;
+        assert!(export.text.contains(marker), "{who:?} exports the draft");
+        let list = fx.get(who, "/api/v1/listings?kind=demand&status=draft").await;
+        assert_eq!(list.json()["total"], 1, "{who:?} lists the draft");
+    }
+}
+
+/// Owners name only organisations they act for; a technology manager acts for OrgA.
+#[tokio::test]
+async fn publishing_for_another_organisation_is_refused() {
+    let fx = Fixture::new();
+    let body = |owner: &str| json!({"kind": "demand", "title": "owned elsewhere", "summary": "s", "region_codes": ["110106"], "owner_org": owner});
+    assert_eq!(fx.call(Who::BMember, "POST", "/api/v1/listings", Some(body(ORG_A))).await.status, 403);
+    assert_eq!(fx.call(Who::AMember, "POST", "/api/v1/listings", Some(body(ORG_B))).await.status, 403);
+    let tm = fx.call(Who::Tm, "POST", "/api/v1/listings", Some(body(ORG_A))).await;
+    assert_eq!(tm.status, 201, "{}", tm.text);
+    assert_eq!(tm.json()["owner_org"], ORG_A);
+    let own = fx.call(Who::Tm, "POST", "/api/v1/listings", Some(body(AGENCY))).await;
+    assert_eq!(own.status, 201);
+    let admin = fx.call(Who::Admin, "POST", "/api/v1/listings", Some(body(ORG_B))).await;
+    assert_eq!(admin.status, 201);
+    // Moving a listing to another organisation by an update is ignored for non-admins.
+    let listing = tm.json();
+    let mut moved = listing.clone();
+    moved["owner_org"] = json!(ORG_B);
+    let id = listing["id"].as_str().unwrap().to_string();
+    let updated = fx.call(Who::AMember, "PUT", &format!("/api/v1/listings/{id}"), Some(moved)).await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    assert_eq!(updated.json()["owner_org"], ORG_A);
+    // The platform admin editing without naming an owner keeps it.
+    let mut unnamed = updated.json();
+    unnamed.as_object_mut().unwrap().remove("owner_org");
+    unnamed["title"] = json!("renamed by the admin");
+    let by_admin = fx.call(Who::Admin, "PUT", &format!("/api/v1/listings/{id}"), Some(unnamed)).await;
+    assert_eq!(by_admin.status, 200, "{}", by_admin.text);
+    assert_eq!(by_admin.json()["owner_org"], ORG_A);
+}
+
+/// Cross-site and anonymous web writes never reach a handler.
+#[tokio::test]
+async fn web_forms_need_a_login() {
+    let fx = Fixture::new();
+    let id = fx.listings[&Vis::Public];
+    let reply =
+        fx.send(form_request("POST", &format!("/listings/{id}/edit"), &[("kind", "demand"), ("title", "x")])).await;
+    assert_eq!(reply.status, 401);
+    let page = fx.send(json_request("GET", &format!("/listings/{id}/edit"), None)).await;
+    assert_eq!(page.status, 303);
+    assert_eq!(
+        page.header("location"),
+        Some(format!("/login?next={}", encode(&format!("/listings/{id}/edit"))).as_str())
+    );
+}
