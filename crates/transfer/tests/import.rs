@@ -528,6 +528,14 @@ fn publications_in_review_regions_wait_as_pending() {
     assert_eq!(status_of("保定成果"), Status::Published);
     assert_eq!(all_listings(&test.store, Kind::Achievement).len(), 4);
 
+    // Only a review sets `pending` or `rejected`: a file can't, and says why.
+    let claims = "external_id,title,summary,trl,region_codes,status\n\
+                S1,自称已驳回,摘要,6,130602,rejected\n\
+                S2,自称待审,摘要,6,110106,pending\n";
+    let report = import_as(&test.store, Kind::Achievement, &["研究院"], &["110000"], claims.as_bytes());
+    assert_eq!((report.accepted, report.rejected), (0, 2), "{:?}", report.problems);
+    assert!(report.problems.iter().all(|p| p.column == "status" && p.reason_en.contains("not allowed")));
+
     // The unrestricted import stores what the file says.
     let test = test_store();
     import(&test.store, Kind::Achievement, "op.csv", file("摘要").as_bytes()).unwrap();
