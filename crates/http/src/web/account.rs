@@ -434,40 +434,40 @@ fn listing_rows(ctx: &PageCtx, listings: &[Listing]) -> String {
 }
 
 fn pending_reviews(ctx: &PageCtx, listings: &[Listing]) -> String {
-    let mut html = format!(
-        r#"<section class="panel" aria-labelledby="reviews-h" id="pending-reviews"><h2 id="reviews-h">{}</h2><p class="hint">{}</p>"#,
-        ctx.t("待审核的资源", "Listings awaiting review"),
+    let hint = format!(
+        r#"<p class="hint">{}</p>"#,
         ctx.t(
             "审核通过或驳回请使用 API：POST /api/v1/listings/{id}/review（驳回时需说明理由）。",
             "Approve or reject through the API: POST /api/v1/listings/{id}/review (a rejection needs a reason)."
-        ),
+        )
     );
-    if listings.is_empty() {
-        let _ = write!(html, "<p>{}</p></section>", ctx.t("暂无待审核的资源。", "Nothing awaits review."));
-        return html;
-    }
-    html.push_str(&listing_rows(ctx, listings));
-    html.push_str("</section>");
-    html
+    let empty = format!("<p>{}</p>", ctx.t("暂无待审核的资源。", "Nothing awaits review."));
+    listing_section(ctx, "pending-reviews", ctx.t("待审核的资源", "Listings awaiting review"), &hint, &empty, listings)
 }
 
 fn own_listings(ctx: &PageCtx, listings: &[Listing]) -> String {
-    let mut html = format!(
-        r#"<section class="panel" aria-labelledby="own-h" id="own-listings"><h2 id="own-h">{}</h2>"#,
-        ctx.t("本机构的资源（最近更新）", "Your organisation's listings (recently updated)")
+    let empty = format!(
+        r#"<p>{} <a href="/listings/new">{}</a></p>"#,
+        ctx.t("暂无资源。", "None yet."),
+        ctx.t("发布资源", "Publish a listing")
     );
-    if listings.is_empty() {
-        let _ = write!(
-            html,
-            r#"<p>{} <a href="/listings/new">{}</a></p></section>"#,
-            ctx.t("暂无资源。", "None yet."),
-            ctx.t("发布资源", "Publish a listing")
-        );
-        return html;
-    }
-    html.push_str(&listing_rows(ctx, listings));
-    html.push_str("</section>");
-    html
+    let heading = ctx.t("本机构的资源（最近更新）", "Your organisation's listings (recently updated)");
+    listing_section(ctx, "own-listings", heading, "", &empty, listings)
+}
+
+/// A panel with a heading, an optional hint, and a table of listings (or `empty_html`).
+fn listing_section(
+    ctx: &PageCtx,
+    id: &str,
+    heading: &str,
+    hint_html: &str,
+    empty_html: &str,
+    listings: &[Listing],
+) -> String {
+    let body = if listings.is_empty() { empty_html.to_string() } else { listing_rows(ctx, listings) };
+    format!(
+        r#"<section class="panel" aria-labelledby="{id}-h" id="{id}"><h2 id="{id}-h">{heading}</h2>{hint_html}{body}</section>"#
+    )
 }
 
 fn tokens(ctx: &PageCtx, tokens: &[ApiToken]) -> String {
