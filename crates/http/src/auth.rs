@@ -109,6 +109,8 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("POST", "/logout", Rule::User),
     ("GET", "/account", Rule::User),
     ("POST", "/account/requests/{id}", Rule::User),
+    ("POST", "/listings/{id}/review", Rule::Operator),
+    ("GET", "/audit", Rule::Operator),
     ("GET", "/assets/web/app.css", Rule::Public),
     ("GET", "/assets/web/app.js", Rule::Public),
     ("GET", "/assets/web/logo.svg", Rule::Public),

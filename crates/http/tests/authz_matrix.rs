@@ -308,6 +308,39 @@ fn expectations() -> Vec<Route> {
         ("POST", "/logout", vec![caller(users_only(303))]),
         ("GET", "/account", vec![caller_checked(|who| if who == Who::Anonymous { 303 } else { 200 }, check_account)]),
         ("POST", "/account/requests/{id}", vec![caller(|who| decide_contact(who, 303))]),
+        (
+            "POST",
+            "/listings/{id}/review",
+            vec![
+                // The review form on the account page, as the API's review above.
+                Case::Level {
+                    variant: "110106",
+                    status: Box::new(|who, _| match who {
+                        Who::Anonymous => 401,
+                        _ if operator(who) => 303,
+                        _ => 403,
+                    }),
+                },
+                Case::Level {
+                    variant: "110108",
+                    status: Box::new(|who, _| match who {
+                        Who::Anonymous => 401,
+                        Who::Admin => 303,
+                        Who::RegionOp => 404,
+                        _ => 403,
+                    }),
+                },
+            ],
+        ),
+        (
+            "GET",
+            "/audit",
+            vec![caller(|who| match who {
+                Who::Anonymous => 303,
+                _ if operator(who) => 200,
+                _ => 403,
+            })],
+        ),
         ("GET", "/assets/web/app.css", vec![caller(ok_for_all)]),
         ("GET", "/assets/web/app.js", vec![caller(ok_for_all)]),
         ("GET", "/assets/web/logo.svg", vec![caller(ok_for_all)]),
@@ -316,7 +349,7 @@ fn expectations() -> Vec<Route> {
 
 /// Safe routes that need the `admin` scope of a token (besides the role).
 const NEEDS_ADMIN_SCOPE: &[(&str, &str)] =
-    &[("GET", "/api/v1/reviews"), ("GET", "/api/v1/audit"), ("GET", "/api/v1/users")];
+    &[("GET", "/api/v1/reviews"), ("GET", "/api/v1/audit"), ("GET", "/api/v1/users"), ("GET", "/audit")];
 
 // Body checks.
 
@@ -589,6 +622,13 @@ impl Matrix {
                     "region_codes": [region], "owner_org": ORG_A, "visibility": vis.visibility(), "status": "pending",
                 }));
                 json_request(method, &format!("/api/v1/listings/{}/review", listing.id), Some(json!({"approve": true})))
+            }
+            ("POST", "/listings/{id}/review", region) => {
+                let listing = fx.store_listing(json!({
+                    "kind": "demand", "title": self.unique("pending "), "summary": "awaiting review",
+                    "region_codes": [region], "owner_org": ORG_A, "visibility": vis.visibility(), "status": "pending",
+                }));
+                form_request(method, &format!("/listings/{}/review", listing.id), &[("decision", "approve")])
             }
             ("PUT", "/api/v1/review-regions/{code}", "") => {
                 json_request(method, "/api/v1/review-regions/110106", Some(json!({"required": false})))

@@ -629,3 +629,92 @@ async fn dashboard_counts_only_what_the_viewer_may_read() {
     assert_eq!(overview["fengtai"]["fengtai_firms_with_jinji_branches"], 1);
     assert_eq!(overview["fengtai"]["jinji_firms_with_fengtai_sites"], 1);
 }
+
+/// Stores a listing awaiting review in Fengtai and returns its id.
+fn pending_fengtai(site: &TestSite, title: &str) -> String {
+    let body: ListingBody = serde_json::from_value(json!({
+        "kind": "demand", "title": title, "summary": "等待区域运营审核", "region_codes": ["110106"],
+        "owner_org": FENGTAI_FIRM, "status": "pending",
+    }))
+    .unwrap();
+    let listing = site.app.store.create(validate(body, Reference::get()).unwrap()).unwrap();
+    site.app.sync_index().unwrap();
+    listing.id.to_string()
+}
+
+fn status_of(site: &TestSite, id: &str) -> xietong_domain::Status {
+    site.app.store.get(id.parse().unwrap()).unwrap().body.status
+}
+
+#[tokio::test]
+async fn operators_review_on_the_account_page_and_read_the_audit_trail() {
+    let site = TestSite::new();
+    let rejected = pending_fengtai(&site, "待审核的检测需求一");
+    let approved = pending_fengtai(&site, "待审核的检测需求二");
+    let ops = site.login("fengtai_ops").await;
+
+    let account = site.get_as("/account", &ops).await;
+    assert_eq!(account.status, StatusCode::OK);
+    assert!(account.html.contains("待审核的检测需求一"), "{}", account.html);
+    assert!(account.html.contains(&format!(r#"action="/listings/{rejected}/review""#)));
+    assert!(account.html.contains(&format!(r#"id="reject-{rejected}""#)) && account.html.contains("驳回"));
+    assert!(!account.html.contains("POST /api/v1/listings/{id}/review"), "no API-only hint any more");
+    assert!(account.html.contains(r#"href="/audit""#), "the header links the audit trail for operators");
+
+    // Rejecting without a reason: the account page again, with what to do; nothing changes.
+    let review = format!("/listings/{rejected}/review");
+    let refused = site.post_form_as(&review, &ops, &[("decision", "reject"), ("reason", "  ")]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(refused.html.contains(r#"id="review-error""#) && refused.html.contains("请填写理由"), "{}", refused.html);
+    assert_eq!(status_of(&site, &rejected), xietong_domain::Status::Pending);
+
+    let done = site.post_form_as(&review, &ops, &[("decision", "reject"), ("reason", "联系方式不完整")]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    assert_eq!(done.headers[header::LOCATION], "/account");
+    assert_eq!(status_of(&site, &rejected), xietong_domain::Status::Rejected);
+    let again = site.post_form_as(&review, &ops, &[("decision", "approve")]).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "decided once only");
+
+    let published = site
+        .post_form_as(&format!("/listings/{approved}/review"), &ops, &[("decision", "approve"), ("reason", "")])
+        .await;
+    assert_eq!(published.status, StatusCode::SEE_OTHER, "{}", published.html);
+    assert_eq!(status_of(&site, &approved), xietong_domain::Status::Published);
+
+    let filter = xietong_store::AuditFilter { action_prefix: Some("review.reject".into()), ..Default::default() };
+    let (entries, _) = site.app.accounts.audit_entries(&filter, 10, 0).unwrap();
+    assert!(entries.iter().any(|e| e.target == rejected && e.actor == "fengtai_ops"), "{entries:?}");
+
+    // A Hebei listing created by ent_b: in the admin's trail, not in Fengtai's.
+    let ent_b = site.login("ent_b").await;
+    let created = site
+        .post_form_as(
+            "/listings/new",
+            &ent_b,
+            &[("kind", "demand"), ("title", "保定产线改造需求"), ("summary", "河北的需求"), ("region_codes", "130600")],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.html);
+    let hebei = created.headers[header::LOCATION].to_str().unwrap().trim_start_matches("/listings/").to_string();
+    let hebei = hebei.split('?').next().unwrap().to_string();
+
+    let audit = site.get_as("/audit", &ops).await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.html);
+    assert!(audit.html.contains("review.reject") && audit.html.contains(&format!(r#"href="/listings/{rejected}""#)));
+    assert!(!audit.html.contains(&hebei), "Fengtai's operator sees no Hebei entry: {}", audit.html);
+    assert!(audit.html.contains(r#"href="/api/v1/audit?format=csv""#), "the CSV export link");
+    let filtered = site.get_as("/audit?action=review.&actor=fengtai_ops", &ops).await;
+    assert!(filtered.html.contains("review.approve") && !filtered.html.contains("login."), "{}", filtered.html);
+    assert!(filtered.html.contains("/api/v1/audit?format=csv&amp;action=review.&amp;actor=fengtai_ops"));
+    let none = site.get_as("/audit?actor=nobody", &ops).await;
+    assert!(none.html.contains(r#"id="audit-empty""#));
+    let english = site.get_as("/audit?lang=en", &ops).await;
+    assert!(english.html.contains("Audit trail") && english.html.contains("Export CSV"));
+
+    let admin = site.login("admin").await;
+    assert!(site.get_as("/audit?action=listing.create", &admin).await.html.contains(&hebei));
+
+    let ent_a = site.login("ent_a").await;
+    assert_eq!(site.get_as("/audit", &ent_a).await.status, StatusCode::FORBIDDEN);
+    assert!(!site.get_as("/account", &ent_a).await.html.contains(r#"href="/audit""#), "no nav link for members");
+}

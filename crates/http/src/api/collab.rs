@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
-use xietong_domain::{Listing, Reference, Role, Status};
+use xietong_domain::{Listing, ListingId, Reference, Role, Status};
 use xietong_store::{AuditEntry, AuditFilter, ContactRequest, ListFilter, Review};
 use xietong_transfer::formula_guard;
 
@@ -183,41 +183,49 @@ pub async fn review_listing(
     ApiJson(decision): ApiJson<ReviewDecision>,
 ) -> ApiResult<Json<Reviewed>> {
     let id = parse_id(&id)?;
-    if !decision.approve && decision.reason.trim().is_empty() {
+    let reviewed = state.blocking(move |app| review(app, &caller, id, decision.approve, &decision.reason)).await?;
+    Ok(Json(reviewed))
+}
+
+/// Approves (publishes) or rejects (with a reason) a listing awaiting review in the caller's
+/// region. Shared by the API and the account page.
+pub fn review(
+    app: &xietong_app::App,
+    caller: &Caller,
+    id: ListingId,
+    approve: bool,
+    reason: &str,
+) -> ApiResult<Reviewed> {
+    if !approve && reason.trim().is_empty() {
         return Err(ApiError::bad_param("reason", "give the owner a reason when rejecting"));
     }
-    let reviewed = state
-        .blocking(move |app| {
-            let principal = caller.user()?;
-            let listing = app.store.get(id).map_err(|_| ApiError::NotFound(format!("listing {id} does not exist")))?;
-            if !caller.viewer.can_review(&listing.body) {
-                return Err(if caller.viewer.can_read(&listing.body) {
-                    ApiError::Forbidden("this listing is outside the region you operate".into())
-                } else {
-                    ApiError::NotFound(format!("listing {id} does not exist"))
-                });
-            }
-            if listing.body.status != Status::Pending {
-                return Err(ApiError::Conflict(format!(
-                    "listing {id} is {}, not awaiting review",
-                    listing.body.status.as_str()
-                )));
-            }
-            let status = if decision.approve { Status::Published } else { Status::Rejected };
-            let updated = app.store.set_status(id, Some(listing.version), status)?;
-            let review = app.accounts.record_review(id, principal.user_id, decision.approve, decision.reason.trim())?;
-            let mut entry = caller.audit(
-                if decision.approve { "review.approve" } else { "review.reject" },
-                id.to_string(),
-                listing.body.region_codes.first().cloned(),
-            );
-            entry.detail = serde_json::json!({"reason": review.reason});
-            app.audit(entry);
-            app.sync_index()?;
-            Ok(Reviewed { review, listing: updated })
-        })
-        .await?;
-    Ok(Json(reviewed))
+    let principal = caller.user()?;
+    let listing = app.store.get(id).map_err(|_| ApiError::NotFound(format!("listing {id} does not exist")))?;
+    if !caller.viewer.can_review(&listing.body) {
+        return Err(if caller.viewer.can_read(&listing.body) {
+            ApiError::Forbidden("this listing is outside the region you operate".into())
+        } else {
+            ApiError::NotFound(format!("listing {id} does not exist"))
+        });
+    }
+    if listing.body.status != Status::Pending {
+        return Err(ApiError::Conflict(format!(
+            "listing {id} is {}, not awaiting review",
+            listing.body.status.as_str()
+        )));
+    }
+    let status = if approve { Status::Published } else { Status::Rejected };
+    let updated = app.store.set_status(id, Some(listing.version), status)?;
+    let review = app.accounts.record_review(id, principal.user_id, approve, reason.trim())?;
+    let mut entry = caller.audit(
+        if approve { "review.approve" } else { "review.reject" },
+        id.to_string(),
+        listing.body.region_codes.first().cloned(),
+    );
+    entry.detail = serde_json::json!({"reason": review.reason});
+    app.audit(entry);
+    app.sync_index()?;
+    Ok(Reviewed { review, listing: updated })
 }
 
 /// Regions where publication waits for review.
@@ -300,29 +308,9 @@ pub async fn audit_trail(
     };
     let limit = if csv { 100_000 } else { page_limit(params.limit)? };
     let offset = params.offset.unwrap_or(0);
-    let region_codes = match principal.role {
-        Role::PlatformAdmin => None,
-        _ => {
-            let region = principal.region.clone().unwrap_or_default();
-            let reference = Reference::get();
-            Some(
-                reference
-                    .regions()
-                    .iter()
-                    .filter(|r| reference.region_within(&r.code, &region))
-                    .map(|r| r.code.clone())
-                    .collect(),
-            )
-        }
-    };
-    let filter = AuditFilter {
-        region_codes,
-        action_prefix: params.action.clone().filter(|a| !a.is_empty()),
-        actor: params.actor.clone().filter(|a| !a.is_empty()),
-    };
     let (items, total) = state
         .blocking(move |app| {
-            let page = app.accounts.audit_entries(&filter, limit, offset)?;
+            let page = audit_page(app, &caller, params.action, params.actor, limit, offset)?;
             if csv {
                 let mut entry = caller.audit("audit.export", "audit", principal.region.clone());
                 entry.detail = serde_json::json!({"entries": page.0.len()});
@@ -362,4 +350,39 @@ pub async fn audit_trail(
         bytes,
     )
         .into_response())
+}
+
+/// A page of the audit trail the caller may see, newest first: the platform admin sees every
+/// entry, a region operator those of regions inside the region they operate. `action` is a
+/// prefix; empty filters are ignored. Shared by the API and the audit page.
+pub fn audit_page(
+    app: &xietong_app::App,
+    caller: &Caller,
+    action: Option<String>,
+    actor: Option<String>,
+    limit: u32,
+    offset: u64,
+) -> ApiResult<(Vec<AuditEntry>, u64)> {
+    let principal = caller.user()?;
+    let region_codes = match principal.role {
+        Role::PlatformAdmin => None,
+        _ => {
+            let region = principal.region.clone().unwrap_or_default();
+            let reference = Reference::get();
+            Some(
+                reference
+                    .regions()
+                    .iter()
+                    .filter(|r| reference.region_within(&r.code, &region))
+                    .map(|r| r.code.clone())
+                    .collect(),
+            )
+        }
+    };
+    let filter = AuditFilter {
+        region_codes,
+        action_prefix: action.filter(|a| !a.is_empty()),
+        actor: actor.filter(|a| !a.is_empty()),
+    };
+    Ok(app.accounts.audit_entries(&filter, limit, offset)?)
 }

@@ -17,7 +17,8 @@ use xietong_store::{ApiToken, ContactRequest, ListFilter, ListSort, RequestState
 
 use super::{PageCtx, esc, labels, see_other};
 use crate::api::account::end_session;
-use crate::api::collab::decide_contact_request;
+use crate::api::collab::{decide_contact_request, review};
+use crate::api::listings::parse_id;
 use crate::auth::{Caller, behind_tls, clear_session_cookie, session_cookie};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -243,7 +244,7 @@ pub async fn page(ctx: PageCtx, State(state): State<AppState>) -> Response {
     let Some(principal) = ctx.caller.principal().cloned() else { return ctx.login_required() };
     let caller = ctx.caller.clone();
     match state.blocking(move |app| load_account(app, &caller)).await {
-        Ok(data) => ctx.render(StatusCode::OK, ctx.t("我的账户", "My account"), &render(&ctx, &principal, &data)),
+        Ok(data) => ctx.render(StatusCode::OK, ctx.t("我的账户", "My account"), &render(&ctx, &principal, &data, None)),
         Err(err) => ctx.error_page(err),
     }
 }
@@ -271,7 +272,8 @@ fn listing_link(id: ListingId, title: Option<&str>, ctx: &PageCtx) -> String {
     }
 }
 
-fn render(ctx: &PageCtx, principal: &Principal, data: &AccountData) -> String {
+/// The account page; `review_error` is shown in the review section (a refused decision).
+fn render(ctx: &PageCtx, principal: &Principal, data: &AccountData, review_error: Option<&str>) -> String {
     let lang = ctx.lang;
     let dash = "—";
     let mut html = format!("<h1>{}</h1>", ctx.t("我的账户", "My account"));
@@ -310,7 +312,7 @@ fn render(ctx: &PageCtx, principal: &Principal, data: &AccountData) -> String {
     html.push_str(&received_requests(ctx, &data.received));
     html.push_str(&sent_requests(ctx, &data.sent));
     if let Some(reviews) = &data.reviews {
-        html.push_str(&pending_reviews(ctx, reviews));
+        html.push_str(&pending_reviews(ctx, reviews, review_error));
     }
     html.push_str(&own_listings(ctx, &data.own_listings));
     html.push_str(&tokens(ctx, &data.tokens));
@@ -404,10 +406,13 @@ fn sent_requests(ctx: &PageCtx, rows: &[RequestRow]) -> String {
     html
 }
 
-fn listing_rows(ctx: &PageCtx, listings: &[Listing]) -> String {
+/// A table of listings; with `review`, each row gets the form to approve or reject it.
+fn listing_rows(ctx: &PageCtx, listings: &[Listing], review: bool) -> String {
     let lang = ctx.lang;
+    let decision_head =
+        if review { format!(r#"<th scope="col">{}</th>"#, ctx.t("审核", "Review")) } else { String::new() };
     let mut html = format!(
-        r#"<div class="table-scroll"><table class="data-table"><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
+        r#"<div class="table-scroll"><table class="data-table"><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th>{decision_head}</tr></thead><tbody>"#,
         ctx.t("标题", "Title"),
         ctx.t("类型", "Kind"),
         ctx.t("地区", "Region"),
@@ -417,9 +422,10 @@ fn listing_rows(ctx: &PageCtx, listings: &[Listing]) -> String {
     for listing in listings {
         let body = &listing.body;
         let region = body.region_codes.first().map(|c| labels::region_short(c, lang)).unwrap_or_default();
+        let decision = if review { review_form(ctx, listing.id) } else { String::new() };
         let _ = write!(
             html,
-            r#"<tr data-id="{id}"><td><a href="/listings/{id}">{title}</a></td><td>{kind}</td><td>{region}</td><td><span class="badge status-{s}">{status}</span></td><td>{at}</td></tr>"#,
+            r#"<tr data-id="{id}"><td><a href="/listings/{id}">{title}</a></td><td>{kind}</td><td>{region}</td><td><span class="badge status-{s}">{status}</span></td><td>{at}</td>{decision}</tr>"#,
             id = listing.id,
             title = esc(&body.title),
             kind = labels::kind_label(listing.kind(), lang),
@@ -433,16 +439,34 @@ fn listing_rows(ctx: &PageCtx, listings: &[Listing]) -> String {
     html
 }
 
-fn pending_reviews(ctx: &PageCtx, listings: &[Listing]) -> String {
-    let hint = format!(
+/// The cell with the review form of a listing awaiting review: a reason, approve and reject.
+fn review_form(ctx: &PageCtx, id: ListingId) -> String {
+    format!(
+        r#"<td><form method="post" action="/listings/{id}/review" class="inline-form review-form">{csrf}<label for="reason-{id}" class="visually-hidden">{l_reason}</label><input type="text" id="reason-{id}" name="reason" placeholder="{l_reason}" maxlength="500"> <button type="submit" name="decision" value="approve" id="approve-{id}">{approve}</button> <button type="submit" name="decision" value="reject" class="button secondary" id="reject-{id}">{reject}</button></form></td>"#,
+        csrf = ctx.csrf_input(),
+        l_reason = ctx.t("驳回理由", "Reason for rejecting"),
+        approve = ctx.t("通过", "Approve"),
+        reject = ctx.t("驳回", "Reject"),
+    )
+}
+
+fn pending_reviews(ctx: &PageCtx, listings: &[Listing], error: Option<&str>) -> String {
+    let mut hint = format!(
         r#"<p class="hint">{}</p>"#,
         ctx.t(
-            "审核通过或驳回请使用 API：POST /api/v1/listings/{id}/review（驳回时需说明理由）。",
-            "Approve or reject through the API: POST /api/v1/listings/{id}/review (a rejection needs a reason)."
+            "“通过”即发布该资源；“驳回”需填写理由，理由会告知发布方。",
+            "Approve publishes the listing; Reject needs a reason, which the owner sees."
         )
     );
+    if let Some(error) = error {
+        let _ = write!(hint, r#"<p class="notice error" role="alert" id="review-error">{}</p>"#, esc(error));
+    }
     let empty = format!("<p>{}</p>", ctx.t("暂无待审核的资源。", "Nothing awaits review."));
-    listing_section(ctx, "pending-reviews", ctx.t("待审核的资源", "Listings awaiting review"), &hint, &empty, listings)
+    let heading = ctx.t("待审核的资源", "Listings awaiting review");
+    let body = if listings.is_empty() { empty } else { listing_rows(ctx, listings, true) };
+    format!(
+        r#"<section class="panel" aria-labelledby="pending-reviews-h" id="pending-reviews"><h2 id="pending-reviews-h">{heading}</h2>{hint}{body}</section>"#
+    )
 }
 
 fn own_listings(ctx: &PageCtx, listings: &[Listing]) -> String {
@@ -464,7 +488,7 @@ fn listing_section(
     empty_html: &str,
     listings: &[Listing],
 ) -> String {
-    let body = if listings.is_empty() { empty_html.to_string() } else { listing_rows(ctx, listings) };
+    let body = if listings.is_empty() { empty_html.to_string() } else { listing_rows(ctx, listings, false) };
     format!(
         r#"<section class="panel" aria-labelledby="{id}-h" id="{id}"><h2 id="{id}-h">{heading}</h2>{hint_html}{body}</section>"#
     )
@@ -547,6 +571,66 @@ pub async fn decide_request(
         Ok(_) => see_other("/account"),
         Err(ApiError::Conflict(detail)) => {
             let message = format!("{}（{detail}）", ctx.t("这条申请已处理过", "This request was already decided"));
+            ctx.refused(StatusCode::CONFLICT, &message, "/account")
+        }
+        Err(err) => ctx.error_page(err),
+    }
+}
+
+/// Form of `POST /listings/{id}/review`.
+#[derive(Debug, Deserialize)]
+pub struct ReviewForm {
+    /// `approve` or `reject`.
+    #[serde(default)]
+    pub decision: String,
+    /// Required when rejecting.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// `POST /listings/{id}/review`: a region operator (or the platform admin) approves or rejects a
+/// listing awaiting review, then back to the account page. A rejection without a reason shows
+/// the account page again with the error in the review section.
+pub async fn review_listing(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    Form(form): Form<ReviewForm>,
+) -> Response {
+    let Some(principal) = ctx.caller.principal().cloned() else { return ctx.login_required() };
+    let Ok(id) = parse_id(&raw_id) else {
+        return ctx.not_found(&format!("{}{raw_id}", ctx.t("没有这条资源：", "No such listing: ")));
+    };
+    let approve = match form.decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        other => {
+            let message = format!("{}（{other:?}）", ctx.t("未知的审核结果", "Unknown decision"));
+            return ctx.refused(StatusCode::BAD_REQUEST, &message, "/account");
+        }
+    };
+    let caller = ctx.caller.clone();
+    let reason = form.reason;
+    match state.blocking(move |app| review(app, &caller, id, approve, &reason)).await {
+        Ok(_) => see_other("/account"),
+        Err(ApiError::BadRequest { .. }) => {
+            let message = ctx.t(
+                "驳回时请填写理由（会告知发布方），然后再点“驳回”。",
+                "To reject, write a reason (the owner sees it), then press Reject again.",
+            );
+            let caller = ctx.caller.clone();
+            match state.blocking(move |app| load_account(app, &caller)).await {
+                Ok(data) => ctx.render(
+                    StatusCode::BAD_REQUEST,
+                    ctx.t("我的账户", "My account"),
+                    &render(&ctx, &principal, &data, Some(message)),
+                ),
+                Err(err) => ctx.error_page(err),
+            }
+        }
+        Err(ApiError::Conflict(detail)) => {
+            let message =
+                format!("{}（{detail}）", ctx.t("该资源已不在待审核状态", "This listing no longer awaits review"));
             ctx.refused(StatusCode::CONFLICT, &message, "/account")
         }
         Err(err) => ctx.error_page(err),

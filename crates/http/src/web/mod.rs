@@ -2,12 +2,13 @@
 //! JavaScript and one stylesheet, all embedded in the binary.
 //!
 //! Pages: `/` dashboard, `/search`, `/listings/{id}`, `/listings/new?kind=…`,
-//! `/listings/{id}/edit`, `/transfer`, `/login` and `/account`. Every text that is not already
+//! `/listings/{id}/edit`, `/transfer`, `/login`, `/account` and (for operators) `/audit`. Every text that is not already
 //! escaped HTML goes through [`esc`]. Every page knows its caller (resolved by
 //! [`crate::auth::authorize`]); every form that changes something carries the session's CSRF
 //! token ([`PageCtx::csrf_input`]).
 
 mod account;
+mod audit;
 mod charts;
 mod dashboard;
 mod detail;
@@ -45,6 +46,8 @@ pub fn routes() -> Recorded {
         .post("/logout", account::logout)
         .get("/account", account::page)
         .post("/account/requests/{id}", account::decide_request)
+        .post("/listings/{id}/review", account::review_listing)
+        .get("/audit", audit::page)
         .get("/assets/web/app.css", || asset("text/css; charset=utf-8", include_str!("../../assets/web/app.css")))
         .get("/assets/web/app.js", || asset("text/javascript; charset=utf-8", include_str!("../../assets/web/app.js")))
         .get("/assets/web/logo.svg", || asset("image/svg+xml", include_str!("../../assets/web/logo.svg")))
@@ -337,8 +340,15 @@ fn layout(ctx: &PageCtx, title: &str, body: &str) -> String {
         let current = if ctx.path == href { r#" aria-current="page""# } else { "" };
         format!(r#"<li><a href="{href}"{current}>{}</a></li>"#, ctx.t(zh, en))
     };
-    let publish_items =
+    let mut publish_items =
         nav_item("/listings/new", "发布", "Publish") + &nav_item("/transfer", "导入导出", "Import/export");
+    let operator = ctx
+        .caller
+        .principal()
+        .is_some_and(|p| matches!(p.role, xietong_domain::Role::PlatformAdmin | xietong_domain::Role::RegionOperator));
+    if operator {
+        publish_items.push_str(&nav_item("/audit", "审计日志", "Audit trail"));
+    }
     format!(
         r##"<!doctype html>
 <html lang="{lang}">
