@@ -126,6 +126,30 @@ pub fn needs_review(app: &App, body: &ListingBody) -> ApiResult<bool> {
     Ok(body.region_codes.iter().any(|code| regions.iter().any(|r| reference.region_within(code, r))))
 }
 
+/// Stores a new listing for the caller: owner and review state settled, the write audited, the
+/// index synced. The one create path of the API and the pages.
+pub fn create(app: &App, caller: &Caller, body: ListingBody) -> ApiResult<Listing> {
+    let body = settle(app, caller, body, None)?;
+    let listing = app.store.create(body)?;
+    audit_write(app, caller, "listing.create", &listing);
+    app.sync_index()?;
+    Ok(listing)
+}
+
+/// Replaces a listing the caller may change (checked here, at write time) if it is still at
+/// `version`; like [`create`] otherwise. The one update path of the API and the pages.
+pub fn update(app: &App, caller: &Caller, id: ListingId, version: i64, body: ListingBody) -> ApiResult<Listing> {
+    let current = writable(app, caller, id)?;
+    if current.kind() != body.kind() {
+        return Err(ApiError::bad_param("kind", format!("a listing's kind cannot change (it is {})", current.kind())));
+    }
+    let body = settle(app, caller, body, Some(&current.body))?;
+    let listing = app.store.update(id, version, body)?;
+    audit_write(app, caller, "listing.update", &listing);
+    app.sync_index()?;
+    Ok(listing)
+}
+
 /// Audits a write to a listing.
 pub fn audit_write(app: &App, caller: &Caller, action: &str, listing: &Listing) {
     let mut entry = caller.audit(action, listing.id.to_string(), listing.body.region_codes.first().cloned());

@@ -75,15 +75,7 @@ pub async fn create_listing(
     let bytes = serde_json::to_vec(&raw).map_err(anyhow::Error::new)?;
     let body = parse_listing_body(&bytes)?;
     let body = validate(body, Reference::get())?;
-    let listing = state
-        .blocking(move |app| {
-            let body = guard::settle(app, &caller, body, None)?;
-            let listing = app.store.create(body)?;
-            guard::audit_write(app, &caller, "listing.create", &listing);
-            app.sync_index()?;
-            Ok(listing)
-        })
-        .await?;
+    let listing = state.blocking(move |app| guard::create(app, &caller, body)).await?;
     tracing::info!(listing.id = %listing.id, listing.kind = %listing.kind(), "listing created");
     let location = format!("/api/v1/listings/{}", listing.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(listing)))
@@ -144,22 +136,7 @@ pub async fn update_listing(
     let bytes = serde_json::to_vec(&raw).map_err(anyhow::Error::new)?;
     let body = parse_listing_body(&bytes)?;
     let body = validate(body, Reference::get())?;
-    let listing = state
-        .blocking(move |app| {
-            let current = guard::writable(app, &caller, id)?;
-            if current.kind() != body.kind() {
-                return Err(ApiError::bad_param(
-                    "kind",
-                    format!("a listing's kind cannot change (it is {})", current.kind()),
-                ));
-            }
-            let body = guard::settle(app, &caller, body, Some(&current.body))?;
-            let listing = app.store.update(id, version, body)?;
-            guard::audit_write(app, &caller, "listing.update", &listing);
-            app.sync_index()?;
-            Ok(listing)
-        })
-        .await?;
+    let listing = state.blocking(move |app| guard::update(app, &caller, id, version, body)).await?;
     Ok(Json(listing))
 }
 

@@ -902,15 +902,7 @@ pub async fn create(ctx: PageCtx, State(state): State<AppState>, Form(pairs): Fo
         }
     };
     let caller = ctx.caller.clone();
-    let stored = state
-        .blocking(move |app| {
-            let body = guard::settle(app, &caller, body, None)?;
-            let listing = app.store.create(body)?;
-            guard::audit_write(app, &caller, "listing.create", &listing);
-            app.sync_index()?;
-            Ok(listing)
-        })
-        .await;
+    let stored = state.blocking(move |app| guard::create(app, &caller, body)).await;
     match stored {
         Ok(listing) => {
             tracing::info!(listing.id = %listing.id, listing.kind = %listing.kind(), "listing created from the web form");
@@ -1001,15 +993,8 @@ pub async fn update(
     body.external_id = current.body.external_id.clone();
     let caller = ctx.caller.clone();
     let saved = state
-        .blocking(move |app| {
-            // Checked again here: the owner may have changed since the form was read.
-            let current = guard::writable(app, &caller, id)?;
-            let body = guard::settle(app, &caller, body, Some(&current.body))?;
-            let listing = app.store.update(id, version, body)?;
-            guard::audit_write(app, &caller, "listing.update", &listing);
-            app.sync_index()?;
-            Ok(listing)
-        })
+        // Ownership is checked again at write time: the owner may have changed since the form was read.
+        .blocking(move |app| guard::update(app, &caller, id, version, body))
         .await;
     match saved {
         Ok(listing) => redirect_to(&listing.id),
