@@ -320,23 +320,12 @@ fn render(ctx: &PageCtx, principal: &Principal, data: &AccountData, review_error
 }
 
 fn received_requests(ctx: &PageCtx, rows: &[RequestRow]) -> String {
-    let mut html = format!(
-        r#"<section class="panel" aria-labelledby="received-h" id="requests-received"><h2 id="received-h">{}</h2>"#,
-        ctx.t("收到的联系方式申请", "Contact requests received")
-    );
+    let heading = ctx.t("收到的联系方式申请", "Contact requests received");
+    let empty = format!("<p>{}</p>", ctx.t("暂无申请。", "None yet."));
     if rows.is_empty() {
-        let _ = write!(html, "<p>{}</p></section>", ctx.t("暂无申请。", "None yet."));
-        return html;
+        return panel("requests-received", heading, "", &empty, None);
     }
-    let _ = write!(
-        html,
-        r#"<div class="table-scroll"><table class="data-table"><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
-        ctx.t("资源", "Listing"),
-        ctx.t("申请机构", "From"),
-        ctx.t("留言", "Message"),
-        ctx.t("时间", "When"),
-        ctx.t("状态", "State"),
-    );
+    let mut html = String::new();
     for row in rows {
         let request = &row.request;
         let decision = if request.state == RequestState::Pending {
@@ -361,34 +350,29 @@ fn received_requests(ctx: &PageCtx, rows: &[RequestRow]) -> String {
             at = when(request.created_at),
         );
     }
-    html.push_str("</tbody></table></div></section>");
-    html
+    let headings = [
+        ctx.t("资源", "Listing"),
+        ctx.t("申请机构", "From"),
+        ctx.t("留言", "Message"),
+        ctx.t("时间", "When"),
+        ctx.t("状态", "State"),
+    ];
+    panel("requests-received", heading, "", &empty, Some(data_table(&headings, &html)))
 }
 
 fn sent_requests(ctx: &PageCtx, rows: &[RequestRow]) -> String {
-    let mut html = format!(
-        r#"<section class="panel" aria-labelledby="sent-h" id="requests-sent"><h2 id="sent-h">{}</h2>"#,
-        ctx.t("发出的联系方式申请", "Contact requests sent")
+    let heading = ctx.t("发出的联系方式申请", "Contact requests sent");
+    let empty = format!(
+        "<p>{}</p>",
+        ctx.t(
+            "暂无。在资源页面点击“申请查看联系方式”即可发出申请。",
+            "None yet. Use “Request contact details” on a listing's page."
+        )
     );
     if rows.is_empty() {
-        let _ = write!(
-            html,
-            "<p>{}</p></section>",
-            ctx.t(
-                "暂无。在资源页面点击“申请查看联系方式”即可发出申请。",
-                "None yet. Use “Request contact details” on a listing's page."
-            )
-        );
-        return html;
+        return panel("requests-sent", heading, "", &empty, None);
     }
-    let _ = write!(
-        html,
-        r#"<div class="table-scroll"><table class="data-table"><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
-        ctx.t("资源", "Listing"),
-        ctx.t("所属机构", "Owner"),
-        ctx.t("时间", "When"),
-        ctx.t("状态", "State"),
-    );
+    let mut html = String::new();
     for row in rows {
         let request = &row.request;
         let _ = write!(
@@ -402,23 +386,25 @@ fn sent_requests(ctx: &PageCtx, rows: &[RequestRow]) -> String {
             label = request_state_label(ctx, request.state),
         );
     }
-    html.push_str("</tbody></table></div></section>");
-    html
+    let headings =
+        [ctx.t("资源", "Listing"), ctx.t("所属机构", "Owner"), ctx.t("时间", "When"), ctx.t("状态", "State")];
+    panel("requests-sent", heading, "", &empty, Some(data_table(&headings, &html)))
 }
 
 /// A table of listings; with `review`, each row gets the form to approve or reject it.
 fn listing_rows(ctx: &PageCtx, listings: &[Listing], review: bool) -> String {
     let lang = ctx.lang;
-    let decision_head =
-        if review { format!(r#"<th scope="col">{}</th>"#, ctx.t("审核", "Review")) } else { String::new() };
-    let mut html = format!(
-        r#"<div class="table-scroll"><table class="data-table"><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th>{decision_head}</tr></thead><tbody>"#,
+    let mut headings = vec![
         ctx.t("标题", "Title"),
         ctx.t("类型", "Kind"),
         ctx.t("地区", "Region"),
         ctx.t("状态", "Status"),
         ctx.t("更新时间", "Updated"),
-    );
+    ];
+    if review {
+        headings.push(ctx.t("审核", "Review"));
+    }
+    let mut html = String::new();
     for listing in listings {
         let body = &listing.body;
         let region = body.region_codes.first().map(|c| labels::region_short(c, lang)).unwrap_or_default();
@@ -435,8 +421,7 @@ fn listing_rows(ctx: &PageCtx, listings: &[Listing], review: bool) -> String {
             at = when(listing.updated_at),
         );
     }
-    html.push_str("</tbody></table></div>");
-    html
+    data_table(&headings, &html)
 }
 
 /// The cell with the review form of a listing awaiting review: a reason, approve and reject.
@@ -479,7 +464,23 @@ fn own_listings(ctx: &PageCtx, listings: &[Listing]) -> String {
     listing_section(ctx, "own-listings", heading, "", &empty, listings)
 }
 
-/// A panel with a heading, an optional hint, and a table of listings (or `empty_html`).
+/// A panel of the account page: heading, optional hint, then `content`, or `empty_html` when
+/// there is none.
+fn panel(id: &str, heading: &str, hint_html: &str, empty_html: &str, content: Option<String>) -> String {
+    let body = content.unwrap_or_else(|| empty_html.to_string());
+    format!(
+        r#"<section class="panel" aria-labelledby="{id}-h" id="{id}"><h2 id="{id}-h">{heading}</h2>{hint_html}{body}</section>"#
+    )
+}
+
+/// A scrollable data table with the given column headings around `rows` (`<tr>` elements).
+fn data_table(headings: &[&str], rows: &str) -> String {
+    let head: String = headings.iter().map(|h| format!(r#"<th scope="col">{h}</th>"#)).collect();
+    format!(
+        r#"<div class="table-scroll"><table class="data-table"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"#
+    )
+}
+
 fn listing_section(
     ctx: &PageCtx,
     id: &str,
@@ -488,34 +489,24 @@ fn listing_section(
     empty_html: &str,
     listings: &[Listing],
 ) -> String {
-    let body = if listings.is_empty() { empty_html.to_string() } else { listing_rows(ctx, listings, false) };
-    format!(
-        r#"<section class="panel" aria-labelledby="{id}-h" id="{id}"><h2 id="{id}-h">{heading}</h2>{hint_html}{body}</section>"#
-    )
+    let content = (!listings.is_empty()).then(|| listing_rows(ctx, listings, false));
+    panel(id, heading, hint_html, empty_html, content)
 }
 
 fn tokens(ctx: &PageCtx, tokens: &[ApiToken]) -> String {
-    let mut html = format!(
-        r#"<section class="panel" aria-labelledby="tokens-h" id="api-tokens"><h2 id="tokens-h">{}</h2><p class="hint">{}</p>"#,
-        ctx.t("API 令牌", "API tokens"),
+    let heading = ctx.t("API 令牌", "API tokens");
+    let hint = format!(
+        r#"<p class="hint">{}</p>"#,
         ctx.t(
             "令牌用于程序访问（请求头 Authorization: Bearer 令牌）。创建和撤销令牌目前仅通过 API：POST /api/v1/tokens 创建，DELETE /api/v1/tokens/{id} 撤销。",
             "Tokens let programs call the API (header Authorization: Bearer TOKEN). Creating and revoking them is API-only for now: POST /api/v1/tokens creates one, DELETE /api/v1/tokens/{id} revokes it."
-        ),
+        )
     );
+    let empty = format!("<p>{}</p>", ctx.t("暂无令牌。", "No tokens."));
     if tokens.is_empty() {
-        let _ = write!(html, "<p>{}</p></section>", ctx.t("暂无令牌。", "No tokens."));
-        return html;
+        return panel("api-tokens", heading, &hint, &empty, None);
     }
-    let _ = write!(
-        html,
-        r#"<div class="table-scroll"><table class="data-table"><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead><tbody>"#,
-        ctx.t("名称", "Name"),
-        ctx.t("权限范围", "Scopes"),
-        ctx.t("创建时间", "Created"),
-        ctx.t("最近使用", "Last used"),
-        ctx.t("状态", "State"),
-    );
+    let mut html = String::new();
     let now = OffsetDateTime::now_utc();
     for token in tokens {
         let scopes: Vec<&str> = token.scopes.iter().map(|s| s.as_str()).collect();
@@ -535,8 +526,14 @@ fn tokens(ctx: &PageCtx, tokens: &[ApiToken]) -> String {
             used = token.last_used_at.map(when).unwrap_or_else(|| ctx.t("从未", "Never").to_string()),
         );
     }
-    html.push_str("</tbody></table></div></section>");
-    html
+    let headings = [
+        ctx.t("名称", "Name"),
+        ctx.t("权限范围", "Scopes"),
+        ctx.t("创建时间", "Created"),
+        ctx.t("最近使用", "Last used"),
+        ctx.t("状态", "State"),
+    ];
+    panel("api-tokens", heading, &hint, &empty, Some(data_table(&headings, &html)))
 }
 
 /// Form of `POST /account/requests/{id}`.
