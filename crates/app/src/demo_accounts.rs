@@ -22,7 +22,7 @@ const META_KEY: &str = "demo_accounts";
 /// One demo login, for the start-up banner and the README.
 #[derive(Debug, Clone)]
 pub struct DemoAccount {
-    pub username: &'static str,
+    pub username: String,
     pub role: Role,
     pub org: Option<String>,
 }
@@ -32,13 +32,34 @@ pub const FENGTAI_BUREAU: &str = "丰台区科学技术和信息化局";
 /// Technology-transfer agency whose manager acts for `ent_a`'s enterprise.
 pub const TRANSFER_AGENCY: &str = "京津冀技术转移服务中心";
 
-/// Creates the demo organisations, accounts and showcase listings once; later calls return the
-/// list without writing. `listings` are the demo listings, used to pick real owners.
-pub fn ensure(app: &App, listings: &[ListingBody]) -> anyhow::Result<Vec<DemoAccount>> {
-    let plan = plan(listings);
-    if app.store.meta_get(META_KEY)?.is_some() {
-        return Ok(plan.accounts());
+/// Whether the demo accounts were created.
+pub fn exist(app: &App) -> anyhow::Result<bool> {
+    Ok(app.store.meta_get(META_KEY)?.is_some())
+}
+
+/// The demo accounts as stored (empty before [`ensure`] ran). The meta entry names them, so
+/// accounts an operator adds later are not listed as demo accounts.
+pub fn list(app: &App) -> anyhow::Result<Vec<DemoAccount>> {
+    let Some(usernames) = app.store.meta_get(META_KEY)? else { return Ok(Vec::new()) };
+    let mut accounts = Vec::new();
+    for username in usernames.split(',').filter(|u| !u.is_empty()) {
+        let Some(user) = app.accounts.user_by_name(username)? else { continue };
+        let org = match user.org_id {
+            Some(id) => app.accounts.org(id)?.map(|o| o.name),
+            None => None,
+        };
+        accounts.push(DemoAccount { username: user.username, role: user.role, org });
     }
+    Ok(accounts)
+}
+
+/// Creates the demo organisations, accounts and showcase listings once; later calls only list
+/// them. `listings` are the demo listings, used to pick real owners.
+pub fn ensure(app: &App, listings: &[ListingBody]) -> anyhow::Result<Vec<DemoAccount>> {
+    if exist(app)? {
+        return list(app);
+    }
+    let plan = plan(listings);
     let hash = hash_password(DEMO_PASSWORD)?;
     let mut org_ids = HashMap::new();
     for (name, kind, region) in &plan.orgs {
@@ -69,9 +90,10 @@ pub fn ensure(app: &App, listings: &[ListingBody]) -> anyhow::Result<Vec<DemoAcc
         let body = validate(body, reference).map_err(|e| anyhow::anyhow!("demo showcase listing is invalid: {e}"))?;
         app.store.create(body).context("failed to store a demo showcase listing")?;
     }
-    app.store.meta_set(META_KEY, "1")?;
+    let usernames: Vec<&str> = plan.users().iter().map(|user| user.0).collect();
+    app.store.meta_set(META_KEY, &usernames.join(","))?;
     app.sync_index()?;
-    Ok(plan.accounts())
+    list(app)
 }
 
 struct Plan {
@@ -141,10 +163,6 @@ impl Plan {
             ("tm_1", "技术经理人", Role::TechManager, Some(TRANSFER_AGENCY.into()), None),
             ("talent_1", TALENT_NAME, Role::Talent, Some(format!("{TALENT_NAME}（个人）")), None),
         ]
-    }
-
-    fn accounts(&self) -> Vec<DemoAccount> {
-        self.users().into_iter().map(|(username, _, role, org, _)| DemoAccount { username, role, org }).collect()
     }
 
     fn showcase_listings(&self) -> Vec<ListingBody> {

@@ -118,18 +118,20 @@ impl App {
     /// [`demo_accounts`]); later calls see the meta flags and do nothing. Returns the number of
     /// generated listings loaded by this call.
     pub fn load_demo(&self, seed: u64) -> anyhow::Result<usize> {
+        let listings_loaded = self.store.meta_get(DEMO_META_KEY)?.is_some();
+        if listings_loaded && demo_accounts::exist(self)? {
+            // A restart: nothing to generate.
+            return Ok(0);
+        }
         let data = xietong_demo::generate(seed);
-        let count =
-            if self.store.meta_get(DEMO_META_KEY)?.is_some() { 0 } else { self.store_demo(seed, &data.listings)? };
+        let count = if listings_loaded { 0 } else { self.store_demo(seed, &data.listings)? };
         demo_accounts::ensure(self, &data.listings)?;
         Ok(count)
     }
 
     /// The demo accounts, for the start-up banner (empty unless the demo was loaded).
     pub fn demo_accounts(&self) -> anyhow::Result<Vec<demo_accounts::DemoAccount>> {
-        let Some(seed) = self.store.meta_get(DEMO_META_KEY)? else { return Ok(Vec::new()) };
-        let seed = seed.parse().unwrap_or(xietong_demo::DEFAULT_SEED);
-        demo_accounts::ensure(self, &xietong_demo::generate(seed).listings)
+        demo_accounts::list(self)
     }
 
     fn store_demo(&self, seed: u64, listings: &[xietong_domain::ListingBody]) -> anyhow::Result<usize> {

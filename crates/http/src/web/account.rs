@@ -23,8 +23,6 @@ use crate::auth::{Caller, behind_tls, clear_session_cookie, session_cookie};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// Meta key the demo loader sets once the demo accounts exist.
-const DEMO_ACCOUNTS_META_KEY: &str = "demo_accounts";
 /// Listings of the user's organisation shown on the account page.
 const OWN_LISTINGS_SHOWN: u32 = 20;
 /// Listings awaiting review shown on the account page.
@@ -117,9 +115,9 @@ pub async fn login(
 }
 
 async fn demo_accounts_exist(state: &AppState) -> bool {
-    let found = state.blocking(|app| Ok(app.store.meta_get(DEMO_ACCOUNTS_META_KEY)?)).await;
+    let found = state.blocking(|app| Ok(xietong_app::demo_accounts::exist(app)?)).await;
     match found {
-        Ok(value) => value.is_some(),
+        Ok(exist) => exist,
         Err(error) => {
             tracing::error!(?error, "failed to read whether the demo accounts exist");
             false
