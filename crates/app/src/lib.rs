@@ -11,16 +11,24 @@ pub mod data_dir;
 pub mod demo_accounts;
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use parking_lot::Mutex;
 use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
-use xietong_store::{Accounts, NewAudit, SqliteStore, Store, WriteOp};
+use xietong_store::{Accounts, Idempotency, IdempotencyBegin, NewAudit, SqliteStore, Store, StoredResponse, WriteOp};
 
 pub use auth::Auth;
 pub use data_dir::DataDir;
+
+/// How long the index may lag behind the store before `/healthz` reports `degraded`.
+const DEGRADED_AFTER: Duration = Duration::from_secs(3);
+/// How often the follower looks for changes when all is well.
+const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
+/// Longest wait of the follower between retries after a failure.
+const FOLLOW_MAX_BACKOFF: Duration = Duration::from_secs(8);
 
 /// Changes replayed per index commit.
 const SYNC_BATCH: u32 = 5_000;
@@ -35,23 +43,69 @@ pub struct App {
     pub auth: Auth,
     pub index: Arc<SearchIndex>,
     sync_lock: Mutex<()>,
+    health: Mutex<SyncHealth>,
+    idempotency: Arc<dyn Idempotency>,
+}
+
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_KEEP: Duration = Duration::from_secs(24 * 3600);
+
+/// A hash of a request (method, path with query, body) that tells whether a retry with the same
+/// idempotency key is the same request.
+pub fn request_fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in [method.as_bytes(), b"\n", path.as_bytes(), b"\n", body] {
+        hasher.update(part);
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What the index follower knows about the index's lag behind the store.
+#[derive(Debug, Default)]
+struct SyncHealth {
+    /// The last failure to apply changes, with when it happened; cleared by a successful sync.
+    last_error: Option<(String, Instant)>,
+    /// Since when the index has been behind the store (as last observed).
+    behind_since: Option<Instant>,
+}
+
+/// The index's state for `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexHealth {
+    pub store_seq: u64,
+    pub index_seq: u64,
+    /// Whether the index has lagged behind the store for longer than a few seconds.
+    pub degraded: bool,
+    /// How long it has lagged, in milliseconds (0 when in step).
+    pub lag_ms: u64,
+    /// The last failure to update the index, while it is not repaired.
+    pub last_error: Option<String>,
 }
 
 impl App {
     /// Opens the store and index of a data directory and brings the index in line with the store.
     pub fn open(data_dir: &DataDir) -> anyhow::Result<App> {
-        let sqlite: Arc<SqliteStore> = Arc::new(data_dir.open_store()?);
-        let store: Arc<dyn Store> = sqlite.clone();
-        let accounts: Arc<dyn Accounts> = sqlite;
         let index_path = data_dir.index_path();
         let index = SearchIndex::open(&index_path)
             .with_context(|| format!("failed to open search index at {}", index_path.display()))?;
+        Self::open_with_index(data_dir, index)
+    }
+
+    /// [`App::open`] with an index opened by the caller (e.g. on a fault-injecting directory).
+    pub fn open_with_index(data_dir: &DataDir, index: SearchIndex) -> anyhow::Result<App> {
+        let sqlite: Arc<SqliteStore> = Arc::new(data_dir.open_store()?);
+        let store: Arc<dyn Store> = sqlite.clone();
+        let accounts: Arc<dyn Accounts> = sqlite.clone();
+        let idempotency: Arc<dyn Idempotency> = sqlite;
         let app = App {
+            idempotency,
             store,
             auth: Auth::new(accounts.clone()),
             accounts,
             index: Arc::new(index),
             sync_lock: Mutex::new(()),
+            health: Mutex::new(SyncHealth::default()),
         };
         if app.index.applied_seq() > app.store.last_seq()? {
             // The index is ahead of the store (e.g. the database was replaced): rebuild it.
@@ -59,11 +113,134 @@ impl App {
             app.reindex(|_, _| {})?;
         }
         app.sync_index()?;
+        app.repair_if_inconsistent()?;
         Ok(app)
+    }
+
+    /// Compares the index's documents with the store's published listings, kind by kind, and
+    /// rebuilds the index when they differ: a crash or a full disk may have left the index
+    /// behind although its applied sequence says otherwise. Returns whether it rebuilt.
+    pub fn repair_if_inconsistent(&self) -> anyhow::Result<bool> {
+        let mut expected: std::collections::BTreeMap<&'static str, u64> = std::collections::BTreeMap::new();
+        for count in self.store.counts()? {
+            if count.status == xietong_domain::Status::Published {
+                *expected.entry(count.kind.as_str()).or_default() += count.count;
+            }
+        }
+        let indexed = self.index.doc_counts_by_kind()?;
+        let differs = xietong_domain::Kind::ALL.iter().any(|kind| {
+            expected.get(kind.as_str()).copied().unwrap_or(0) != indexed.get(kind.as_str()).copied().unwrap_or(0)
+        });
+        if !differs {
+            return Ok(false);
+        }
+        tracing::warn!(?expected, ?indexed, "the index does not hold what the store has published; rebuilding it");
+        let started = Instant::now();
+        let rebuilt = self.reindex(|_, _| {})?;
+        tracing::info!(listings = rebuilt, duration_ms = started.elapsed().as_millis() as u64, "index rebuilt");
+        Ok(true)
+    }
+
+    /// Brings the index in line after a committed write. A failure does not undo the write (the
+    /// store is the truth): it is recorded for `/healthz`, the follower retries, and the caller
+    /// learns that the write is not searchable yet. Returns whether the index caught up.
+    pub fn sync_after_write(&self) -> bool {
+        match self.sync_index() {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "a stored write is not searchable yet; the follower retries"
+                );
+                false
+            }
+        }
+    }
+
+    /// Reserves an idempotency key of `scope` (the caller) for a request with `fingerprint` (see
+    /// [`request_fingerprint`]), or tells what an earlier request with the key left.
+    pub fn idempotency_begin(&self, scope: &str, key: &str, fingerprint: &str) -> anyhow::Result<IdempotencyBegin> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        Ok(self.idempotency.idempotency_begin(scope, key, fingerprint, now, IDEMPOTENCY_KEEP.as_secs() as i64)?)
+    }
+
+    /// Records the answer to a reserved key, or releases it (`None`) so a retry runs again.
+    pub fn idempotency_finish(&self, scope: &str, key: &str, response: Option<&StoredResponse>) -> anyhow::Result<()> {
+        Ok(self.idempotency.idempotency_finish(scope, key, response)?)
+    }
+
+    /// The index's lag behind the store, for health checks.
+    pub fn index_health(&self) -> anyhow::Result<IndexHealth> {
+        let store_seq = self.store.last_seq()?;
+        let index_seq = self.index.applied_seq();
+        let mut health = self.health.lock();
+        let lag = if index_seq < store_seq {
+            health.behind_since.get_or_insert_with(Instant::now).elapsed()
+        } else {
+            health.behind_since = None;
+            Duration::ZERO
+        };
+        Ok(IndexHealth {
+            store_seq,
+            index_seq,
+            degraded: lag > DEGRADED_AFTER,
+            lag_ms: lag.as_millis() as u64,
+            last_error: health.last_error.as_ref().map(|(message, _)| message.clone()),
+        })
+    }
+
+    /// Starts a thread that follows the store's change log, so writes from other processes (e.g.
+    /// `xietong import` on the same data directory) and writes whose index step failed reach the
+    /// index. After a failure it retries with back-off, logging once per kind of failure. The
+    /// thread ends when the last other handle to the app is dropped.
+    pub fn spawn_follower(app: &Arc<App>) -> std::thread::JoinHandle<()> {
+        let weak: Weak<App> = Arc::downgrade(app);
+        std::thread::Builder::new()
+            .name("index-follower".into())
+            .spawn(move || {
+                let mut delay = FOLLOW_INTERVAL;
+                let mut failing: Option<String> = None;
+                loop {
+                    std::thread::sleep(delay);
+                    let Some(app) = weak.upgrade() else { return };
+                    match app.sync_index() {
+                        Ok(applied) => {
+                            if failing.take().is_some() {
+                                tracing::info!(changes = applied, "index caught up with the store again");
+                            } else if applied > 0 {
+                                tracing::info!(changes = applied, "index caught up with the store");
+                            }
+                            delay = FOLLOW_INTERVAL;
+                        }
+                        Err(error) => {
+                            let kind = error.root_cause().to_string();
+                            if failing.as_deref() != Some(kind.as_str()) {
+                                tracing::error!(
+                                    error = format!("{error:#}"),
+                                    "index sync failed; retrying with back-off"
+                                );
+                                failing = Some(kind);
+                            }
+                            delay = (delay * 2).min(FOLLOW_MAX_BACKOFF);
+                        }
+                    }
+                }
+            })
+            .expect("failed to start the index follower thread")
     }
 
     /// Replays store changes the index has not seen. Returns the number of changes applied.
     pub fn sync_index(&self) -> anyhow::Result<usize> {
+        let result = self.sync_index_locked();
+        let mut health = self.health.lock();
+        match &result {
+            Ok(_) => health.last_error = None,
+            Err(error) => health.last_error = Some((format!("{error:#}"), Instant::now())),
+        }
+        result
+    }
+
+    fn sync_index_locked(&self) -> anyhow::Result<usize> {
         let _guard = self.sync_lock.lock();
         let mut applied = 0;
         loop {

@@ -29,6 +29,14 @@ secure_cookies = false
 # Log format: "pretty" or "json". Env: XT_LOG_FORMAT. Levels via RUST_LOG (default info).
 log_format = "pretty"
 
+# Connection hygiene and work caps (the defaults suit a small server).
+# [limits]
+# max_connections = 4096          # open connections; at the limit the idlest one is closed
+# header_read_timeout_s = 10      # a request head must arrive within this time
+# idle_timeout_s = 60             # keep-alive connections idle longer are closed
+# max_expensive = 8               # matching/import/export requests at once (default 2 x cores, at least 4)
+# max_expensive_per_client = 2    # the same, per client address
+
 # Optional embeddings, fused with text relevance when set. The default needs none.
 # [embedding]
 # OpenAI-compatible endpoint (POST {url}/v1/embeddings):
@@ -50,6 +58,43 @@ pub struct FileConfig {
     pub secure_cookies: Option<bool>,
     pub log_format: Option<String>,
     pub embedding: Option<EmbeddingConfig>,
+    pub limits: Option<LimitsConfig>,
+}
+
+/// Connection and work caps of `xietong serve`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_connections: Option<usize>,
+    pub header_read_timeout_s: Option<u64>,
+    pub idle_timeout_s: Option<u64>,
+    pub max_expensive: Option<usize>,
+    pub max_expensive_per_client: Option<usize>,
+}
+
+impl LimitsConfig {
+    /// The connection limits, defaults filled in.
+    pub fn connections(&self) -> xietong_http::ConnectionLimits {
+        let defaults = xietong_http::ConnectionLimits::default();
+        xietong_http::ConnectionLimits {
+            max_connections: self.max_connections.unwrap_or(defaults.max_connections).max(1),
+            header_read_timeout: self
+                .header_read_timeout_s
+                .map_or(defaults.header_read_timeout, std::time::Duration::from_secs),
+            idle_timeout: self.idle_timeout_s.map_or(defaults.idle_timeout, std::time::Duration::from_secs),
+        }
+    }
+
+    /// The caps on expensive work, defaults filled in.
+    pub fn work(&self) -> xietong_http::WorkLimits {
+        match (self.max_expensive, self.max_expensive_per_client) {
+            (None, None) => xietong_http::WorkLimits::default(),
+            (server, client) => {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                xietong_http::WorkLimits::new(server.unwrap_or((2 * cores).max(4)), client.unwrap_or(2))
+            }
+        }
+    }
 }
 
 /// Optional embedding provider.

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use xietong_app::{App, DataDir};
@@ -79,10 +79,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
             println!("API token for scripts: xietong token issue --data {} --user admin", data.display());
         }
-        spawn_index_follower(app.clone());
-        let mut state = AppState::new(app);
+        // Writes from other processes, and writes whose index step failed, reach the index.
+        App::spawn_follower(&app);
+        let limits = file.limits.clone().unwrap_or_default();
+        let mut state = AppState::with_limits(app, limits.work());
         state.secure_cookies = secure_cookies;
-        xietong_http::serve(listener, state, shutdown_signal()).await.context("server failed")?;
+        xietong_http::serve(listener, state, limits.connections(), shutdown_signal()).await.context("server failed")?;
         tracing::info!("shut down cleanly");
         Ok(())
     })
@@ -108,24 +110,6 @@ fn configure_embedder(app: &App, file: &FileConfig) -> anyhow::Result<()> {
     };
     app.index.set_embedder(Some(embedder));
     Ok(())
-}
-
-/// Follows the store's change log so writes from other processes (e.g. `xietong import` on the
-/// same data directory) reach the index within about a second.
-fn spawn_index_follower(app: Arc<App>) {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            ticker.tick().await;
-            let app = app.clone();
-            match tokio::task::spawn_blocking(move || app.sync_index()).await {
-                Ok(Ok(0)) => {}
-                Ok(Ok(applied)) => tracing::info!(changes = applied, "index caught up with the store"),
-                Ok(Err(err)) => tracing::error!(error = format!("{err:#}"), "index sync failed"),
-                Err(err) => tracing::error!(error = %err, "index sync task panicked"),
-            }
-        }
-    });
 }
 
 async fn shutdown_signal() {

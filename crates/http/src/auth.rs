@@ -125,6 +125,15 @@ pub fn rule_for(method: &Method, path: &str) -> Option<Rule> {
     RULES.iter().find(|(m, p, _)| *m == method.as_str() && *p == path).map(|(_, _, rule)| *rule)
 }
 
+/// The methods a path template has rules for (with HEAD where GET is allowed).
+pub fn methods_for(path: &str) -> Vec<String> {
+    let mut methods: Vec<String> = RULES.iter().filter(|(_, p, _)| *p == path).map(|(m, _, _)| m.to_string()).collect();
+    if methods.iter().any(|m| m == "GET") {
+        methods.push("HEAD".to_string());
+    }
+    methods
+}
+
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
@@ -208,6 +217,12 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
     };
     let web = is_web(&path);
     let Some(rule) = rule_for(&method, &path) else {
+        let allow = methods_for(&path);
+        if !allow.is_empty() {
+            // The path exists with other methods: the router answers these with 405 itself, but
+            // this layer sees them first.
+            return ApiError::MethodNotAllowed { allow }.into_response();
+        }
         tracing::error!(%method, %path, "route has no access rule; refusing it");
         return ApiError::Forbidden(format!("{method} {path} has no access rule")).into_response();
     };

@@ -52,9 +52,19 @@ pub enum ApiError {
         retry_after_s: u64,
     },
     NotFound(String),
+    /// The method is not allowed on an existing path; `allow` lists the ones that are.
+    MethodNotAllowed {
+        allow: Vec<String>,
+    },
     Conflict(String),
     PayloadTooLarge(String),
     UnsupportedMediaType(String),
+    /// The server is at its limit for this kind of work (or the request ran out of time); try
+    /// again after `retry_after_s` seconds.
+    Unavailable {
+        detail: String,
+        retry_after_s: u64,
+    },
     /// Anything else: logged, and the client gets a generic message.
     Internal(anyhow::Error),
 }
@@ -64,7 +74,7 @@ impl ApiError {
         ApiError::BadRequest { detail: detail.into(), field: Some(field.to_string()) }
     }
 
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -72,6 +82,8 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -115,6 +127,13 @@ impl ApiError {
                 ("too-many-requests", "Too many requests", detail.clone(), Vec::new())
             }
             ApiError::NotFound(detail) => ("not-found", "Not found", detail.clone(), Vec::new()),
+            ApiError::MethodNotAllowed { allow } => (
+                "method-not-allowed",
+                "Method not allowed",
+                format!("this path accepts {}", allow.join(", ")),
+                Vec::new(),
+            ),
+            ApiError::Unavailable { detail, .. } => ("unavailable", "Service unavailable", detail.clone(), Vec::new()),
             ApiError::Conflict(detail) => ("conflict", "Conflict", detail.clone(), Vec::new()),
             ApiError::PayloadTooLarge(detail) => ("payload-too-large", "Payload too large", detail.clone(), Vec::new()),
             ApiError::UnsupportedMediaType(detail) => {
@@ -174,7 +193,15 @@ impl From<xietong_app::auth::AuthError> for ApiError {
 
 impl From<xietong_search::SearchError> for ApiError {
     fn from(err: xietong_search::SearchError) -> Self {
-        ApiError::Internal(anyhow::Error::new(err))
+        use xietong_search::SearchError;
+        match err {
+            SearchError::Cancelled => ApiError::Unavailable {
+                detail: "the request ran out of time; try again, or narrow it".into(),
+                retry_after_s: 5,
+            },
+            SearchError::TooDeep { .. } => ApiError::bad_param("offset", err.to_string()),
+            other => ApiError::Internal(anyhow::Error::new(other)),
+        }
     }
 }
 
@@ -202,8 +229,13 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(_) => {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            ApiError::TooManyRequests { retry_after_s, .. } => {
+            ApiError::TooManyRequests { retry_after_s, .. } | ApiError::Unavailable { retry_after_s, .. } => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
+                    response.headers_mut().insert(header::ALLOW, value);
+                }
             }
             _ => {}
         }

@@ -126,19 +126,27 @@ pub fn needs_review(app: &App, body: &ListingBody) -> ApiResult<bool> {
     Ok(body.region_codes.iter().any(|code| regions.iter().any(|r| reference.region_within(code, r))))
 }
 
+/// A stored listing, and whether the index took it in before the answer (when not, the
+/// follower adds it shortly; the write itself is safe in the store).
+#[derive(Debug)]
+pub struct Written {
+    pub listing: Listing,
+    pub searchable: bool,
+}
+
 /// Stores a new listing for the caller: owner and review state settled, the write audited, the
 /// index synced. The one create path of the API and the pages.
-pub fn create(app: &App, caller: &Caller, body: ListingBody) -> ApiResult<Listing> {
+pub fn create(app: &App, caller: &Caller, body: ListingBody) -> ApiResult<Written> {
     let body = settle(app, caller, body, None)?;
     let listing = app.store.create(body)?;
     audit_write(app, caller, "listing.create", &listing);
-    app.sync_index()?;
-    Ok(listing)
+    let searchable = app.sync_after_write();
+    Ok(Written { listing, searchable })
 }
 
 /// Replaces a listing the caller may change (checked here, at write time) if it is still at
 /// `version`; like [`create`] otherwise. The one update path of the API and the pages.
-pub fn update(app: &App, caller: &Caller, id: ListingId, version: i64, body: ListingBody) -> ApiResult<Listing> {
+pub fn update(app: &App, caller: &Caller, id: ListingId, version: i64, body: ListingBody) -> ApiResult<Written> {
     let current = writable(app, caller, id)?;
     if current.kind() != body.kind() {
         return Err(ApiError::bad_param("kind", format!("a listing's kind cannot change (it is {})", current.kind())));
@@ -146,8 +154,8 @@ pub fn update(app: &App, caller: &Caller, id: ListingId, version: i64, body: Lis
     let body = settle(app, caller, body, Some(&current.body))?;
     let listing = app.store.update(id, version, body)?;
     audit_write(app, caller, "listing.update", &listing);
-    app.sync_index()?;
-    Ok(listing)
+    let searchable = app.sync_after_write();
+    Ok(Written { listing, searchable })
 }
 
 /// Audits a write to a listing.

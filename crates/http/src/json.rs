@@ -134,3 +134,33 @@ pub fn parse_listing_body(bytes: &[u8]) -> Result<xietong_domain::ListingBody, A
         field: None,
     }))
 }
+
+/// Like `axum::extract::Query`, but a parameter that does not parse (e.g. `limit=-1`) is a
+/// problem+json 400 naming the parameter, not a plain-text rejection.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
+    }
+}
+
+/// Parses a query string, naming the parameter that does not fit.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let pairs = form_urlencoded::parse(query.as_bytes());
+    let deserializer = serde_urlencoded::Deserializer::new(pairs);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match (path != "." && !path.is_empty()).then_some(path) {
+            Some(field) => ApiError::bad_param(&field, format!("query parameter `{field}` is invalid: {inner}")),
+            None => ApiError::BadRequest { detail: format!("the query string is invalid: {inner}"), field: None },
+        }
+    })
+}

@@ -3,9 +3,12 @@
 
 pub mod api;
 pub mod auth;
+pub mod connections;
 pub mod error;
 pub mod guard;
+pub mod idempotency;
 pub mod json;
+pub mod limits;
 pub mod metrics;
 pub mod state;
 pub mod web;
@@ -24,16 +27,21 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use connections::ConnectionLimits;
+pub use limits::WorkLimits;
 pub use state::AppState;
 
 use crate::error::ApiError;
+
+/// A request that takes longer is answered 408 and its blocking work is cancelled.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Largest JSON request body accepted (1 MiB); larger bodies get a 413 problem.
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "xietong API", description = "京津冀创新资源共享与精准对接平台 — Beijing–Tianjin–Hebei innovation-resource sharing and matching."),
+    info(title = "xietong API", description = "京津冀创新资源共享与精准对接平台 — Beijing–Tianjin–Hebei innovation-resource sharing and matching.\n\nEvery POST accepts an `Idempotency-Key` header (1–255 visible ASCII characters): a retry with the same key and body gets the first successful answer again (marked `Idempotent-Replayed: true`) instead of repeating the work; a retry while the first request runs is 409, the same key with another body 422. Keys are kept 24 hours.\n\nLimits: `offset` ≤ 10000 (narrow with filters or use the export), `limit` ≤ 200, search text ≤ 500 characters, match text ≤ 2000 characters. Matching, import and export run a few at a time per server and per client: over the cap the answer is 429 or 503 with `Retry-After`."),
     tags(
         (name = "listings", description = "Resource libraries: talents, achievements, scenarios, facilities, enterprises, demands, challenges"),
         (name = "search", description = "Full-text search with facets"),
@@ -91,13 +99,16 @@ pub fn router_with_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi
         .route("/api/openapi.json", get(move || async move { Json(spec.clone()) }))
         .route("/api/docs", get(docs_page))
         .merge(web::routes().router)
-        // After every route is added: authenticate and apply the route's access rule.
+        // After every route is added. Layers run outside in: the access rule, then the caps on
+        // expensive work (so refused callers take no place), then Idempotency-Key replay.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::idempotent))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), limits::limit_expensive))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::authorize))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
         // Spreadsheet imports may be large; JSON bodies are held to BODY_LIMIT_BYTES by `ApiJson`.
         .layer(DefaultBodyLimit::max(api::transfer::IMPORT_LIMIT_BYTES))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(TraceLayer::new_for_http())
         .with_state(state);
     (router, openapi)
@@ -144,18 +155,31 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    connections::serve_connections(listener, router(state), limits, shutdown).await
 }
 
-/// Liveness and readiness: 200 when the store answers.
-#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, description = "Healthy")))]
-async fn healthz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+/// Liveness and readiness: 200 `ok` when the store answers and the index is in step; 503
+/// `degraded` (for load balancers) while the index has lagged behind the store for more than a
+/// few seconds, with the lag and the last indexing error.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses(
+    (status = 200, description = "Healthy"),
+    (status = 503, description = "Degraded: the search index lags behind the store")))]
+async fn healthz(State(state): State<AppState>) -> Result<axum::response::Response, ApiError> {
     // No document counts here: they would count listings the caller may not see.
-    let seq = state.blocking(|app| Ok(app.store.last_seq()?)).await?;
-    Ok(Json(serde_json::json!({"status": "ok", "store_seq": seq, "index_seq": state.app.index.applied_seq()})))
+    let health = state.blocking(|app| Ok(app.index_health()?)).await?;
+    let body = serde_json::json!({
+        "status": if health.degraded { "degraded" } else { "ok" },
+        "store_seq": health.store_seq,
+        "index_seq": health.index_seq,
+        "lag": health.store_seq.saturating_sub(health.index_seq),
+        "lag_ms": health.lag_ms,
+        "last_error": health.last_error,
+    });
+    let status = if health.degraded { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    Ok((status, Json(body)).into_response())
 }
 
 /// Prometheus text metrics. Listing counts are of published listings visible to everyone, so

@@ -85,10 +85,12 @@ fn build_schema() -> (Schema, Fields) {
 /// One `IndexWriter` sits behind a mutex; the reader is reloaded right after every commit, so a
 /// write is searchable as soon as [`SearchIndex::apply`] returns.
 pub struct SearchIndex {
-    _index: Index,
     pub(crate) reader: IndexReader,
     pub(crate) fields: Fields,
-    writer: Mutex<IndexWriter>,
+    /// `None` after a failed write whose writer could not be replaced yet (the next write
+    /// tries again).
+    writer: Mutex<Option<IndexWriter>>,
+    index: Index,
     applied_seq: AtomicU64,
     pub(crate) embedder: RwLock<Option<Arc<dyn Embedder>>>,
     pub(crate) vectors: RwLock<VectorStore>,
@@ -101,6 +103,7 @@ impl SearchIndex {
     /// returns 0 so the caller knows a full reindex is needed.
     pub fn open(dir: &Path) -> Result<SearchIndex, SearchError> {
         fs::create_dir_all(dir).map_err(|e| SearchError::io(dir, e))?;
+        check_writable(dir)?;
         let (schema, fields) = build_schema();
         let index = match open_compatible(dir, &schema) {
             Some(index) => index,
@@ -111,18 +114,31 @@ impl SearchIndex {
                 index
             }
         };
+        Self::from_index(index, dir, fields)
+    }
+
+    /// Opens an index kept in `directory` (an empty one is initialised), with `dir` for the
+    /// vector sidecar file. For tests and drills that inject faults into the index's files,
+    /// e.g. a directory whose writes fail like a full disk.
+    pub fn open_in_directory(directory: impl tantivy::Directory, dir: &Path) -> Result<SearchIndex, SearchError> {
+        let (schema, fields) = build_schema();
+        let index = Index::open_or_create(directory, schema)?;
+        Self::from_index(index, dir, fields)
+    }
+
+    fn from_index(index: Index, dir: &Path, fields: Fields) -> Result<SearchIndex, SearchError> {
         index.tokenizers().register(JIEBA_ANALYZER, jieba_analyzer());
         index.tokenizers().register(BIGRAM_ANALYZER, bigram_analyzer());
-        let writer = index.writer_with_num_threads(1, WRITER_MEMORY_BYTES)?;
+        let writer = new_writer(&index)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let applied_seq =
             index.load_metas()?.payload.and_then(|payload| payload.trim().parse::<u64>().ok()).unwrap_or(0);
         let vectors = VectorStore::load(&dir.join(VECTORS_FILE))?;
         Ok(SearchIndex {
-            _index: index,
+            index,
             reader,
             fields,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(Some(writer)),
             applied_seq: AtomicU64::new(applied_seq),
             embedder: RwLock::new(None),
             vectors: RwLock::new(vectors),
@@ -149,22 +165,21 @@ impl SearchIndex {
             }
             _ => None,
         };
-        let mut writer = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
-        for id in deletes {
-            writer.delete_term(Term::from_field_text(self.fields.id, &id.to_string()));
-        }
-        for listing in upserts {
-            writer.delete_term(Term::from_field_text(self.fields.id, &listing.id.to_string()));
-        }
-        for listing in &published {
-            writer.add_document(listing_document(&self.fields, listing)?)?;
-        }
-        let mut prepared = writer.prepare_commit()?;
-        prepared.set_payload(&seq.to_string());
-        prepared.commit()?;
-        self.reader.reload()?;
-        self.applied_seq.store(seq, Ordering::SeqCst);
-        drop(writer);
+        self.write(
+            |writer| {
+                for id in deletes {
+                    writer.delete_term(Term::from_field_text(self.fields.id, &id.to_string()));
+                }
+                for listing in upserts {
+                    writer.delete_term(Term::from_field_text(self.fields.id, &listing.id.to_string()));
+                }
+                for listing in &published {
+                    writer.add_document(listing_document(&self.fields, listing)?)?;
+                }
+                Ok(())
+            },
+            seq,
+        )?;
 
         let mut vectors = self.vectors.write().expect("vectors lock");
         let mut removed: Vec<ListingId> = deletes.to_vec();
@@ -179,6 +194,45 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Runs `changes` on the writer and commits them with `seq` as the applied sequence. The
+    /// sequence advances only when the commit succeeded; on any failure the uncommitted changes
+    /// are dropped and the writer is replaced (a writer whose indexing thread failed, e.g. on a
+    /// full disk, would otherwise go on accepting documents it never writes).
+    fn write(
+        &self,
+        changes: impl FnOnce(&mut IndexWriter) -> Result<(), SearchError>,
+        seq: u64,
+    ) -> Result<(), SearchError> {
+        let mut slot = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
+        if slot.is_none() {
+            *slot = Some(new_writer(&self.index)?);
+        }
+        let writer = slot.as_mut().expect("writer was just set");
+        let result = changes(writer).and_then(|()| {
+            let mut prepared = writer.prepare_commit()?;
+            prepared.set_payload(&seq.to_string());
+            prepared.commit()?;
+            Ok(())
+        });
+        match result {
+            Ok(()) => {
+                self.applied_seq.store(seq, Ordering::SeqCst);
+                // The commit is durable; a failed reload shows on the next one.
+                self.reader.reload()?;
+                Ok(())
+            }
+            Err(error) => {
+                // Drop the failed writer (its lock goes with it) and start a fresh one from the
+                // last commit; if that fails too, the next write tries again.
+                if let Some(failed) = slot.take() {
+                    drop(failed);
+                }
+                *slot = new_writer(&self.index).ok();
+                Err(error)
+            }
+        }
+    }
+
     /// The change sequence stored with the last commit; 0 for a new or recreated index.
     pub fn applied_seq(&self) -> u64 {
         self.applied_seq.load(Ordering::SeqCst)
@@ -186,22 +240,49 @@ impl SearchIndex {
 
     /// Removes every document and resets the applied sequence to 0.
     pub fn clear(&self) -> Result<(), SearchError> {
-        let mut writer = self.writer.lock().map_err(|_| SearchError::Poisoned)?;
-        writer.delete_all_documents()?;
-        let mut prepared = writer.prepare_commit()?;
-        prepared.set_payload("0");
-        prepared.commit()?;
-        self.reader.reload()?;
-        self.applied_seq.store(0, Ordering::SeqCst);
-        drop(writer);
+        self.write(
+            |writer| {
+                writer.delete_all_documents()?;
+                Ok(())
+            },
+            0,
+        )?;
         self.vectors.write().expect("vectors lock").clear(&self.dir.join(VECTORS_FILE))?;
         Ok(())
+    }
+
+    /// Number of indexed (published) listings per kind, deleted documents excluded.
+    pub fn doc_counts_by_kind(&self) -> Result<std::collections::BTreeMap<&'static str, u64>, SearchError> {
+        let searcher = self.reader.searcher();
+        let mut counts = std::collections::BTreeMap::new();
+        for kind in xietong_domain::Kind::ALL {
+            let query = tantivy::query::TermQuery::new(
+                Term::from_field_text(self.fields.kind, kind.as_str()),
+                IndexRecordOption::Basic,
+            );
+            let count = searcher.search(&query, &tantivy::collector::Count)?;
+            counts.insert(kind.as_str(), count as u64);
+        }
+        Ok(counts)
     }
 
     /// Number of indexed (published) listings.
     pub fn doc_count(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
+}
+
+fn new_writer(index: &Index) -> Result<IndexWriter, SearchError> {
+    Ok(index.writer_with_num_threads(1, WRITER_MEMORY_BYTES)?)
+}
+
+/// Fails early, naming the cause, when the index directory cannot be written (a read-only
+/// mount, wrong owner): otherwise the index's lock file reports it as another writer.
+fn check_writable(dir: &Path) -> Result<(), SearchError> {
+    let probe = dir.join(".xietong-write-check");
+    fs::write(&probe, b"ok")
+        .and_then(|()| fs::remove_file(&probe))
+        .map_err(|source| SearchError::NotWritable { path: dir.display().to_string(), source })
 }
 
 fn open_compatible(dir: &Path, schema: &Schema) -> Option<Index> {

@@ -4,8 +4,10 @@
 //! back. See `crates/search/README.md` for the ranking design and the eval figures.
 
 mod analysis;
+pub mod budget;
 pub mod embed;
 pub mod eval;
+pub mod fault;
 mod highlight;
 mod index;
 mod matching;
@@ -18,6 +20,7 @@ pub use analysis::{
     BIGRAM_ANALYZER, BigramTokenizer, DEMAND_STOPWORDS, JIEBA_ANALYZER, JiebaTokenizer, analyze, bigram_analyzer,
     jieba_analyzer, normalize, phrase_parts, split_phrases,
 };
+pub use budget::Budget;
 pub use embed::{Embedder, HttpEmbedder, LocalModelEmbedder};
 pub use highlight::highlight;
 pub use index::SearchIndex;
@@ -33,6 +36,9 @@ pub enum SearchError {
     /// A file of the index directory could not be read or written.
     #[error("failed to access {path}: {source}")]
     Io { path: String, source: std::io::Error },
+    /// The index directory cannot be written (read-only mount, permissions, full disk).
+    #[error("the search index directory {path} is not writable: {source}")]
+    NotWritable { path: String, source: std::io::Error },
     /// A stored document or a vector file could not be (de)serialized.
     #[error("failed to (de)serialize: {0}")]
     Json(#[from] serde_json::Error),
@@ -45,6 +51,12 @@ pub enum SearchError {
     /// A lock was poisoned by a panic in another thread.
     #[error("index writer lock poisoned")]
     Poisoned,
+    /// The caller gave up (see [`budget`]): the client left or the request timed out.
+    #[error("the work was cancelled: the request timed out or its client left")]
+    Cancelled,
+    /// A page beyond the deepest the index serves.
+    #[error("results from {offset} on are beyond the deepest page served ({max})")]
+    TooDeep { offset: usize, max: usize },
 }
 
 impl SearchError {

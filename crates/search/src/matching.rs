@@ -201,7 +201,27 @@ struct Profile {
     pilot_facilities_only: bool,
 }
 
+/// Most characters of a source's text that matching reads: the opening of a long text carries
+/// its topic, and every further phrase costs a lookup.
+const MAX_PROFILE_TEXT_CHARS: usize = 4_000;
+/// Most key phrases of a source that matching looks up.
+const MAX_PROFILE_PHRASES: usize = 40;
+
+/// The first `max` characters of `text`.
+fn clip(text: &str, max: usize) -> &str {
+    text.char_indices().nth(max).map_or(text, |(end, _)| &text[..end])
+}
+
 impl Profile {
+    /// Caps the text and phrases read, so the cost of one match is bounded whatever the input.
+    fn bounded(mut self) -> Profile {
+        if self.text.chars().count() > MAX_PROFILE_TEXT_CHARS {
+            self.text = clip(&self.text, MAX_PROFILE_TEXT_CHARS).to_string();
+        }
+        self.phrases.truncate(MAX_PROFILE_PHRASES);
+        self
+    }
+
     fn from_request(request: &MatchRequest) -> Profile {
         let phrases = if request.keywords.is_empty() { split_phrases(&request.text) } else { request.keywords.clone() };
         Profile {
@@ -277,7 +297,8 @@ impl SearchIndex {
         limit: usize,
         scope: &ReadScope,
     ) -> Result<Vec<MatchHit>, SearchError> {
-        self.match_profile(&Profile::from_listing(source, target_kind), limit, &MatchWeights::default(), Some(scope))
+        let profile = Profile::from_listing(source, target_kind).bounded();
+        self.match_profile(&profile, limit, &MatchWeights::default(), Some(scope))
     }
 
     /// Listings matching an ad-hoc demand, within `request.scope`.
@@ -291,7 +312,8 @@ impl SearchIndex {
         request: &MatchRequest,
         weights: &MatchWeights,
     ) -> Result<Vec<MatchHit>, SearchError> {
-        self.match_profile(&Profile::from_request(request), request.limit, weights, request.scope.as_ref())
+        let profile = Profile::from_request(request).bounded();
+        self.match_profile(&profile, request.limit, weights, request.scope.as_ref())
     }
 
     /// Several target kinds are ranked one by one and interleaved (round by round, best score
@@ -304,6 +326,7 @@ impl SearchIndex {
         scope: Option<&ReadScope>,
     ) -> Result<Vec<MatchHit>, SearchError> {
         let limit = if limit == 0 { 20 } else { limit };
+        crate::budget::check()?;
         let searcher = self.reader.searcher();
         let scoped = Scoped::new(&searcher, &self.fields, scope)?;
         if profile.target_kinds.len() <= 1 {
@@ -311,6 +334,7 @@ impl SearchIndex {
         }
         let mut per_kind: Vec<std::vec::IntoIter<MatchHit>> = Vec::new();
         for kind in &profile.target_kinds {
+            crate::budget::check()?;
             let single = Profile { target_kinds: vec![*kind], ..profile.clone() };
             per_kind.push(self.match_kind(&scoped, &single, limit, weights)?.into_iter());
         }
@@ -394,6 +418,7 @@ impl SearchIndex {
         // which requires this query.
         clauses.extend(scoped.clause());
         let query = BooleanQuery::new(clauses);
+        crate::budget::check()?;
         // Discipline feedback: the best candidates vote for their discipline (by normalized
         // score), and a second pass adds `prf_weight × share × top score` to every document of a
         // voted discipline, over the whole index rather than a fixed candidate pool.
@@ -432,6 +457,7 @@ impl SearchIndex {
         // A margin beyond `limit` lets the structured parts reorder the head of the ranking.
         let head = limit + limit / 2 + 10;
         let top = scoped.search(&BooleanQuery::new(boosted), &TopDocs::with_limit(head))?;
+        crate::budget::check()?;
         let mut ranked: Vec<(f64, f64, DocAddress)> = Vec::with_capacity(top.len());
         for (score, address) in top {
             let discipline_part: f64 = if weights.prf_weight > 0.0 {

@@ -94,10 +94,19 @@ pub struct SearchResults {
     pub facets: Facets,
 }
 
+/// Deepest result (offset + limit) a search collects; the API allows far less, exports page up to
+/// this.
+pub const MAX_WINDOW: usize = 200_000;
+
 impl SearchIndex {
     /// Runs a search. Ties are broken by ascending id, so pages are stable.
     pub fn search(&self, query: &SearchQuery) -> Result<SearchResults, SearchError> {
         let limit = if query.limit == 0 { 20 } else { query.limit };
+        if query.offset.saturating_add(limit) > MAX_WINDOW {
+            // The collector allocates the whole window: refuse instead of aborting on allocation.
+            return Err(SearchError::TooDeep { offset: query.offset, max: MAX_WINDOW });
+        }
+        crate::budget::check()?;
         let text = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
         let searcher = self.reader.searcher();
         let scoped = Scoped::new(&searcher, &self.fields, query.scope.as_ref())?;

@@ -6,11 +6,13 @@
 //! `spawn_blocking`.
 
 mod accounts;
+mod idempotency;
 mod sqlite;
 
 use xietong_domain::{Kind, Listing, ListingBody, ListingId, ReadScope, Status};
 
 pub use accounts::*;
+pub use idempotency::{Idempotency, IdempotencyBegin, StoredResponse};
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in a store. Callers match on every variant but `Backend`, which is logged.

@@ -182,7 +182,7 @@ pub async fn erase_me(State(state): State<AppState>, caller: Caller) -> ApiResul
             entry.detail =
                 serde_json::json!({"listings_deleted": listings.iter().map(|l| l.id.to_string()).collect::<Vec<_>>()});
             app.audit(entry);
-            app.sync_index()?;
+            app.sync_after_write();
             Ok(Erased { listings_deleted: listings.len(), account_disabled: true })
         })
         .await?;

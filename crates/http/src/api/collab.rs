@@ -2,7 +2,7 @@
 //! and the audit trail.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -13,11 +13,12 @@ use xietong_store::{AuditEntry, AuditFilter, ContactRequest, ListFilter, Review}
 use xietong_transfer::formula_guard;
 
 use super::listings::parse_id;
-use super::page_limit;
+use super::{page_limit, page_offset};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::guard;
 use crate::json::ApiJson;
+use crate::json::ApiQuery;
 use crate::state::AppState;
 
 /// Body of `POST /api/v1/listings/{id}/contact-requests`.
@@ -224,7 +225,7 @@ pub fn review(
     );
     entry.detail = serde_json::json!({"reason": review.reason});
     app.audit(entry);
-    app.sync_index()?;
+    app.sync_after_write();
     Ok(Reviewed { review, listing: updated })
 }
 
@@ -298,7 +299,7 @@ pub struct AuditPage {
 pub async fn audit_trail(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<AuditParams>,
+    ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Response> {
     let principal = caller.user()?.clone();
     let csv = match params.format.as_deref() {
@@ -307,7 +308,7 @@ pub async fn audit_trail(
         Some(other) => return Err(ApiError::bad_param("format", format!("unknown format {other:?}; use json or csv"))),
     };
     let limit = if csv { 100_000 } else { page_limit(params.limit)? };
-    let offset = params.offset.unwrap_or(0);
+    let offset = if csv { 0 } else { page_offset(params.offset)? };
     let (items, total) = state
         .blocking(move |app| {
             let page = audit_page(app, &caller, params.action, params.actor, limit, offset)?;

@@ -1,7 +1,7 @@
 //! Create, read, update, archive and list listings.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
@@ -10,10 +10,11 @@ use xietong_domain::{Kind, Listing, ListingId, Reference, Status, validate};
 use xietong_store::{ListFilter, ListSort};
 
 use super::schema::ListingDoc;
-use super::{industry_param, page_limit, parse_param, region_param};
+use super::{industry_param, page_limit, page_offset, parse_param, region_param};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::guard;
+use crate::json::ApiQuery;
 use crate::json::{ApiJson, parse_listing_body};
 use crate::state::AppState;
 
@@ -75,10 +76,28 @@ pub async fn create_listing(
     let bytes = serde_json::to_vec(&raw).map_err(anyhow::Error::new)?;
     let body = parse_listing_body(&bytes)?;
     let body = validate(body, Reference::get())?;
-    let listing = state.blocking(move |app| guard::create(app, &caller, body)).await?;
-    tracing::info!(listing.id = %listing.id, listing.kind = %listing.kind(), "listing created");
-    let location = format!("/api/v1/listings/{}", listing.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(listing)))
+    let written = state.blocking(move |app| guard::create(app, &caller, body)).await?;
+    tracing::info!(listing.id = %written.listing.id, listing.kind = %written.listing.kind(), "listing created");
+    let location = format!("/api/v1/listings/{}", written.listing.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], written_response(written)))
+}
+
+/// A stored listing with `searchable` added: `false` when the index has not taken it in yet (the
+/// write is safe; it becomes searchable within seconds), with a `Retry-After` hint.
+#[derive(Debug, Serialize)]
+struct WrittenListing {
+    #[serde(flatten)]
+    listing: Listing,
+    searchable: bool,
+}
+
+fn written_response(written: guard::Written) -> axum::response::Response {
+    let searchable = written.searchable;
+    let mut response = Json(WrittenListing { listing: written.listing, searchable }).into_response();
+    if !searchable {
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("2"));
+    }
+    response
 }
 
 /// Reads one listing. Listings the caller may not see are 404, like missing ones. Contact
@@ -115,7 +134,7 @@ pub async fn update_listing(
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(mut raw): ApiJson<serde_json::Value>,
-) -> ApiResult<Json<Listing>> {
+) -> ApiResult<axum::response::Response> {
     let id = parse_id(&id)?;
     let Some(object) = raw.as_object_mut() else {
         return Err(ApiError::BadRequest { detail: "the body must be a JSON object".into(), field: None });
@@ -136,8 +155,8 @@ pub async fn update_listing(
     let bytes = serde_json::to_vec(&raw).map_err(anyhow::Error::new)?;
     let body = parse_listing_body(&bytes)?;
     let body = validate(body, Reference::get())?;
-    let listing = state.blocking(move |app| guard::update(app, &caller, id, version, body)).await?;
-    Ok(Json(listing))
+    let written = state.blocking(move |app| guard::update(app, &caller, id, version, body)).await?;
+    Ok(written_response(written))
 }
 
 /// Body of `POST /api/v1/listings/{id}/archive`.
@@ -164,7 +183,7 @@ pub async fn archive_listing(
             guard::writable(app, &caller, id)?;
             let listing = app.store.set_status(id, request.version, Status::Archived)?;
             guard::audit_write(app, &caller, "listing.archive", &listing);
-            app.sync_index()?;
+            app.sync_after_write();
             Ok(listing)
         })
         .await?;
@@ -178,7 +197,7 @@ pub async fn archive_listing(
 pub async fn list_listings(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<ListParams>,
+    ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<ListingPage>> {
     let sort = match params.sort.as_deref().map(str::trim) {
         None | Some("") | Some("newest") => ListSort::Newest,
@@ -202,7 +221,7 @@ pub async fn list_listings(
         sort,
     };
     let limit = page_limit(params.limit)?;
-    let offset = params.offset.unwrap_or(0);
+    let offset = page_offset(params.offset)?;
     let mut page = state.blocking(move |app| Ok(app.store.list(&filter, limit, offset)?)).await?;
     for listing in &mut page.items {
         guard::mask_in_list(&caller, listing);

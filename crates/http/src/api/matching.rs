@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use xietong_domain::{Kind, ListingId, Reference};
@@ -13,6 +13,7 @@ use super::{page_limit, parse_param};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::guard;
+use crate::json::ApiQuery;
 use crate::state::AppState;
 
 /// Query of `GET /api/v1/listings/{id}/matches`.
@@ -104,13 +105,13 @@ pub async fn listing_matches(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(params): Query<MatchParams>,
+    ApiQuery(params): ApiQuery<MatchParams>,
 ) -> ApiResult<Json<MatchPage>> {
     let id: ListingId = id.parse().map_err(|_| ApiError::bad_param("id", format!("{id:?} is not a listing id")))?;
     let kind = parse_param::<Kind>("kind", params.kind.as_deref())?;
     let limit = page_limit(params.limit)? as usize;
     let hits = state
-        .blocking(move |app| {
+        .read_work(move |app| {
             // The source must be readable by the caller, and so must every candidate.
             let source = guard::read(app, &caller, id)?;
             Ok(app.index.match_listing(&source, kind, limit, &caller.viewer.read_scope())?)
@@ -148,8 +149,40 @@ pub struct MatchBody {
     pub lang: Option<String>,
 }
 
+/// Longest match text, in characters: a need is described in a few paragraphs. Longer text
+/// would only cost time (every phrase of it is looked up) without sharpening the match.
+pub const MAX_MATCH_TEXT_CHARS: usize = 2_000;
+/// Most keywords, region codes, industry codes and disciplines in one match request.
+pub const MAX_MATCH_LIST: usize = 20;
+/// Longest keyword or discipline, in characters.
+pub const MAX_MATCH_TERM_CHARS: usize = 50;
+
+/// Refuses match bodies beyond the limits above, before any work starts.
+fn check_bounds(body: &MatchBody) -> ApiResult<()> {
+    super::text_param("text", Some(&body.text), MAX_MATCH_TEXT_CHARS)?;
+    let lists: [(&str, &[String]); 4] = [
+        ("keywords", &body.keywords),
+        ("region_codes", &body.region_codes),
+        ("industry_codes", &body.industry_codes),
+        ("disciplines", &body.disciplines),
+    ];
+    for (field, values) in lists {
+        if values.len() > MAX_MATCH_LIST {
+            return Err(ApiError::bad_param(
+                field,
+                format!("{field} may hold at most {MAX_MATCH_LIST} entries (it has {})", values.len()),
+            ));
+        }
+        for (index, value) in values.iter().enumerate() {
+            super::text_param(&format!("{field}[{index}]"), Some(value), MAX_MATCH_TERM_CHARS)?;
+        }
+    }
+    Ok(())
+}
+
 /// Turns a match body into a request, checking codes and ranges.
 pub fn to_request(body: MatchBody) -> ApiResult<(MatchRequest, bool)> {
+    check_bounds(&body)?;
     let mut errors = xietong_domain::ValidationErrors::default();
     if body.text.trim().is_empty() && body.keywords.is_empty() {
         errors.push("text", "请描述需求内容", "describe what is needed in `text`");
@@ -207,6 +240,6 @@ pub async fn match_text(
 ) -> ApiResult<Json<MatchPage>> {
     let (mut request, english) = to_request(body)?;
     request.scope = Some(caller.viewer.read_scope());
-    let hits = state.blocking(move |app| Ok(app.index.match_request(&request)?)).await?;
+    let hits = state.read_work(move |app| Ok(app.index.match_request(&request)?)).await?;
     Ok(Json(to_page(hits, english)))
 }

@@ -17,6 +17,38 @@ pub const DEFAULT_LIMIT: u32 = 20;
 /// Largest page a client may ask for.
 pub const MAX_LIMIT: u32 = 200;
 
+/// Deepest result a page may start at. Paging further is refused: narrow the filters instead (or,
+/// for whole libraries, use the export, which scans with a cursor).
+pub const MAX_OFFSET: u64 = 10_000;
+/// Longest search text, in characters.
+pub const MAX_QUERY_CHARS: usize = 500;
+
+/// Checks a client's page start.
+pub fn page_offset(offset: Option<u64>) -> Result<u64, ApiError> {
+    match offset {
+        None => Ok(0),
+        Some(n) if n > MAX_OFFSET => Err(ApiError::bad_param(
+            "offset",
+            format!(
+                "offset must be at most {MAX_OFFSET}; narrow the results with filters (kind, region, industry, TRL) \
+                 or export the whole list instead of paging this deep"
+            ),
+        )),
+        Some(n) => Ok(n),
+    }
+}
+
+/// Checks the length of a free-text parameter, in characters.
+pub fn text_param(field: &str, value: Option<&str>, max_chars: usize) -> Result<(), ApiError> {
+    match value {
+        Some(text) if text.chars().count() > max_chars => Err(ApiError::bad_param(
+            field,
+            format!("{field} must be at most {max_chars} characters (it has {})", text.chars().count()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Checks a client's page size.
 pub fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit {

@@ -1,7 +1,7 @@
 //! Reference data: regions (GB/T 2260), industries (GB/T 4754-2017), TRL levels.
 
+use crate::json::ApiQuery;
 use axum::Json;
-use axum::extract::Query;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use xietong_domain::{IndustryLevel, Reference};
@@ -62,7 +62,7 @@ pub struct IndustryDto {
 /// Industry classification GB/T 4754-2017 (as amended).
 #[utoipa::path(get, path = "/api/v1/reference/industries", tag = "reference", params(IndustryParams),
     responses((status = 200, body = Vec<IndustryDto>)))]
-pub async fn industries(Query(params): Query<IndustryParams>) -> Json<Vec<IndustryDto>> {
+pub async fn industries(ApiQuery(params): ApiQuery<IndustryParams>) -> Json<Vec<IndustryDto>> {
     let level_name = |level: IndustryLevel| match level {
         IndustryLevel::Section => "section",
         IndustryLevel::Division => "division",

@@ -1,15 +1,16 @@
 //! Full-text search with filters, facets and highlighted snippets.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use xietong_domain::{Availability, FacilityType, Kind, ListingId};
 use xietong_search::{Facets, SearchQuery};
 
-use super::{industry_param, page_limit, parse_param, region_param};
+use super::{MAX_QUERY_CHARS, industry_param, page_limit, page_offset, parse_param, region_param, text_param};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
+use crate::json::ApiQuery;
 use crate::state::AppState;
 
 /// Query of `GET /api/v1/search`.
@@ -70,6 +71,7 @@ pub struct SearchPage {
 
 /// Turns query parameters into a search query, checking each.
 pub fn to_query(params: &SearchParams) -> ApiResult<SearchQuery> {
+    text_param("q", params.q.as_deref(), MAX_QUERY_CHARS)?;
     for (field, value) in [("trl_min", params.trl_min), ("trl_max", params.trl_max)] {
         if let Some(level) = value
             && !(1..=9).contains(&level)
@@ -105,7 +107,7 @@ pub fn to_query(params: &SearchParams) -> ApiResult<SearchQuery> {
         // Set by the handler from the caller; `None` here would be unrestricted.
         scope: Some(xietong_domain::ReadScope::anonymous()),
         limit: page_limit(params.limit)? as usize,
-        offset: params.offset.unwrap_or(0) as usize,
+        offset: page_offset(params.offset)? as usize,
     })
 }
 
@@ -117,13 +119,13 @@ pub fn to_query(params: &SearchParams) -> ApiResult<SearchQuery> {
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<SearchParams>,
+    ApiQuery(params): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<SearchPage>> {
     let mut query = to_query(&params)?;
     query.scope = Some(caller.viewer.read_scope());
     let limit = query.limit as u32;
     let offset = query.offset as u64;
-    let results = state.blocking(move |app| Ok(app.index.search(&query)?)).await?;
+    let results = state.read_work(move |app| Ok(app.index.search(&query)?)).await?;
     let items = results
         .hits
         .into_iter()

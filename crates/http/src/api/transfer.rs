@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use super::{industry_param, parse_param, region_param};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::guard;
+use crate::json::ApiQuery;
 use crate::state::AppState;
 
 /// Largest spreadsheet accepted by the import route.
@@ -74,7 +75,7 @@ pub struct FormatParams {
 #[utoipa::path(get, path = "/api/v1/templates/{kind}", tag = "transfer",
     params(("kind" = String, Path, description = "talent, achievement, scenario, facility, enterprise, demand or challenge"), FormatParams),
     responses((status = 200, description = "The template file"), (status = 400, body = Problem)))]
-pub async fn template(Path(kind): Path<String>, Query(params): Query<FormatParams>) -> ApiResult<Response> {
+pub async fn template(Path(kind): Path<String>, ApiQuery(params): ApiQuery<FormatParams>) -> ApiResult<Response> {
     let kind = kind_param(&kind)?;
     let format = format_param(params.format.as_deref())?;
     let bytes = match format {
@@ -168,7 +169,7 @@ pub async fn import(
     State(state): State<AppState>,
     caller: Caller,
     Path(kind): Path<String>,
-    Query(params): Query<ImportParams>,
+    ApiQuery(params): ApiQuery<ImportParams>,
     bytes: Bytes,
 ) -> ApiResult<Json<ImportSummary>> {
     let kind = kind_param(&kind)?;
@@ -206,7 +207,7 @@ pub async fn import_file(
                 "rows": report.rows, "accepted": report.accepted, "updated": report.updated, "rejected": report.rejected,
             });
             app.audit(entry);
-            app.sync_index()?;
+            app.sync_after_write();
             Ok(report)
         })
         .await
@@ -237,7 +238,7 @@ pub struct ExportParams {
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<ExportParams>,
+    ApiQuery(params): ApiQuery<ExportParams>,
 ) -> ApiResult<Response> {
     let kind = kind_param(&params.kind)?;
     let format = format_param(params.format.as_deref())?;
@@ -275,7 +276,7 @@ async fn collect_export(
         let mut query = to_query(&search)?;
         query.scope = Some(scope);
         return state
-            .blocking(move |app| {
+            .read_work(move |app| {
                 let mut listings = Vec::new();
                 query.limit = 500;
                 query.offset = 0;

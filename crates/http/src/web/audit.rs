@@ -74,7 +74,12 @@ pub async fn page(ctx: PageCtx, State(state): State<AppState>, Query(params): Qu
     let caller = ctx.caller.clone();
     let (action, actor) = (params.action(), params.actor());
     let offset = (params.page() - 1).saturating_mul(u64::from(PAGE_SIZE));
-    let found = state.blocking(move |app| audit_page(app, &caller, Some(action), Some(actor), PAGE_SIZE, offset)).await;
+    let found = match crate::api::page_offset(Some(offset)) {
+        Ok(offset) => {
+            state.blocking(move |app| audit_page(app, &caller, Some(action), Some(actor), PAGE_SIZE, offset)).await
+        }
+        Err(err) => Err(err),
+    };
     match found {
         Ok((entries, total)) => {
             ctx.render(StatusCode::OK, ctx.t("审计日志", "Audit trail"), &render(&ctx, &params, &entries, total))

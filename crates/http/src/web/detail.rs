@@ -57,7 +57,7 @@ pub async fn page(
     };
     let caller = ctx.caller.clone();
     let loaded = state
-        .blocking(move |app| {
+        .read_work(move |app| {
             let listing = guard::read(app, &caller, id)?;
             let scope = caller.viewer.read_scope();
             let mut panels = Vec::new();

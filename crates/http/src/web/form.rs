@@ -904,7 +904,7 @@ pub async fn create(ctx: PageCtx, State(state): State<AppState>, Form(pairs): Fo
     let caller = ctx.caller.clone();
     let stored = state.blocking(move |app| guard::create(app, &caller, body)).await;
     match stored {
-        Ok(listing) => {
+        Ok(guard::Written { listing, .. }) => {
             tracing::info!(listing.id = %listing.id, listing.kind = %listing.kind(), "listing created from the web form");
             redirect_to(&listing.id)
         }
@@ -997,7 +997,7 @@ pub async fn update(
         .blocking(move |app| guard::update(app, &caller, id, version, body))
         .await;
     match saved {
-        Ok(listing) => redirect_to(&listing.id),
+        Ok(guard::Written { listing, .. }) => redirect_to(&listing.id),
         Err(ApiError::Conflict(_)) => {
             let notice = format!(
                 r#"{} <a href="/listings/{id}/edit">{}</a>"#,

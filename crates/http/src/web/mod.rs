@@ -280,6 +280,27 @@ impl PageCtx {
             ApiError::NotFound(detail) => return self.not_found(detail),
             ApiError::Forbidden(detail) => return self.forbidden(detail),
             ApiError::Unauthorized(_) => return self.login_required(),
+            ApiError::BadRequest { detail, .. } => {
+                let body = format!(
+                    r#"<h1>{}</h1><p class="notice error" role="alert">{}</p>"#,
+                    self.t("请求无效", "Invalid request"),
+                    esc(detail)
+                );
+                return self.render(StatusCode::BAD_REQUEST, self.t("请求无效", "Invalid request"), &body);
+            }
+            ApiError::TooManyRequests { retry_after_s, .. } | ApiError::Unavailable { retry_after_s, .. } => {
+                let body = format!(
+                    r#"<h1>{}</h1><p class="notice error" role="alert">{}</p>"#,
+                    self.t("服务器繁忙", "The server is busy"),
+                    self.t(
+                        &format!("请 {retry_after_s} 秒后再试。"),
+                        &format!("Please try again in {retry_after_s} seconds.")
+                    )
+                );
+                let mut response = self.render(err.status(), self.t("服务器繁忙", "The server is busy"), &body);
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
+                return response;
+            }
             _ => {}
         }
         tracing::error!(error = ?err, "page failed");

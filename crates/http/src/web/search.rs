@@ -114,7 +114,7 @@ impl WebSearchParams {
             trl_min: level("trl_min")?,
             trl_max: level("trl_max")?,
             limit: Some(PAGE_SIZE as u32),
-            offset: Some((self.page() - 1) * PAGE_SIZE),
+            offset: Some((self.page() - 1).saturating_mul(PAGE_SIZE)),
             ..SearchParams::default()
         })
     }
@@ -142,7 +142,7 @@ pub async fn page(ctx: PageCtx, State(state): State<AppState>, Query(params): Qu
             return ctx.render(StatusCode::BAD_REQUEST, ctx.t("检索", "Search"), &body);
         }
     };
-    match state.blocking(move |app| Ok(app.index.search(&query)?)).await {
+    match state.read_work(move |app| Ok(app.index.search(&query)?)).await {
         Ok(results) => {
             let title = match params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
                 Some(q) => format!("{} · {}", q, ctx.t("检索", "Search")),

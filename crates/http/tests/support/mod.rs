@@ -35,7 +35,9 @@ impl DemoServer {
         let address = listener.local_addr().expect("address");
         let state = AppState::new(app.clone());
         runtime.spawn(async move {
-            xietong_http::serve(listener, state, std::future::pending()).await.expect("serve");
+            xietong_http::serve(listener, state, xietong_http::ConnectionLimits::default(), std::future::pending())
+                .await
+                .expect("serve");
         });
         DemoServer { runtime, base_url: format!("http://{address}"), app, _dir: dir }
     }

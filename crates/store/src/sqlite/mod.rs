@@ -555,3 +555,80 @@ impl Store for SqliteStore {
         })
     }
 }
+
+impl crate::Idempotency for SqliteStore {
+    fn idempotency_begin(
+        &self,
+        scope: &str,
+        key: &str,
+        fingerprint: &str,
+        now: i64,
+        keep_s: i64,
+    ) -> Result<crate::IdempotencyBegin, StoreError> {
+        use crate::{IdempotencyBegin, StoredResponse};
+        self.write(|tx| {
+            tx.prepare_cached("DELETE FROM idempotency WHERE created_at < ?1")?.execute([now - keep_s])?;
+            let found = tx
+                .prepare_cached(
+                    "SELECT fingerprint, status, content_type, location, body FROM idempotency WHERE scope = ?1 AND key = ?2",
+                )?
+                .query_row(params![scope, key], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<u16>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<Vec<u8>>>(4)?,
+                    ))
+                })
+                .optional()?;
+            Ok(match found {
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO idempotency (scope, key, fingerprint, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![scope, key, fingerprint, now])?;
+                    IdempotencyBegin::Started
+                }
+                Some((stored, _, _, _, _)) if stored != fingerprint => IdempotencyBegin::Mismatch,
+                Some((_, None, _, _, _)) => IdempotencyBegin::InProgress,
+                Some((_, Some(status), content_type, location, body)) => IdempotencyBegin::Replay(StoredResponse {
+                    status,
+                    content_type,
+                    location,
+                    body: body.unwrap_or_default(),
+                }),
+            })
+        })
+    }
+
+    fn idempotency_finish(
+        &self,
+        scope: &str,
+        key: &str,
+        response: Option<&crate::StoredResponse>,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            match response {
+                Some(response) => {
+                    tx.prepare_cached(
+                        "UPDATE idempotency SET status = ?3, content_type = ?4, location = ?5, body = ?6 WHERE scope = ?1 AND key = ?2",
+                    )?
+                    .execute(params![
+                        scope,
+                        key,
+                        response.status,
+                        response.content_type,
+                        response.location,
+                        response.body
+                    ])?;
+                }
+                None => {
+                    tx.prepare_cached("DELETE FROM idempotency WHERE scope = ?1 AND key = ?2 AND status IS NULL")?
+                        .execute(params![scope, key])?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
