@@ -31,8 +31,17 @@ impl DataDir {
         self.root.join("index")
     }
 
-    /// Opens the SQLite store, applying migrations.
+    /// Opens the SQLite store, applying migrations. A directory that cannot be written (a
+    /// read-only mount, another owner) is named as such, not reported as a locked database.
     pub fn open_store(&self) -> anyhow::Result<SqliteStore> {
+        let probe = self.root.join(".xietong-write-check");
+        std::fs::write(&probe, b"ok").and_then(|()| std::fs::remove_file(&probe)).with_context(|| {
+            format!(
+                "the data directory {} is not writable (read-only file system or permissions); \
+                 xietong needs to write its database and index there",
+                self.root.display()
+            )
+        })?;
         let path = self.store_path();
         SqliteStore::open(&path).with_context(|| format!("failed to open store at {}", path.display()))
     }
