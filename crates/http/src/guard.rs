@@ -4,7 +4,7 @@
 
 use xietong_app::App;
 use xietong_domain::{Listing, ListingBody, ListingId, Reference, Status};
-use xietong_store::StoreError;
+use xietong_store::{ListingWrite, StoreError};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -138,8 +138,7 @@ pub struct Written {
 /// index synced. The one create path of the API and the pages.
 pub fn create(app: &App, caller: &Caller, body: ListingBody) -> ApiResult<Written> {
     let body = settle(app, caller, body, None)?;
-    let listing = app.store.create(body)?;
-    audit_write(app, caller, "listing.create", &listing);
+    let listing = app.store.write_audited(ListingWrite::Create(body), &|l| audit_entry(caller, "listing.create", l))?;
     let searchable = app.sync_after_write();
     Ok(Written { listing, searchable })
 }
@@ -152,14 +151,24 @@ pub fn update(app: &App, caller: &Caller, id: ListingId, version: i64, body: Lis
         return Err(ApiError::bad_param("kind", format!("a listing's kind cannot change (it is {})", current.kind())));
     }
     let body = settle(app, caller, body, Some(&current.body))?;
-    let listing = app.store.update(id, version, body)?;
-    audit_write(app, caller, "listing.update", &listing);
+    let listing = app.store.write_audited(ListingWrite::Update { id, expected_version: version, body }, &|l| {
+        audit_entry(caller, "listing.update", l)
+    })?;
     let searchable = app.sync_after_write();
     Ok(Written { listing, searchable })
 }
 
-/// Audits a write to a listing.
-pub fn audit_write(app: &App, caller: &Caller, action: &str, listing: &Listing) {
+/// Archives a listing the caller may change, if it is still at `version` (when given).
+pub fn archive(app: &App, caller: &Caller, id: ListingId, version: Option<i64>) -> ApiResult<Listing> {
+    writable(app, caller, id)?;
+    let write = ListingWrite::SetStatus { id, expected_version: version, status: Status::Archived };
+    let listing = app.store.write_audited(write, &|l| audit_entry(caller, "listing.archive", l))?;
+    app.sync_after_write();
+    Ok(listing)
+}
+
+/// The audit entry of a write to a listing, stored in the write's transaction.
+pub fn audit_entry(caller: &Caller, action: &str, listing: &Listing) -> xietong_store::NewAudit {
     let mut entry = caller.audit(action, listing.id.to_string(), listing.body.region_codes.first().cloned());
     entry.detail = serde_json::json!({
         "kind": listing.kind().as_str(),
@@ -168,5 +177,5 @@ pub fn audit_write(app: &App, caller: &Caller, action: &str, listing: &Listing) 
         "status": listing.body.status.as_str(),
         "version": listing.version,
     });
-    app.audit(entry);
+    entry
 }

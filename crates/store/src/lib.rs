@@ -77,6 +77,23 @@ pub enum WriteOp {
     Update { id: ListingId, expected_version: i64, body: ListingBody },
 }
 
+/// One write to a listing, for [`Store::write_audited`].
+#[derive(Debug, Clone)]
+pub enum ListingWrite {
+    Create(ListingBody),
+    Update {
+        id: ListingId,
+        expected_version: i64,
+        body: ListingBody,
+    },
+    /// Only the status changes (e.g. archive); the version is checked when given.
+    SetStatus {
+        id: ListingId,
+        expected_version: Option<i64>,
+        status: Status,
+    },
+}
+
 /// A natural key under which a listing may already exist.
 #[derive(Debug, Clone)]
 pub enum ListingKey {
@@ -122,6 +139,10 @@ pub trait Store: Send + Sync {
     fn update(&self, id: ListingId, expected_version: i64, body: ListingBody) -> Result<Listing, StoreError>;
     /// Changes only the status (e.g. archive); `expected_version` is checked when given.
     fn set_status(&self, id: ListingId, expected_version: Option<i64>, status: Status) -> Result<Listing, StoreError>;
+    /// Applies `write` and appends the audit entry `audit` makes of the written listing, in one
+    /// transaction: an acknowledged write always has its audit entry, and an entry never
+    /// records a write that did not happen.
+    fn write_audited(&self, write: ListingWrite, audit: &dyn Fn(&Listing) -> NewAudit) -> Result<Listing, StoreError>;
     /// Applies all ops in one transaction: all are stored or none.
     fn write_batch(&self, ops: Vec<WriteOp>) -> Result<Vec<Listing>, StoreError>;
     fn list(&self, filter: &ListFilter, limit: u32, offset: u64) -> Result<ListPage, StoreError>;

@@ -6,8 +6,8 @@ use time::macros::{datetime, offset};
 use time::{Duration, OffsetDateTime};
 use xietong_domain::{Kind, ListingBody, ListingId, OrgKind, ReadScope, Role, Scope, Status, Visibility};
 use xietong_store::{
-    Accounts, AuditEntry, AuditFilter, ListFilter, ListingKey, NewApiToken, NewAudit, NewOrg, NewUser, RequestState,
-    Session, SqliteStore, Store, StoreError, WriteOp,
+    Accounts, AuditEntry, AuditFilter, ListFilter, ListingKey, ListingWrite, NewApiToken, NewAudit, NewOrg, NewUser,
+    RequestState, Session, SqliteStore, Store, StoreError, WriteOp,
 };
 
 fn body(json: serde_json::Value) -> ListingBody {
@@ -615,6 +615,54 @@ fn audit_trail_filters(store: &impl Accounts) {
     assert_eq!((page.len(), total), (0, 5));
 }
 
+fn audited_writes_and_their_entries_commit_together(store: &(impl Store + Accounts)) {
+    let audit = |action: &'static str| {
+        move |listing: &xietong_domain::Listing| NewAudit {
+            actor_id: None,
+            actor: "contract".into(),
+            action: action.into(),
+            target: listing.id.to_string(),
+            region_code: None,
+            ip: None,
+            detail: serde_json::json!({"version": listing.version}),
+        }
+    };
+    let created = store
+        .write_audited(ListingWrite::Create(achievement("审计同事务", "110106", "3911")), &audit("t.create"))
+        .unwrap();
+    let updated = store
+        .write_audited(
+            ListingWrite::Update { id: created.id, expected_version: 1, body: created.body.clone() },
+            &audit("t.update"),
+        )
+        .unwrap();
+    assert_eq!(updated.version, 2);
+    // A stale version writes nothing, and so audits nothing.
+    let stale = store.write_audited(
+        ListingWrite::SetStatus { id: created.id, expected_version: Some(1), status: Status::Archived },
+        &audit("t.archive"),
+    );
+    assert!(matches!(stale, Err(StoreError::Conflict { .. })));
+    let archived = store
+        .write_audited(
+            ListingWrite::SetStatus { id: created.id, expected_version: Some(2), status: Status::Archived },
+            &audit("t.archive"),
+        )
+        .unwrap();
+    assert_eq!(archived.body.status, Status::Archived);
+    let (entries, total) = store.audit_entries(&AuditFilter::default(), 100, 0).unwrap();
+    let mine: Vec<(&str, &serde_json::Value)> = entries
+        .iter()
+        .filter(|e| e.target == created.id.to_string())
+        .map(|e| (e.action.as_str(), &e.detail["version"]))
+        .collect();
+    assert_eq!(total, 3);
+    assert_eq!(mine.len(), 3, "{mine:?}");
+    assert!(mine.contains(&("t.create", &serde_json::json!(1))));
+    assert!(mine.contains(&("t.update", &serde_json::json!(2))));
+    assert!(mine.contains(&("t.archive", &serde_json::json!(3))));
+}
+
 macro_rules! store_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -703,6 +751,11 @@ macro_rules! store_suite {
             fn review_regions_and_reviews() {
                 let (_guard, store) = $make;
                 super::review_regions_and_reviews(&store);
+            }
+            #[test]
+            fn audited_writes_and_their_entries_commit_together() {
+                let (_guard, store) = $make;
+                super::audited_writes_and_their_entries_commit_together(&store);
             }
             #[test]
             fn audit_trail_filters() {

@@ -178,15 +178,7 @@ pub async fn archive_listing(
     ApiJson(request): ApiJson<ArchiveRequest>,
 ) -> ApiResult<Json<Listing>> {
     let id = parse_id(&id)?;
-    let listing = state
-        .blocking(move |app| {
-            guard::writable(app, &caller, id)?;
-            let listing = app.store.set_status(id, request.version, Status::Archived)?;
-            guard::audit_write(app, &caller, "listing.archive", &listing);
-            app.sync_after_write();
-            Ok(listing)
-        })
-        .await?;
+    let listing = state.blocking(move |app| guard::archive(app, &caller, id, request.version)).await?;
     Ok(Json(listing))
 }
 

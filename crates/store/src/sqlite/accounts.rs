@@ -604,34 +604,7 @@ impl Accounts for SqliteStore {
     }
 
     fn audit(&self, entry: NewAudit) -> Result<AuditEntry, StoreError> {
-        self.write(|tx| {
-            let at = now();
-            tx.prepare_cached(
-                "INSERT INTO audit (at, actor_id, actor, action, target, region_code, ip, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                fmt_utc(at),
-                entry.actor_id,
-                entry.actor,
-                entry.action,
-                entry.target,
-                entry.region_code,
-                entry.ip,
-                serde_json::to_string(&entry.detail)?,
-            ])?;
-            Ok(AuditEntry {
-                seq: tx.last_insert_rowid(),
-                at,
-                actor_id: entry.actor_id,
-                actor: entry.actor,
-                action: entry.action,
-                target: entry.target,
-                region_code: entry.region_code,
-                ip: entry.ip,
-                detail: entry.detail,
-            })
-        })
+        self.write(|tx| insert_audit(tx, entry))
     }
 
     fn audit_entries(
@@ -676,4 +649,34 @@ impl Accounts for SqliteStore {
             Ok((entries, total as u64))
         })
     }
+}
+
+/// Appends an audit entry inside the caller's transaction.
+pub(super) fn insert_audit(tx: &Connection, entry: NewAudit) -> Result<AuditEntry, StoreError> {
+    let at = now();
+    tx.prepare_cached(
+        "INSERT INTO audit (at, actor_id, actor, action, target, region_code, ip, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        fmt_utc(at),
+        entry.actor_id,
+        entry.actor,
+        entry.action,
+        entry.target,
+        entry.region_code,
+        entry.ip,
+        serde_json::to_string(&entry.detail)?,
+    ])?;
+    Ok(AuditEntry {
+        seq: tx.last_insert_rowid(),
+        at,
+        actor_id: entry.actor_id,
+        actor: entry.actor,
+        action: entry.action,
+        target: entry.target,
+        region_code: entry.region_code,
+        ip: entry.ip,
+        detail: entry.detail,
+    })
 }

@@ -332,6 +332,27 @@ impl Store for SqliteStore {
         })
     }
 
+    fn write_audited(
+        &self,
+        write: crate::ListingWrite,
+        audit: &dyn Fn(&Listing) -> crate::NewAudit,
+    ) -> Result<Listing, StoreError> {
+        use crate::ListingWrite;
+        self.write(|tx| {
+            let listing = match write {
+                ListingWrite::Create(body) => insert(tx, body)?,
+                ListingWrite::Update { id, expected_version, body } => replace(tx, id, Some(expected_version), body)?,
+                ListingWrite::SetStatus { id, expected_version, status } => {
+                    let mut body = load(tx, id)?.body;
+                    body.status = status;
+                    replace(tx, id, expected_version, body)?
+                }
+            };
+            accounts::insert_audit(tx, audit(&listing))?;
+            Ok(listing)
+        })
+    }
+
     fn write_batch(&self, ops: Vec<WriteOp>) -> Result<Vec<Listing>, StoreError> {
         self.write(|tx| {
             let mut written = Vec::with_capacity(ops.len());
