@@ -100,9 +100,11 @@ fn assert_problem(
 #[tokio::test]
 async fn create_read_update_round_trip() {
     let test = TestApp::new();
-    let (status, _, created) =
+    let (status, _, mut created) =
         test.json("POST", "/api/v1/listings", achievement("激光雷达点云处理", "面向无人机的点云处理", "110106")).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
+    // The write's answer says whether the index took it in; the stored listing is the rest.
+    assert_eq!(created.as_object_mut().unwrap().remove("searchable"), Some(json!(true)));
     assert_eq!(created["version"], 1);
     assert_eq!(created["status"], "published");
     let id = created["id"].as_str().unwrap().to_string();
