@@ -12,6 +12,8 @@ use crate::vocab::Sector;
 pub(crate) struct Topic {
     pub(crate) subject: &'static str,
     pub(crate) result: &'static str,
+    /// Applications where the topic is used.
+    pub(crate) applications: &'static [&'static str],
 }
 
 impl Topic {
@@ -27,7 +29,7 @@ pub(crate) fn topic(rng: &mut Rng, sector: &Sector) -> Topic {
     let group = &sector.topic_groups[rng.weighted(&sizes)];
     let subject = *rng.pick(group.subjects);
     let result = *rng.pick(group.results);
-    Topic { subject, result }
+    Topic { subject, result, applications: group.applications }
 }
 
 /// One measurable claim such as 检测精度达0.02毫米.

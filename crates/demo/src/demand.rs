@@ -46,7 +46,7 @@ const PARK_TYPES: &[&str] =
     &["高新技术产业园", "智慧物流园", "国际医药城", "航天产业园", "应急产业基地", "智能制造产业园", "数字经济产业园"];
 
 pub(crate) fn scenarios(rng: &mut Rng, count: usize, enterprises: &[Org], institutes: &[Org]) -> Vec<ListingBody> {
-    let mut titles = TitleBook::default();
+    let mut titles = TitleBook::new("scenario");
     let mut bodies = Vec::with_capacity(count);
     for index in 0..count {
         let park;
@@ -72,8 +72,8 @@ pub(crate) fn scenarios(rng: &mut Rng, count: usize, enterprises: &[Org], instit
         let mut application = "";
         let mut topic = compose::topic(rng, sector);
         let drawn = titles.draw(rng, |rng| {
-            application = *rng.pick(sector.applications);
             topic = compose::topic(rng, sector);
+            application = *rng.pick(topic.applications);
             let phrase = topic.phrase();
             let short = &offering.short_name;
             let title = match rng.below(6) {
@@ -137,7 +137,7 @@ pub(crate) fn scenarios(rng: &mut Rng, count: usize, enterprises: &[Org], instit
 }
 
 pub(crate) fn demands(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Vec<ListingBody> {
-    let mut titles = TitleBook::default();
+    let mut titles = TitleBook::new("demand");
     let mut bodies = Vec::with_capacity(count);
     for index in 0..count {
         let owner = demanding_enterprise(rng, enterprises, 0.7);
@@ -147,8 +147,8 @@ pub(crate) fn demands(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Vec<L
         let mut topic = compose::topic(rng, sector);
         let drawn = titles.draw(rng, |rng| {
             technology = *rng.pick(sector.technologies);
-            application = *rng.pick(sector.applications);
             topic = compose::topic(rng, sector);
+            application = *rng.pick(topic.applications);
             let phrase = topic.phrase();
             let (subject, result) = (topic.subject, topic.result);
             let title = match rng.below(10) {
@@ -227,13 +227,14 @@ fn criteria(rng: &mut Rng) -> Vec<Criterion> {
 }
 
 pub(crate) fn challenges(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Vec<ListingBody> {
-    let mut titles = TitleBook::default();
+    let mut titles = TitleBook::new("challenge");
     let mut bodies = Vec::with_capacity(count);
     for index in 0..count {
         let owner = demanding_enterprise(rng, enterprises, 0.5);
         let sector = &SECTORS[owner.sector];
+        let mut topic = compose::topic(rng, sector);
         let drawn = titles.draw(rng, |rng| {
-            let topic = compose::topic(rng, sector);
+            topic = compose::topic(rng, sector);
             let phrase = topic.phrase();
             let title = match rng.below(4) {
                 0 => format!("揭榜挂帅：{phrase}关键技术攻关"),
@@ -245,7 +246,7 @@ pub(crate) fn challenges(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Ve
         });
         let product = drawn.topic.as_str();
         let technology = *rng.pick(sector.technologies);
-        let application = *rng.pick(sector.applications);
+        let application = *rng.pick(topic.applications);
         let prize = compose::amount(rng, 100, 3000, 50);
         let months = rng.between(6, 24);
         let (first_metric, second_metric) = compose::two_metrics(rng, sector);

@@ -41,7 +41,7 @@ pub(crate) fn generate(rng: &mut Rng) -> (Vec<ListingBody>, Vec<Org>) {
     profiles.resize(total, Profile::OtherBeijing);
     rng.shuffle(&mut profiles);
 
-    let mut names = TitleBook::default();
+    let mut names = TitleBook::new("enterprise");
     let mut bodies = Vec::with_capacity(total);
     let mut orgs = Vec::with_capacity(total);
     for (index, profile) in profiles.into_iter().enumerate() {
@@ -166,7 +166,7 @@ fn enterprise(rng: &mut Rng, index: usize, profile: Profile, names: &mut TitleBo
     };
 
     let technology = *rng.pick(sector.technologies);
-    let applications = rng.sample(sector.applications, 2);
+    let applications = rng.sample(main_topic.applications, 2);
     let founded = rng.between(1998, 2023);
     let main_product = drawn.topic;
     let mut summary = match rng.below(3) {

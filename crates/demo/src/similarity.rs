@@ -31,8 +31,9 @@ pub(crate) struct Drawn {
 }
 
 /// The titles and topics drawn so far for one kind.
-#[derive(Default)]
 pub(crate) struct TitleBook {
+    /// The kind, for the message when the vocabulary runs out.
+    kind: &'static str,
     titles: Vec<Vec<char>>,
     /// The characters of each title, sorted, for the multiset bound.
     sorted_titles: Vec<Vec<char>>,
@@ -46,6 +47,18 @@ pub(crate) struct TitleBook {
 }
 
 impl TitleBook {
+    pub(crate) fn new(kind: &'static str) -> TitleBook {
+        TitleBook {
+            kind,
+            titles: Vec::new(),
+            sorted_titles: Vec::new(),
+            titles_by_char: HashMap::new(),
+            listings_per_topic: HashMap::new(),
+            last_compared: Vec::new(),
+            candidates_seen: 0,
+        }
+    }
+
     /// Far more than any kind needs; running out means the vocabulary is too small.
     const ATTEMPTS: usize = 5_000;
 
@@ -63,7 +76,7 @@ impl TitleBook {
             self.record(chars, &drawn.topic);
             return drawn;
         }
-        panic!("the demo vocabulary yields no new title after {} attempts", Self::ATTEMPTS);
+        panic!("the demo vocabulary yields no new {} title after {} attempts", self.kind, Self::ATTEMPTS);
     }
 
     /// Titles recorded so far.
@@ -199,7 +212,7 @@ mod tests {
 
     #[test]
     fn the_book_skips_a_near_copy() {
-        let mut book = TitleBook::default();
+        let mut book = TitleBook::new("test");
         let mut rng = Rng::new(1, 1);
         let first = book.draw(&mut rng, from_queue(&[("基于机器视觉的锂电池极片缺陷检测系统", "极片检测")]));
         assert_eq!(first.title, "基于机器视觉的锂电池极片缺陷检测系统");
@@ -214,7 +227,7 @@ mod tests {
 
     #[test]
     fn the_book_skips_a_sixth_listing_of_a_topic() {
-        let mut book = TitleBook::default();
+        let mut book = TitleBook::new("test");
         let mut rng = Rng::new(1, 1);
         let titles = &[
             ("卫星", "遥感"),

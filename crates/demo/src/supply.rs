@@ -36,7 +36,7 @@ fn supplier<'a>(rng: &mut Rng, institutes: &'a [Org], enterprises: &'a [Org], in
 }
 
 pub(crate) fn talents(rng: &mut Rng, count: usize, institutes: &[Org], enterprises: &[Org]) -> Vec<ListingBody> {
-    let mut titles = TitleBook::default();
+    let mut titles = TitleBook::new("talent");
     let mut bodies = Vec::with_capacity(count);
     for index in 0..count {
         let (employer, academic) = supplier(rng, institutes, enterprises, 0.55);
@@ -143,7 +143,7 @@ pub(crate) fn talents(rng: &mut Rng, count: usize, institutes: &[Org], enterpris
 const TRL_WEIGHTS: [u32; 9] = [1, 2, 9, 15, 21, 22, 17, 9, 4];
 
 pub(crate) fn achievements(rng: &mut Rng, count: usize, institutes: &[Org], enterprises: &[Org]) -> Vec<ListingBody> {
-    let mut titles = TitleBook::default();
+    let mut titles = TitleBook::new("achievement");
     let mut bodies = Vec::with_capacity(count);
     for index in 0..count {
         let (owner, academic) = supplier(rng, institutes, enterprises, 0.7);
@@ -154,7 +154,7 @@ pub(crate) fn achievements(rng: &mut Rng, count: usize, institutes: &[Org], ente
         let drawn = titles.draw(rng, |rng| {
             topic = compose::topic(rng, sector);
             technology = *rng.pick(sector.technologies);
-            application = *rng.pick(sector.applications);
+            application = *rng.pick(topic.applications);
             let phrase = topic.phrase();
             let qualifier = rng.pick(TITLE_QUALIFIERS);
             let (subject, result) = (topic.subject, topic.result);
@@ -280,7 +280,7 @@ fn facility_types(rng: &mut Rng, count: usize) -> Vec<FacilityType> {
 }
 
 pub(crate) fn facilities(rng: &mut Rng, count: usize, institutes: &[Org], enterprises: &[Org]) -> Vec<ListingBody> {
-    let mut titles = TitleBook::default();
+    let mut titles = TitleBook::new("facility");
     let mut bodies = Vec::with_capacity(count);
     for (index, facility_type) in facility_types(rng, count).into_iter().enumerate() {
         let (owner, _) = supplier(rng, institutes, enterprises, 0.6);

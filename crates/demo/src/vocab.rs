@@ -15,6 +15,8 @@ pub(crate) type Metric = (&'static str, &'static [&'static str], &'static str);
 pub(crate) struct TopicGroup {
     pub(crate) subjects: &'static [&'static str],
     pub(crate) results: &'static [&'static str],
+    /// The sector's applications where such topics are used (新能源电池, 光伏制造, …).
+    pub(crate) applications: &'static [&'static str],
 }
 
 /// The vocabulary of one key sector.
@@ -98,6 +100,7 @@ const SAFETY: Sector = Sector {
                 "激光遥测检测装置",
                 "数字孪生安全监管平台",
             ],
+            applications: &["化工园区", "地下综合管廊", "城市燃气管网", "长输油气管道", "电力变电站"],
         },
         TopicGroup {
             subjects: &[
@@ -122,6 +125,7 @@ const SAFETY: Sector = Sector {
                 "消防设施远程监控系统",
                 "烟火视频识别算法",
             ],
+            applications: &["高层建筑消防", "大型商业综合体", "地铁隧道", "电力变电站"],
         },
         TopicGroup {
             subjects: &[
@@ -146,6 +150,7 @@ const SAFETY: Sector = Sector {
                 "应急救援无人机",
                 "北斗位移监测终端",
             ],
+            applications: &["煤矿井下", "森林草原防火", "城市内涝防治", "高速公路", "地铁隧道"],
         },
     ],
     applications: &[
@@ -224,6 +229,12 @@ const SAFETY: Sector = Sector {
         "爆炸极限测定仪",
         "光纤光栅解调仪",
         "地质雷达探测仪",
+        "有毒气体检测仪校准装置",
+        "消防水泵性能测试台",
+        "三维激光扫描仪",
+        "应急照明检测系统",
+        "电缆燃烧性能测试仪",
+        "便携式气相色谱仪",
     ],
     labs: &[
         "应急救援装备综合测试平台",
@@ -233,6 +244,11 @@ const SAFETY: Sector = Sector {
         "应急通信测试实验室",
         "气体泄漏模拟实验平台",
         "救援机器人环境适应性测试场",
+        "城市安全风险监测实验室",
+        "矿山灾害模拟实验室",
+        "危化品安全检测中心",
+        "应急演练仿真中心",
+        "消防产品检测实验室",
     ],
     capabilities: &[
         "防爆性能测试",
@@ -294,6 +310,7 @@ const AEROSPACE: Sector = Sector {
                 "结构轻量化设计",
                 "太阳翼驱动机构",
             ],
+            applications: &["商业航天", "遥感测绘", "卫星互联网", "气象观测", "国土资源调查", "应急通信"],
         },
         TopicGroup {
             subjects: &[
@@ -318,6 +335,7 @@ const AEROSPACE: Sector = Sector {
                 "表面防护涂层",
                 "数字化检测平台",
             ],
+            applications: &["航空维修", "大型客机配套", "商业航天"],
         },
         TopicGroup {
             subjects: &[
@@ -342,6 +360,7 @@ const AEROSPACE: Sector = Sector {
                 "空域监管平台",
                 "复合材料机体",
             ],
+            applications: &["低空经济", "低空物流", "农林植保", "电力巡线", "应急通信", "遥感测绘"],
         },
     ],
     applications: &[
@@ -418,6 +437,12 @@ const AEROSPACE: Sector = Sector {
         "动平衡试验机",
         "电推力器测试平台",
         "太阳模拟器",
+        "飞行数据记录仪测试台",
+        "复合材料层压检测仪",
+        "X射线探伤机",
+        "三轴振动台",
+        "惯性导航测试转台",
+        "涡流探伤仪",
     ],
     labs: &[
         "大型复合材料热压罐",
@@ -428,6 +453,10 @@ const AEROSPACE: Sector = Sector {
         "电磁兼容暗室",
         "整星总装测试厂房",
         "发动机高空模拟试车台",
+        "导航制导仿真实验室",
+        "航空材料检测中心",
+        "适航符合性验证实验室",
+        "结构强度试验室",
     ],
     capabilities: &[
         "正弦与随机振动试验",
@@ -489,6 +518,7 @@ const ARTIFICIAL_INTELLIGENCE: Sector = Sector {
                 "智能分类系统",
                 "辅助写作系统",
             ],
+            applications: &["政务服务", "金融风控", "医疗健康", "教育培训", "智能制造"],
         },
         TopicGroup {
             subjects: &[
@@ -513,6 +543,7 @@ const ARTIFICIAL_INTELLIGENCE: Sector = Sector {
                 "数据标注平台",
                 "小样本学习方案",
             ],
+            applications: &["智慧城市", "智慧园区", "轨道交通", "能源电力", "智能制造", "零售物流", "应急管理"],
         },
         TopicGroup {
             subjects: &[
@@ -537,6 +568,7 @@ const ARTIFICIAL_INTELLIGENCE: Sector = Sector {
                 "运筹优化算法",
                 "数字孪生仿真系统",
             ],
+            applications: &["能源电力", "智慧交通", "金融风控", "零售物流", "医疗健康", "智能制造"],
         },
     ],
     applications: &[
@@ -614,6 +646,12 @@ const ARTIFICIAL_INTELLIGENCE: Sector = Sector {
         "眼动追踪仪",
         "动作捕捉系统",
         "全景相机阵列",
+        "NPU推理加速卡测试平台",
+        "语音合成评测系统",
+        "智能驾驶数据采集车",
+        "机器人力觉传感器标定台",
+        "工业相机成像测试系统",
+        "液冷算力服务器",
     ],
     labs: &[
         "大模型训练平台",
@@ -623,6 +661,11 @@ const ARTIFICIAL_INTELLIGENCE: Sector = Sector {
         "人工智能芯片测试实验室",
         "语音数据采集录音棚",
         "多模态数据集平台",
+        "计算机视觉开放实验室",
+        "智能语音实验室",
+        "AI安全评测实验室",
+        "边缘智能测试平台",
+        "具身智能训练场",
     ],
     capabilities: &[
         "大模型预训练与微调",
@@ -683,6 +726,7 @@ const MEDICINE: Sector = Sector {
                 "伴随诊断方法",
                 "风险预测模型",
             ],
+            applications: &["肿瘤诊疗", "传染病防控", "医院检验科", "基层医疗", "社区卫生服务"],
         },
         TopicGroup {
             subjects: &[
@@ -707,6 +751,7 @@ const MEDICINE: Sector = Sector {
                 "中药复方制剂",
                 "创新药候选化合物",
             ],
+            applications: &["CRO研发外包", "慢病管理", "智慧医院", "基层医疗"],
         },
         TopicGroup {
             subjects: &[
@@ -731,6 +776,7 @@ const MEDICINE: Sector = Sector {
                 "康复训练机器人",
                 "智能随访系统",
             ],
+            applications: &["骨科", "老年康养", "慢病管理", "智慧医院", "基层医疗", "心脑血管疾病"],
         },
     ],
     applications: &[
@@ -807,6 +853,12 @@ const MEDICINE: Sector = Sector {
         "核磁共振波谱仪",
         "全自动生化分析仪",
         "激光共聚焦显微镜",
+        "细胞分选仪",
+        "全自动核酸提取仪",
+        "原子力显微镜",
+        "药物溶出度仪",
+        "生物安全柜",
+        "多功能酶标仪",
     ],
     labs: &[
         "GMP中试车间",
@@ -816,6 +868,11 @@ const MEDICINE: Sector = Sector {
         "医疗器械检测实验室",
         "BSL-2生物安全实验室",
         "制剂工艺实验室",
+        "类器官培养平台",
+        "抗体药物工艺开发平台",
+        "临床检验中心",
+        "药物代谢动力学实验室",
+        "医学影像数据中心",
     ],
     capabilities: &[
         "药物制剂工艺放大",
@@ -877,6 +934,7 @@ const MANUFACTURING: Sector = Sector {
                 "X射线检测装备",
                 "缺陷自动复判系统",
             ],
+            applications: &["新能源电池", "钢铁冶金", "电子信息制造", "光伏制造", "汽车制造", "装备制造"],
         },
         TopicGroup {
             subjects: &[
@@ -901,6 +959,7 @@ const MANUFACTURING: Sector = Sector {
                 "工艺参数优化系统",
                 "AGV物流配送系统",
             ],
+            applications: &["汽车制造", "家电制造", "工程机械", "轨道交通装备", "光伏制造", "装备制造"],
         },
         TopicGroup {
             subjects: &[
@@ -925,6 +984,7 @@ const MANUFACTURING: Sector = Sector {
                 "设备联网采集网关",
                 "数字化改造方案",
             ],
+            applications: &["装备制造", "纺织服装", "食品包装", "精细化工", "家电制造", "钢铁冶金"],
         },
     ],
     applications: &[
@@ -1002,6 +1062,12 @@ const MANUFACTURING: Sector = Sector {
         "疲劳试验机",
         "X射线衍射仪",
         "激光功率计",
+        "激光干涉仪",
+        "粗糙度轮廓仪",
+        "振动测试分析仪",
+        "工业机器人性能测试台",
+        "数字化焊接电源测试台",
+        "龙门式三坐标测量机",
     ],
     labs: &[
         "智能制造示范产线",
@@ -1011,6 +1077,11 @@ const MANUFACTURING: Sector = Sector {
         "工业互联网测试床",
         "激光加工中心",
         "可靠性试验平台",
+        "工业机器人检测中心",
+        "焊接工艺实验室",
+        "数字化车间体验中心",
+        "先进成形工艺实验室",
+        "工业软件适配验证中心",
     ],
     capabilities: &[
         "机器人轨迹规划验证",
