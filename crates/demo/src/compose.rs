@@ -14,6 +14,8 @@ pub(crate) struct Topic {
     pub(crate) result: &'static str,
     /// Applications where the topic is used.
     pub(crate) applications: &'static [&'static str],
+    /// Technologies the topic builds on.
+    pub(crate) technologies: &'static [&'static str],
 }
 
 impl Topic {
@@ -29,7 +31,7 @@ pub(crate) fn topic(rng: &mut Rng, sector: &Sector) -> Topic {
     let group = &sector.topic_groups[rng.weighted(&sizes)];
     let subject = *rng.pick(group.subjects);
     let result = *rng.pick(group.results);
-    Topic { subject, result, applications: group.applications }
+    Topic { subject, result, applications: group.applications, technologies: group.technologies }
 }
 
 /// One measurable claim such as 检测精度达0.02毫米.

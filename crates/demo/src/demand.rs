@@ -87,7 +87,7 @@ pub(crate) fn scenarios(rng: &mut Rng, count: usize, enterprises: &[Org], instit
             Drawn { title, topic: phrase }
         });
         let wanted_technology: Vec<String> =
-            rng.sample_between(sector.technologies, 2, 4).into_iter().map(str::to_string).collect();
+            rng.sample_between(topic.technologies, 2, 4).into_iter().map(str::to_string).collect();
         let budget = compose::amount(rng, 50, 2000, 50);
         let site = places::address(rng, &offering.region_code);
         let summary = format!(
@@ -146,8 +146,8 @@ pub(crate) fn demands(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Vec<L
         let mut application = "";
         let mut topic = compose::topic(rng, sector);
         let drawn = titles.draw(rng, |rng| {
-            technology = *rng.pick(sector.technologies);
             topic = compose::topic(rng, sector);
+            technology = *rng.pick(topic.technologies);
             application = *rng.pick(topic.applications);
             let phrase = topic.phrase();
             let (subject, result) = (topic.subject, topic.result);
@@ -245,7 +245,7 @@ pub(crate) fn challenges(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Ve
             Drawn { title, topic: phrase }
         });
         let product = drawn.topic.as_str();
-        let technology = *rng.pick(sector.technologies);
+        let technology = *rng.pick(topic.technologies);
         let application = *rng.pick(topic.applications);
         let prize = compose::amount(rng, 100, 3000, 50);
         let months = rng.between(6, 24);

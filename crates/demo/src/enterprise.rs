@@ -165,7 +165,7 @@ fn enterprise(rng: &mut Rng, index: usize, profile: Profile, names: &mut TitleBo
         sector: sector_index,
     };
 
-    let technology = *rng.pick(sector.technologies);
+    let technology = *rng.pick(main_topic.technologies);
     let applications = rng.sample(main_topic.applications, 2);
     let founded = rng.between(1998, 2023);
     let main_product = drawn.topic;

@@ -48,7 +48,9 @@ pub(crate) fn talents(rng: &mut Rng, count: usize, institutes: &[Org], enterpris
         let drawn = titles.draw(rng, |rng| {
             field = *rng.pick(sector.expertise);
             technology = *rng.pick(sector.technologies);
-            let topic = format!("{field}与{technology}");
+            // 导航制导与控制 + 与 + 数字孪生 would read badly.
+            let joint = if field.contains('与') { "及" } else { "与" };
+            let topic = format!("{field}{joint}{technology}");
             let name = &person.name;
             let title = match rng.below(6) {
                 0 => format!("{name}（{rank}）：{topic}"),
@@ -153,7 +155,7 @@ pub(crate) fn achievements(rng: &mut Rng, count: usize, institutes: &[Org], ente
         let mut topic = compose::topic(rng, sector);
         let drawn = titles.draw(rng, |rng| {
             topic = compose::topic(rng, sector);
-            technology = *rng.pick(sector.technologies);
+            technology = *rng.pick(topic.technologies);
             application = *rng.pick(topic.applications);
             let phrase = topic.phrase();
             let qualifier = rng.pick(TITLE_QUALIFIERS);

@@ -17,6 +17,8 @@ pub(crate) struct TopicGroup {
     pub(crate) results: &'static [&'static str],
     /// The sector's applications where such topics are used (新能源电池, 光伏制造, …).
     pub(crate) applications: &'static [&'static str],
+    /// The sector's technologies such topics build on.
+    pub(crate) technologies: &'static [&'static str],
 }
 
 /// The vocabulary of one key sector.
@@ -101,6 +103,15 @@ const SAFETY: Sector = Sector {
                 "数字孪生安全监管平台",
             ],
             applications: &["化工园区", "地下综合管廊", "城市燃气管网", "长输油气管道", "电力变电站"],
+            technologies: &[
+                "分布式光纤传感",
+                "激光甲烷遥测",
+                "红外热成像",
+                "IoT物联网感知",
+                "多源数据融合",
+                "SLAM自主导航",
+                "UAV无人机集群协同",
+            ],
         },
         TopicGroup {
             subjects: &[
@@ -126,6 +137,7 @@ const SAFETY: Sector = Sector {
                 "烟火视频识别算法",
             ],
             applications: &["高层建筑消防", "大型商业综合体", "地铁隧道", "电力变电站"],
+            technologies: &["红外热成像", "多光谱成像识别", "IoT物联网感知", "边缘计算", "5G应急通信", "SLAM自主导航"],
         },
         TopicGroup {
             subjects: &[
@@ -151,6 +163,16 @@ const SAFETY: Sector = Sector {
                 "北斗位移监测终端",
             ],
             applications: &["煤矿井下", "森林草原防火", "城市内涝防治", "高速公路", "地铁隧道"],
+            technologies: &[
+                "北斗高精度定位",
+                "毫米波雷达",
+                "LiDAR三维建模",
+                "高分遥感监测",
+                "天通应急通信",
+                "UAV无人机集群协同",
+                "应急知识推理",
+                "多源数据融合",
+            ],
         },
     ],
     applications: &[
@@ -311,6 +333,16 @@ const AEROSPACE: Sector = Sector {
                 "太阳翼驱动机构",
             ],
             applications: &["商业航天", "遥感测绘", "卫星互联网", "气象观测", "国土资源调查", "应急通信"],
+            technologies: &[
+                "星座组网",
+                "低轨宽带通信",
+                "星载AI在轨处理",
+                "SAR合成孔径雷达成像",
+                "霍尔电推进",
+                "星间激光通信",
+                "热防护材料",
+                "轻量化拓扑优化",
+            ],
         },
         TopicGroup {
             subjects: &[
@@ -336,6 +368,14 @@ const AEROSPACE: Sector = Sector {
                 "数字化检测平台",
             ],
             applications: &["航空维修", "大型客机配套", "商业航天"],
+            technologies: &[
+                "复合材料自动铺放",
+                "高温合金增材制造",
+                "航空发动机健康管理",
+                "数字孪生",
+                "轻量化拓扑优化",
+                "热防护材料",
+            ],
         },
         TopicGroup {
             subjects: &[
@@ -361,6 +401,14 @@ const AEROSPACE: Sector = Sector {
                 "复合材料机体",
             ],
             applications: &["低空经济", "低空物流", "农林植保", "电力巡线", "应急通信", "遥感测绘"],
+            technologies: &[
+                "UAV无人机飞控",
+                "北斗/GNSS组合导航",
+                "高精度惯性导航",
+                "视觉SLAM",
+                "数字孪生",
+                "轻量化拓扑优化",
+            ],
         },
     ],
     applications: &[
@@ -519,6 +567,16 @@ const ARTIFICIAL_INTELLIGENCE: Sector = Sector {
                 "辅助写作系统",
             ],
             applications: &["政务服务", "金融风控", "医疗健康", "教育培训", "智能制造"],
+            technologies: &[
+                "行业大模型",
+                "多模态大模型",
+                "知识图谱",
+                "NLP自然语言处理",
+                "RAG检索增强生成",
+                "AIGC生成式AI",
+                "语音识别",
+                "AI数字人",
+            ],
         },
         TopicGroup {
             subjects: &[
@@ -544,6 +602,7 @@ const ARTIFICIAL_INTELLIGENCE: Sector = Sector {
                 "小样本学习方案",
             ],
             applications: &["智慧城市", "智慧园区", "轨道交通", "能源电力", "智能制造", "零售物流", "应急管理"],
+            technologies: &["机器视觉", "深度学习目标检测", "3D点云理解", "边缘智能推理", "多模态大模型", "视觉SLAM"],
         },
         TopicGroup {
             subjects: &[
@@ -569,6 +628,7 @@ const ARTIFICIAL_INTELLIGENCE: Sector = Sector {
                 "数字孪生仿真系统",
             ],
             applications: &["能源电力", "智慧交通", "金融风控", "零售物流", "医疗健康", "智能制造"],
+            technologies: &["时序异常检测", "强化学习", "联邦学习", "知识图谱", "行业大模型", "边缘智能推理"],
         },
     ],
     applications: &[
@@ -727,6 +787,7 @@ const MEDICINE: Sector = Sector {
                 "风险预测模型",
             ],
             applications: &["肿瘤诊疗", "传染病防控", "医院检验科", "基层医疗", "社区卫生服务"],
+            technologies: &["多重荧光定量PCR", "NGS高通量测序", "微流控芯片", "医学影像AI", "基因编辑"],
         },
         TopicGroup {
             subjects: &[
@@ -752,6 +813,17 @@ const MEDICINE: Sector = Sector {
                 "创新药候选化合物",
             ],
             applications: &["CRO研发外包", "慢病管理", "智慧医院", "基层医疗"],
+            technologies: &[
+                "ADC抗体偶联",
+                "mRNA递送",
+                "CAR-T细胞治疗",
+                "小分子靶向",
+                "AI辅助药物设计",
+                "类器官模型",
+                "中药现代化提取",
+                "连续流合成",
+                "基因编辑",
+            ],
         },
         TopicGroup {
             subjects: &[
@@ -777,6 +849,7 @@ const MEDICINE: Sector = Sector {
                 "智能随访系统",
             ],
             applications: &["骨科", "老年康养", "慢病管理", "智慧医院", "基层医疗", "心脑血管疾病"],
+            technologies: &["手术机器人导航", "可降解高分子材料", "医学影像AI", "可穿戴生理监测", "微流控芯片"],
         },
     ],
     applications: &[
@@ -935,6 +1008,7 @@ const MANUFACTURING: Sector = Sector {
                 "缺陷自动复判系统",
             ],
             applications: &["新能源电池", "钢铁冶金", "电子信息制造", "光伏制造", "汽车制造", "装备制造"],
+            technologies: &["多光谱机器视觉", "深度学习缺陷检测", "3D视觉引导抓取", "5G+边缘计算", "工业互联网"],
         },
         TopicGroup {
             subjects: &[
@@ -960,6 +1034,17 @@ const MANUFACTURING: Sector = Sector {
                 "AGV物流配送系统",
             ],
             applications: &["汽车制造", "家电制造", "工程机械", "轨道交通装备", "光伏制造", "装备制造"],
+            technologies: &[
+                "工业机器人柔性装配",
+                "激光焊接",
+                "协作机器人",
+                "机器人力控打磨",
+                "AGV/AMR集群调度",
+                "高精度伺服控制",
+                "增材制造3D打印",
+                "自适应加工",
+                "数字孪生",
+            ],
         },
         TopicGroup {
             subjects: &[
@@ -985,6 +1070,7 @@ const MANUFACTURING: Sector = Sector {
                 "数字化改造方案",
             ],
             applications: &["装备制造", "纺织服装", "食品包装", "精细化工", "家电制造", "钢铁冶金"],
+            technologies: &["预测性维护", "工业互联网", "数字孪生", "MES制造执行", "5G+边缘计算"],
         },
     ],
     applications: &[
