@@ -1,32 +1,37 @@
 //! Small helpers shared by the generators of every kind.
 
-use std::collections::HashSet;
-
 use xietong_domain::{Contact, Day, Details, ListingBody, Status, Visibility};
 
 use crate::rng::Rng;
 use crate::vocab::Sector;
 
-/// Draws titles until one is new, so that nearly all titles of a kind are distinct.
-#[derive(Default)]
-pub(crate) struct TitleBook {
-    seen: HashSet<String>,
+/// What a listing is about: a subject and a kind of result from one [`TopicGroup`].
+///
+/// [`TopicGroup`]: crate::vocab::TopicGroup
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Topic {
+    pub(crate) subject: &'static str,
+    pub(crate) result: &'static str,
+    /// Applications where the topic is used.
+    pub(crate) applications: &'static [&'static str],
+    /// Technologies the topic builds on.
+    pub(crate) technologies: &'static [&'static str],
 }
 
-impl TitleBook {
-    const ATTEMPTS: usize = 16;
-
-    pub(crate) fn draw(&mut self, rng: &mut Rng, mut compose: impl FnMut(&mut Rng) -> String) -> String {
-        let mut title = compose(rng);
-        for _ in 1..Self::ATTEMPTS {
-            if !self.seen.contains(&title) {
-                break;
-            }
-            title = compose(rng);
-        }
-        self.seen.insert(title.clone());
-        title
+impl Topic {
+    /// The topic phrase, e.g. 城市燃气管网泄漏监测预警系统.
+    pub(crate) fn phrase(&self) -> String {
+        format!("{}{}", self.subject, self.result)
     }
+}
+
+/// A topic of the sector, every one equally likely.
+pub(crate) fn topic(rng: &mut Rng, sector: &Sector) -> Topic {
+    let sizes: Vec<u32> = sector.topic_groups.iter().map(|g| (g.subjects.len() * g.results.len()) as u32).collect();
+    let group = &sector.topic_groups[rng.weighted(&sizes)];
+    let subject = *rng.pick(group.subjects);
+    let result = *rng.pick(group.results);
+    Topic { subject, result, applications: group.applications, technologies: group.technologies }
 }
 
 /// One measurable claim such as 检测精度达0.02毫米.
@@ -44,10 +49,15 @@ pub(crate) fn two_metrics(rng: &mut Rng, sector: &Sector) -> (String, String) {
     (render(rng, &chosen[0]), render(rng, &chosen[1]))
 }
 
-/// 3–6 keywords: two core terms of the sector plus the given specific terms.
-pub(crate) fn keywords(rng: &mut Rng, sector: &Sector, specific: &[&str]) -> Vec<String> {
-    let mut words: Vec<String> = Vec::with_capacity(6);
-    for term in rng.sample(sector.core_terms, 2).into_iter().chain(specific.iter().copied()) {
+/// Share of keyword lists that also name one of the sector's signature terms (机器视觉, 卫星, …).
+const SIGNATURE_KEYWORD_SHARE: f64 = 0.2;
+
+/// 3–6 keywords: the topic first (it names what the listing is about), the sector, the given
+/// specific terms, and now and then one of the sector's signature terms.
+pub(crate) fn keywords(rng: &mut Rng, sector: &Sector, topic: &str, specific: &[&str]) -> Vec<String> {
+    let mut words: Vec<String> = vec![topic.to_string(), sector.name.to_string()];
+    let signature = rng.chance(SIGNATURE_KEYWORD_SHARE).then(|| *rng.pick(sector.signature_terms));
+    for term in specific.iter().copied().chain(signature) {
         if words.len() == 6 {
             break;
         }
@@ -56,11 +66,7 @@ pub(crate) fn keywords(rng: &mut Rng, sector: &Sector, specific: &[&str]) -> Vec
         }
     }
     if words.len() < 3 {
-        for term in sector.core_terms {
-            if words.len() < 3 && !words.iter().any(|w| w == term) {
-                words.push(term.to_string());
-            }
-        }
+        words.push(rng.pick(sector.applications).to_string());
     }
     words
 }
@@ -70,7 +76,12 @@ pub(crate) fn industry_codes(rng: &mut Rng, sector: &Sector) -> Vec<String> {
     rng.sample(sector.industry_codes, count).into_iter().map(str::to_string).collect()
 }
 
-pub(crate) fn disciplines(rng: &mut Rng, sector: &Sector) -> Vec<String> {
+/// One or two disciplines, or none with probability `share_without`: people who publish
+/// listings often leave the field empty, enterprises and site owners most of all.
+pub(crate) fn disciplines(rng: &mut Rng, sector: &Sector, share_without: f64) -> Vec<String> {
+    if rng.chance(share_without) {
+        return Vec::new();
+    }
     let count = 1 + rng.below(2);
     rng.sample(sector.disciplines, count).into_iter().map(str::to_string).collect()
 }

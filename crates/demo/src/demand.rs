@@ -5,11 +5,12 @@
 
 use xietong_domain::{ChallengeDetails, Criterion, DemandDetails, Details, ListingBody, ScenarioDetails};
 
-use crate::compose::{self, Core, TitleBook};
+use crate::compose::{self, Core};
 use crate::people::{self, INSTITUTE_PREFIXES, Org};
 use crate::places::{self, Area, FENGTAI};
 use crate::rng::Rng;
-use crate::vocab::{CRITERIA, SECTORS};
+use crate::similarity::{Drawn, TitleBook};
+use crate::vocab::{COOPERATION_SENTENCES, CRITERIA, SECTORS, TITLE_QUALIFIERS};
 
 /// An enterprise in Tianjin or Hebei with probability `jinji_share`, otherwise any enterprise.
 fn demanding_enterprise<'a>(rng: &mut Rng, enterprises: &'a [Org], jinji_share: f64) -> &'a Org {
@@ -45,7 +46,7 @@ const PARK_TYPES: &[&str] =
     &["高新技术产业园", "智慧物流园", "国际医药城", "航天产业园", "应急产业基地", "智能制造产业园", "数字经济产业园"];
 
 pub(crate) fn scenarios(rng: &mut Rng, count: usize, enterprises: &[Org], institutes: &[Org]) -> Vec<ListingBody> {
-    let mut titles = TitleBook::default();
+    let mut titles = TitleBook::new("scenario");
     let mut bodies = Vec::with_capacity(count);
     for index in 0..count {
         let park;
@@ -55,8 +56,10 @@ pub(crate) fn scenarios(rng: &mut Rng, count: usize, enterprises: &[Org], instit
             _ => {
                 let (prefix, pinyin) = rng.pick(INSTITUTE_PREFIXES);
                 let sector_index = rng.below(SECTORS.len());
+                let park_name = format!("{prefix}{}", rng.pick(PARK_TYPES));
                 park = Org {
-                    name: format!("{prefix}{}管理委员会", rng.pick(PARK_TYPES)),
+                    name: format!("{park_name}管理委员会"),
+                    short_name: park_name,
                     domain: format!("{pinyin}park.org.cn"),
                     region_code: places::any_region(rng),
                     sector: sector_index,
@@ -65,42 +68,56 @@ pub(crate) fn scenarios(rng: &mut Rng, count: usize, enterprises: &[Org], instit
             }
         };
         let sector = &SECTORS[offering.sector];
+        let district = places::short_name(&offering.region_code);
         let mut application = "";
-        let mut product = "";
-        let title = titles.draw(rng, |rng| {
-            application = *rng.pick(sector.applications);
-            product = *rng.pick(sector.products);
-            match rng.below(3) {
-                0 => format!("{}{application}{product}示范应用场景", offering.name),
-                1 => format!("{application}场景开放：{product}（{}）", offering.name),
-                _ => format!("{}开放{application}场景征集{product}", offering.name),
-            }
+        let mut topic = compose::topic(rng, sector);
+        let drawn = titles.draw(rng, |rng| {
+            topic = compose::topic(rng, sector);
+            application = *rng.pick(topic.applications);
+            let phrase = topic.phrase();
+            let short = &offering.short_name;
+            let title = match rng.below(6) {
+                0 => format!("{district}{application}场景开放：{phrase}示范应用"),
+                1 => format!("{phrase}应用场景征集（{district}）"),
+                2 => format!("{short}开放{}场景，征集{}", topic.subject, topic.result),
+                3 => format!("{application}示范场景：{phrase}"),
+                4 => format!("{short}{phrase}试点场景"),
+                _ => format!("{district}首批{application}创新应用场景——{phrase}"),
+            };
+            Drawn { title, topic: phrase }
         });
         let wanted_technology: Vec<String> =
-            rng.sample_between(sector.technologies, 2, 4).into_iter().map(str::to_string).collect();
+            rng.sample_between(topic.technologies, 2, 4).into_iter().map(str::to_string).collect();
         let budget = compose::amount(rng, 50, 2000, 50);
         let site = places::address(rng, &offering.region_code);
         let summary = format!(
-            "{}面向{}开放{application}应用场景，拟在{site}开展{product}示范应用，重点解决{}的问题，场景预算约{budget}万元。",
+            "{}面向{}开放{application}应用场景，拟在{site}开展{}示范应用，重点解决{}的问题，场景预算约{budget}万元。",
             offering.name,
             wanted_technology.join("、"),
+            drawn.topic,
             rng.pick(sector.problems),
         );
         let description = format!(
-            "场景方提供真实运行环境、数据和配套条件，希望揭榜单位在{}个月内完成部署，验收指标为{}。{}",
+            "场景方提供{}，希望揭榜单位在{}个月内完成部署，验收指标为{}。{}{}",
+            rng.pick(&[
+                "真实运行环境、数据和配套条件",
+                "试点点位、历史数据和现场配合人员",
+                "测试场地、电力网络和安全保障"
+            ]),
             rng.between(3, 12),
             compose::metric(rng, sector),
+            rng.pick(COOPERATION_SENTENCES),
             rng.pick(sector.pitches),
         );
         let window_start = compose::day(rng, 2027, 2027);
         let window_end = compose::day(rng, 2028, 2028);
         let core = Core {
-            title,
+            title: drawn.title,
             summary,
             description,
-            keywords: compose::keywords(rng, sector, &[application, product, wanted_technology[0].as_str()]),
+            keywords: compose::keywords(rng, sector, &drawn.topic, &[application, wanted_technology[0].as_str()]),
             industry_codes: compose::industry_codes(rng, sector),
-            disciplines: Vec::new(),
+            disciplines: compose::disciplines(rng, sector, 0.9),
             region_codes: vec![offering.region_code.clone()],
             owner_org: offering.name.clone(),
             contact: people::contact(rng, offering),
@@ -120,25 +137,35 @@ pub(crate) fn scenarios(rng: &mut Rng, count: usize, enterprises: &[Org], instit
 }
 
 pub(crate) fn demands(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Vec<ListingBody> {
-    let mut titles = TitleBook::default();
+    let mut titles = TitleBook::new("demand");
     let mut bodies = Vec::with_capacity(count);
     for index in 0..count {
         let owner = demanding_enterprise(rng, enterprises, 0.7);
         let sector = &SECTORS[owner.sector];
         let mut technology = "";
-        let mut product = "";
         let mut application = "";
-        let title = titles.draw(rng, |rng| {
-            technology = *rng.pick(sector.technologies);
-            product = *rng.pick(sector.products);
-            application = *rng.pick(sector.applications);
-            match rng.weighted(&[30, 25, 25, 20]) {
-                0 => format!("寻求基于{technology}的{product}解决方案"),
-                1 => format!("{application}{product}技术需求（{technology}）"),
-                2 => format!("征集{product}合作开发单位：{application}应用"),
-                _ => format!("{product}国产化替代技术需求（{technology}方向）"),
-            }
+        let mut topic = compose::topic(rng, sector);
+        let drawn = titles.draw(rng, |rng| {
+            topic = compose::topic(rng, sector);
+            technology = *rng.pick(topic.technologies);
+            application = *rng.pick(topic.applications);
+            let phrase = topic.phrase();
+            let (subject, result) = (topic.subject, topic.result);
+            let title = match rng.below(10) {
+                0 => format!("寻求{phrase}解决方案"),
+                1 => format!("{phrase}技术需求"),
+                2 => format!("征集{phrase}合作开发单位"),
+                3 => format!("{phrase}国产化替代需求"),
+                4 => format!("{application}企业寻求{phrase}"),
+                5 => format!("关于{subject}{result}的联合攻关需求"),
+                6 => format!("求购{}{phrase}", rng.pick(TITLE_QUALIFIERS)),
+                7 => format!("{subject}{result}升级改造需求"),
+                8 => format!("诚邀高校院所合作研发{phrase}"),
+                _ => format!("{phrase}（{technology}方向）技术需求"),
+            };
+            Drawn { title, topic: phrase }
         });
+        let product = drawn.topic.as_str();
         let problem_text = rng.pick(sector.problems);
         let target = compose::metric(rng, sector);
         let problem = format!(
@@ -150,17 +177,24 @@ pub(crate) fn demands(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Vec<L
             owner.name
         );
         let description = format!(
-            "{problem}欢迎京津冀高校院所和科技企业以技术许可、联合攻关或定制开发等方式合作，可提供试验产线和现场数据。{}",
+            "{problem}{}可提供{}。{}",
+            rng.pick(COOPERATION_SENTENCES),
+            rng.pick(&[
+                "试验产线和现场数据",
+                "测试样品和验收场地",
+                "历史运行数据和技术对接人员",
+                "中试场地和部分配套资金"
+            ]),
             rng.pick(sector.pitches)
         );
         let desired_trl = [5u8, 6, 7, 8][rng.weighted(&[20, 35, 30, 15])];
         let core = Core {
-            title,
+            title: drawn.title.clone(),
             summary,
             description,
-            keywords: compose::keywords(rng, sector, &[technology, product, application]),
+            keywords: compose::keywords(rng, sector, product, &[technology, application]),
             industry_codes: compose::industry_codes(rng, sector),
-            disciplines: compose::disciplines(rng, sector),
+            disciplines: compose::disciplines(rng, sector, 0.6),
             region_codes: vec![owner.region_code.clone()],
             owner_org: owner.name.clone(),
             contact: people::contact(rng, owner),
@@ -193,18 +227,26 @@ fn criteria(rng: &mut Rng) -> Vec<Criterion> {
 }
 
 pub(crate) fn challenges(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Vec<ListingBody> {
-    let mut titles = TitleBook::default();
+    let mut titles = TitleBook::new("challenge");
     let mut bodies = Vec::with_capacity(count);
     for index in 0..count {
         let owner = demanding_enterprise(rng, enterprises, 0.5);
         let sector = &SECTORS[owner.sector];
-        let mut product = "";
-        let title = titles.draw(rng, |rng| {
-            product = *rng.pick(sector.products);
-            format!("揭榜挂帅：{product}关键技术攻关（{}）", owner.name)
+        let mut topic = compose::topic(rng, sector);
+        let drawn = titles.draw(rng, |rng| {
+            topic = compose::topic(rng, sector);
+            let phrase = topic.phrase();
+            let title = match rng.below(4) {
+                0 => format!("揭榜挂帅：{phrase}关键技术攻关"),
+                1 => format!("{phrase}“揭榜挂帅”项目"),
+                2 => format!("揭榜挂帅｜{}{}联合攻关（{}）", topic.subject, topic.result, owner.short_name),
+                _ => format!("{}年度揭榜挂帅榜单：{phrase}", rng.between(2026, 2027)),
+            };
+            Drawn { title, topic: phrase }
         });
-        let technology = rng.pick(sector.technologies);
-        let application = rng.pick(sector.applications);
+        let product = drawn.topic.as_str();
+        let technology = *rng.pick(topic.technologies);
+        let application = *rng.pick(topic.applications);
         let prize = compose::amount(rng, 100, 3000, 50);
         let months = rng.between(6, 24);
         let (first_metric, second_metric) = compose::two_metrics(rng, sector);
@@ -218,12 +260,12 @@ pub(crate) fn challenges(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Ve
         );
         let description = format!("{requirements}{}", rng.pick(sector.pitches));
         let core = Core {
-            title,
+            title: drawn.title.clone(),
             summary,
             description,
-            keywords: compose::keywords(rng, sector, &["揭榜挂帅", product, technology]),
+            keywords: compose::keywords(rng, sector, product, &["揭榜挂帅", technology]),
             industry_codes: compose::industry_codes(rng, sector),
-            disciplines: compose::disciplines(rng, sector),
+            disciplines: compose::disciplines(rng, sector, 0.5),
             region_codes: vec![owner.region_code.clone()],
             owner_org: owner.name.clone(),
             contact: people::contact(rng, owner),

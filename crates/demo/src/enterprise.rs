@@ -1,14 +1,13 @@
 //! Enterprises and their sites across Beijing, Tianjin and Hebei.
 
-use std::collections::HashSet;
-
 use xietong_domain::{Details, EnterpriseDetails, ListingBody, Site, SiteRole, Uscc};
 
 use crate::compose::{self, Core};
 use crate::people::{self, Org};
 use crate::places::{self, Area, FENGTAI};
 use crate::rng::Rng;
-use crate::vocab::SECTORS;
+use crate::similarity::{Drawn, TitleBook};
+use crate::vocab::{PROGRESS_SENTENCES, SECTORS};
 use crate::{FENGTAI_HQ_WITH_JINJI_BRANCH, JINJI_HQ_WITH_FENGTAI_SITE, JINJI_HQ_WITH_TWO_FENGTAI_SITES, counts};
 
 /// Where an enterprise sits and which cross-region sites it has.
@@ -42,7 +41,7 @@ pub(crate) fn generate(rng: &mut Rng) -> (Vec<ListingBody>, Vec<Org>) {
     profiles.resize(total, Profile::OtherBeijing);
     rng.shuffle(&mut profiles);
 
-    let mut names = HashSet::new();
+    let mut names = TitleBook::new("enterprise");
     let mut bodies = Vec::with_capacity(total);
     let mut orgs = Vec::with_capacity(total);
     for (index, profile) in profiles.into_iter().enumerate() {
@@ -140,30 +139,60 @@ fn uscc(rng: &mut Rng, index: usize, region_code: &str) -> String {
     code.as_str().to_string()
 }
 
-fn enterprise(rng: &mut Rng, index: usize, profile: Profile, names: &mut HashSet<String>) -> (ListingBody, Org) {
+fn enterprise(rng: &mut Rng, index: usize, profile: Profile, names: &mut TitleBook) -> (ListingBody, Org) {
     let sector_index = rng.below(SECTORS.len());
     let sector = &SECTORS[sector_index];
     let sites = sites_for(rng, profile);
     let hq_code = sites[0].region_code.clone();
-    let company_word = rng.pick(sector.company_words);
     let city = places::city_prefix(rng, &hq_code);
-    let (mut name, mut domain) = people::company_name(rng, &city, company_word);
-    while names.contains(&name) {
-        (name, domain) = people::company_name(rng, &city, company_word);
-    }
-    names.insert(name.clone());
-    let org = Org { name: name.clone(), domain, region_code: hq_code.clone(), sector: sector_index };
+    let mut company = None;
+    let mut main_topic = None;
+    let drawn = names.draw(rng, |rng| {
+        let candidate = people::company_name(rng, &city, sector);
+        let topic = compose::topic(rng, sector);
+        let drawn = Drawn { title: candidate.name.clone(), topic: topic.phrase() };
+        company = Some(candidate);
+        main_topic = Some(topic);
+        drawn
+    });
+    let (Some(company), Some(main_topic)) = (company, main_topic) else { unreachable!("draw composes at least once") };
+    let name = drawn.title;
+    let org = Org {
+        name: name.clone(),
+        short_name: company.short_name,
+        domain: company.domain,
+        region_code: hq_code.clone(),
+        sector: sector_index,
+    };
 
-    let technology = rng.pick(sector.technologies);
-    let product = rng.pick(sector.products);
-    let applications = rng.sample(sector.applications, 2);
+    let technology = *rng.pick(main_topic.technologies);
+    let applications = rng.sample(main_topic.applications, 2);
     let founded = rng.between(1998, 2023);
-    let mut summary = format!(
-        "{name}成立于{founded}年，总部位于{}，专注于基于{technology}的{product}研发与产业化，产品已应用于{}和{}等领域",
-        places::display_name(&hq_code),
-        applications[0],
-        applications[1],
-    );
+    let main_product = drawn.topic;
+    let mut summary = match rng.below(3) {
+        0 => format!(
+            "{name}成立于{founded}年，总部位于{}，主营{main_product}，产品已应用于{}和{}等领域",
+            places::display_name(&hq_code),
+            applications[0],
+            applications[1],
+        ),
+        1 => format!(
+            "{}是一家专注{}{}的{}企业，{founded}年成立于{}，客户覆盖{}和{}",
+            org.short_name,
+            main_topic.subject,
+            main_topic.result,
+            sector.name,
+            places::display_name(&hq_code),
+            applications[0],
+            applications[1],
+        ),
+        _ => format!(
+            "{name}（简称{}）深耕{}领域，以{technology}为核心技术，提供{main_product}，总部设在{}",
+            org.short_name,
+            applications[0],
+            places::display_name(&hq_code),
+        ),
+    };
     let branch_texts: Vec<String> = sites[1..]
         .iter()
         .map(|s| format!("在{}设有{}", places::display_name(&s.region_code), site_label(s.role)))
@@ -184,9 +213,10 @@ fn enterprise(rng: &mut Rng, index: usize, profile: Profile, names: &mut HashSet
         "国家级高新技术企业、瞪羚企业",
     ]);
     let description = format!(
-        "公司现有员工{staff}人，研发人员占比{research_share}%，累计获得发明专利{patents}项，是{honour}。核心产品{product}{}，{}。{}",
+        "公司现有员工{staff}人，研发人员占比{research_share}%，累计获得发明专利{patents}项，是{honour}。{}，{}。{}{}",
         compose::metric(rng, sector),
         rng.pick(sector.benefits),
+        rng.pick(PROGRESS_SENTENCES),
         rng.pick(sector.pitches),
     );
     let mut region_codes: Vec<String> = Vec::new();
@@ -199,9 +229,9 @@ fn enterprise(rng: &mut Rng, index: usize, profile: Profile, names: &mut HashSet
         title: name.clone(),
         summary,
         description,
-        keywords: compose::keywords(rng, sector, &[technology, product, applications[0]]),
+        keywords: compose::keywords(rng, sector, &main_product, &[technology, applications[0]]),
         industry_codes: compose::industry_codes(rng, sector),
-        disciplines: Vec::new(),
+        disciplines: compose::disciplines(rng, sector, 0.9),
         region_codes,
         owner_org: name.clone(),
         contact: people::contact(rng, &org),

@@ -18,6 +18,24 @@
 //!   **415** such sites in total ([`JINJI_HQ_WITH_TWO_FENGTAI_SITES`] = 28 of them have two);
 //! - the other 1,158 enterprises sit in Fengtai without Tianjin/Hebei sites (260), in Tianjin or
 //!   Hebei without Fengtai sites (470), or elsewhere in Beijing (428), some with branches.
+//!
+//! # A catalogue, not a template dump (issue 13)
+//!
+//! - Every listing is about one *topic*, which is its first keyword: a subject and a kind of
+//!   result (城市燃气管网 + 泄漏监测预警系统) for most kinds, a field and a technology for talents,
+//!   a laboratory or instrument for facilities, the main product for enterprises. Within a
+//!   kind no topic heads more than [`MAX_LISTINGS_PER_TOPIC`] = 5 listings, and every title but
+//!   an enterprise's name contains its topic's characters in order.
+//! - Within a kind no two titles share more than [`MAX_TITLE_SIMILARITY`] = 80% of their
+//!   characters in order (longest common subsequence over the longer title). The generator
+//!   redraws a title that would break either rule, so both hold for every seed; see
+//!   `similarity.rs` for how it finds the few earlier titles worth comparing.
+//! - No phrase of [`technology_phrases`] occurs in more than a tenth of all listings; the search
+//!   terms of the demo (机器视觉, 无人机, 大模型, …) each occur in several hundred.
+//! - About half of the listings carry no discipline, as real user input often does: most
+//!   enterprises and scenarios, and a share of every other kind.
+//!
+//! `cargo run --release -p xietong-demo --example figures [SEED]` prints these figures.
 
 mod compose;
 mod demand;
@@ -25,12 +43,14 @@ mod enterprise;
 mod people;
 mod places;
 mod rng;
+mod similarity;
 mod supply;
 mod vocab;
 
 use xietong_domain::ListingBody;
 
 use crate::rng::Rng;
+pub use crate::similarity::{MAX_LISTINGS_PER_TOPIC, MAX_TITLE_SIMILARITY};
 
 /// The seed used for the first start of the application.
 pub const DEFAULT_SEED: u64 = 20_240_501;
@@ -97,7 +117,7 @@ pub const fn counts() -> DemoCounts {
 /// Number of universities and institutes that own achievements, facilities and talents.
 const INSTITUTES: usize = 120;
 
-/// Generates the demo listings for `seed`; deterministic, and fast (tens of milliseconds).
+/// Generates the demo listings for `seed`; deterministic, and fast (a few hundred milliseconds).
 pub fn generate(seed: u64) -> DemoData {
     let counts = counts();
     let (mut listings, enterprises) = enterprise::generate(&mut Rng::new(seed, 1));
@@ -110,6 +130,20 @@ pub fn generate(seed: u64) -> DemoData {
     listings.extend(demand::demands(&mut Rng::new(seed, 7), counts.demands, &enterprises));
     listings.extend(demand::challenges(&mut Rng::new(seed, 8), counts.challenges, &enterprises));
     DemoData { listings }
+}
+
+/// The technology phrases of the demo vocabulary: every sector's technologies and its signature
+/// search terms (机器视觉, 大模型, 无人机, …), sorted and without repeats. No one of them occurs
+/// in more than a tenth of the listings.
+pub fn technology_phrases() -> Vec<&'static str> {
+    let mut phrases: Vec<&'static str> = vocab::SECTORS
+        .iter()
+        .flat_map(|sector| sector.technologies.iter().chain(sector.signature_terms))
+        .copied()
+        .collect();
+    phrases.sort_unstable();
+    phrases.dedup();
+    phrases
 }
 
 #[cfg(test)]

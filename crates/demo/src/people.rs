@@ -7,6 +7,7 @@ use xietong_domain::Contact;
 
 use crate::places::{Area, area_of};
 use crate::rng::Rng;
+use crate::vocab::Sector;
 
 /// Surnames with their pinyin, roughly by frequency.
 const SURNAMES: &[(&str, &str)] = &[
@@ -227,7 +228,7 @@ pub(crate) const INSTITUTE_PREFIXES: &[(&str, &str)] = &[
 ];
 const INSTITUTE_TYPES: &[&str] =
     &["先进技术研究院", "产业技术研究院", "工程技术大学", "科技学院", "新型研发机构", "协同创新研究院", "重点实验室"];
-const SUFFIXES: &[&str] = &["有限公司", "有限公司", "有限公司", "股份有限公司"];
+const SUFFIXES: &[&str] = &["有限公司", "有限公司", "有限公司", "股份有限公司", "有限责任公司", "集团有限公司"];
 
 /// A person's name and the pinyin used in their email address.
 pub(crate) struct Person {
@@ -252,7 +253,9 @@ pub(crate) fn person(rng: &mut Rng) -> Person {
 #[derive(Debug, Clone)]
 pub(crate) struct Org {
     pub(crate) name: String,
-    /// Email domain, e.g. ruituo-tech.com.cn.
+    /// What people call it: 睿拓锂电 for a company, the full name for an institute.
+    pub(crate) short_name: String,
+    /// Email domain, e.g. ruituo.com.cn.
     pub(crate) domain: String,
     /// Region code of the head office.
     pub(crate) region_code: String,
@@ -260,17 +263,33 @@ pub(crate) struct Org {
     pub(crate) sector: usize,
 }
 
-/// A company name such as 北京睿拓智能科技有限公司, plus its email domain.
-pub(crate) fn company_name(rng: &mut Rng, city: &str, company_word: &str) -> (String, String) {
-    let (first, first_pinyin) = *rng.pick(BRAND);
-    let mut second = *rng.pick(BRAND);
-    while second.0 == first {
-        second = *rng.pick(BRAND);
-    }
+/// A company's full name, short name and email domain.
+pub(crate) struct CompanyName {
+    /// 北京睿拓锂电智能装备有限公司.
+    pub(crate) name: String,
+    /// 睿拓锂电, as people say it.
+    pub(crate) short_name: String,
+    /// ruituo.com.cn.
+    pub(crate) domain: String,
+}
+
+/// A company name such as 北京睿拓锂电智能装备有限公司 or 睿拓（天津）机器人有限公司: a brand of
+/// two or three syllables, an optional specialty, the sector word and the legal form, with the
+/// city in front, in brackets after the brand, or absent.
+pub(crate) fn company_name(rng: &mut Rng, city: &str, sector: &Sector) -> CompanyName {
+    let syllable_count = 2 + usize::from(rng.chance(0.4));
+    let syllables = rng.sample(BRAND, syllable_count);
+    let brand: String = syllables.iter().map(|(text, _)| *text).collect();
+    let brand_pinyin: String = syllables.iter().map(|(_, pinyin)| *pinyin).collect();
+    let specialty = if rng.chance(0.6) { *rng.pick(sector.company_specialties) } else { "" };
+    let word = rng.pick(sector.company_words);
     let suffix = rng.pick(SUFFIXES);
-    let name = format!("{city}{first}{}{company_word}{suffix}", second.0);
-    let domain = format!("{first_pinyin}{}.com.cn", second.1);
-    (name, domain)
+    let name = match rng.weighted(&[70, 20, 10]) {
+        0 => format!("{city}{brand}{specialty}{word}{suffix}"),
+        1 => format!("{brand}（{city}）{specialty}{word}{suffix}"),
+        _ => format!("{brand}{specialty}{word}{suffix}"),
+    };
+    CompanyName { name, short_name: format!("{brand}{specialty}"), domain: format!("{brand_pinyin}.com.cn") }
 }
 
 /// An institute or university name such as 京南先进技术研究院.

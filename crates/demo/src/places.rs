@@ -89,6 +89,11 @@ pub(crate) fn display_name(region_code: &str) -> String {
     chain.iter().rev().map(|r| r.name.as_str()).collect()
 }
 
+/// The region's own name, e.g. 丰台区, 滨海新区 or 涿州市.
+pub(crate) fn short_name(region_code: &str) -> String {
+    Reference::get().region(region_code).map_or_else(|| region_code.to_string(), |region| region.name.clone())
+}
+
 /// Short name used in company names: 北京, 天津, 河北, 雄安 or a Hebei city such as 保定.
 pub(crate) fn city_prefix(rng: &mut Rng, region_code: &str) -> String {
     match area_of(region_code) {

@@ -5,11 +5,12 @@ use xietong_domain::{
     TransferMode,
 };
 
-use crate::compose::{self, Core, TitleBook};
+use crate::compose::{self, Core};
 use crate::people::{self, INSTITUTE_PREFIXES, Org};
 use crate::places::{self, Area, FENGTAI};
 use crate::rng::Rng;
-use crate::vocab::{ACADEMIC_RANKS, INDUSTRY_RANKS, SECTORS, TALENT_SERVICES};
+use crate::similarity::{Drawn, TitleBook};
+use crate::vocab::{ACADEMIC_RANKS, INDUSTRY_RANKS, PROGRESS_SENTENCES, SECTORS, TALENT_SERVICES, TITLE_QUALIFIERS};
 
 /// Universities and institutes, mostly in Beijing, which own most achievements.
 pub(crate) fn institutes(rng: &mut Rng, count: usize) -> Vec<Org> {
@@ -23,7 +24,8 @@ pub(crate) fn institutes(rng: &mut Rng, count: usize) -> Vec<Org> {
         }
         let areas = [Area::Fengtai, Area::Beijing, Area::Tianjin, Area::Hebei, Area::Xiongan];
         let area = areas[rng.weighted(&[30, 45, 12, 8, 5])];
-        institutes.push(Org { name, domain, region_code: places::region_in(rng, area), sector: sector_index });
+        let region_code = places::region_in(rng, area);
+        institutes.push(Org { short_name: name.clone(), name, domain, region_code, sector: sector_index });
     }
     institutes
 }
@@ -34,34 +36,66 @@ fn supplier<'a>(rng: &mut Rng, institutes: &'a [Org], enterprises: &'a [Org], in
 }
 
 pub(crate) fn talents(rng: &mut Rng, count: usize, institutes: &[Org], enterprises: &[Org]) -> Vec<ListingBody> {
-    let mut titles = TitleBook::default();
+    let mut titles = TitleBook::new("talent");
     let mut bodies = Vec::with_capacity(count);
     for index in 0..count {
         let (employer, academic) = supplier(rng, institutes, enterprises, 0.55);
         let sector = &SECTORS[employer.sector];
         let person = people::person(rng);
         let rank = rng.pick(if academic { ACADEMIC_RANKS } else { INDUSTRY_RANKS }).to_string();
-        let mut expertise: Vec<String> = rng.sample(sector.expertise, 2).into_iter().map(str::to_string).collect();
-        expertise.extend(rng.sample_between(sector.technologies, 1, 2).into_iter().map(str::to_string));
-        let title = titles.draw(rng, |rng| {
-            let focus = rng.pick(sector.technologies);
-            format!("{}（{rank}）：{focus}与{}", person.name, rng.pick(sector.expertise))
+        let mut field = "";
+        let mut technology = "";
+        let drawn = titles.draw(rng, |rng| {
+            field = *rng.pick(sector.expertise);
+            technology = *rng.pick(sector.technologies);
+            // 导航制导与控制 + 与 + 数字孪生 would read badly.
+            let joint = if field.contains('与') { "及" } else { "与" };
+            let topic = format!("{field}{joint}{technology}");
+            let name = &person.name;
+            let title = match rng.below(6) {
+                0 => format!("{name}（{rank}）：{topic}"),
+                1 => format!("{topic}方向{rank}{name}"),
+                2 => format!("{name}：{}{rank}，专注{topic}", employer.short_name),
+                3 => format!("{rank}{name}团队——{topic}"),
+                4 => format!("{name}｜{topic}"),
+                _ => format!("{topic}专家{name}（{rank}）"),
+            };
+            Drawn { title, topic }
         });
-        let application = rng.pick(sector.applications);
-        let summary = format!(
-            "{}，{}{rank}，长期从事{}及其在{application}领域的应用研究，主持或参与国家及省部级科研项目{}项，授权发明专利{}项，可提供{}。",
-            person.name,
-            employer.name,
-            expertise[expertise.len() - 1],
-            rng.between(2, 25),
-            rng.between(1, 40),
-            rng.pick(TALENT_SERVICES),
-        );
+        let mut expertise = vec![field.to_string(), technology.to_string()];
+        for extra in rng.sample(sector.expertise, 2) {
+            if expertise.len() < 3 && !expertise.iter().any(|known| known == extra) {
+                expertise.push(extra.to_string());
+            }
+        }
+        let application = *rng.pick(sector.applications);
+        let summary = match rng.below(3) {
+            0 => format!(
+                "{}，{}{rank}，长期从事{field}研究及其在{application}领域的应用，主持或参与国家及省部级科研项目{}项，授权发明专利{}项，可提供{}。",
+                person.name,
+                employer.name,
+                rng.between(2, 25),
+                rng.between(1, 40),
+                rng.pick(TALENT_SERVICES),
+            ),
+            1 => format!(
+                "{rank}，就职于{}，研究{technology}在{application}中的工程应用，近五年完成横向课题{}项，可提供{}。",
+                employer.name,
+                rng.between(2, 30),
+                rng.pick(TALENT_SERVICES),
+            ),
+            _ => format!(
+                "{}在{field}方向工作{}年，熟悉{application}一线需求，可提供{}。",
+                person.name,
+                rng.between(5, 30),
+                rng.pick(TALENT_SERVICES),
+            ),
+        };
         let description = format!(
             "研究方向包括{}。曾围绕{application}中{}的问题，带领团队研制{}，{}。{}",
             expertise.join("、"),
             rng.pick(sector.problems),
-            rng.pick(sector.products),
+            compose::topic(rng, sector).phrase(),
             compose::metric(rng, sector),
             rng.pick(sector.pitches),
         );
@@ -78,15 +112,14 @@ pub(crate) fn talents(rng: &mut Rng, count: usize, institutes: &[Org], enterpris
                 willing_regions.push(code);
             }
         }
-        let keyword_terms: Vec<&str> = expertise.iter().map(String::as_str).take(3).collect();
         let org_contact = people::contact(rng, employer);
         let core = Core {
-            title,
+            title: drawn.title,
             summary,
             description,
-            keywords: compose::keywords(rng, sector, &keyword_terms),
+            keywords: compose::keywords(rng, sector, &drawn.topic, &[field, technology]),
             industry_codes: compose::industry_codes(rng, sector),
-            disciplines: compose::disciplines(rng, sector),
+            disciplines: compose::disciplines(rng, sector, 0.3),
             region_codes: vec![employer.region_code.clone()],
             owner_org: employer.name.clone(),
             contact: xietong_domain::Contact {
@@ -112,32 +145,57 @@ pub(crate) fn talents(rng: &mut Rng, count: usize, institutes: &[Org], enterpris
 const TRL_WEIGHTS: [u32; 9] = [1, 2, 9, 15, 21, 22, 17, 9, 4];
 
 pub(crate) fn achievements(rng: &mut Rng, count: usize, institutes: &[Org], enterprises: &[Org]) -> Vec<ListingBody> {
-    let mut titles = TitleBook::default();
+    let mut titles = TitleBook::new("achievement");
     let mut bodies = Vec::with_capacity(count);
     for index in 0..count {
         let (owner, academic) = supplier(rng, institutes, enterprises, 0.7);
         let sector = &SECTORS[owner.sector];
         let mut technology = "";
-        let mut product = "";
         let mut application = "";
-        let title = titles.draw(rng, |rng| {
-            technology = *rng.pick(sector.technologies);
-            product = *rng.pick(sector.products);
-            application = *rng.pick(sector.applications);
-            match rng.weighted(&[45, 25, 15, 15]) {
-                0 => format!("基于{technology}的{product}"),
-                1 => format!("面向{application}的{technology}{product}"),
-                2 => format!("{product}关键技术及应用（{technology}）"),
-                _ => format!("{technology}驱动的{application}{product}"),
-            }
+        let mut topic = compose::topic(rng, sector);
+        let drawn = titles.draw(rng, |rng| {
+            topic = compose::topic(rng, sector);
+            technology = *rng.pick(topic.technologies);
+            application = *rng.pick(topic.applications);
+            let phrase = topic.phrase();
+            let qualifier = rng.pick(TITLE_QUALIFIERS);
+            let (subject, result) = (topic.subject, topic.result);
+            let title = match rng.below(10) {
+                0 => format!("基于{technology}的{phrase}"),
+                1 => format!("{phrase}关键技术及应用"),
+                2 => format!("{phrase}研制与产业化"),
+                3 => format!("面向{application}的{phrase}"),
+                4 => format!("{qualifier}{phrase}"),
+                5 => format!("{phrase}（{technology}）"),
+                6 => format!("一种用于{subject}的{result}"),
+                7 => format!("{technology}在{phrase}中的应用"),
+                8 => format!("{phrase}工程化开发与示范"),
+                _ => format!("{qualifier}{subject}{result}及其{technology}实现"),
+            };
+            Drawn { title, topic: phrase }
         });
+        let title = drawn.title;
         let (first_metric, second_metric) = compose::two_metrics(rng, sector);
-        let summary = format!(
-            "{title}，{first_metric}，{second_metric}，已在{}{}完成验证，可{}。",
-            rng.between(1, 12),
-            rng.pick(sector.deployment_units),
-            rng.pick(sector.benefits),
-        );
+        let summary = match rng.below(3) {
+            0 => format!(
+                "{title}，{first_metric}，{second_metric}，已在{}{}完成验证，可{}。",
+                rng.between(1, 12),
+                rng.pick(sector.deployment_units),
+                rng.pick(sector.benefits),
+            ),
+            1 => format!(
+                "本成果围绕{}研制{}，{first_metric}，可{}。",
+                topic.subject,
+                topic.result,
+                rng.pick(sector.benefits),
+            ),
+            _ => format!(
+                "针对{application}中{}的问题，{}提出了{}，{first_metric}。",
+                rng.pick(sector.problems),
+                owner.short_name,
+                topic.phrase(),
+            ),
+        };
         let trl = 1 + rng.weighted(&TRL_WEIGHTS) as u8;
         let transfer_modes = rng.sample_between(
             &[TransferMode::Licence, TransferMode::Assignment, TransferMode::JointDevelopment, TransferMode::Equity],
@@ -154,9 +212,8 @@ pub(crate) fn achievements(rng: &mut Rng, count: usize, institutes: &[Org], ente
             })
             .collect();
         let description = format!(
-            "项目针对{application}中{}的问题，采用{}与{technology}相结合的技术路线，目前处于技术成熟度{trl}级。成果持有方为{}，可通过{}方式与企业合作。{}",
-            rng.pick(sector.problems),
-            rng.pick(sector.technologies),
+            "项目采用{technology}技术路线，{second_metric}，目前处于技术成熟度{trl}级。{}成果持有方为{}，可通过{}方式与企业合作。{}",
+            rng.pick(PROGRESS_SENTENCES),
             owner.name,
             transfer_text.join("、"),
             rng.pick(sector.pitches),
@@ -190,9 +247,9 @@ pub(crate) fn achievements(rng: &mut Rng, count: usize, institutes: &[Org], ente
             title,
             summary,
             description,
-            keywords: compose::keywords(rng, sector, &[technology, product, application]),
+            keywords: compose::keywords(rng, sector, &drawn.topic, &[technology, application]),
             industry_codes: compose::industry_codes(rng, sector),
-            disciplines: compose::disciplines(rng, sector),
+            disciplines: compose::disciplines(rng, sector, 0.35),
             region_codes: vec![owner.region_code.clone()],
             owner_org: owner.name.clone(),
             contact: people::contact(rng, owner),
@@ -225,21 +282,59 @@ fn facility_types(rng: &mut Rng, count: usize) -> Vec<FacilityType> {
 }
 
 pub(crate) fn facilities(rng: &mut Rng, count: usize, institutes: &[Org], enterprises: &[Org]) -> Vec<ListingBody> {
-    let mut titles = TitleBook::default();
+    let mut titles = TitleBook::new("facility");
     let mut bodies = Vec::with_capacity(count);
     for (index, facility_type) in facility_types(rng, count).into_iter().enumerate() {
         let (owner, _) = supplier(rng, institutes, enterprises, 0.6);
         let sector = &SECTORS[owner.sector];
-        let title = titles.draw(rng, |rng| match facility_type {
-            FacilityType::PilotBase => {
-                let (prefix, _) = rng.pick(INSTITUTE_PREFIXES);
-                let flavour = rng.pick(&["中试基地", "概念验证与中试基地", "中试熟化基地", "成果转化中试基地"]);
-                format!("{prefix}{}{flavour}", sector.name)
+        let district = places::short_name(&owner.region_code);
+        let drawn = titles.draw(rng, |rng| {
+            let short = &owner.short_name;
+            match facility_type {
+                FacilityType::PilotBase => {
+                    let (prefix, _) = rng.pick(INSTITUTE_PREFIXES);
+                    let application = *rng.pick(sector.applications);
+                    let flavour = rng.pick(&["中试基地", "概念验证与中试基地", "中试熟化基地", "成果转化中试基地"]);
+                    let topic = format!("{application}{flavour}");
+                    let title = match rng.below(3) {
+                        0 => format!("{prefix}{topic}"),
+                        1 => format!("{district}{topic}"),
+                        _ => format!("{prefix}{sector_name}{topic}", sector_name = sector.name),
+                    };
+                    Drawn { title, topic }
+                }
+                FacilityType::PilotLine => {
+                    let topic = compose::topic(rng, sector).phrase();
+                    let title = match rng.below(3) {
+                        0 => format!("{short}{topic}中试线"),
+                        1 => format!("{topic}中试线（{district}）"),
+                        _ => format!("{topic}公共中试线"),
+                    };
+                    Drawn { title, topic }
+                }
+                FacilityType::Lab => {
+                    let topic = rng.pick(sector.labs).to_string();
+                    let title = match rng.below(4) {
+                        0 => format!("{short}{topic}"),
+                        1 => format!("{topic}开放共享（{short}）"),
+                        2 => format!("{district}{}{topic}", rng.pick(sector.applications)),
+                        _ => format!("{}{topic}", rng.pick(sector.applications)),
+                    };
+                    Drawn { title, topic }
+                }
+                FacilityType::Instrument => {
+                    let topic = rng.pick(sector.instruments).to_string();
+                    let title = match rng.below(4) {
+                        0 => format!("{short}{topic}"),
+                        1 => format!("{topic}共享机时（{short}）"),
+                        2 => format!("{district}{topic}对外开放"),
+                        _ => format!("{}用{topic}", rng.pick(sector.applications)),
+                    };
+                    Drawn { title, topic }
+                }
             }
-            FacilityType::PilotLine => format!("{}{}中试线", owner.name, rng.pick(sector.products)),
-            FacilityType::Lab => format!("{}{}", owner.name, rng.pick(sector.labs)),
-            FacilityType::Instrument => format!("{}{}", owner.name, rng.pick(sector.instruments)),
         });
+        let title = drawn.title;
         let capabilities: Vec<String> =
             rng.sample_between(sector.capabilities, 2, 4).into_iter().map(str::to_string).collect();
         let (capacity_unit, price) = match facility_type {
@@ -255,7 +350,7 @@ pub(crate) fn facilities(rng: &mut Rng, count: usize, institutes: &[Org], enterp
             facility_type.label_zh(),
             capabilities.join("、"),
             sector.name,
-            rng.pick(sector.products),
+            compose::topic(rng, sector).result,
         );
         let description = format!(
             "设施位于{site}，可支撑{}在{}场景的工程化验证与小批量试制，{}。{}",
@@ -276,16 +371,15 @@ pub(crate) fn facilities(rng: &mut Rng, count: usize, institutes: &[Org], enterp
                 "长期合作可签订框架协议"
             ]),
         );
-        let capability_terms: Vec<&str> = capabilities.iter().map(String::as_str).take(2).collect();
         let mut keyword_terms = vec![facility_type.label_zh()];
-        keyword_terms.extend(capability_terms);
+        keyword_terms.extend(capabilities.iter().map(String::as_str).take(2));
         let core = Core {
             title,
             summary,
             description,
-            keywords: compose::keywords(rng, sector, &keyword_terms),
+            keywords: compose::keywords(rng, sector, &drawn.topic, &keyword_terms),
             industry_codes: compose::industry_codes(rng, sector),
-            disciplines: compose::disciplines(rng, sector),
+            disciplines: compose::disciplines(rng, sector, 0.4),
             region_codes: vec![owner.region_code.clone()],
             owner_org: owner.name.clone(),
             contact: people::contact(rng, owner),

@@ -1,11 +1,14 @@
 //! Properties of the generated demo data that the first start and the search demo rely on.
 
+mod measure;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
+use proptest::prelude::*;
 use xietong_demo::{
     DEFAULT_SEED, DemoData, FENGTAI_HQ_WITH_JINJI_BRANCH, FENGTAI_SITES_OF_JINJI_ENTERPRISES,
-    JINJI_HQ_WITH_FENGTAI_SITE, counts, generate,
+    JINJI_HQ_WITH_FENGTAI_SITE, MAX_LISTINGS_PER_TOPIC, MAX_TITLE_SIMILARITY, counts, generate,
 };
 use xietong_domain::{
     Availability, Details, FacilityType, Kind, ListingBody, Reference, SiteRole, Status, Uscc, Visibility, validate,
@@ -20,9 +23,7 @@ fn of_kind(kind: Kind) -> impl Iterator<Item = &'static ListingBody> {
     demo().listings.iter().filter(move |body| body.kind() == kind)
 }
 
-fn all_text(body: &ListingBody) -> String {
-    format!("{}\n{}\n{}", body.title, body.keywords.join(" "), body.searchable_text())
-}
+use measure::all_text;
 
 #[test]
 fn counts_per_kind_are_exact() {
@@ -61,14 +62,110 @@ fn same_seed_gives_identical_output_and_another_seed_differs() {
     assert_ne!(&other, demo());
 }
 
+/// The title rule of issue 13, checked on every pair of titles of every kind.
 #[test]
-fn titles_are_at_least_95_percent_distinct_per_kind() {
+fn no_two_titles_of_a_kind_share_more_than_80_percent_of_their_characters_in_order() {
+    assert_eq!(MAX_TITLE_SIMILARITY, 0.8);
     for kind in Kind::ALL {
+        let titles = measure::titles_of(&demo().listings, kind);
+        let (left, right, ratio) = measure::most_similar_pair(&titles).expect("every kind has two titles");
+        println!("{kind}: most similar titles {:?} and {:?} ({ratio:.3})", titles[left].text, titles[right].text);
+        assert!(ratio <= 0.8, "{kind}: {:?} and {:?} share {ratio:.3}", titles[left].text, titles[right].text);
+    }
+}
+
+// The property test of the title rule over seeds: for any seed, no two titles of a kind share
+// more than 80% of their characters in order. Each case checks a sample of titles of every
+// kind against all titles of that kind; the test above checks every pair of the default seed.
+
+/// Titles per kind compared with all others in one case.
+const SAMPLE: usize = 200;
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sampled_titles_share_at_most_80_percent_with_any_other_title(seed in any::<u64>(), offset in 0usize..1_000) {
+        let data = xietong_demo::generate(seed);
+        for kind in Kind::ALL {
+            let titles = measure::titles_of(&data.listings, kind);
+            let step = (titles.len() / SAMPLE).max(1);
+            for sampled in (offset % step..titles.len()).step_by(step) {
+                for (other, title) in titles.iter().enumerate() {
+                    if other == sampled {
+                        continue;
+                    }
+                    prop_assert!(
+                        !titles[sampled].shares_more_than_80_percent_with(title),
+                        "seed {seed}, {kind}: {:?} and {:?} share {:.3}",
+                        titles[sampled].text,
+                        title.text,
+                        titles[sampled].similarity(title)
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn no_topic_heads_more_than_five_listings_of_a_kind() {
+    assert_eq!(MAX_LISTINGS_PER_TOPIC, 5);
+    for kind in Kind::ALL {
+        let (count, topic) = measure::most_listings_per_topic(of_kind(kind));
+        assert!(count <= 5, "{kind}: {count} listings are about {topic}");
+        if kind == Kind::Enterprise {
+            // An enterprise's title is its name; its topic is its main product.
+            continue;
+        }
+        for body in of_kind(kind) {
+            // A title may split its topic (一种用于锂电池极片的表面缺陷在线检测系统), but it has all of
+            // the topic's characters in order.
+            let topic: Vec<char> = measure::topic(body).chars().collect();
+            let title: Vec<char> = body.title.chars().collect();
+            let in_order = measure::longest_common_subsequence(&topic, &title) == topic.len();
+            assert!(in_order, "{kind}: {:?} is not about its topic {:?}", body.title, measure::topic(body));
+        }
         let titles: Vec<&str> = of_kind(kind).map(|body| body.title.as_str()).collect();
-        let distinct: HashSet<&str> = titles.iter().copied().collect();
-        let ratio = distinct.len() as f64 / titles.len() as f64;
-        println!("{kind}: {} of {} titles distinct ({:.2}%)", distinct.len(), titles.len(), ratio * 100.0);
-        assert!(ratio >= 0.95, "{kind}: only {ratio:.3} of titles are distinct");
+        let mut topics: Vec<&str> = of_kind(kind).map(measure::topic).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        for topic in topics {
+            let heads = titles.iter().filter(|title| title.contains(topic)).count();
+            assert!(heads <= 5, "{kind}: {heads} titles name {topic}");
+        }
+    }
+}
+
+#[test]
+fn no_technology_phrase_occurs_in_more_than_a_tenth_of_the_listings() {
+    let listings = &demo().listings;
+    let mut phrases: Vec<String> = xietong_demo::technology_phrases().into_iter().map(str::to_string).collect();
+    // The phrases issue 13 names, and every keyword that is common enough to matter.
+    for named in ["机器视觉", "大模型", "无人机", "卫星", "工业机器人", "创新药", "应急救援", "深度学习", "AI"]
+    {
+        phrases.push(named.to_string());
+    }
+    phrases.extend(measure::common_keywords(listings, 0.01));
+    let phrase_refs: Vec<&str> = phrases.iter().map(String::as_str).collect();
+    let counts = measure::listings_per_phrase(listings, &phrase_refs);
+    for (phrase, count) in counts.iter().take(5) {
+        println!("{phrase}: {count} listings");
+    }
+    assert!(counts.len() > 80, "the vocabulary has many technology phrases");
+    for (phrase, count) in counts {
+        assert!(count * 10 <= listings.len(), "{phrase} occurs in {count} of {} listings", listings.len());
+    }
+}
+
+#[test]
+fn about_half_of_the_listings_carry_no_discipline() {
+    let share = measure::share_without_discipline(&demo().listings);
+    assert!((0.45..=0.55).contains(&share), "{share:.3} of the listings carry no discipline");
+    for kind in [Kind::Talent, Kind::Achievement, Kind::Demand] {
+        let with = of_kind(kind).filter(|body| !body.disciplines.is_empty()).count();
+        let without = of_kind(kind).filter(|body| body.disciplines.is_empty()).count();
+        assert!(with > 0 && without > 0, "{kind}: {with} with a discipline, {without} without");
     }
 }
 
