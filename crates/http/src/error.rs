@@ -170,7 +170,7 @@ impl From<StoreError> for ApiError {
             StoreError::Duplicate { field, existing } => ApiError::Conflict(format!(
                 "a listing with the same {field} already exists ({existing}); update that one instead"
             )),
-            StoreError::Backend(_) => ApiError::Internal(anyhow::Error::new(err)),
+            StoreError::Backend { .. } => ApiError::Internal(anyhow::Error::new(err)),
             StoreError::Taken { .. } => ApiError::Conflict(err.to_string()),
         }
     }

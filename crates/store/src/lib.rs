@@ -28,8 +28,29 @@ pub enum StoreError {
     /// `username` (users), `value` the name asked for.
     #[error("{field} {value:?} is already taken")]
     Taken { field: &'static str, value: String },
-    #[error("storage backend failed: {0}")]
-    Backend(String),
+    /// The database failed, or holds something it should not. `context` says what was being
+    /// done; `source` keeps the driver's error for logs (`{:#}` prints the chain).
+    #[error("storage backend failed: {context}")]
+    Backend {
+        context: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl StoreError {
+    /// A backend failure without an underlying error (e.g. corrupt stored data).
+    pub fn backend(context: impl Into<String>) -> StoreError {
+        StoreError::Backend { context: context.into(), source: None }
+    }
+
+    /// A backend failure caused by `source`.
+    pub fn backend_caused(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Backend { context: context.into(), source: Some(Box::new(source)) }
+    }
 }
 
 /// Filters of a listing query. `region` and `industry` include everything below the given code.

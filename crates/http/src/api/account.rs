@@ -385,7 +385,7 @@ pub async fn create_user(
                 password_hash,
             });
             let user = match user {
-                Err(StoreError::Backend(e)) => return Err(ApiError::Internal(anyhow::anyhow!(e))),
+                Err(error @ StoreError::Backend { .. }) => return Err(ApiError::Internal(anyhow::Error::new(error))),
                 other => other?,
             };
             let mut entry = caller.audit("user.create", user.username.clone(), org.map(|o| o.region_code));

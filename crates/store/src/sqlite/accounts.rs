@@ -299,7 +299,7 @@ impl Accounts for SqliteStore {
                 .prepare_cached("UPDATE users SET password_hash = ?1 WHERE id = ?2")?
                 .execute(params![password_hash, user_id])?;
             if updated == 0 {
-                return Err(StoreError::Backend(format!("user {user_id} does not exist")));
+                return Err(StoreError::backend(format!("user {user_id} does not exist")));
             }
             Ok(())
         })
@@ -309,7 +309,7 @@ impl Accounts for SqliteStore {
         self.write(|tx| {
             let updated = tx.prepare_cached("UPDATE users SET disabled = 1 WHERE id = ?1")?.execute([user_id])?;
             if updated == 0 {
-                return Err(StoreError::Backend(format!("user {user_id} does not exist")));
+                return Err(StoreError::backend(format!("user {user_id} does not exist")));
             }
             tx.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?.execute([user_id])?;
             tx.prepare_cached("UPDATE api_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL")?

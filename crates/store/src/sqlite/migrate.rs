@@ -34,7 +34,7 @@ pub fn run(conn: &Connection) -> Result<(), StoreError> {
             Ok(_) => conn.execute_batch("COMMIT")?,
             Err(err) => {
                 conn.execute_batch("ROLLBACK")?;
-                return Err(StoreError::Backend(format!("migration {version} ({name}) failed: {err}")));
+                return Err(StoreError::backend_caused(format!("migration {version} ({name}) failed"), err));
             }
         }
     }

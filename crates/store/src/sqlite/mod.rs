@@ -28,13 +28,13 @@ pub struct SqliteStore {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> Self {
-        StoreError::Backend(err.to_string())
+        StoreError::backend_caused(format!("SQLite: {err}"), err)
     }
 }
 
 impl From<serde_json::Error> for StoreError {
     fn from(err: serde_json::Error) -> Self {
-        StoreError::Backend(format!("corrupt listing json: {err}"))
+        StoreError::backend_caused("corrupt JSON in the store", err)
     }
 }
 
@@ -67,7 +67,7 @@ fn fmt_utc(at: OffsetDateTime) -> String {
 }
 
 fn parse_time(text: &str) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::parse(text, &Rfc3339).map_err(|_| StoreError::Backend(format!("corrupt timestamp {text:?}")))
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|_| StoreError::backend(format!("corrupt timestamp {text:?}")))
 }
 
 /// `?, ?, ?` for `n` bound values.
@@ -144,7 +144,7 @@ fn check_unique(tx: &Transaction<'_>, id: ListingId, body: &ListingBody) -> Resu
 }
 
 fn parse_id(text: &str) -> Result<ListingId, StoreError> {
-    text.parse().map_err(|_| StoreError::Backend(format!("corrupt listing id {text:?}")))
+    text.parse().map_err(|_| StoreError::backend(format!("corrupt listing id {text:?}")))
 }
 
 /// Writes the derived rows (regions, industries, sites) and the change-log entry of a listing.
@@ -225,7 +225,7 @@ fn insert(tx: &Transaction<'_>, body: ListingBody) -> Result<Listing, StoreError
         Ok(_) => {}
         Err(rusqlite::Error::SqliteFailure(failure, _)) if failure.code == rusqlite::ErrorCode::ConstraintViolation => {
             check_unique(tx, listing.id, &listing.body)?;
-            return Err(StoreError::Backend(format!("constraint violated by listing {}", listing.id)));
+            return Err(StoreError::backend(format!("constraint violated by listing {}", listing.id)));
         }
         Err(err) => return Err(err.into()),
     }
@@ -444,8 +444,8 @@ impl Store for SqliteStore {
             let mut counts = Vec::new();
             for row in rows {
                 let (kind, status, count) = row?;
-                let kind: Kind = kind.parse().map_err(StoreError::Backend)?;
-                let status: Status = status.parse().map_err(StoreError::Backend)?;
+                let kind: Kind = kind.parse().map_err(StoreError::backend)?;
+                let status: Status = status.parse().map_err(StoreError::backend)?;
                 counts.push(KindCount { kind, status, count: count as u64 });
             }
             Ok(counts)
@@ -651,5 +651,18 @@ impl crate::Idempotency for SqliteStore {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn backend_errors_keep_their_cause() {
+        let error: StoreError = rusqlite::Error::QueryReturnedNoRows.into();
+        let source = std::error::Error::source(&error).expect("the driver's error is kept as the source");
+        assert!(source.downcast_ref::<rusqlite::Error>().is_some());
+        assert!(error.to_string().contains("Query returned no rows"), "{error}");
     }
 }
