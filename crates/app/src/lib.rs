@@ -9,6 +9,9 @@
 pub mod auth;
 pub mod data_dir;
 pub mod demo_accounts;
+pub mod error;
+pub mod listing;
+pub mod transfer;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Weak};
@@ -22,6 +25,8 @@ use xietong_store::{Accounts, Idempotency, IdempotencyBegin, NewAudit, SqliteSto
 
 pub use auth::Auth;
 pub use data_dir::DataDir;
+pub use error::{AppError, AppResult};
+pub use listing::{Actor, Written};
 
 /// How long the index may lag behind the store before `/healthz` reports `degraded`.
 const DEGRADED_AFTER: Duration = Duration::from_secs(3);

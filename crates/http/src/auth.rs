@@ -180,16 +180,7 @@ impl Caller {
 
     /// An audit entry by this caller.
     pub fn audit(&self, action: &str, target: impl Into<String>, region_code: Option<String>) -> NewAudit {
-        let principal = self.principal();
-        NewAudit {
-            actor_id: principal.map(|p| p.user_id),
-            actor: principal.map_or_else(|| "anonymous".to_string(), |p| p.username.clone()),
-            action: action.to_string(),
-            target: target.into(),
-            region_code,
-            ip: self.ip.clone(),
-            detail: serde_json::Value::Null,
-        }
+        self.actor().audit(action, target, region_code)
     }
 }
 

@@ -186,29 +186,13 @@ pub async fn import_file(
     file_name: String,
     bytes: Vec<u8>,
 ) -> ApiResult<ImportReport> {
-    let principal = caller.user()?.clone();
-    let caller = caller.clone();
+    let actor = caller.actor();
     state
         .blocking(move |app| {
-            let mut options = xietong_transfer::ImportOptions::default();
-            if !principal.is_admin() {
-                let orgs = principal.orgs();
-                if orgs.is_empty() {
-                    return Err(ApiError::Forbidden("your account belongs to no organisation, so it cannot import".into()));
-                }
-                options.owners = Some(orgs);
-                options.pending_regions = app.accounts.review_regions()?;
-            }
-            let report =
-                xietong_transfer::import_bytes_with(app.store.as_ref(), kind, &file_name, &bytes, &options, &mut |_| {})
-                    .map_err(transfer_error)?;
-            let mut entry = caller.audit("import", format!("{kind}:{file_name}"), principal.region.clone());
-            entry.detail = serde_json::json!({
-                "rows": report.rows, "accepted": report.accepted, "updated": report.updated, "rejected": report.rejected,
-            });
-            app.audit(entry);
-            app.sync_after_write();
-            Ok(report)
+            app.import_rows(&actor, kind, &file_name, &bytes).map_err(|error| match error {
+                xietong_app::transfer::ImportError::Refused(refused) => refused.into(),
+                xietong_app::transfer::ImportError::File(file) => transfer_error(file),
+            })
         })
         .await
 }
