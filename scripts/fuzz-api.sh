@@ -4,7 +4,7 @@
 #
 # Usage: ./scripts/fuzz-api.sh                      (needs python3 with venv and access to PyPI
 #                                                     the first time, to install Schemathesis)
-#   XT_FUZZ_EXAMPLES=50 ./scripts/fuzz-api.sh        (examples per operation; default 40)
+#   XT_FUZZ_EXAMPLES=50 ./scripts/fuzz-api.sh        (examples per operation; default 200)
 #   XT_FUZZ_SEED=1 ./scripts/fuzz-api.sh             (default seed 20261202)
 #
 # What it does:
@@ -25,7 +25,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 schemathesis_version="4.32.5"
-examples="${XT_FUZZ_EXAMPLES:-40}"
+examples="${XT_FUZZ_EXAMPLES:-200}"
 seed="${XT_FUZZ_SEED:-20261202}"
 
 for tool in curl python3; do
