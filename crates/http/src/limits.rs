@@ -127,3 +127,32 @@ pub async fn limit_expensive(State(state): State<AppState>, request: Request, ne
         Err(error) => error.into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(n: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, n))
+    }
+
+    #[tokio::test]
+    async fn a_client_over_its_cap_gets_429_and_a_full_server_503() {
+        let limits = WorkLimits::new(2, 1);
+        let first = limits.enter(client(1)).await.expect("a first place");
+        match limits.enter(client(1)).await {
+            Err(ApiError::TooManyRequests { retry_after_s, .. }) => assert!(retry_after_s > 0),
+            other => panic!("expected 429, got {:?}", other.map(|_| ())),
+        }
+        let second = limits.enter(client(2)).await.expect("another client gets the second place");
+        match limits.enter(client(3)).await {
+            Err(error @ ApiError::Unavailable { .. }) => assert_eq!(error.status().as_u16(), 503),
+            other => panic!("expected 503, got {:?}", other.map(|_| ())),
+        }
+        // Places come back when the requests end.
+        drop(first);
+        drop(second);
+        let _again = limits.enter(client(1)).await.expect("the client's place was freed");
+        assert!(limits.clients.lock().get(&client(2)).is_none(), "a client with nothing running is forgotten");
+    }
+}
