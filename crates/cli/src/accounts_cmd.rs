@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use xietong_app::auth::new_password_hash;
 use xietong_app::{Auth, DataDir};
 use xietong_domain::{OrgKind, Reference, Role, Scope};
-use xietong_store::{Accounts, NewAudit, NewOrg, NewUser, SqliteStore};
+use xietong_store::{AuditTrail, Credentials, Identity, NewAudit, NewOrg, NewUser, SqliteStore};
 
 use crate::DataArgs;
 

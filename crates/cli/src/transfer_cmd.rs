@@ -275,7 +275,7 @@ fn filtered(store: &dyn Store, filter: &ListFilter) -> anyhow::Result<Vec<xieton
 /// Records an operator action of the command line in the audit trail; a failure is reported but
 /// does not undo the action.
 fn audit(store: &xietong_store::SqliteStore, action: &str, target: String, detail: serde_json::Value) {
-    use xietong_store::Accounts;
+    use xietong_store::AuditTrail;
     let entry =
         xietong_store::NewAudit { actor: "cli".into(), action: action.into(), target, detail, ..Default::default() };
     if let Err(error) = store.audit(entry) {

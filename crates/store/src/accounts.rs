@@ -203,8 +203,14 @@ pub struct AuditFilter {
     pub actor: Option<String>,
 }
 
-/// Persistent accounts and access records.
-pub trait Accounts: Send + Sync {
+/// Persistent accounts and access records: the four focused traits below, which every backend
+/// implements on one database (so the audit entry of a write can share its transaction).
+pub trait Accounts: Identity + Credentials + Collaboration + AuditTrail {}
+
+impl<T: Identity + Credentials + Collaboration + AuditTrail> Accounts for T {}
+
+/// Organisations, users and technology-manager appointments.
+pub trait Identity: Send + Sync {
     /// Fails with `Taken { field: "name", .. }` when the name is taken.
     fn create_org(&self, org: NewOrg) -> Result<Org, StoreError>;
     fn org(&self, id: i64) -> Result<Option<Org>, StoreError>;
@@ -224,7 +230,10 @@ pub trait Accounts: Send + Sync {
     /// Technology managers: organisations that appointed `user_id`.
     fn appoint(&self, user_id: i64, org_id: i64) -> Result<(), StoreError>;
     fn appointments(&self, user_id: i64) -> Result<Vec<Org>, StoreError>;
+}
 
+/// Login sessions and API tokens (stored as hashes).
+pub trait Credentials: Send + Sync {
     fn create_session(&self, session: Session) -> Result<(), StoreError>;
     /// The session with this token hash, if it exists and has not expired at `now`.
     fn session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<Session>, StoreError>;
@@ -240,7 +249,10 @@ pub trait Accounts: Send + Sync {
     fn token(&self, id: i64) -> Result<Option<ApiToken>, StoreError>;
     /// Idempotent: returns whether a live token was revoked by this call.
     fn revoke_token(&self, id: i64, now: OffsetDateTime) -> Result<bool, StoreError>;
+}
 
+/// Contact requests (consent before contact details show) and reviews before publication.
+pub trait Collaboration: Send + Sync {
     /// A new pending request; `NotFound` when the listing does not exist.
     fn create_contact_request(
         &self,
@@ -278,7 +290,10 @@ pub trait Accounts: Send + Sync {
     ) -> Result<Review, StoreError>;
     /// Decisions on a listing, newest first.
     fn reviews_of(&self, listing_id: ListingId) -> Result<Vec<Review>, StoreError>;
+}
 
+/// The append-only audit trail.
+pub trait AuditTrail: Send + Sync {
     /// Appends to the audit trail; the table refuses updates and deletes.
     fn audit(&self, entry: NewAudit) -> Result<AuditEntry, StoreError>;
     /// Entries matching the filter, newest first, and the number of all matching entries.

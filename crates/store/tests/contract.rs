@@ -6,8 +6,8 @@ use time::macros::{datetime, offset};
 use time::{Duration, OffsetDateTime};
 use xietong_domain::{Kind, ListingBody, ListingId, OrgKind, ReadScope, Role, Scope, Status, Visibility};
 use xietong_store::{
-    Accounts, AuditEntry, AuditFilter, ListFilter, ListingKey, ListingWrite, NewApiToken, NewAudit, NewOrg, NewUser,
-    RequestState, Session, SqliteStore, Store, StoreError, WriteOp,
+    Accounts, AuditEntry, AuditFilter, AuditTrail, Credentials, Identity, ListFilter, ListingKey, ListingWrite,
+    NewApiToken, NewAudit, NewOrg, NewUser, RequestState, Session, SqliteStore, Store, StoreError, WriteOp,
 };
 
 fn body(json: serde_json::Value) -> ListingBody {
@@ -304,7 +304,7 @@ fn list_applies_read_scope(store: &dyn Store) {
     assert_eq!(of_jia, "a");
 }
 
-fn orgs_and_users(store: &impl Accounts) {
+fn orgs_and_users(store: &impl Identity) {
     let org = store.create_org(new_org("北京某研究院", OrgKind::University, "110108")).unwrap();
     assert_eq!(org.kind, OrgKind::University);
     assert_eq!(store.org(org.id).unwrap(), Some(org.clone()));
@@ -340,7 +340,7 @@ fn orgs_and_users(store: &impl Accounts) {
     assert_eq!(store.user(operator.id + alice.id + 1000).unwrap(), None);
 }
 
-fn sessions_expire(store: &impl Accounts) {
+fn sessions_expire(store: &(impl Identity + Credentials)) {
     let user = store.create_user(new_user("sess", Role::Member, None, None)).unwrap();
     // Expires half a second after a whole hour: text with a varying fraction width or an offset
     // other than UTC would compare wrongly.
@@ -369,7 +369,7 @@ fn sessions_expire(store: &impl Accounts) {
     store.delete_session("h-later").unwrap();
 }
 
-fn tokens_until_revoked_or_expired(store: &impl Accounts) {
+fn tokens_until_revoked_or_expired(store: &(impl Identity + Credentials)) {
     let user = store.create_user(new_user("tok", Role::Member, None, None)).unwrap();
     let other = store.create_user(new_user("tok2", Role::Member, None, None)).unwrap();
     let token = store
@@ -431,7 +431,7 @@ fn tokens_until_revoked_or_expired(store: &impl Accounts) {
     assert_eq!(ids(other.id), vec![bare.id]);
 }
 
-fn disabling_ends_sessions_and_tokens(store: &impl Accounts) {
+fn disabling_ends_sessions_and_tokens(store: &(impl Identity + Credentials)) {
     let gone = store.create_user(new_user("gone", Role::Member, None, None)).unwrap();
     let stays = store.create_user(new_user("stays", Role::Member, None, None)).unwrap();
     for (user, hash) in [(&gone, "gone"), (&stays, "stays")] {
@@ -456,7 +456,7 @@ fn disabling_ends_sessions_and_tokens(store: &impl Accounts) {
     assert!(store.use_token("t-stays", T0).unwrap().is_some());
 }
 
-fn appointments_are_per_user(store: &impl Accounts) {
+fn appointments_are_per_user(store: &impl Identity) {
     let first = store.create_org(new_org("委托A", OrgKind::Enterprise, "110106")).unwrap();
     let second = store.create_org(new_org("委托B", OrgKind::University, "130638")).unwrap();
     let agency = store.create_org(new_org("中介", OrgKind::Enterprise, "110106")).unwrap();
@@ -549,7 +549,7 @@ fn review_regions_and_reviews(store: &(impl Store + Accounts)) {
     );
 }
 
-fn audit_trail_filters(store: &impl Accounts) {
+fn audit_trail_filters(store: &impl AuditTrail) {
     let entry = |actor_id: Option<i64>, actor: &str, action: &str, region: Option<&str>, detail: serde_json::Value| {
         store
             .audit(NewAudit {

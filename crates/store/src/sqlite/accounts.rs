@@ -10,8 +10,8 @@ use xietong_domain::{ListingId, Scope};
 
 use super::{SqliteStore, fmt_utc, now, parse_time, placeholders};
 use crate::{
-    Accounts, ApiToken, AuditEntry, AuditFilter, ContactRequest, NewApiToken, NewAudit, NewOrg, NewUser, Org,
-    RequestState, Review, Session, StoreError, User,
+    ApiToken, AuditEntry, AuditFilter, AuditTrail, Collaboration, ContactRequest, Credentials, Identity, NewApiToken,
+    NewAudit, NewOrg, NewUser, Org, RequestState, Review, Session, StoreError, User,
 };
 
 const ORG_COLUMNS: &str = "id, name, kind, region_code, created_at";
@@ -187,7 +187,7 @@ fn like_prefix(prefix: &str) -> String {
     pattern
 }
 
-impl Accounts for SqliteStore {
+impl Identity for SqliteStore {
     fn create_org(&self, org: NewOrg) -> Result<Org, StoreError> {
         self.write(|tx| {
             let created_at = now();
@@ -340,7 +340,9 @@ impl Accounts for SqliteStore {
             )
         })
     }
+}
 
+impl Credentials for SqliteStore {
     fn create_session(&self, session: Session) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.prepare_cached(
@@ -458,7 +460,9 @@ impl Accounts for SqliteStore {
             Ok(revoked > 0)
         })
     }
+}
 
+impl Collaboration for SqliteStore {
     fn create_contact_request(
         &self,
         listing_id: ListingId,
@@ -602,7 +606,9 @@ impl Accounts for SqliteStore {
             )
         })
     }
+}
 
+impl AuditTrail for SqliteStore {
     fn audit(&self, entry: NewAudit) -> Result<AuditEntry, StoreError> {
         self.write(|tx| insert_audit(tx, entry))
     }
