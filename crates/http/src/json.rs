@@ -91,17 +91,18 @@ struct CoreProbe {
 }
 
 fn probe<T: DeserializeOwned>(value: &serde_json::Value) -> Option<ApiError> {
-    serde_path_to_error::deserialize::<_, T>(value.clone()).err().map(|err| {
+    serde_path_to_error::deserialize::<_, T>(value).err().map(|err| {
         let field = err.path().to_string();
         ApiError::BadRequest { detail: format!("field `{field}`: {}", err.into_inner()), field: Some(field) }
     })
 }
 
-/// Parses a listing body. Serde cannot name the field of a type error inside the flattened,
-/// kind-tagged body, so on failure the core and the kind's fields are checked one by one.
-pub fn parse_listing_body(bytes: &[u8]) -> Result<xietong_domain::ListingBody, ApiError> {
+/// Turns a listing body, already parsed as JSON (the API's and the web form's), into its typed
+/// form, without another round through text. Serde cannot name the field of a type error inside
+/// the flattened, kind-tagged body, so on failure the core and the kind's fields are checked one
+/// by one.
+pub fn parse_listing_value(value: serde_json::Value) -> Result<xietong_domain::ListingBody, ApiError> {
     use xietong_domain::*;
-    let value: serde_json::Value = parse_json(bytes)?;
     if !value.is_object() {
         return Err(ApiError::BadRequest { detail: "the body must be a JSON object".into(), field: None });
     }
@@ -117,8 +118,9 @@ pub fn parse_listing_body(bytes: &[u8]) -> Result<xietong_domain::ListingBody, A
         }
         Some(_) => return Err(ApiError::bad_param("kind", "`kind` must be a string")),
     };
-    let Err(err) = serde_json::from_value::<ListingBody>(value.clone()) else {
-        return serde_json::from_value(value).map_err(|e| ApiError::BadRequest { detail: e.to_string(), field: None });
+    let err = match <ListingBody as serde::Deserialize>::deserialize(&value) {
+        Ok(body) => return Ok(body),
+        Err(err) => err,
     };
     let located = probe::<CoreProbe>(&value).or_else(|| match kind {
         Kind::Talent => probe::<TalentDetails>(&value),

@@ -15,7 +15,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::guard;
 use crate::json::ApiQuery;
-use crate::json::{ApiJson, parse_listing_body};
+use crate::json::{ApiJson, parse_listing_value};
 use crate::state::AppState;
 
 /// Query of `GET /api/v1/listings`.
@@ -73,8 +73,7 @@ pub async fn create_listing(
     caller: Caller,
     ApiJson(raw): ApiJson<serde_json::Value>,
 ) -> ApiResult<impl IntoResponse> {
-    let bytes = serde_json::to_vec(&raw).map_err(anyhow::Error::new)?;
-    let body = parse_listing_body(&bytes)?;
+    let body = parse_listing_value(raw)?;
     let body = validate(body, Reference::get())?;
     let written = state.blocking(move |app| guard::create(app, &caller, body)).await?;
     tracing::info!(listing.id = %written.listing.id, listing.kind = %written.listing.kind(), "listing created");
@@ -152,8 +151,7 @@ pub async fn update_listing(
     for derived in ["id", "created_at", "updated_at"] {
         object.remove(derived);
     }
-    let bytes = serde_json::to_vec(&raw).map_err(anyhow::Error::new)?;
-    let body = parse_listing_body(&bytes)?;
+    let body = parse_listing_value(raw)?;
     let body = validate(body, Reference::get())?;
     let written = state.blocking(move |app| guard::update(app, &caller, id, version, body)).await?;
     Ok(written_response(written))

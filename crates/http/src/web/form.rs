@@ -434,8 +434,7 @@ fn build_json(kind: Kind, values: &Values) -> (Value, Vec<FieldError>) {
 /// Builds and validates a body; returns every field error when it is not valid.
 fn build_body(kind: Kind, values: &Values) -> Result<ListingBody, Vec<FieldError>> {
     let (json, mut errors) = build_json(kind, values);
-    let bytes = serde_json::to_vec(&json).unwrap_or_default();
-    match crate::json::parse_listing_body(&bytes) {
+    match crate::json::parse_listing_value(json) {
         Ok(body) => match validate(body, Reference::get()) {
             Ok(body) if errors.is_empty() => return Ok(body),
             Ok(_) => {}
