@@ -10,14 +10,16 @@ use tantivy::schema::{
     FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
-use xietong_domain::{Details, Listing, ListingId, Reference, Status};
+use xietong_domain::{Details, Listing, ListingId, ReadScope, Reference, Status};
 
 use crate::SearchError;
 use crate::analysis::{BIGRAM_ANALYZER, JIEBA_ANALYZER, bigram_analyzer, jieba_analyzer};
 use crate::embed::{Embedder, VectorStore};
+use crate::infer::infer_disciplines;
+use crate::scope::Scoped;
 
 /// Bumped whenever the schema or the analysis changes; a mismatch wipes the index on open.
-const SCHEMA_VERSION: &str = "xietong-search-3";
+const SCHEMA_VERSION: &str = "xietong-search-4";
 const VERSION_FILE: &str = "xietong-search.version";
 const VECTORS_FILE: &str = "vectors.jsonl";
 /// Memory budget of the single indexing thread.
@@ -34,6 +36,8 @@ pub(crate) struct Fields {
     pub body_j: Field,
     pub body_b: Field,
     pub discipline: Field,
+    /// Disciplines inferred from labelled neighbours, for listings without explicit ones.
+    pub discipline_inferred: Field,
     pub region: Field,
     pub industry: Field,
     pub section: Field,
@@ -64,6 +68,7 @@ fn build_schema() -> (Schema, Fields) {
         body_j: builder.add_text_field("body_j", analysed(JIEBA_ANALYZER)),
         body_b: builder.add_text_field("body_b", analysed(BIGRAM_ANALYZER)),
         discipline: builder.add_text_field("discipline", STRING | FAST),
+        discipline_inferred: builder.add_text_field("discipline_inferred", STRING | FAST),
         region: builder.add_text_field("region", STRING | FAST),
         industry: builder.add_text_field("industry", STRING | FAST),
         section: builder.add_text_field("section", STRING | FAST),
@@ -157,12 +162,36 @@ impl SearchIndex {
             writer.delete_term(Term::from_field_text(self.fields.id, &listing.id.to_string()));
         }
         for listing in &published {
-            writer.add_document(listing_document(&self.fields, listing)?)?;
+            writer.add_document(listing_document(&self.fields, listing, &[])?)?;
         }
         let mut prepared = writer.prepare_commit()?;
         prepared.set_payload(&seq.to_string());
         prepared.commit()?;
         self.reader.reload()?;
+        // Listings without a discipline get one inferred from their labelled neighbours, which
+        // now include the whole batch (see `infer`).
+        let unlabeled: Vec<&Listing> =
+            published.iter().copied().filter(|l| l.body.disciplines.iter().all(|d| d.trim().is_empty())).collect();
+        if !unlabeled.is_empty() {
+            let searcher = self.reader.searcher();
+            let public = Scoped::new(&searcher, &self.fields, Some(&ReadScope::anonymous()))?;
+            let mut inferred_any = false;
+            for listing in unlabeled {
+                let inferred = infer_disciplines(&public, &self.fields, listing)?;
+                if inferred.is_empty() {
+                    continue;
+                }
+                writer.delete_term(Term::from_field_text(self.fields.id, &listing.id.to_string()));
+                writer.add_document(listing_document(&self.fields, listing, &inferred)?)?;
+                inferred_any = true;
+            }
+            if inferred_any {
+                let mut prepared = writer.prepare_commit()?;
+                prepared.set_payload(&seq.to_string());
+                prepared.commit()?;
+                self.reader.reload()?;
+            }
+        }
         self.applied_seq.store(seq, Ordering::SeqCst);
         drop(writer);
 
@@ -247,7 +276,9 @@ pub(crate) fn listing_regions(listing: &Listing) -> Vec<String> {
     codes
 }
 
-fn listing_document(fields: &Fields, listing: &Listing) -> Result<TantivyDocument, SearchError> {
+/// The document of `listing`; `inferred` are disciplines inferred for it (empty when it has
+/// explicit ones).
+fn listing_document(fields: &Fields, listing: &Listing, inferred: &[String]) -> Result<TantivyDocument, SearchError> {
     let reference = Reference::get();
     let body = &listing.body;
     let mut doc = TantivyDocument::default();
@@ -263,6 +294,9 @@ fn listing_document(fields: &Fields, listing: &Listing) -> Result<TantivyDocumen
     doc.add_text(fields.body_b, &body_text);
     for discipline in &body.disciplines {
         doc.add_text(fields.discipline, discipline.trim());
+    }
+    for discipline in inferred {
+        doc.add_text(fields.discipline_inferred, discipline);
     }
     let mut region_codes: Vec<String> = Vec::new();
     for code in listing_regions(listing) {

@@ -8,6 +8,7 @@ pub mod embed;
 pub mod eval;
 mod highlight;
 mod index;
+mod infer;
 mod matching;
 mod scope;
 mod search;

@@ -715,3 +715,88 @@ fn invisible_listings_do_not_move_the_ranking_of_visible_ones() {
     let scoped: Vec<(ListingId, f64)> = expected.iter().map(|h| (h.0, h.1)).collect();
     assert_ne!(visible_part, scoped);
 }
+
+fn with_discipline(mut listing: Listing, discipline: &str) -> Listing {
+    listing.body.disciplines = vec![discipline.to_string()];
+    listing
+}
+
+/// Issue 13: a listing posted without a discipline gets one inferred from its labelled
+/// neighbours, competes with it in the discipline feedback, and the explanation says so.
+#[test]
+fn a_listing_without_discipline_competes_with_an_inferred_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let materials = "材料科学与工程";
+    let computing = "计算机科学与技术";
+    let mut docs = vec![
+        with_discipline(achievement("锂电池正极材料的高温固相合成", "正极材料烧结工艺与电化学性能", 5), materials),
+        with_discipline(achievement("高镍三元正极材料的表面包覆", "包覆层抑制正极材料与电解液副反应", 5), materials),
+        with_discipline(achievement("磷酸铁锂正极材料的碳包覆", "碳包覆提高正极材料导电性", 5), materials),
+        with_discipline(achievement("硅碳负极材料的制备", "负极材料循环稳定性", 5), materials),
+        with_discipline(achievement("图像识别的卷积神经网络", "深度学习图像分类与目标检测", 5), computing),
+        with_discipline(achievement("目标检测的轻量化网络", "卷积神经网络剪枝与量化", 5), computing),
+        with_discipline(achievement("锂电池管理系统软件", "电池状态估计的嵌入式软件", 5), computing),
+    ];
+    let unlabeled = achievement("富锂锰基正极材料的包覆改性", "包覆改性提升正极材料的循环性能与倍率性能", 5);
+    docs.push(unlabeled.clone());
+    index.apply(&docs, &[], 1).unwrap();
+
+    let request = MatchRequest {
+        text: "寻求锂电池正极材料包覆相关技术成果".to_string(),
+        kind: Some(Kind::Achievement),
+        limit: 10,
+        ..Default::default()
+    };
+    let hits = index.match_request(&request).unwrap();
+    let position = hits.iter().position(|h| h.id == unlabeled.id).expect("the unlabeled listing is matched");
+    let hit = &hits[position];
+    assert!(hit.score_parts["discipline"] > 0.0, "{:?}", hit.score_parts);
+    let reason = hit.reasons.iter().find(|r| r.code == "inferred_discipline").expect("an inferred-field reason");
+    assert!(reason.zh.starts_with(&format!("推断学科：{materials}")), "{}", reason.zh);
+    assert!(reason.en.starts_with(&format!("Inferred field: {materials}")), "{}", reason.en);
+    assert!(hit.listing.body.disciplines.is_empty(), "the inferred value is not written as an explicit label");
+    // It ranks with the labelled listings of its field, ahead of every listing of another field.
+    assert!(position < 4, "ranked {position}: {:?}", hits.iter().map(|h| &h.title).collect::<Vec<_>>());
+    // Labelled listings keep their explicit discipline and are never explained as inferred.
+    for other in hits.iter().filter(|h| h.id != unlabeled.id) {
+        assert!(other.reasons.iter().all(|r| r.code != "inferred_discipline"), "{}", other.title);
+    }
+    // The parts still add up to the score.
+    let sum: f64 = hit.score_parts.values().sum();
+    assert!((sum - hit.score).abs() < 1e-9);
+}
+
+/// An unlabeled listing with the same text as a labelled one ranks close to it, not far below.
+#[test]
+fn a_missing_discipline_costs_little_against_the_same_text_labelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let field = "电气工程";
+    let mut docs: Vec<Listing> = (0..6)
+        .map(|i| {
+            with_discipline(
+                achievement(&format!("配电网故障定位方法{i}"), &format!("配电网单相接地故障的行波定位{i}"), 5),
+                field,
+            )
+        })
+        .collect();
+    let labelled =
+        with_discipline(achievement("配电网故障自愈控制", "配电网故障隔离与供电恢复的自愈控制策略", 5), field);
+    let unlabeled = achievement("配电网故障自愈控制", "配电网故障隔离与供电恢复的自愈控制策略", 5);
+    docs.push(labelled.clone());
+    docs.push(unlabeled.clone());
+    index.apply(&docs, &[], 1).unwrap();
+    let request = MatchRequest {
+        text: "寻求配电网故障自愈相关技术成果".to_string(),
+        kind: Some(Kind::Achievement),
+        limit: 10,
+        ..Default::default()
+    };
+    let hits = index.match_request(&request).unwrap();
+    let score_of = |id: ListingId| hits.iter().find(|h| h.id == id).map(|h| h.score).expect("matched");
+    let (labelled_score, unlabeled_score) = (score_of(labelled.id), score_of(unlabeled.id));
+    assert!(unlabeled_score > 0.75 * labelled_score, "{unlabeled_score} vs {labelled_score}");
+    let rank = hits.iter().position(|h| h.id == unlabeled.id).unwrap();
+    assert!(rank <= 1, "the unlabeled twin ranks right behind the labelled one, at {rank}");
+}
