@@ -598,7 +598,7 @@ fn term_query(field: Field, value: &str) -> Box<dyn Query> {
 }
 
 /// A verbatim-occurrence query for a normalized phrase on a bigram field.
-fn phrase_query(field: Field, phrase: &str) -> Option<Box<dyn Query>> {
+pub(crate) fn phrase_query(field: Field, phrase: &str) -> Option<Box<dyn Query>> {
     let tokens = analyze(&bigram_analyzer(), phrase);
     match tokens.len() {
         0 => None,

@@ -800,3 +800,32 @@ fn a_missing_discipline_costs_little_against_the_same_text_labelled() {
     let rank = hits.iter().position(|h| h.id == unlabeled.id).unwrap();
     assert!(rank <= 1, "the unlabeled twin ranks right behind the labelled one, at {rank}");
 }
+
+/// Issue 13 item 5: a search counts only listings holding the phrase or all of its words, and
+/// the whole phrase ranks first; a word found nowhere falls back to the plain term match.
+#[test]
+fn search_requires_whole_words_and_ranks_the_phrase_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let talent = listing(
+        "视觉传达设计师",
+        "品牌视觉与包装设计",
+        &["110108"],
+        &[],
+        Details::Talent(TalentDetails { availability: vec![Availability::FullTime], ..Default::default() }),
+    );
+    let docs = vec![
+        achievement("焊缝质量检测系统", "基于机器视觉的焊缝缺陷在线识别", 6),
+        achievement("工业机器人上下料", "机器人配备三维视觉相机完成抓取", 6),
+        talent,
+        achievement("数控机床维修", "机器故障诊断与保养", 6),
+    ];
+    index.apply(&docs, &[], 1).unwrap();
+    let results = index.search(&text_query("机器视觉")).unwrap();
+    let found: Vec<&str> = results.hits.iter().map(|h| h.title.as_str()).collect();
+    assert_eq!(results.total, 2, "only the phrase or both words: {found:?}");
+    assert_eq!(found, vec!["焊缝质量检测系统", "工业机器人上下料"]);
+    // An unknown extra word does not empty the result: the fallback tier answers.
+    let fallback = index.search(&text_query("机器视觉 量子纠缠")).unwrap();
+    assert!(fallback.total >= 2, "{}", fallback.total);
+}
