@@ -34,9 +34,7 @@ use xietong_domain::{
 };
 
 use crate::SearchError;
-use crate::analysis::{
-    DEMAND_STOPWORDS, analyze, bigram_analyzer, jieba_tokens, normalize, phrase_parts, split_phrases,
-};
+use crate::analysis::{DEMAND_STOPWORDS, analyze, bigram_analyzer, jieba, normalize, phrase_parts, split_phrases};
 use crate::index::{SearchIndex, embedding_text, listing_regions};
 use crate::infer::{INFERRED_WEIGHT, LabelColumns};
 use crate::scope::Scoped;
@@ -623,23 +621,102 @@ fn listing_text(listing: &Listing) -> String {
 struct SourceTerms {
     /// Key phrases that occur in the source text (normalized).
     phrases: Vec<String>,
-    /// Jieba words of the source (two characters or more, no demand boilerplate), longest first.
-    words: Vec<String>,
+    /// The source's whole words in order (jieba default mode); `None` stands for punctuation or
+    /// space, which a shared phrase does not cross.
+    sequence: Vec<Option<String>>,
 }
 
 impl SourceTerms {
     fn new(profile: &Profile, phrase_keys: Vec<String>) -> SourceTerms {
         let source_text = normalize(&format!("{}\n{}", profile.text, profile.phrases.join("、")));
         let phrases = phrase_keys.into_iter().filter(|p| source_text.contains(p.as_str())).collect();
-        let mut words: Vec<String> = jieba_tokens(&source_text)
+        let sequence = jieba()
+            .cut(&source_text, true)
             .into_iter()
-            .map(|t| t.text)
-            .filter(|w| w.chars().count() >= 2 && !DEMAND_STOPWORDS.contains(&w.as_str()))
+            .map(|w| w.chars().all(char::is_alphanumeric).then(|| w.to_string()))
             .collect();
-        words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
-        words.dedup();
-        SourceTerms { phrases, words }
+        SourceTerms { phrases, sequence }
     }
+
+    /// Terms both texts contain as whole words, longest first (issue 13 item 6): the key phrases
+    /// found in the target at its word boundaries, else the longest runs of consecutive source
+    /// words found together in the target (机器视觉, not 机器 + 视觉). A bigram across two words
+    /// of the target (测试 in 检测试剂盒) is not a shared term.
+    fn shared_with(&self, target_text: &str) -> Vec<String> {
+        let mut shared: Vec<String> =
+            self.phrases.iter().filter(|p| occurs_as_words(target_text, p)).cloned().collect();
+        if shared.is_empty() {
+            let mut contained: HashMap<String, bool> = HashMap::new();
+            let mut in_target = |word: &str| -> bool {
+                if let Some(found) = contained.get(word) {
+                    return *found;
+                }
+                let found = target_text.contains(word);
+                contained.insert(word.to_string(), found);
+                found
+            };
+            let mut runs: Vec<String> = Vec::new();
+            let mut start = 0;
+            while start < self.sequence.len() {
+                let Some(first) = &self.sequence[start] else {
+                    start += 1;
+                    continue;
+                };
+                if !in_target(first) {
+                    start += 1;
+                    continue;
+                }
+                // Extend the run while the concatenation still occurs in the target.
+                let mut phrase = first.clone();
+                let mut end = start + 1;
+                while let Some(Some(next)) = self.sequence.get(end) {
+                    let longer = format!("{phrase}{next}");
+                    if !in_target(next) || !target_text.contains(longer.as_str()) {
+                        break;
+                    }
+                    phrase = longer;
+                    end += 1;
+                }
+                if phrase.chars().count() >= 2
+                    && !DEMAND_STOPWORDS.contains(&phrase.as_str())
+                    && occurs_as_words(target_text, &phrase)
+                {
+                    runs.push(phrase);
+                }
+                start = end;
+            }
+            runs.sort_by_key(|p| std::cmp::Reverse(p.chars().count()));
+            for run in runs {
+                if shared.len() < 5 && !shared.iter().any(|kept| kept.contains(run.as_str())) {
+                    shared.push(run);
+                }
+            }
+        }
+        shared
+    }
+}
+
+/// Whether `phrase` occurs in `text` starting and ending at word boundaries of `text` (jieba
+/// default mode on a window of a few characters around the occurrence).
+fn occurs_as_words(text: &str, phrase: &str) -> bool {
+    const CONTEXT_CHARS: usize = 6;
+    for (start, _) in text.match_indices(phrase).take(3) {
+        let end = start + phrase.len();
+        let window_start = text[..start].char_indices().rev().nth(CONTEXT_CHARS - 1).map_or(0, |(byte, _)| byte);
+        let window_end = text[end..].char_indices().nth(CONTEXT_CHARS).map_or(text.len(), |(byte, _)| end + byte);
+        let window = &text[window_start..window_end];
+        let mut boundaries = vec![0];
+        let mut offset = 0;
+        for word in jieba().cut(window, true) {
+            offset += word.len();
+            boundaries.push(offset);
+        }
+        let (relative_start, relative_end) = (start - window_start, end - window_start);
+        if boundaries.contains(&relative_start) && boundaries.contains(&relative_end) {
+            return true;
+        }
+    }
+    false
 }
 
 /// Builds the structured score parts, reasons and mismatches of one candidate.
@@ -656,17 +733,9 @@ fn explain(
     let mut mismatches = Vec::new();
     let body = &listing.body;
 
-    // Shared key terms: phrases of the source found in the target, else shared jieba words.
+    // Shared key terms: whole phrases and words of both texts.
     let target_text = listing_text(&listing);
-    let mut shared: Vec<String> = source.phrases.iter().filter(|p| target_text.contains(p.as_str())).cloned().collect();
-    if shared.is_empty() {
-        // Keep the longest shared words, dropping those inside a longer one already kept.
-        for word in source.words.iter().filter(|w| target_text.contains(w.as_str())) {
-            if shared.len() < 5 && !shared.iter().any(|kept| kept.contains(word.as_str())) {
-                shared.push(word.clone());
-            }
-        }
-    }
+    let shared = source.shared_with(&target_text);
     if !shared.is_empty() {
         let list = shared.join("、");
         reasons.push(explanation(

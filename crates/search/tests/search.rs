@@ -829,3 +829,43 @@ fn search_requires_whole_words_and_ranks_the_phrase_first() {
     let fallback = index.search(&text_query("机器视觉 量子纠缠")).unwrap();
     assert!(fallback.total >= 2, "{}", fallback.total);
 }
+
+/// Issue 13 item 6: shared terms are the longest phrases both listings contain as whole words,
+/// and a bigram across a word boundary of the target (测试 in 检测试剂盒) is not one.
+#[test]
+fn shared_terms_are_whole_phrases_of_both_texts() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let vision = achievement("焊缝缺陷识别系统", "采用机器视觉对焊缝缺陷进行在线识别", 6);
+    let kit = achievement("新冠病毒检测试剂盒", "快速抗原检测试剂盒，十五分钟出结果", 6);
+    index.apply(&[vision.clone(), kit.clone()], &[], 1).unwrap();
+
+    let demand = listing(
+        "产线机器视觉检测",
+        "需要机器视觉在线识别产品缺陷",
+        &["110108"],
+        &[],
+        Details::Demand(DemandDetails::default()),
+    );
+    let hits = index.match_listing(&demand, Some(Kind::Achievement), 10, &ReadScope::All).unwrap();
+    let shared = |id: ListingId| -> String {
+        hits.iter()
+            .find(|h| h.id == id)
+            .and_then(|h| h.reasons.iter().find(|r| r.code == "shared_terms"))
+            .map(|r| r.zh.clone())
+            .unwrap_or_default()
+    };
+    let vision_terms = shared(vision.id);
+    let terms: Vec<&str> = vision_terms.trim_start_matches("共同关键词：").split('、').collect();
+    assert!(terms.contains(&"机器视觉"), "{vision_terms}");
+    assert!(!terms.contains(&"机器") && !terms.contains(&"视觉"), "{vision_terms}");
+
+    let test_demand =
+        listing("软件测试", "嵌入式软件测试服务", &["110108"], &[], Details::Demand(DemandDetails::default()));
+    let hits = index.match_listing(&test_demand, Some(Kind::Achievement), 10, &ReadScope::All).unwrap();
+    for hit in &hits {
+        for reason in hit.reasons.iter().filter(|r| r.code == "shared_terms") {
+            assert!(!reason.zh.contains("测试"), "{} on {}", reason.zh, hit.title);
+        }
+    }
+}
