@@ -42,6 +42,8 @@ pub(crate) struct Fields {
     pub industry: Field,
     pub section: Field,
     pub trl: Field,
+    /// Price in 万元 for sorting (see `SearchSort::Price`).
+    pub price: Field,
     pub availability: Field,
     pub facility_type: Field,
     pub status: Field,
@@ -73,6 +75,7 @@ fn build_schema() -> (Schema, Fields) {
         industry: builder.add_text_field("industry", STRING | FAST),
         section: builder.add_text_field("section", STRING | FAST),
         trl: builder.add_u64_field("trl", INDEXED | FAST),
+        price: builder.add_f64_field("price", FAST),
         availability: builder.add_text_field("availability", STRING | FAST),
         facility_type: builder.add_text_field("facility_type", STRING | FAST),
         status: builder.add_text_field("status", STRING | FAST),
@@ -335,6 +338,16 @@ fn listing_document(fields: &Fields, listing: &Listing, inferred: &[String]) -> 
     if let Some(trl) = body.trl() {
         doc.add_u64(fields.trl, u64::from(trl));
         doc.add_facet(fields.facets, tantivy::schema::Facet::from_path(["trl", trl.to_string().as_str()]));
+    }
+    let price = match &body.details {
+        Details::Achievement(achievement) => achievement.price_min,
+        Details::Demand(demand) => demand.budget,
+        Details::Scenario(scenario) => scenario.budget,
+        Details::Challenge(challenge) => challenge.prize,
+        Details::Talent(_) | Details::Facility(_) | Details::Enterprise(_) => None,
+    };
+    if let Some(price) = price.filter(|p| p.is_finite()) {
+        doc.add_f64(fields.price, price);
     }
     match &body.details {
         Details::Talent(talent) => {

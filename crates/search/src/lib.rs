@@ -23,7 +23,7 @@ pub use embed::{Embedder, HttpEmbedder, LocalModelEmbedder};
 pub use highlight::highlight;
 pub use index::SearchIndex;
 pub use matching::{Explanation, MatchHit, MatchRequest, MatchWeights, complementary_kinds};
-pub use search::{FacetCount, Facets, SearchHit, SearchQuery, SearchResults};
+pub use search::{FacetCount, Facets, SearchHit, SearchQuery, SearchResults, SearchSort};
 
 /// Errors of the search crate.
 #[derive(Debug, thiserror::Error)]

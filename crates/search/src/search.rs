@@ -43,10 +43,54 @@ pub struct SearchQuery {
     /// hits, `total` and facets then count only the listings the viewer may read, and BM25
     /// statistics come from those listings alone.
     pub scope: Option<ReadScope>,
+    /// Order of the hits; relevance by default (newest first when there is no text).
+    pub sort: SearchSort,
     /// Page size; 0 means the default of 20.
     pub limit: usize,
     /// Hits to skip.
     pub offset: usize,
+}
+
+/// Orders of search results. Every order breaks ties by ascending id, so pages are stable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchSort {
+    /// Best match first (newest first when there is no text).
+    #[default]
+    Relevance,
+    /// Most recently updated first.
+    Newest,
+    /// Highest TRL (achievements' TRL, demands' desired TRL) first; listings without one last.
+    Trl,
+    /// Lowest price first: an achievement's asking price (`price_min`), a demand's or scenario's
+    /// budget, a challenge's prize, all in 万元; listings without one (and facilities, priced per
+    /// unit in yuan) last.
+    Price,
+}
+
+impl SearchSort {
+    /// Every order, in the order of the API documentation.
+    pub const ALL: [SearchSort; 4] = [SearchSort::Relevance, SearchSort::Newest, SearchSort::Trl, SearchSort::Price];
+
+    /// The API name: `relevance`, `newest`, `trl` or `price`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchSort::Relevance => "relevance",
+            SearchSort::Newest => "newest",
+            SearchSort::Trl => "trl",
+            SearchSort::Price => "price",
+        }
+    }
+}
+
+impl std::str::FromStr for SearchSort {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        SearchSort::ALL
+            .into_iter()
+            .find(|sort| sort.as_str() == text.trim())
+            .ok_or_else(|| format!("unknown sort {text:?}; expected relevance, newest, trl or price"))
+    }
 }
 
 /// One search hit.
@@ -126,8 +170,8 @@ impl SearchIndex {
             prefecture_collector.add_facet(format!("/region/{province}").as_str());
         }
         let window = TopDocs::with_limit(limit).and_offset(query.offset);
-        let (scored, total, facet_counts, prefecture_counts): (Vec<(f32, DocAddress)>, usize, _, _) = if text.is_some()
-        {
+        let by_relevance = text.is_some() && query.sort == SearchSort::Relevance;
+        let (scored, total, facet_counts, prefecture_counts): (Vec<(f32, DocAddress)>, usize, _, _) = if by_relevance {
             let top = window.tweak_score(move |segment: &SegmentReader| {
                 let ranks =
                     segment.fast_fields().u64("id_rank").expect("id_rank is a fast field").first_or_default_col(0);
@@ -137,15 +181,25 @@ impl SearchIndex {
                 scoped.search(&full_query, &(top, Count, facet_collector, prefecture_collector))?;
             (top.into_iter().map(|((score, _), address)| (score, address)).collect(), total, facets, prefectures)
         } else {
+            let sort = query.sort;
             let top = window.custom_score(move |segment: &SegmentReader| {
-                let ranks =
-                    segment.fast_fields().u64("id_rank").expect("id_rank is a fast field").first_or_default_col(0);
-                let updated = segment
-                    .fast_fields()
-                    .i64("updated_at")
-                    .expect("updated_at is a fast field")
-                    .first_or_default_col(0);
-                move |doc: DocId| (updated.get_val(doc), ranks.get_val(doc))
+                let fast = segment.fast_fields();
+                let ranks = fast.u64("id_rank").expect("id_rank is a fast field").first_or_default_col(0);
+                let updated = fast.i64("updated_at").expect("updated_at is a fast field").first_or_default_col(0);
+                let trl = fast.u64("trl").expect("trl is a fast field");
+                let price = fast.f64("price").expect("price is a fast field");
+                move |doc: DocId| {
+                    // The primary key, larger first; 0 for a listing without the value.
+                    let primary: u64 = match sort {
+                        SearchSort::Relevance | SearchSort::Newest => 0,
+                        SearchSort::Trl => trl.first(doc).unwrap_or(0),
+                        // Cheaper first: cents of 万元 mapped so that a lower price is larger.
+                        SearchSort::Price => price
+                            .first(doc)
+                            .map_or(0, |value| u64::MAX - (value.max(0.0) * 100.0).round().min(1e18) as u64),
+                    };
+                    (primary, updated.get_val(doc), ranks.get_val(doc))
+                }
             });
             let (top, total, facets, prefectures) =
                 scoped.search(&full_query, &(top, Count, facet_collector, prefecture_collector))?;

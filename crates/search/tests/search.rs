@@ -11,7 +11,8 @@ use xietong_domain::{
     Listing, ListingBody, ListingId, ReadScope, Site, SiteRole, Status, TalentDetails, Visibility,
 };
 use xietong_search::{
-    Embedder, HttpEmbedder, LocalModelEmbedder, MatchRequest, MatchWeights, SearchIndex, SearchQuery, normalize,
+    Embedder, HttpEmbedder, LocalModelEmbedder, MatchRequest, MatchWeights, SearchIndex, SearchQuery, SearchSort,
+    normalize,
 };
 
 fn listing(title: &str, summary: &str, regions: &[&str], industries: &[&str], details: Details) -> Listing {
@@ -868,4 +869,36 @@ fn shared_terms_are_whole_phrases_of_both_texts() {
             assert!(!reason.zh.contains("测试"), "{} on {}", reason.zh, hit.title);
         }
     }
+}
+
+/// Issue 13 item 5: search orders by relevance, newest, TRL or price; listings without the value
+/// come last.
+#[test]
+fn search_sorts_by_newest_trl_and_price() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let priced = |title: &str, trl: u8, price: Option<f64>, day: i64| {
+        let mut listing = listing(
+            title,
+            "氢燃料电池电堆",
+            &["110108"],
+            &[],
+            Details::Achievement(AchievementDetails { trl: Some(trl), price_min: price, ..Default::default() }),
+        );
+        listing.updated_at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(day);
+        listing
+    };
+    let docs = vec![
+        priced("氢燃料电池甲", 4, Some(300.0), 3),
+        priced("氢燃料电池乙", 8, Some(50.0), 1),
+        priced("氢燃料电池丙", 6, None, 2),
+    ];
+    index.apply(&docs, &[], 1).unwrap();
+    let sorted = |sort: SearchSort| titles(&index, &SearchQuery { sort, ..text_query("氢燃料电池") });
+    assert_eq!(sorted(SearchSort::Newest), vec!["氢燃料电池甲", "氢燃料电池丙", "氢燃料电池乙"]);
+    assert_eq!(sorted(SearchSort::Trl), vec!["氢燃料电池乙", "氢燃料电池丙", "氢燃料电池甲"]);
+    assert_eq!(sorted(SearchSort::Price), vec!["氢燃料电池乙", "氢燃料电池甲", "氢燃料电池丙"]);
+    assert_eq!(sorted(SearchSort::Relevance).len(), 3);
+    assert_eq!("price".parse::<SearchSort>(), Ok(SearchSort::Price));
+    assert!("cheapest".parse::<SearchSort>().is_err());
 }
