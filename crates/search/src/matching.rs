@@ -643,8 +643,12 @@ impl SourceTerms {
     /// words found together in the target (机器视觉, not 机器 + 视觉). A bigram across two words
     /// of the target (测试 in 检测试剂盒) is not a shared term.
     fn shared_with(&self, target_text: &str) -> Vec<String> {
-        let mut shared: Vec<String> =
-            self.phrases.iter().filter(|p| occurs_as_words(target_text, p)).cloned().collect();
+        let mut shared: Vec<String> = self
+            .phrases
+            .iter()
+            .filter(|p| target_text.contains(p.as_str()) && occurs_as_words(target_text, p))
+            .cloned()
+            .collect();
         if shared.is_empty() {
             let mut contained: HashMap<String, bool> = HashMap::new();
             let mut in_target = |word: &str| -> bool {
@@ -677,17 +681,19 @@ impl SourceTerms {
                     phrase = longer;
                     end += 1;
                 }
-                if phrase.chars().count() >= 2
-                    && !DEMAND_STOPWORDS.contains(&phrase.as_str())
-                    && occurs_as_words(target_text, &phrase)
-                {
+                if phrase.chars().count() >= 2 && !DEMAND_STOPWORDS.contains(&phrase.as_str()) {
                     runs.push(phrase);
                 }
                 start = end;
             }
             runs.sort_by_key(|p| std::cmp::Reverse(p.chars().count()));
+            runs.dedup();
+            // The word-boundary check segments text, so it runs only until five terms are kept.
             for run in runs {
-                if shared.len() < 5 && !shared.iter().any(|kept| kept.contains(run.as_str())) {
+                if shared.len() >= 5 {
+                    break;
+                }
+                if !shared.iter().any(|kept| kept.contains(run.as_str())) && occurs_as_words(target_text, &run) {
                     shared.push(run);
                 }
             }
