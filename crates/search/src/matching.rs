@@ -470,7 +470,7 @@ impl SearchIndex {
         let mut hits = Vec::with_capacity(ranked.len());
         for (text_part, discipline_part, inferred_voted, address) in &ranked {
             let listing = load_listing(searcher, fields, *address)?;
-            let mut hit = explain(profile, &source_terms, listing, weights, now);
+            let mut hit = explain(profile, listing, weights, now);
             if !inferred_voted.is_empty() {
                 let names = inferred_voted.join("、");
                 hit.reasons.push(explanation(
@@ -492,6 +492,20 @@ impl SearchIndex {
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         hits.truncate(limit);
+        // Shared key terms (whole phrases and words of both texts) lead the reasons; they take
+        // text segmentation, so only the hits returned get them.
+        for hit in &mut hits {
+            let shared = source_terms.shared_with(&listing_text(&hit.listing));
+            if !shared.is_empty() {
+                let list = shared.join("、");
+                let reason = explanation(
+                    "shared_terms",
+                    format!("共同关键词：{list}"),
+                    format!("Shared key terms: {}", shared.join(", ")),
+                );
+                hit.reasons.insert(0, reason);
+            }
+        }
         Ok(hits)
     }
 
@@ -726,30 +740,12 @@ fn occurs_as_words(text: &str, phrase: &str) -> bool {
 }
 
 /// Builds the structured score parts, reasons and mismatches of one candidate.
-fn explain(
-    profile: &Profile,
-    source: &SourceTerms,
-    listing: Listing,
-    weights: &MatchWeights,
-    now: OffsetDateTime,
-) -> MatchHit {
+fn explain(profile: &Profile, listing: Listing, weights: &MatchWeights, now: OffsetDateTime) -> MatchHit {
     let reference = Reference::get();
     let mut parts: BTreeMap<String, f64> = BTreeMap::new();
     let mut reasons = Vec::new();
     let mut mismatches = Vec::new();
     let body = &listing.body;
-
-    // Shared key terms: whole phrases and words of both texts.
-    let target_text = listing_text(&listing);
-    let shared = source.shared_with(&target_text);
-    if !shared.is_empty() {
-        let list = shared.join("、");
-        reasons.push(explanation(
-            "shared_terms",
-            format!("共同关键词：{list}"),
-            format!("Shared key terms: {}", shared.join(", ")),
-        ));
-    }
 
     // Disciplines named on both sides.
     let shared_disciplines: Vec<&String> =
