@@ -40,6 +40,13 @@ pub struct EvalArgs {
     /// Doc ids per ranking.
     #[arg(long, default_value_t = 100)]
     pub depth: usize,
+    /// Remove the optional labels (`field`, `category`) from this fraction (0–1) of the corpus
+    /// documents before indexing, to measure matching on listings without them.
+    #[arg(long, default_value_t = 0.0)]
+    pub strip_labels: f64,
+    /// Seed of the random choice of documents for `--strip-labels`.
+    #[arg(long, default_value_t = 11)]
+    pub seed: u64,
 }
 
 fn progress_bar(total: u64, what: &str) -> ProgressBar {
@@ -74,8 +81,10 @@ pub fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
 /// Loads the corpus into a temporary data directory through the store, indexes it from the store,
 /// and runs every query through the same code path as `POST /api/v1/match`.
 pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    let corpus =
+    let mut corpus =
         eval::load_corpus(&args.corpus).with_context(|| format!("failed to read corpus {}", args.corpus.display()))?;
+    anyhow::ensure!((0.0..=1.0).contains(&args.strip_labels), "--strip-labels must be between 0 and 1");
+    let stripped = eval::strip_labels(&mut corpus, args.strip_labels, args.seed);
     let queries = eval::load_queries(&args.queries)
         .with_context(|| format!("failed to read queries {}", args.queries.display()))?;
     let qrels =
@@ -151,6 +160,8 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
             "mrr@10": round4(metrics.mrr_at_10),
             "recall@50": round4(metrics.recall_at_50),
             "docs": corpus.len(),
+            "labels_stripped": stripped,
+            "seed": args.seed,
             "queries": metrics.queries,
             "index_s": round4(index_s),
             "query_p50_ms": round4(eval::percentile(&latencies_ms, 50.0)),

@@ -13,4 +13,4 @@ pub use access::{OrgKind, Principal, ReadScope, Role, Scope, Viewer};
 pub use listing::*;
 pub use reference::{Industry, IndustryLevel, JJJ_GEOJSON, Reference, Region, RegionLevel, TrlLevel};
 pub use uscc::{Uscc, UsccError};
-pub use validate::{FieldError, ValidationErrors, validate};
+pub use validate::{FieldError, MAX_DESCRIPTION_CHARS, MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, ValidationErrors, validate};

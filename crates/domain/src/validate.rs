@@ -51,9 +51,12 @@ impl fmt::Display for ValidationErrors {
 
 impl std::error::Error for ValidationErrors {}
 
-const MAX_TITLE_CHARS: usize = 200;
-const MAX_SUMMARY_CHARS: usize = 2_000;
-const MAX_DESCRIPTION_CHARS: usize = 20_000;
+/// Longest accepted title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest accepted summary, in characters; longer text belongs in the description.
+pub const MAX_SUMMARY_CHARS: usize = 2_000;
+/// Longest accepted description, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 20_000;
 const MAX_LIST_ITEMS: usize = 50;
 const MAX_ITEM_CHARS: usize = 100;
 

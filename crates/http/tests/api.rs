@@ -405,3 +405,28 @@ async fn spreadsheets_round_trip_through_the_api() {
     let (status, _, problem) = test.send(Request::get("/api/v1/exports?kind=robot").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
 }
+
+/// Issue 13 item 5: `GET /api/v1/search?sort=` orders by relevance, newest, TRL or price.
+#[tokio::test]
+async fn search_sorts_by_the_sort_parameter() {
+    let test = TestApp::new();
+    for (title, trl, price) in [("氢能电堆甲", 4, 300.0), ("氢能电堆乙", 8, 50.0), ("氢能电堆丙", 6, 120.0)]
+    {
+        let body = json!({"kind": "achievement", "title": title, "summary": "氢能电堆", "region_codes": ["110106"],
+            "trl": trl, "price_min": price});
+        let (status, _, created) = test.json("POST", "/api/v1/listings", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+    }
+    let order = |page: &Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap().to_string()).collect()
+    };
+    let (status, by_trl) = test.get("/api/v1/search?q=氢能电堆&sort=trl").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(order(&by_trl), vec!["氢能电堆乙", "氢能电堆丙", "氢能电堆甲"]);
+    let (_, by_price) = test.get("/api/v1/search?q=氢能电堆&sort=price").await;
+    assert_eq!(order(&by_price), vec!["氢能电堆乙", "氢能电堆丙", "氢能电堆甲"]);
+    let (_, newest) = test.get("/api/v1/search?q=氢能电堆&sort=newest").await;
+    assert_eq!(newest["total"], 3);
+    let (status, problem) = test.get("/api/v1/search?q=氢能电堆&sort=cheapest").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+}

@@ -4,7 +4,8 @@
 //! ```text
 //! cargo run --release -p xietong-search --example eval -- \
 //!     --corpus /work/shared/eval/dev/corpus.jsonl --queries /work/shared/eval/dev/queries.jsonl \
-//!     --qrels /work/shared/eval/dev/qrels.tsv --run-out run.jsonl [--set prf_weight=0.3 ...]
+//!     --qrels /work/shared/eval/dev/qrels.tsv --run-out run.jsonl [--strip-labels 0.5 --seed 11]
+//!     [--set prf_weight=0.3 ...]
 //! ```
 
 use std::collections::{HashMap, HashSet};
@@ -13,7 +14,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use xietong_search::eval::{doc_listing, load_corpus, load_qrels, load_queries, percentile, query_request, score};
+use xietong_search::eval::{
+    doc_listing, load_corpus, load_qrels, load_queries, percentile, query_request, score, strip_labels,
+};
 use xietong_search::{MatchWeights, SearchIndex};
 
 /// Every ranking holds at least this many doc ids.
@@ -24,6 +27,8 @@ fn main() -> anyhow::Result<()> {
     let mut queries_path = None;
     let mut qrels_path = None;
     let mut run_out = None;
+    let mut strip_fraction = 0.0;
+    let mut seed = 11;
     let mut overrides = serde_json::to_value(MatchWeights::default())?;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -33,6 +38,8 @@ fn main() -> anyhow::Result<()> {
             "--queries" => queries_path = Some(PathBuf::from(value()?)),
             "--qrels" => qrels_path = Some(PathBuf::from(value()?)),
             "--run-out" => run_out = Some(PathBuf::from(value()?)),
+            "--strip-labels" => strip_fraction = value()?.parse().context("--strip-labels needs a fraction")?,
+            "--seed" => seed = value()?.parse().context("--seed needs an integer")?,
             "--set" => {
                 let setting = value()?;
                 let (key, number) = setting.split_once('=').context("--set needs key=value")?;
@@ -43,7 +50,8 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let weights: MatchWeights = serde_json::from_value(overrides)?;
-    let corpus = load_corpus(&corpus_path.context("--corpus is required")?)?;
+    let mut corpus = load_corpus(&corpus_path.context("--corpus is required")?)?;
+    let stripped = strip_labels(&mut corpus, strip_fraction, seed);
     let queries = load_queries(&queries_path.context("--queries is required")?)?;
 
     let dir = tempfile::tempdir().context("failed to create a temporary index directory")?;
@@ -82,6 +90,7 @@ fn main() -> anyhow::Result<()> {
     }
     let mut report = serde_json::json!({
         "docs": corpus.len(),
+        "labels_stripped": stripped,
         "queries": queries.len(),
         "index_s": round(index_seconds, 3),
         "query_p50_ms": round(percentile(&latencies_ms, 50.0), 2),

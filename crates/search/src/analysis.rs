@@ -150,6 +150,23 @@ impl Tokenizer for BigramTokenizer {
     }
 }
 
+/// The whole words of a search text: jieba in default mode (HMM on) over the normalized text,
+/// without punctuation, spaces and demand boilerplate ([`DEMAND_STOPWORDS`]).
+pub fn query_words(text: &str) -> Vec<String> {
+    let normalized = normalize(text);
+    let mut words: Vec<String> = Vec::new();
+    for word in jieba().cut(&normalized, true) {
+        let word = word.trim();
+        if !word.chars().any(|c| c.is_alphanumeric()) || DEMAND_STOPWORDS.contains(&word) {
+            continue;
+        }
+        if !words.iter().any(|w| w == word) {
+            words.push(word.to_string());
+        }
+    }
+    words
+}
+
 /// Jieba search-mode tokens of an already normalized text; punctuation and space are dropped.
 /// Offsets are byte offsets into `normalized`.
 pub fn jieba_tokens(normalized: &str) -> Vec<Token> {

@@ -9,7 +9,10 @@ use std::path::Path;
 use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
-use xietong_domain::{AchievementDetails, Details, Kind, Listing, ListingBody, ListingId, Status, Visibility};
+use xietong_domain::{
+    AchievementDetails, Details, Kind, Listing, ListingBody, ListingId, MAX_DESCRIPTION_CHARS, MAX_SUMMARY_CHARS,
+    MAX_TITLE_CHARS, Status, Visibility,
+};
 
 use crate::{MatchRequest, SearchError};
 
@@ -117,23 +120,29 @@ pub fn eval_listing_id(doc_id: &str) -> ListingId {
     ListingId(Uuid::from_u64_pair(hash(0), hash(0x9e3779b97f4a7c15)))
 }
 
-/// A corpus document as a published achievement: title, summary = abstract, the CSL discipline
+/// A corpus document as a published achievement: title, the abstract as summary (text beyond
+/// the summary limit goes to the description, which is indexed the same way), the CSL discipline
 /// as its only discipline, keywords as given (empty in the eval sets), a fixed TRL and region.
-/// The doc id is kept in `external_id`.
+/// The doc id is kept in `external_id`. Documents of any length are accepted: only text beyond
+/// the description limit too (over 22,000 characters in all) is cut off.
 pub fn doc_listing(doc: &CorpusDoc) -> Listing {
     let mut disciplines = Vec::new();
     if !doc.field.trim().is_empty() {
         disciplines.push(doc.field.trim().to_string());
     }
+    let (title, title_rest) = split_at_limit(doc.title.trim(), MAX_TITLE_CHARS);
+    let (summary, summary_rest) = split_at_limit(doc.text.trim(), MAX_SUMMARY_CHARS);
+    let overflow = [title_rest, summary_rest].into_iter().filter(|t| !t.is_empty()).collect::<Vec<_>>().join("\n");
+    let (description, _cut_off) = split_at_limit(&overflow, MAX_DESCRIPTION_CHARS);
     Listing {
         id: eval_listing_id(&doc.id),
         version: 1,
         created_at: OffsetDateTime::UNIX_EPOCH,
         updated_at: OffsetDateTime::UNIX_EPOCH,
         body: ListingBody {
-            title: doc.title.clone(),
-            summary: doc.text.clone(),
-            description: String::new(),
+            title: title.to_string(),
+            summary: summary.to_string(),
+            description: description.to_string(),
             keywords: doc.keywords.clone(),
             industry_codes: Vec::new(),
             disciplines,
@@ -146,6 +155,47 @@ pub fn doc_listing(doc: &CorpusDoc) -> Listing {
             details: Details::Achievement(AchievementDetails { trl: Some(EVAL_TRL), ..Default::default() }),
         },
     }
+}
+
+/// Splits `text` into a head of at most `max_chars` characters and the rest. The head ends after
+/// the last sentence end (。！？；.!?;) in its second half when there is one, else at the limit.
+fn split_at_limit(text: &str, max_chars: usize) -> (&str, &str) {
+    let Some((limit_byte, _)) = text.char_indices().nth(max_chars) else { return (text, "") };
+    let head = &text[..limit_byte];
+    let half_byte = head.char_indices().nth(max_chars / 2).map_or(0, |(byte, _)| byte);
+    let sentence_end = head
+        .char_indices()
+        .filter(|(byte, c)| *byte >= half_byte && "。！？；.!?;".contains(*c))
+        .map(|(byte, c)| byte + c.len_utf8())
+        .next_back();
+    let cut = sentence_end.unwrap_or(limit_byte);
+    (text[..cut].trim_end(), text[cut..].trim_start())
+}
+
+/// Removes the optional labels (`field`, `category`) from `fraction` (0–1) of the documents,
+/// chosen by a seeded shuffle, so the three corpus variants of issue 13 (labels as shipped,
+/// removed from half, removed from all) can be reproduced. Returns how many were stripped.
+pub fn strip_labels(corpus: &mut [CorpusDoc], fraction: f64, seed: u64) -> usize {
+    let count = ((fraction.clamp(0.0, 1.0) * corpus.len() as f64).round() as usize).min(corpus.len());
+    let mut order: Vec<usize> = (0..corpus.len()).collect();
+    // Fisher–Yates with splitmix64: deterministic for a seed, no dependency.
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9e3779b97f4a7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+        z ^ (z >> 31)
+    };
+    for i in (1..order.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    for &position in order.iter().take(count) {
+        corpus[position].field.clear();
+        corpus[position].category.clear();
+    }
+    count
 }
 
 /// A query as an ad-hoc demand for achievements.
@@ -211,6 +261,8 @@ pub fn percentile(values: &[f64], p: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use xietong_domain::Reference;
+
     use super::*;
 
     /// The hand-computed example of `score.py --self-test`.
@@ -229,6 +281,55 @@ mod tests {
         assert!((metrics.ndcg_at_10 - 0.513529).abs() < 1e-5, "{metrics:?}");
         assert!((metrics.mrr_at_10 - 0.5).abs() < 1e-9);
         assert!((metrics.recall_at_50 - 0.555556).abs() < 1e-5);
+    }
+
+    #[test]
+    fn long_documents_spill_into_the_description_and_validate() {
+        let sentence = "锂电池极片表面缺陷的机器视觉在线检测方法研究。";
+        let doc = CorpusDoc {
+            id: "long".to_string(),
+            title: "标题".repeat(150),
+            text: sentence.repeat(200),
+            keywords: Vec::new(),
+            field: "机械工程".to_string(),
+            category: String::new(),
+        };
+        let listing = doc_listing(&doc);
+        let body = &listing.body;
+        assert!(body.summary.chars().count() <= MAX_SUMMARY_CHARS);
+        assert!(body.summary.ends_with('。'), "cut at a sentence end");
+        assert!(body.title.chars().count() <= MAX_TITLE_CHARS);
+        let visible = |text: &str| text.chars().filter(|c| !c.is_whitespace()).count();
+        let total: usize = [&body.title, &body.summary, &body.description].iter().map(|t| visible(t)).sum();
+        assert_eq!(total, visible(&doc.title) + visible(&doc.text), "no text is lost");
+        xietong_domain::validate(body.clone(), Reference::get()).expect("a long document is valid");
+    }
+
+    #[test]
+    fn strip_labels_is_seeded_and_exact() {
+        let corpus: Vec<CorpusDoc> = (0..101)
+            .map(|i| CorpusDoc {
+                id: format!("d{i}"),
+                title: "t".to_string(),
+                text: "s".to_string(),
+                keywords: Vec::new(),
+                field: "f".to_string(),
+                category: "c".to_string(),
+            })
+            .collect();
+        let stripped = |fraction: f64, seed: u64| {
+            let mut copy = corpus.clone();
+            assert_eq!(strip_labels(&mut copy, fraction, seed), (fraction * 101.0).round() as usize);
+            copy.iter()
+                .filter(|d| d.field.is_empty() && d.category.is_empty())
+                .map(|d| d.id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(stripped(0.5, 11).len(), 51);
+        assert_eq!(stripped(0.5, 11), stripped(0.5, 11));
+        assert_ne!(stripped(0.5, 11), stripped(0.5, 12));
+        assert_eq!(stripped(1.0, 3).len(), 101);
+        assert!(stripped(0.0, 3).is_empty());
     }
 
     #[test]

@@ -10,14 +10,16 @@ use tantivy::schema::{
     FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
-use xietong_domain::{Details, Listing, ListingId, Reference, Status};
+use xietong_domain::{Details, Listing, ListingId, ReadScope, Reference, Status};
 
 use crate::SearchError;
 use crate::analysis::{BIGRAM_ANALYZER, JIEBA_ANALYZER, bigram_analyzer, jieba_analyzer};
 use crate::embed::{Embedder, VectorStore};
+use crate::infer::infer_disciplines;
+use crate::scope::Scoped;
 
 /// Bumped whenever the schema or the analysis changes; a mismatch wipes the index on open.
-const SCHEMA_VERSION: &str = "xietong-search-3";
+const SCHEMA_VERSION: &str = "xietong-search-4";
 const VERSION_FILE: &str = "xietong-search.version";
 const VECTORS_FILE: &str = "vectors.jsonl";
 /// Memory budget of the single indexing thread.
@@ -34,10 +36,14 @@ pub(crate) struct Fields {
     pub body_j: Field,
     pub body_b: Field,
     pub discipline: Field,
+    /// Disciplines inferred from labelled neighbours, for listings without explicit ones.
+    pub discipline_inferred: Field,
     pub region: Field,
     pub industry: Field,
     pub section: Field,
     pub trl: Field,
+    /// Price in 万元 for sorting (see `SearchSort::Price`).
+    pub price: Field,
     pub availability: Field,
     pub facility_type: Field,
     pub status: Field,
@@ -64,10 +70,12 @@ fn build_schema() -> (Schema, Fields) {
         body_j: builder.add_text_field("body_j", analysed(JIEBA_ANALYZER)),
         body_b: builder.add_text_field("body_b", analysed(BIGRAM_ANALYZER)),
         discipline: builder.add_text_field("discipline", STRING | FAST),
+        discipline_inferred: builder.add_text_field("discipline_inferred", STRING | FAST),
         region: builder.add_text_field("region", STRING | FAST),
         industry: builder.add_text_field("industry", STRING | FAST),
         section: builder.add_text_field("section", STRING | FAST),
         trl: builder.add_u64_field("trl", INDEXED | FAST),
+        price: builder.add_f64_field("price", FAST),
         availability: builder.add_text_field("availability", STRING | FAST),
         facility_type: builder.add_text_field("facility_type", STRING | FAST),
         status: builder.add_text_field("status", STRING | FAST),
@@ -174,12 +182,39 @@ impl SearchIndex {
                     writer.delete_term(Term::from_field_text(self.fields.id, &listing.id.to_string()));
                 }
                 for listing in &published {
-                    writer.add_document(listing_document(&self.fields, listing)?)?;
+                    writer.add_document(listing_document(&self.fields, listing, &[])?)?;
                 }
                 Ok(())
             },
             seq,
         )?;
+        // Listings without a discipline get one inferred from their labelled neighbours, which
+        // now include the whole batch (see `infer`).
+        let unlabeled: Vec<&Listing> =
+            published.iter().copied().filter(|l| l.body.disciplines.iter().all(|d| d.trim().is_empty())).collect();
+        if !unlabeled.is_empty() {
+            let searcher = self.reader.searcher();
+            let public = Scoped::new(&searcher, &self.fields, Some(&ReadScope::anonymous()))?;
+            let mut inferred_docs = Vec::new();
+            for listing in unlabeled {
+                let inferred = infer_disciplines(&public, &self.fields, listing)?;
+                if !inferred.is_empty() {
+                    inferred_docs.push((listing, inferred));
+                }
+            }
+            if !inferred_docs.is_empty() {
+                self.write(
+                    |writer| {
+                        for (listing, inferred) in &inferred_docs {
+                            writer.delete_term(Term::from_field_text(self.fields.id, &listing.id.to_string()));
+                            writer.add_document(listing_document(&self.fields, listing, inferred)?)?;
+                        }
+                        Ok(())
+                    },
+                    seq,
+                )?;
+            }
+        }
 
         let mut vectors = self.vectors.write().expect("vectors lock");
         let mut removed: Vec<ListingId> = deletes.to_vec();
@@ -328,7 +363,9 @@ pub(crate) fn listing_regions(listing: &Listing) -> Vec<String> {
     codes
 }
 
-fn listing_document(fields: &Fields, listing: &Listing) -> Result<TantivyDocument, SearchError> {
+/// The document of `listing`; `inferred` are disciplines inferred for it (empty when it has
+/// explicit ones).
+fn listing_document(fields: &Fields, listing: &Listing, inferred: &[String]) -> Result<TantivyDocument, SearchError> {
     let reference = Reference::get();
     let body = &listing.body;
     let mut doc = TantivyDocument::default();
@@ -344,6 +381,9 @@ fn listing_document(fields: &Fields, listing: &Listing) -> Result<TantivyDocumen
     doc.add_text(fields.body_b, &body_text);
     for discipline in &body.disciplines {
         doc.add_text(fields.discipline, discipline.trim());
+    }
+    for discipline in inferred {
+        doc.add_text(fields.discipline_inferred, discipline);
     }
     let mut region_codes: Vec<String> = Vec::new();
     for code in listing_regions(listing) {
@@ -382,6 +422,16 @@ fn listing_document(fields: &Fields, listing: &Listing) -> Result<TantivyDocumen
     if let Some(trl) = body.trl() {
         doc.add_u64(fields.trl, u64::from(trl));
         doc.add_facet(fields.facets, tantivy::schema::Facet::from_path(["trl", trl.to_string().as_str()]));
+    }
+    let price = match &body.details {
+        Details::Achievement(achievement) => achievement.price_min,
+        Details::Demand(demand) => demand.budget,
+        Details::Scenario(scenario) => scenario.budget,
+        Details::Challenge(challenge) => challenge.prize,
+        Details::Talent(_) | Details::Facility(_) | Details::Enterprise(_) => None,
+    };
+    if let Some(price) = price.filter(|p| p.is_finite()) {
+        doc.add_f64(fields.price, price);
     }
     match &body.details {
         Details::Talent(talent) => {

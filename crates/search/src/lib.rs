@@ -10,6 +10,7 @@ pub mod eval;
 pub mod fault;
 mod highlight;
 mod index;
+mod infer;
 mod matching;
 mod scope;
 mod search;
@@ -25,7 +26,7 @@ pub use embed::{Embedder, HttpEmbedder, LocalModelEmbedder};
 pub use highlight::highlight;
 pub use index::SearchIndex;
 pub use matching::{Explanation, MatchHit, MatchRequest, MatchWeights, complementary_kinds};
-pub use search::{FacetCount, Facets, SearchHit, SearchQuery, SearchResults};
+pub use search::{FacetCount, Facets, SearchHit, SearchQuery, SearchResults, SearchSort};
 
 /// Errors of the search crate.
 #[derive(Debug, thiserror::Error)]

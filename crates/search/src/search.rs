@@ -5,15 +5,16 @@ use std::ops::Bound;
 
 use serde::Serialize;
 use tantivy::collector::{Count, FacetCollector, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{DocAddress, DocId, Score, SegmentReader, TantivyDocument, Term};
 use xietong_domain::{Availability, FacilityType, Kind, Listing, ListingId, ReadScope, Reference, RegionLevel};
 
 use crate::SearchError;
-use crate::analysis::{analyze, bigram_analyzer, is_cjk, jieba_analyzer, normalize};
+use crate::analysis::{analyze, bigram_analyzer, is_cjk, jieba_analyzer, normalize, query_words, split_phrases};
 use crate::highlight::highlight;
 use crate::index::{Fields, SearchIndex};
+use crate::matching::phrase_query;
 use crate::scope::Scoped;
 
 /// Summary snippets are cut to this many characters around the first match.
@@ -42,10 +43,54 @@ pub struct SearchQuery {
     /// hits, `total` and facets then count only the listings the viewer may read, and BM25
     /// statistics come from those listings alone.
     pub scope: Option<ReadScope>,
+    /// Order of the hits; relevance by default (newest first when there is no text).
+    pub sort: SearchSort,
     /// Page size; 0 means the default of 20.
     pub limit: usize,
     /// Hits to skip.
     pub offset: usize,
+}
+
+/// Orders of search results. Every order breaks ties by ascending id, so pages are stable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchSort {
+    /// Best match first (newest first when there is no text).
+    #[default]
+    Relevance,
+    /// Most recently updated first.
+    Newest,
+    /// Highest TRL (achievements' TRL, demands' desired TRL) first; listings without one last.
+    Trl,
+    /// Lowest price first: an achievement's asking price (`price_min`), a demand's or scenario's
+    /// budget, a challenge's prize, all in 万元; listings without one (and facilities, priced per
+    /// unit in yuan) last.
+    Price,
+}
+
+impl SearchSort {
+    /// Every order, in the order of the API documentation.
+    pub const ALL: [SearchSort; 4] = [SearchSort::Relevance, SearchSort::Newest, SearchSort::Trl, SearchSort::Price];
+
+    /// The API name: `relevance`, `newest`, `trl` or `price`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchSort::Relevance => "relevance",
+            SearchSort::Newest => "newest",
+            SearchSort::Trl => "trl",
+            SearchSort::Price => "price",
+        }
+    }
+}
+
+impl std::str::FromStr for SearchSort {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        SearchSort::ALL
+            .into_iter()
+            .find(|sort| sort.as_str() == text.trim())
+            .ok_or_else(|| format!("unknown sort {text:?}; expected relevance, newest, trl or price"))
+    }
 }
 
 /// One search hit.
@@ -110,20 +155,16 @@ impl SearchIndex {
         let text = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
         let searcher = self.reader.searcher();
         let scoped = Scoped::new(&searcher, &self.fields, query.scope.as_ref())?;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = filter_clauses(&self.fields, query);
-        // One Must clause: totals and facets are computed over the readable listings only.
-        clauses.extend(scoped.clause());
-        let highlight_terms = match text {
-            Some(text) => {
-                clauses.push((Occur::Must, text_query(&self.fields, text, &TextWeights::default())));
-                highlight_terms(text)
-            }
-            None => Vec::new(),
+        let highlight_terms = text.map(highlight_terms).unwrap_or_default();
+        // Whole words first: a listing must contain the words of the text (see
+        // `required_words_query`). When nothing does, the plain disjunction of the text's terms
+        // is the fallback tier, so a search never comes back empty only for a stray word.
+        let full_query = self.full_query(query, text, &scoped, true);
+        let total_required = match text {
+            Some(_) => scoped.search(&full_query, &Count)?,
+            None => 1,
         };
-        if clauses.is_empty() {
-            clauses.push((Occur::Must, Box::new(AllQuery)));
-        }
-        let full_query = BooleanQuery::new(clauses);
+        let full_query = if total_required == 0 { self.full_query(query, text, &scoped, false) } else { full_query };
         let mut facet_collector = FacetCollector::for_field("facets");
         for root in ["/kind", "/trl", "/section", "/region"] {
             facet_collector.add_facet(root);
@@ -138,8 +179,8 @@ impl SearchIndex {
             prefecture_collector.add_facet(format!("/region/{province}").as_str());
         }
         let window = TopDocs::with_limit(limit).and_offset(query.offset);
-        let (scored, total, facet_counts, prefecture_counts): (Vec<(f32, DocAddress)>, usize, _, _) = if text.is_some()
-        {
+        let by_relevance = text.is_some() && query.sort == SearchSort::Relevance;
+        let (scored, total, facet_counts, prefecture_counts): (Vec<(f32, DocAddress)>, usize, _, _) = if by_relevance {
             let top = window.tweak_score(move |segment: &SegmentReader| {
                 let ranks =
                     segment.fast_fields().u64("id_rank").expect("id_rank is a fast field").first_or_default_col(0);
@@ -149,15 +190,25 @@ impl SearchIndex {
                 scoped.search(&full_query, &(top, Count, facet_collector, prefecture_collector))?;
             (top.into_iter().map(|((score, _), address)| (score, address)).collect(), total, facets, prefectures)
         } else {
+            let sort = query.sort;
             let top = window.custom_score(move |segment: &SegmentReader| {
-                let ranks =
-                    segment.fast_fields().u64("id_rank").expect("id_rank is a fast field").first_or_default_col(0);
-                let updated = segment
-                    .fast_fields()
-                    .i64("updated_at")
-                    .expect("updated_at is a fast field")
-                    .first_or_default_col(0);
-                move |doc: DocId| (updated.get_val(doc), ranks.get_val(doc))
+                let fast = segment.fast_fields();
+                let ranks = fast.u64("id_rank").expect("id_rank is a fast field").first_or_default_col(0);
+                let updated = fast.i64("updated_at").expect("updated_at is a fast field").first_or_default_col(0);
+                let trl = fast.u64("trl").expect("trl is a fast field");
+                let price = fast.f64("price").expect("price is a fast field");
+                move |doc: DocId| {
+                    // The primary key, larger first; 0 for a listing without the value.
+                    let primary: u64 = match sort {
+                        SearchSort::Relevance | SearchSort::Newest => 0,
+                        SearchSort::Trl => trl.first(doc).unwrap_or(0),
+                        // Cheaper first: cents of 万元 mapped so that a lower price is larger.
+                        SearchSort::Price => price
+                            .first(doc)
+                            .map_or(0, |value| u64::MAX - (value.max(0.0) * 100.0).round().min(1e18) as u64),
+                    };
+                    (primary, updated.get_val(doc), ranks.get_val(doc))
+                }
             });
             let (top, total, facets, prefectures) =
                 scoped.search(&full_query, &(top, Count, facet_collector, prefecture_collector))?;
@@ -214,6 +265,115 @@ impl SearchIndex {
         }
         Ok(SearchResults { hits, total: total as u64, facets })
     }
+}
+
+impl SearchIndex {
+    /// The filters, the scope and the text of `query`; with `whole_words`, listings must
+    /// contain the words of the text.
+    fn full_query(
+        &self,
+        query: &SearchQuery,
+        text: Option<&str>,
+        scoped: &Scoped<'_>,
+        whole_words: bool,
+    ) -> BooleanQuery {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = filter_clauses(&self.fields, query);
+        // One Must clause: totals and facets are computed over the readable listings only.
+        clauses.extend(scoped.clause());
+        if let Some(text) = text {
+            clauses.push((Occur::Must, text_query(&self.fields, text, &TextWeights::default())));
+            if whole_words {
+                if let Some(required) = required_words_query(&self.fields, text) {
+                    clauses.push((Occur::Must, required));
+                }
+                clauses.extend(phrase_boosts(&self.fields, text));
+            }
+        }
+        if clauses.is_empty() {
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        BooleanQuery::new(clauses)
+    }
+}
+
+/// The words of `text` a listing must contain (issue 13: a search for 机器视觉 used to return
+/// most of the catalogue through the bigram 视觉 alone). A word is found when it occurs verbatim
+/// (a phrase on the bigram fields, so 工程 finds 在建工程) or when all of its jieba sub-words
+/// occur (机器 and 视觉 for 机器视觉; a stemmed Latin word). Up to three words are all required;
+/// from four on, three quarters of them. The clause adds nothing to the score.
+pub(crate) fn required_words_query(fields: &Fields, text: &str) -> Option<Box<dyn Query>> {
+    let words = query_words(text);
+    if words.is_empty() {
+        return None;
+    }
+    let analyzer = jieba_analyzer();
+    let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(words.len());
+    for word in &words {
+        let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for field in [fields.title_b, fields.body_b] {
+            if let Some(phrase) = phrase_query(field, word) {
+                alternatives.push((Occur::Should, phrase));
+            }
+        }
+        let tokens = analyze(&analyzer, word);
+        let length = word.chars().count();
+        // Search mode yields the word itself besides its parts; the parts are what may stand apart.
+        let parts: Vec<&String> = if tokens.len() > 1 {
+            tokens.iter().filter(|t| t.chars().count() < length).collect()
+        } else {
+            tokens.iter().collect()
+        };
+        if !parts.is_empty() {
+            let every_part: Vec<(Occur, Box<dyn Query>)> = parts
+                .iter()
+                .map(|part| {
+                    let anywhere = BooleanQuery::new(vec![
+                        (Occur::Should, term_clause(fields.title_j, part)),
+                        (Occur::Should, term_clause(fields.body_j, part)),
+                    ]);
+                    (Occur::Must, Box::new(anywhere) as Box<dyn Query>)
+                })
+                .collect();
+            alternatives.push((Occur::Should, Box::new(BooleanQuery::new(every_part))));
+        }
+        if !alternatives.is_empty() {
+            per_word.push((Occur::Should, Box::new(BooleanQuery::new(alternatives))));
+        }
+    }
+    if per_word.is_empty() {
+        return None;
+    }
+    let count = per_word.len();
+    let required = if count <= 3 { count } else { (count * 3).div_ceil(4) };
+    let query = BooleanQuery::with_minimum_required_clauses(per_word, required);
+    Some(Box::new(ConstScoreQuery::new(Box::new(query), 0.0)))
+}
+
+/// Constant scores for the pieces of `text` (between spaces and punctuation) and its words found
+/// verbatim: a piece 20 in the title and 10 in the body, a word 4 and 2. These exceed what BM25
+/// gives a short query, so they make tiers: listings holding the whole phrase 机器视觉 come before
+/// those holding 机器 and 视觉 apart, whatever the term statistics.
+fn phrase_boosts(fields: &Fields, text: &str) -> Vec<(Occur, Box<dyn Query>)> {
+    let mut phrases: Vec<(String, f32)> = Vec::new();
+    for piece in split_phrases(text) {
+        if piece.chars().count() >= 2 && !phrases.iter().any(|(p, _)| *p == piece) {
+            phrases.push((piece, 5.0));
+        }
+    }
+    for word in query_words(text) {
+        if word.chars().count() >= 2 && !phrases.iter().any(|(p, _)| *p == word) {
+            phrases.push((word, 1.0));
+        }
+    }
+    let mut boosts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for (phrase, weight) in &phrases {
+        for (field, boost) in [(fields.title_b, 4.0), (fields.body_b, 2.0)] {
+            if let Some(query) = phrase_query(field, phrase) {
+                boosts.push((Occur::Should, Box::new(ConstScoreQuery::new(query, boost * weight))));
+            }
+        }
+    }
+    boosts
 }
 
 fn last_segment(facet: &tantivy::schema::Facet) -> String {

@@ -11,7 +11,8 @@ use xietong_domain::{
     Listing, ListingBody, ListingId, ReadScope, Site, SiteRole, Status, TalentDetails, Visibility,
 };
 use xietong_search::{
-    Embedder, HttpEmbedder, LocalModelEmbedder, MatchRequest, MatchWeights, SearchIndex, SearchQuery, normalize,
+    Embedder, HttpEmbedder, LocalModelEmbedder, MatchRequest, MatchWeights, SearchIndex, SearchQuery, SearchSort,
+    normalize,
 };
 
 fn listing(title: &str, summary: &str, regions: &[&str], industries: &[&str], details: Details) -> Listing {
@@ -714,4 +715,190 @@ fn invisible_listings_do_not_move_the_ranking_of_visible_ones() {
         unrestricted.iter().filter(|h| h.0 != invisible.id).map(|h| (h.0, h.1)).collect();
     let scoped: Vec<(ListingId, f64)> = expected.iter().map(|h| (h.0, h.1)).collect();
     assert_ne!(visible_part, scoped);
+}
+
+fn with_discipline(mut listing: Listing, discipline: &str) -> Listing {
+    listing.body.disciplines = vec![discipline.to_string()];
+    listing
+}
+
+/// Issue 13: a listing posted without a discipline gets one inferred from its labelled
+/// neighbours, competes with it in the discipline feedback, and the explanation says so.
+#[test]
+fn a_listing_without_discipline_competes_with_an_inferred_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let materials = "材料科学与工程";
+    let computing = "计算机科学与技术";
+    let mut docs = vec![
+        with_discipline(achievement("锂电池正极材料的高温固相合成", "正极材料烧结工艺与电化学性能", 5), materials),
+        with_discipline(achievement("高镍三元正极材料的表面包覆", "包覆层抑制正极材料与电解液副反应", 5), materials),
+        with_discipline(achievement("磷酸铁锂正极材料的碳包覆", "碳包覆提高正极材料导电性", 5), materials),
+        with_discipline(achievement("硅碳负极材料的制备", "负极材料循环稳定性", 5), materials),
+        with_discipline(achievement("图像识别的卷积神经网络", "深度学习图像分类与目标检测", 5), computing),
+        with_discipline(achievement("目标检测的轻量化网络", "卷积神经网络剪枝与量化", 5), computing),
+        with_discipline(achievement("锂电池管理系统软件", "电池状态估计的嵌入式软件", 5), computing),
+    ];
+    let unlabeled = achievement("富锂锰基正极材料的包覆改性", "包覆改性提升正极材料的循环性能与倍率性能", 5);
+    docs.push(unlabeled.clone());
+    index.apply(&docs, &[], 1).unwrap();
+
+    let request = MatchRequest {
+        text: "寻求锂电池正极材料包覆相关技术成果".to_string(),
+        kind: Some(Kind::Achievement),
+        limit: 10,
+        ..Default::default()
+    };
+    let hits = index.match_request(&request).unwrap();
+    let position = hits.iter().position(|h| h.id == unlabeled.id).expect("the unlabeled listing is matched");
+    let hit = &hits[position];
+    assert!(hit.score_parts["discipline"] > 0.0, "{:?}", hit.score_parts);
+    let reason = hit.reasons.iter().find(|r| r.code == "inferred_discipline").expect("an inferred-field reason");
+    assert!(reason.zh.starts_with(&format!("推断学科：{materials}")), "{}", reason.zh);
+    assert!(reason.en.starts_with(&format!("Inferred field: {materials}")), "{}", reason.en);
+    assert!(hit.listing.body.disciplines.is_empty(), "the inferred value is not written as an explicit label");
+    // It ranks with the labelled listings of its field, ahead of every listing of another field.
+    assert!(position < 4, "ranked {position}: {:?}", hits.iter().map(|h| &h.title).collect::<Vec<_>>());
+    // Labelled listings keep their explicit discipline and are never explained as inferred.
+    for other in hits.iter().filter(|h| h.id != unlabeled.id) {
+        assert!(other.reasons.iter().all(|r| r.code != "inferred_discipline"), "{}", other.title);
+    }
+    // The parts still add up to the score.
+    let sum: f64 = hit.score_parts.values().sum();
+    assert!((sum - hit.score).abs() < 1e-9);
+}
+
+/// An unlabeled listing with the same text as a labelled one ranks close to it, not far below.
+#[test]
+fn a_missing_discipline_costs_little_against_the_same_text_labelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let field = "电气工程";
+    let mut docs: Vec<Listing> = (0..6)
+        .map(|i| {
+            with_discipline(
+                achievement(&format!("配电网故障定位方法{i}"), &format!("配电网单相接地故障的行波定位{i}"), 5),
+                field,
+            )
+        })
+        .collect();
+    let labelled =
+        with_discipline(achievement("配电网故障自愈控制", "配电网故障隔离与供电恢复的自愈控制策略", 5), field);
+    let unlabeled = achievement("配电网故障自愈控制", "配电网故障隔离与供电恢复的自愈控制策略", 5);
+    docs.push(labelled.clone());
+    docs.push(unlabeled.clone());
+    index.apply(&docs, &[], 1).unwrap();
+    let request = MatchRequest {
+        text: "寻求配电网故障自愈相关技术成果".to_string(),
+        kind: Some(Kind::Achievement),
+        limit: 10,
+        ..Default::default()
+    };
+    let hits = index.match_request(&request).unwrap();
+    let score_of = |id: ListingId| hits.iter().find(|h| h.id == id).map(|h| h.score).expect("matched");
+    let (labelled_score, unlabeled_score) = (score_of(labelled.id), score_of(unlabeled.id));
+    assert!(unlabeled_score > 0.75 * labelled_score, "{unlabeled_score} vs {labelled_score}");
+    let rank = hits.iter().position(|h| h.id == unlabeled.id).unwrap();
+    assert!(rank <= 1, "the unlabeled twin ranks right behind the labelled one, at {rank}");
+}
+
+/// Issue 13 item 5: a search counts only listings holding the phrase or all of its words, and
+/// the whole phrase ranks first; a word found nowhere falls back to the plain term match.
+#[test]
+fn search_requires_whole_words_and_ranks_the_phrase_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let talent = listing(
+        "视觉传达设计师",
+        "品牌视觉与包装设计",
+        &["110108"],
+        &[],
+        Details::Talent(TalentDetails { availability: vec![Availability::FullTime], ..Default::default() }),
+    );
+    let docs = vec![
+        achievement("焊缝质量检测系统", "基于机器视觉的焊缝缺陷在线识别", 6),
+        achievement("工业机器人上下料", "机器人配备三维视觉相机完成抓取", 6),
+        talent,
+        achievement("数控机床维修", "机器故障诊断与保养", 6),
+    ];
+    index.apply(&docs, &[], 1).unwrap();
+    let results = index.search(&text_query("机器视觉")).unwrap();
+    let found: Vec<&str> = results.hits.iter().map(|h| h.title.as_str()).collect();
+    assert_eq!(results.total, 2, "only the phrase or both words: {found:?}");
+    assert_eq!(found, vec!["焊缝质量检测系统", "工业机器人上下料"]);
+    // An unknown extra word does not empty the result: the fallback tier answers.
+    let fallback = index.search(&text_query("机器视觉 量子纠缠")).unwrap();
+    assert!(fallback.total >= 2, "{}", fallback.total);
+}
+
+/// Issue 13 item 6: shared terms are the longest phrases both listings contain as whole words,
+/// and a bigram across a word boundary of the target (测试 in 检测试剂盒) is not one.
+#[test]
+fn shared_terms_are_whole_phrases_of_both_texts() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let vision = achievement("焊缝缺陷识别系统", "采用机器视觉对焊缝缺陷进行在线识别", 6);
+    let kit = achievement("新冠病毒检测试剂盒", "快速抗原检测试剂盒，十五分钟出结果", 6);
+    index.apply(&[vision.clone(), kit.clone()], &[], 1).unwrap();
+
+    let demand = listing(
+        "产线机器视觉检测",
+        "需要机器视觉在线识别产品缺陷",
+        &["110108"],
+        &[],
+        Details::Demand(DemandDetails::default()),
+    );
+    let hits = index.match_listing(&demand, Some(Kind::Achievement), 10, &ReadScope::All).unwrap();
+    let shared = |id: ListingId| -> String {
+        hits.iter()
+            .find(|h| h.id == id)
+            .and_then(|h| h.reasons.iter().find(|r| r.code == "shared_terms"))
+            .map(|r| r.zh.clone())
+            .unwrap_or_default()
+    };
+    let vision_terms = shared(vision.id);
+    let terms: Vec<&str> = vision_terms.trim_start_matches("共同关键词：").split('、').collect();
+    assert!(terms.contains(&"机器视觉"), "{vision_terms}");
+    assert!(!terms.contains(&"机器") && !terms.contains(&"视觉"), "{vision_terms}");
+
+    let test_demand =
+        listing("软件测试", "嵌入式软件测试服务", &["110108"], &[], Details::Demand(DemandDetails::default()));
+    let hits = index.match_listing(&test_demand, Some(Kind::Achievement), 10, &ReadScope::All).unwrap();
+    for hit in &hits {
+        for reason in hit.reasons.iter().filter(|r| r.code == "shared_terms") {
+            assert!(!reason.zh.contains("测试"), "{} on {}", reason.zh, hit.title);
+        }
+    }
+}
+
+/// Issue 13 item 5: search orders by relevance, newest, TRL or price; listings without the value
+/// come last.
+#[test]
+fn search_sorts_by_newest_trl_and_price() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let priced = |title: &str, trl: u8, price: Option<f64>, day: i64| {
+        let mut listing = listing(
+            title,
+            "氢燃料电池电堆",
+            &["110108"],
+            &[],
+            Details::Achievement(AchievementDetails { trl: Some(trl), price_min: price, ..Default::default() }),
+        );
+        listing.updated_at = OffsetDateTime::UNIX_EPOCH + time::Duration::days(day);
+        listing
+    };
+    let docs = vec![
+        priced("氢燃料电池甲", 4, Some(300.0), 3),
+        priced("氢燃料电池乙", 8, Some(50.0), 1),
+        priced("氢燃料电池丙", 6, None, 2),
+    ];
+    index.apply(&docs, &[], 1).unwrap();
+    let sorted = |sort: SearchSort| titles(&index, &SearchQuery { sort, ..text_query("氢燃料电池") });
+    assert_eq!(sorted(SearchSort::Newest), vec!["氢燃料电池甲", "氢燃料电池丙", "氢燃料电池乙"]);
+    assert_eq!(sorted(SearchSort::Trl), vec!["氢燃料电池乙", "氢燃料电池丙", "氢燃料电池甲"]);
+    assert_eq!(sorted(SearchSort::Price), vec!["氢燃料电池乙", "氢燃料电池甲", "氢燃料电池丙"]);
+    assert_eq!(sorted(SearchSort::Relevance).len(), 3);
+    assert_eq!("price".parse::<SearchSort>(), Ok(SearchSort::Price));
+    assert!("cheapest".parse::<SearchSort>().is_err());
 }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use xietong_domain::{Availability, FacilityType, Kind, ListingId};
-use xietong_search::{Facets, SearchQuery};
+use xietong_search::{Facets, SearchQuery, SearchSort};
 
 use super::{MAX_QUERY_CHARS, industry_param, page_limit, page_offset, parse_param, region_param, text_param};
 use crate::auth::Caller;
@@ -29,6 +29,8 @@ pub struct SearchParams {
     pub availability: Option<String>,
     /// instrument, lab, pilot_line or pilot_base.
     pub facility_type: Option<String>,
+    /// relevance (default), newest, trl (highest first) or price (lowest first, in 万元).
+    pub sort: Option<String>,
     pub limit: Option<u32>,
     pub offset: Option<u64>,
 }
@@ -104,6 +106,7 @@ pub fn to_query(params: &SearchParams) -> ApiResult<SearchQuery> {
         trl_max: params.trl_max,
         availability,
         facility_type,
+        sort: parse_param::<SearchSort>("sort", params.sort.as_deref())?.unwrap_or_default(),
         // Set by the handler from the caller; `None` here would be unrestricted.
         scope: Some(xietong_domain::ReadScope::anonymous()),
         limit: page_limit(params.limit)? as usize,
