@@ -169,16 +169,17 @@ impl Default for MatchWeights {
     }
 }
 
-/// The kinds that complement `kind` in matching.
+/// The kinds that complement `kind` in matching (精准对接), every direction: a need finds what
+/// can meet it, a supply finds the needs and the partners that can take it further.
 pub fn complementary_kinds(kind: Kind) -> Vec<Kind> {
     match kind {
         Kind::Demand => vec![Kind::Achievement, Kind::Talent, Kind::Facility],
         Kind::Achievement => vec![Kind::Scenario, Kind::Demand, Kind::Enterprise, Kind::Facility],
-        Kind::Scenario => vec![Kind::Achievement, Kind::Talent],
-        Kind::Challenge => vec![Kind::Talent, Kind::Enterprise],
-        Kind::Facility => vec![Kind::Achievement],
-        Kind::Talent => vec![Kind::Demand, Kind::Challenge],
-        Kind::Enterprise => vec![Kind::Achievement, Kind::Talent],
+        Kind::Scenario => vec![Kind::Achievement, Kind::Talent, Kind::Enterprise],
+        Kind::Challenge => vec![Kind::Talent, Kind::Enterprise, Kind::Achievement],
+        Kind::Facility => vec![Kind::Demand, Kind::Achievement],
+        Kind::Talent => vec![Kind::Demand, Kind::Challenge, Kind::Scenario, Kind::Enterprise],
+        Kind::Enterprise => vec![Kind::Achievement, Kind::Talent, Kind::Challenge, Kind::Facility],
     }
 }
 

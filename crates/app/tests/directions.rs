@@ -1,0 +1,40 @@
+//! Every default direction of matching (精准对接) returns matches on the demo catalogue: a listing
+//! of each kind, matched with no kind asked for, gets hits of every complementary kind.
+
+use xietong_app::{App, DataDir};
+use xietong_domain::{Kind, ReadScope, Status};
+use xietong_search::complementary_kinds;
+use xietong_store::ListFilter;
+
+#[test]
+fn every_default_direction_returns_matches_on_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(&DataDir::create(dir.path()).unwrap()).unwrap();
+    app.load_demo(xietong_demo::DEFAULT_SEED).unwrap();
+    let expected = [
+        (Kind::Talent, vec![Kind::Demand, Kind::Challenge, Kind::Scenario, Kind::Enterprise]),
+        (Kind::Facility, vec![Kind::Demand, Kind::Achievement]),
+        (Kind::Enterprise, vec![Kind::Achievement, Kind::Talent, Kind::Challenge, Kind::Facility]),
+        (Kind::Scenario, vec![Kind::Achievement, Kind::Talent, Kind::Enterprise]),
+        (Kind::Challenge, vec![Kind::Talent, Kind::Enterprise, Kind::Achievement]),
+        (Kind::Demand, vec![Kind::Achievement, Kind::Talent, Kind::Facility]),
+        (Kind::Achievement, vec![Kind::Scenario, Kind::Demand, Kind::Enterprise, Kind::Facility]),
+    ];
+    for (kind, targets) in expected {
+        assert_eq!(complementary_kinds(kind), targets, "default directions of {kind}");
+        let filter = ListFilter { kind: Some(kind), status: Some(Status::Published), ..Default::default() };
+        let sources = app.store.list(&filter, 5, 0).unwrap().items;
+        assert!(!sources.is_empty(), "the demo has published {kind} listings");
+        for source in &sources {
+            let hits = app.index.match_listing(source, None, 40, &ReadScope::All).unwrap();
+            for target in &targets {
+                assert!(
+                    hits.iter().any(|h| h.kind == *target),
+                    "{kind} {:?} found no {target} among {:?}",
+                    source.body.title,
+                    hits.iter().map(|h| h.kind).collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+}
