@@ -132,5 +132,6 @@ echo "server memory (VmHWM peak / VmRSS now): $(grep -E 'VmHWM|VmRSS' "/proc/$XT
 warnings="$(grep -cE ' (WARN|ERROR) ' "$XT_SERVER_LOG" || true)"
 echo "server log: $warnings WARN/ERROR lines"
 if [ "$warnings" -gt 0 ]; then
-  grep -E ' (WARN|ERROR) ' "$XT_SERVER_LOG" | head -n 20
+  # (awk reads the whole log: `grep | head` would end grep with SIGPIPE and fail the script)
+  awk '/ (WARN|ERROR) / && shown < 20 { print; shown++ }' "$XT_SERVER_LOG"
 fi

@@ -25,8 +25,8 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Caps on concurrent expensive requests (matching, import, export), per server and client.
     pub limits: Arc<WorkLimits>,
-    /// Search and matching run at most this many at once, so that writes (which skip this
-    /// queue) keep a share of the CPU under a read flood.
+    /// Search and matching run at most cores − 1 at once (at least 1), so that writes (which
+    /// skip this queue) keep a core under a read flood.
     read_permits: Arc<Semaphore>,
 }
 
@@ -36,7 +36,8 @@ impl AppState {
     }
 
     pub fn with_limits(app: Arc<App>, limits: WorkLimits) -> Self {
-        let readers = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
+        // One core stays free for writes (index commits are single-threaded).
+        let readers = std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1)).max(1);
         AppState {
             app,
             metrics: Arc::new(Metrics::default()),

@@ -22,6 +22,10 @@ use crate::scope::Scoped;
 const SCHEMA_VERSION: &str = "xietong-search-4";
 const VERSION_FILE: &str = "xietong-search.version";
 const VECTORS_FILE: &str = "vectors.jsonl";
+/// Batches up to this size infer missing disciplines before their one commit...
+const UPFRONT_INFERENCE_MAX_BATCH: usize = 64;
+/// ...when the index already holds this many listings to infer from.
+const UPFRONT_INFERENCE_MIN_DOCS: u64 = 1_000;
 /// Memory budget of the single indexing thread.
 const WRITER_MEMORY_BYTES: usize = 50_000_000;
 
@@ -173,6 +177,21 @@ impl SearchIndex {
             }
             _ => None,
         };
+        let is_unlabeled = |l: &&Listing| l.body.disciplines.iter().all(|d: &String| d.trim().is_empty());
+        // Listings without a discipline get one inferred from their labelled neighbours (see
+        // `infer`). A few writes to a populated index infer from it as it is, so one commit
+        // suffices; a large batch (or a young index) is committed first, so that its listings
+        // are among the neighbours, and the inferred ones are written in a second commit.
+        let upfront = published.len() <= UPFRONT_INFERENCE_MAX_BATCH
+            && self.reader.searcher().num_docs() >= UPFRONT_INFERENCE_MIN_DOCS;
+        let mut inferred_upfront: HashMap<ListingId, Vec<String>> = HashMap::new();
+        if upfront {
+            let searcher = self.reader.searcher();
+            let public = Scoped::new(&searcher, &self.fields, Some(&ReadScope::anonymous()))?;
+            for listing in published.iter().copied().filter(is_unlabeled) {
+                inferred_upfront.insert(listing.id, infer_disciplines(&public, &self.fields, listing)?);
+            }
+        }
         self.write(
             |writer| {
                 for id in deletes {
@@ -182,16 +201,15 @@ impl SearchIndex {
                     writer.delete_term(Term::from_field_text(self.fields.id, &listing.id.to_string()));
                 }
                 for listing in &published {
-                    writer.add_document(listing_document(&self.fields, listing, &[])?)?;
+                    let inferred = inferred_upfront.get(&listing.id).map_or(&[][..], Vec::as_slice);
+                    writer.add_document(listing_document(&self.fields, listing, inferred)?)?;
                 }
                 Ok(())
             },
             seq,
         )?;
-        // Listings without a discipline get one inferred from their labelled neighbours, which
-        // now include the whole batch (see `infer`).
         let unlabeled: Vec<&Listing> =
-            published.iter().copied().filter(|l| l.body.disciplines.iter().all(|d| d.trim().is_empty())).collect();
+            if upfront { Vec::new() } else { published.iter().copied().filter(is_unlabeled).collect() };
         if !unlabeled.is_empty() {
             let searcher = self.reader.searcher();
             let public = Scoped::new(&searcher, &self.fields, Some(&ReadScope::anonymous()))?;
