@@ -153,7 +153,9 @@ impl App {
         match self.sync_index() {
             Ok(_) => true,
             Err(error) => {
-                tracing::warn!(
+                // Recorded for /healthz by sync_index; the follower logs it once per kind of
+                // failure, so a full disk does not log once per write.
+                tracing::debug!(
                     error = format!("{error:#}"),
                     "a stored write is not searchable yet; the follower retries"
                 );
