@@ -69,8 +69,8 @@ pub fn request_fingerprint(method: &str, path: &str, body: &[u8]) -> String {
 /// What the index follower knows about the index's lag behind the store.
 #[derive(Debug, Default)]
 struct SyncHealth {
-    /// The last failure to apply changes, with when it happened; cleared by a successful sync.
-    last_error: Option<(String, Instant)>,
+    /// The last failure to apply changes; cleared by a successful sync.
+    last_error: Option<String>,
     /// Since when the index has been behind the store (as last observed).
     behind_since: Option<Instant>,
 }
@@ -192,7 +192,7 @@ impl App {
             index_seq,
             degraded: lag > DEGRADED_AFTER,
             lag_ms: lag.as_millis() as u64,
-            last_error: health.last_error.as_ref().map(|(message, _)| message.clone()),
+            last_error: health.last_error.clone(),
         })
     }
 
@@ -241,8 +241,16 @@ impl App {
         let result = self.sync_index_locked();
         let mut health = self.health.lock();
         match &result {
-            Ok(_) => health.last_error = None,
-            Err(error) => health.last_error = Some((format!("{error:#}"), Instant::now())),
+            Ok(_) => {
+                // The index holds every change committed before this sync.
+                health.last_error = None;
+                health.behind_since = None;
+            }
+            Err(error) => {
+                // The lag starts with the failure, not with the first health check that sees it.
+                health.last_error = Some(format!("{error:#}"));
+                health.behind_since.get_or_insert_with(Instant::now);
+            }
         }
         result
     }

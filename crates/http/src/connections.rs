@@ -74,16 +74,16 @@ impl Registry {
         self.connections.lock().len()
     }
 
-    /// Asks the connection idle the longest to close; false when none is idle.
+    /// Asks the connection idle the longest to close; false when none is idle. The chosen one no
+    /// longer counts as idle, so a burst of evictions closes as many different connections.
     fn evict_idlest(&self) -> bool {
-        let connections = self.connections.lock();
-        let idlest = connections
-            .values()
-            .filter_map(|entry| entry.idle_since.map(|since| (since, &entry.close)))
-            .min_by_key(|(since, _)| *since);
+        let mut connections = self.connections.lock();
+        let idlest =
+            connections.values_mut().filter(|entry| entry.idle_since.is_some()).min_by_key(|entry| entry.idle_since);
         match idlest {
-            Some((_, close)) => {
-                close.notify_one();
+            Some(entry) => {
+                entry.idle_since = None;
+                entry.close.notify_one();
                 true
             }
             None => false,

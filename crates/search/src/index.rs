@@ -277,9 +277,7 @@ impl SearchIndex {
             Err(error) => {
                 // Drop the failed writer (its lock goes with it) and start a fresh one from the
                 // last commit; if that fails too, the next write tries again.
-                if let Some(failed) = slot.take() {
-                    drop(failed);
-                }
+                drop(slot.take());
                 *slot = new_writer(&self.index).ok();
                 Err(error)
             }
