@@ -144,15 +144,16 @@ impl Auth {
         let csrf_token = random_token("");
         let created_at = OffsetDateTime::now_utc();
         let expires_at = created_at + self.session_ttl;
-        self.accounts.create_session(Session {
+        let session = Session {
             token_hash: token_hash(&token),
             user_id: user.id,
             csrf_token: csrf_token.clone(),
             created_at,
             expires_at,
             ip: ip.map(str::to_string),
-        })?;
-        self.audit_login(Some(user.id), username, "login.success", ip, principal.region.clone())?;
+        };
+        let entry = login_audit(Some(user.id), username, "login.success", ip, principal.region.clone());
+        self.accounts.create_session(session, entry)?;
         Ok(NewSession { token, csrf_token, expires_at, principal })
     }
 
@@ -172,15 +173,7 @@ impl Auth {
                 None => None,
             },
         };
-        self.accounts.audit(NewAudit {
-            actor_id,
-            actor: username.to_string(),
-            action: action.to_string(),
-            target: username.to_string(),
-            region_code,
-            ip: ip.map(str::to_string),
-            detail: serde_json::Value::Null,
-        })?;
+        self.accounts.audit(login_audit(actor_id, username, action, ip, region_code))?;
         Ok(())
     }
 
@@ -193,8 +186,9 @@ impl Auth {
         Ok(Some((self.principal(&user, Scope::ALL.to_vec())?, session)))
     }
 
-    pub fn logout(&self, cookie_token: &str) -> Result<(), AuthError> {
-        Ok(self.accounts.delete_session(&token_hash(cookie_token))?)
+    /// Ends the session of a cookie, with the audit entry of the logout.
+    pub fn logout(&self, cookie_token: &str, audit: NewAudit) -> Result<(), AuthError> {
+        Ok(self.accounts.delete_session(&token_hash(cookie_token), audit)?)
     }
 
     /// The user of a live API token, limited to the token's scopes.
@@ -209,22 +203,25 @@ impl Auth {
         Ok(Some((self.principal(&user, api_token.scopes.clone())?, api_token)))
     }
 
-    /// Creates an API token; the clear token is returned once and never stored.
+    /// Creates an API token and its audit entry; the clear token is returned once and never
+    /// stored.
     pub fn issue_token(
         &self,
         user: &User,
         name: &str,
         scopes: Vec<Scope>,
         expires_at: Option<OffsetDateTime>,
+        audit: &dyn Fn(&ApiToken) -> NewAudit,
     ) -> Result<(ApiToken, String), AuthError> {
         let token = random_token(TOKEN_PREFIX);
-        let stored = self.accounts.create_token(NewApiToken {
+        let new = NewApiToken {
             user_id: user.id,
             name: name.to_string(),
             token_hash: token_hash(&token),
             scopes,
             expires_at,
-        })?;
+        };
+        let stored = self.accounts.create_token(new, audit)?;
         Ok((stored, token))
     }
 
@@ -259,6 +256,24 @@ impl Auth {
             Some(id) => self.accounts.org(id)?.map(|o| o.region_code),
             None => None,
         })
+    }
+}
+
+fn login_audit(
+    actor_id: Option<i64>,
+    username: &str,
+    action: &str,
+    ip: Option<&str>,
+    region_code: Option<String>,
+) -> NewAudit {
+    NewAudit {
+        actor_id,
+        actor: username.to_string(),
+        action: action.to_string(),
+        target: username.to_string(),
+        region_code,
+        ip: ip.map(str::to_string),
+        detail: serde_json::Value::Null,
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use anyhow::Context;
 use xietong_domain::{Kind, ListingBody, OrgKind, Reference, Role, validate};
-use xietong_store::{NewOrg, NewUser};
+use xietong_store::{NewAudit, NewOrg, NewUser};
 
 use crate::App;
 use crate::auth::hash_password;
@@ -65,7 +65,11 @@ pub fn ensure(app: &App, listings: &[ListingBody]) -> anyhow::Result<Vec<DemoAcc
     for (name, kind, region) in &plan.orgs {
         let org = match app.accounts.org_by_name(name)? {
             Some(org) => org,
-            None => app.accounts.create_org(NewOrg { name: name.clone(), kind: *kind, region_code: region.clone() })?,
+            None => app
+                .accounts
+                .create_org(NewOrg { name: name.clone(), kind: *kind, region_code: region.clone() }, &|org| {
+                    demo_audit("org.create", &org.name)
+                })?,
         };
         org_ids.insert(name.clone(), org.id);
     }
@@ -73,17 +77,16 @@ pub fn ensure(app: &App, listings: &[ListingBody]) -> anyhow::Result<Vec<DemoAcc
         if app.accounts.user_by_name(username)?.is_some() {
             continue;
         }
-        let user = app.accounts.create_user(NewUser {
+        let user = NewUser {
             username: username.to_string(),
             display_name: display_name.to_string(),
             role,
             org_id: org.as_ref().map(|name| org_ids[name]),
             region_code: region,
             password_hash: hash.clone(),
-        })?;
-        if role == Role::TechManager {
-            app.accounts.appoint(user.id, org_ids[&plan.ent_a])?;
-        }
+        };
+        let appointed_by: Vec<i64> = if role == Role::TechManager { vec![org_ids[&plan.ent_a]] } else { Vec::new() };
+        app.accounts.create_user(user, &appointed_by, &|user| demo_audit("user.create", &user.username))?;
     }
     let reference = Reference::get();
     for body in plan.showcase_listings() {
@@ -94,6 +97,11 @@ pub fn ensure(app: &App, listings: &[ListingBody]) -> anyhow::Result<Vec<DemoAcc
     app.store.meta_set(META_KEY, &usernames.join(","))?;
     app.sync_index()?;
     list(app)
+}
+
+/// The audit entry of a demo account record: made by the demo loader, not by a person.
+fn demo_audit(action: &str, target: &str) -> NewAudit {
+    NewAudit { actor: "demo".into(), action: action.into(), target: target.into(), ..NewAudit::default() }
 }
 
 struct Plan {

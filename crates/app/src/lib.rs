@@ -6,11 +6,14 @@
 //! sequence number, so a crash between the two writes is repaired by the next sync, and
 //! [`App::reindex`] can always rebuild the index from the store alone.
 
+pub mod account;
 pub mod auth;
+pub mod collab;
 pub mod data_dir;
 pub mod demo_accounts;
 pub mod error;
 pub mod listing;
+pub mod search;
 pub mod transfer;
 
 use std::collections::HashSet;
@@ -23,10 +26,25 @@ use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
 use xietong_store::{Accounts, Idempotency, IdempotencyBegin, NewAudit, SqliteStore, Store, StoredResponse, WriteOp};
 
+pub use account::AccountService;
 pub use auth::Auth;
 pub use data_dir::DataDir;
 pub use error::{AppError, AppResult};
 pub use listing::{Actor, Written};
+
+/// The data types the use cases take and return, so the entry points (HTTP, web pages, command
+/// line) need no direct dependency on the store or the index.
+pub mod types {
+    pub use xietong_search::budget::{self, Budget};
+    pub use xietong_search::{
+        Embedder, Explanation, FacetCount, Facets, MatchHit, MatchRequest, SearchError, SearchHit, SearchQuery,
+        SearchResults, SearchSort, complementary_kinds,
+    };
+    pub use xietong_store::{
+        ApiToken, AuditEntry, ContactRequest, IdempotencyBegin, KindCount, ListFilter, ListPage, ListSort, Org,
+        RequestState, Review, Session, SiteLink, StoreError, StoredResponse, User,
+    };
+}
 
 /// How long the index may lag behind the store before `/healthz` reports `degraded`.
 const DEGRADED_AFTER: Duration = Duration::from_secs(3);
@@ -42,11 +60,12 @@ const DEMO_META_KEY: &str = "demo_seed";
 
 /// The store and the index derived from it.
 pub struct App {
-    pub store: Arc<dyn Store>,
+    store: Arc<dyn Store>,
     /// Accounts, sessions, tokens, requests, reviews and the audit trail (same database).
-    pub accounts: Arc<dyn Accounts>,
-    pub auth: Auth,
-    pub index: Arc<SearchIndex>,
+    accounts: Arc<dyn Accounts>,
+    /// The account use cases (which the command line also runs without the index).
+    account: AccountService,
+    index: Arc<SearchIndex>,
     sync_lock: Mutex<()>,
     health: Mutex<SyncHealth>,
     idempotency: Arc<dyn Idempotency>,
@@ -106,7 +125,7 @@ impl App {
         let app = App {
             idempotency,
             store,
-            auth: Auth::new(accounts.clone()),
+            account: AccountService::new(accounts.clone()),
             accounts,
             index: Arc::new(index),
             sync_lock: Mutex::new(()),
@@ -174,6 +193,38 @@ impl App {
     /// Records the answer to a reserved key, or releases it (`None`) so a retry runs again.
     pub fn idempotency_finish(&self, scope: &str, key: &str, response: Option<&StoredResponse>) -> anyhow::Result<()> {
         Ok(self.idempotency.idempotency_finish(scope, key, response)?)
+    }
+
+    /// The store, for integration tests (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The accounts store, for integration tests (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub fn accounts(&self) -> &Arc<dyn Accounts> {
+        &self.accounts
+    }
+
+    /// The search index, for integration tests (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub fn index(&self) -> &Arc<SearchIndex> {
+        &self.index
+    }
+
+    /// Uses `embedder` for semantic matching from now on (`None`: lexical only).
+    pub fn set_embedder(&self, embedder: Option<Arc<dyn xietong_search::Embedder>>) {
+        self.index.set_embedder(embedder);
+    }
+
+    /// Stores listings validated by the caller in one transaction, unaudited: for the operator's
+    /// synthetic benchmark data only.
+    pub fn store_unaudited_batch(&self, ops: Vec<WriteOp>) -> AppResult<usize> {
+        let count = ops.len();
+        self.store.write_batch(ops)?;
+        self.sync_after_write();
+        Ok(count)
     }
 
     /// The index's lag behind the store, for health checks.
@@ -298,9 +349,9 @@ impl App {
         Ok(done)
     }
 
-    /// Appends to the audit trail. The entry is written after the action it records, in its own
-    /// transaction; a failure is logged loudly rather than undoing the action.
-    pub fn audit(&self, entry: NewAudit) {
+    /// Appends to the audit trail after an action that wrote in several transactions of its own
+    /// (an import); a failure is logged loudly rather than undoing the action.
+    fn audit_after(&self, entry: NewAudit) {
         if let Err(error) = self.accounts.audit(entry.clone()) {
             tracing::error!(%error, action = %entry.action, target = %entry.target, "failed to write the audit trail");
         }

@@ -1,11 +1,13 @@
 //! Spreadsheet import for an actor: who may import rows for which organisations, review state,
 //! the audit entry and the index sync. The parsing and row rules are `xietong_transfer`'s.
 
-use xietong_domain::Kind;
+use xietong_domain::{Kind, Listing};
+use xietong_search::SearchQuery;
+use xietong_store::ListFilter;
 use xietong_transfer::{ImportOptions, ImportReport, TransferError};
 
-use crate::listing::Actor;
-use crate::{App, AppError};
+use crate::listing::{Actor, mask_in_list};
+use crate::{App, AppError, AppResult};
 
 /// Why an import failed as a whole (rows that fail are in the report instead).
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +48,53 @@ impl App {
         entry.detail = serde_json::json!({
             "rows": report.rows, "accepted": report.accepted, "updated": report.updated, "rejected": report.rejected,
         });
-        self.audit(entry);
+        // The rows are stored in batches of their own; the import's entry follows them.
+        self.audit_after(entry);
         self.sync_after_write();
         Ok(report)
     }
+
+    /// The listings of an export the actor may see, contacts masked unless their organisation
+    /// owns the listing; at most `max_rows`.
+    pub fn export_listings(&self, actor: &Actor, source: ExportSource, max_rows: usize) -> AppResult<Vec<Listing>> {
+        let mut listings = Vec::new();
+        match source {
+            ExportSource::Search(mut query) => {
+                query.limit = 500;
+                query.offset = 0;
+                loop {
+                    let page = self.search(actor, query.clone())?;
+                    let count = page.hits.len();
+                    listings.extend(page.hits.into_iter().map(|hit| hit.listing));
+                    query.offset += count;
+                    if count == 0 || query.offset as u64 >= page.total || listings.len() >= max_rows {
+                        break;
+                    }
+                }
+            }
+            ExportSource::List(mut filter) => {
+                filter.scope = Some(actor.viewer.read_scope());
+                loop {
+                    let page = self.store.list(&filter, 1_000, listings.len() as u64)?;
+                    let count = page.items.len();
+                    listings.extend(page.items);
+                    if count == 0 || listings.len() as u64 >= page.total || listings.len() >= max_rows {
+                        break;
+                    }
+                }
+            }
+        }
+        listings.truncate(max_rows);
+        for listing in &mut listings {
+            mask_in_list(&actor.viewer, listing);
+        }
+        Ok(listings)
+    }
+}
+
+/// What an export holds: a search result, or a library or filtered list.
+#[derive(Debug, Clone)]
+pub enum ExportSource {
+    Search(SearchQuery),
+    List(ListFilter),
 }

@@ -23,10 +23,10 @@ fn every_default_direction_returns_matches_on_the_demo() {
     for (kind, targets) in expected {
         assert_eq!(complementary_kinds(kind), targets, "default directions of {kind}");
         let filter = ListFilter { kind: Some(kind), status: Some(Status::Published), ..Default::default() };
-        let sources = app.store.list(&filter, 5, 0).unwrap().items;
+        let sources = app.store().list(&filter, 5, 0).unwrap().items;
         assert!(!sources.is_empty(), "the demo has published {kind} listings");
         for source in &sources {
-            let hits = app.index.match_listing(source, None, 40, &ReadScope::All).unwrap();
+            let hits = app.index().match_listing(source, None, 40, &ReadScope::All).unwrap();
             for target in &targets {
                 assert!(
                     hits.iter().any(|h| h.kind == *target),

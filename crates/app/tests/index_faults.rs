@@ -18,7 +18,7 @@ fn achievement(title: &str) -> ListingBody {
 }
 
 fn hits(app: &App, text: &str) -> u64 {
-    app.index.search(&SearchQuery { text: Some(text.to_string()), limit: 1, ..Default::default() }).unwrap().total
+    app.index().search(&SearchQuery { text: Some(text.to_string()), limit: 1, ..Default::default() }).unwrap().total
 }
 
 fn open_failing(data_dir: &DataDir) -> (App, FailingDirectory) {
@@ -32,16 +32,16 @@ fn a_full_disk_holds_the_sequence_back_and_the_follower_heals_the_index() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = DataDir::create(dir.path()).unwrap();
     let (app, disk) = open_failing(&data_dir);
-    app.store.create(achievement("磁盘写满前的成果")).unwrap();
+    app.store().create(achievement("磁盘写满前的成果")).unwrap();
     assert!(app.sync_after_write());
-    let before = app.index.applied_seq();
+    let before = app.index().applied_seq();
 
     disk.fail(true);
     for n in 0..20 {
-        app.store.create(achievement(&format!("磁盘写满时的成果{n}"))).unwrap();
+        app.store().create(achievement(&format!("磁盘写满时的成果{n}"))).unwrap();
         assert!(!app.sync_after_write(), "an index write on a full disk must report failure");
     }
-    assert_eq!(app.index.applied_seq(), before, "a failed index write must not advance the applied sequence");
+    assert_eq!(app.index().applied_seq(), before, "a failed index write must not advance the applied sequence");
     let health = app.index_health().unwrap();
     assert!(health.index_seq < health.store_seq);
     assert!(health.last_error.as_deref().is_some_and(|e| e.contains("No space left")), "{health:?}");
@@ -51,11 +51,11 @@ fn a_full_disk_holds_the_sequence_back_and_the_follower_heals_the_index() {
     let app = Arc::new(app);
     let _follower = App::spawn_follower(&app);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while app.index.applied_seq() < app.store.last_seq().unwrap() {
+    while app.index().applied_seq() < app.store().last_seq().unwrap() {
         assert!(Instant::now() < deadline, "the follower did not catch up within 30 s");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(app.index.doc_count(), 21, "every stored listing is in the index");
+    assert_eq!(app.index().doc_count(), 21, "every stored listing is in the index");
     assert_eq!(hits(&app, "磁盘写满"), 21, "and found by a search");
     let health = app.index_health().unwrap();
     assert!(!health.degraded && health.last_error.is_none(), "{health:?}");
@@ -67,7 +67,7 @@ fn health_turns_degraded_while_the_index_lags() {
     let data_dir = DataDir::create(dir.path()).unwrap();
     let (app, disk) = open_failing(&data_dir);
     disk.fail(true);
-    app.store.create(achievement("滞后的成果")).unwrap();
+    app.store().create(achievement("滞后的成果")).unwrap();
     assert!(!app.sync_after_write());
     assert!(!app.index_health().unwrap().degraded, "a lag of a moment is not yet degraded");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -87,13 +87,13 @@ fn start_up_repairs_an_index_that_lost_documents() {
     {
         let app = App::open(&data_dir).unwrap();
         for n in 0..12 {
-            app.store.create(achievement(&format!("修复测试成果{n}"))).unwrap();
+            app.store().create(achievement(&format!("修复测试成果{n}"))).unwrap();
         }
         app.sync_index().unwrap();
         // The index loses documents but keeps its sequence (what a full disk left behind before).
-        let seq = app.index.applied_seq();
-        let victims: Vec<_> = app.store.scan(None, 5).unwrap().into_iter().map(|l| l.id).collect();
-        app.index.apply(&[], &victims, seq).unwrap();
+        let seq = app.index().applied_seq();
+        let victims: Vec<_> = app.store().scan(None, 5).unwrap().into_iter().map(|l| l.id).collect();
+        app.index().apply(&[], &victims, seq).unwrap();
         assert_eq!(hits(&app, "修复测试成果"), 7);
     }
     let app = App::open(&data_dir).unwrap();

@@ -14,7 +14,7 @@ fn achievement(title: &str) -> ListingBody {
 }
 
 fn hits(app: &App, text: &str) -> u64 {
-    app.index.search(&SearchQuery { text: Some(text.to_string()), ..Default::default() }).unwrap().total
+    app.index().search(&SearchQuery { text: Some(text.to_string()), ..Default::default() }).unwrap().total
 }
 
 #[test]
@@ -23,17 +23,17 @@ fn restart_replays_writes_the_index_missed() {
     let data_dir = DataDir::create(dir.path()).unwrap();
     {
         let app = App::open(&data_dir).unwrap();
-        app.store.create(achievement("已同步的成果")).unwrap();
+        app.store().create(achievement("已同步的成果")).unwrap();
         app.sync_index().unwrap();
         // Simulated crash: the store commits, the process dies before the index is written.
-        app.store.create(achievement("崩溃前写入的成果")).unwrap();
+        app.store().create(achievement("崩溃前写入的成果")).unwrap();
         assert_eq!(hits(&app, "崩溃前写入"), 0);
-        assert!(app.index.applied_seq() < app.store.last_seq().unwrap());
+        assert!(app.index().applied_seq() < app.store().last_seq().unwrap());
     }
     let reopened = App::open(&data_dir).unwrap();
     assert_eq!(hits(&reopened, "崩溃前写入"), 1);
     assert_eq!(hits(&reopened, "已同步"), 1);
-    assert_eq!(reopened.index.applied_seq(), reopened.store.last_seq().unwrap());
+    assert_eq!(reopened.index().applied_seq(), reopened.store().last_seq().unwrap());
 }
 
 #[test]
@@ -43,14 +43,14 @@ fn reindex_rebuilds_from_the_store_alone() {
     {
         let app = App::open(&data_dir).unwrap();
         for n in 0..25 {
-            app.store.create(achievement(&format!("重建测试成果{n}"))).unwrap();
+            app.store().create(achievement(&format!("重建测试成果{n}"))).unwrap();
         }
         app.sync_index().unwrap();
     }
     // Lose the index entirely.
     std::fs::remove_dir_all(data_dir.index_path()).unwrap();
     let app = App::open(&data_dir).unwrap();
-    assert_eq!(app.index.doc_count(), 25, "opening replays the whole change log into a fresh index");
+    assert_eq!(app.index().doc_count(), 25, "opening replays the whole change log into a fresh index");
     let calls = std::sync::atomic::AtomicU64::new(0);
     let rebuilt = app
         .reindex(|done, total| {
@@ -60,7 +60,7 @@ fn reindex_rebuilds_from_the_store_alone() {
         .unwrap();
     assert_eq!(rebuilt, 25);
     assert!(calls.into_inner() >= 1);
-    assert_eq!(app.index.doc_count(), 25);
+    assert_eq!(app.index().doc_count(), 25);
     assert_eq!(hits(&app, "重建测试"), 25);
 }
 
@@ -72,25 +72,25 @@ fn demo_loads_once() {
     let loaded = app.load_demo(xietong_demo::DEFAULT_SEED).unwrap();
     assert_eq!(loaded, xietong_demo::counts().total());
     assert_eq!(app.load_demo(xietong_demo::DEFAULT_SEED).unwrap(), 0, "a second start reuses the data");
-    let stored: u64 = app.store.counts().unwrap().iter().map(|c| c.count).sum();
+    let stored: u64 = app.store().counts().unwrap().iter().map(|c| c.count).sum();
     let showcase = 4; // ent_a's draft, region-only and organisation-only demands; talent_1's profile
     assert_eq!(stored as usize, loaded + showcase);
     // Demo accounts exist once, with the fixed usernames reviewers' scripts use.
     for username in ["admin", "fengtai_ops", "ent_a", "ent_b", "talent_1"] {
-        assert!(app.accounts.user_by_name(username).unwrap().is_some(), "{username}");
+        assert!(app.accounts().user_by_name(username).unwrap().is_some(), "{username}");
     }
-    let fengtai = app.accounts.user_by_name("fengtai_ops").unwrap().unwrap();
+    let fengtai = app.accounts().user_by_name("fengtai_ops").unwrap().unwrap();
     assert_eq!((fengtai.role, fengtai.region_code.as_deref()), (Role::RegionOperator, Some("110106")));
     let ent_a =
-        app.accounts.org(app.accounts.user_by_name("ent_a").unwrap().unwrap().org_id.unwrap()).unwrap().unwrap();
+        app.accounts().org(app.accounts().user_by_name("ent_a").unwrap().unwrap().org_id.unwrap()).unwrap().unwrap();
     let ent_b =
-        app.accounts.org(app.accounts.user_by_name("ent_b").unwrap().unwrap().org_id.unwrap()).unwrap().unwrap();
+        app.accounts().org(app.accounts().user_by_name("ent_b").unwrap().unwrap().org_id.unwrap()).unwrap().unwrap();
     assert_ne!(ent_a.id, ent_b.id, "ent_a and ent_b belong to two different enterprises");
     assert_eq!((ent_a.kind, ent_b.kind), (OrgKind::Enterprise, OrgKind::Enterprise));
     let owned =
-        app.store.list(&ListFilter { owner_org: Some(ent_a.name.clone()), ..ListFilter::default() }, 1, 0).unwrap();
+        app.store().list(&ListFilter { owner_org: Some(ent_a.name.clone()), ..ListFilter::default() }, 1, 0).unwrap();
     assert!(owned.total > 4, "ent_a's enterprise owns demo listings");
-    let admin = app.accounts.user_by_name("admin").unwrap().unwrap();
+    let admin = app.accounts().user_by_name("admin").unwrap().unwrap();
     assert!(xietong_app::auth::verify_password(&admin.password_hash, xietong_app::demo_accounts::DEMO_PASSWORD));
-    assert_eq!(app.accounts.users().unwrap().len(), 9, "the second load created no second set of accounts");
+    assert_eq!(app.accounts().users().unwrap().len(), 9, "the second load created no second set of accounts");
 }

@@ -1,14 +1,10 @@
 //! `xietong token`, `xietong user` and `xietong org`: operator commands on the accounts of a data
 //! directory (run on the server, like `import`).
 
-use anyhow::{Context, bail};
-use std::sync::Arc;
-use time::OffsetDateTime;
+use anyhow::bail;
 
-use xietong_app::auth::new_password_hash;
-use xietong_app::{Auth, DataDir};
-use xietong_domain::{OrgKind, Reference, Role, Scope};
-use xietong_store::{AuditTrail, Credentials, Identity, NewAudit, NewOrg, NewUser, SqliteStore};
+use xietong_app::account::NewAccount;
+use xietong_app::{AccountService, Actor, DataDir};
 
 use crate::DataArgs;
 
@@ -109,76 +105,46 @@ pub struct OrgAddArgs {
     pub region: String,
 }
 
-/// The accounts of a data directory. Only the database is opened (not the search index), so
-/// these commands work while a server runs on the same directory.
-struct Accts {
-    accounts: Arc<SqliteStore>,
-    auth: Auth,
-}
-
-impl Accts {
-    fn audit(&self, entry: NewAudit) {
-        if let Err(error) = self.accounts.audit(entry) {
-            eprintln!("warning: failed to write the audit trail: {error}");
-        }
-    }
-}
-
-fn open(data: &DataArgs) -> anyhow::Result<Accts> {
-    let accounts = Arc::new(DataDir::create(&data.data)?.open_store()?);
-    let auth = Auth::new(accounts.clone());
-    Ok(Accts { accounts, auth })
-}
-
-fn cli_audit(action: &str, target: String, detail: serde_json::Value) -> NewAudit {
-    NewAudit { actor: "cli".into(), action: action.into(), target, detail, ..NewAudit::default() }
+/// The account use cases of a data directory. Only the database is opened (not the search
+/// index), so these commands work while a server runs on the same directory. They act as the
+/// platform's operator and are audited as `cli`.
+fn open(data: &DataArgs) -> anyhow::Result<AccountService> {
+    AccountService::open(&DataDir::create(&data.data)?)
 }
 
 pub fn token(command: TokenCommand) -> anyhow::Result<()> {
+    let operator = Actor::operator();
     match command {
         TokenCommand::Issue(args) => {
-            let app = open(&args.data)?;
-            let user = app
-                .accounts
-                .user_by_name(&args.user)?
-                .filter(|u| !u.disabled)
-                .with_context(|| format!("no active user {:?}; create one with `xietong user add`", args.user))?;
-            let scopes = if args.scopes.is_empty() {
-                Scope::ALL.to_vec()
-            } else {
-                args.scopes.iter().map(|s| s.parse::<Scope>().map_err(anyhow::Error::msg)).collect::<Result<_, _>>()?
-            };
-            let expires_at =
-                args.expires_in_days.map(|days| OffsetDateTime::now_utc() + time::Duration::days(days.into()));
-            let (stored, token) = app.auth.issue_token(&user, &args.name, scopes, expires_at)?;
-            app.audit(cli_audit(
-                "token.issue",
-                stored.id.to_string(),
-                serde_json::json!({"user": user.username, "name": stored.name, "scopes": stored.scopes}),
-            ));
+            let accounts = open(&args.data)?;
+            let issued = accounts.issue_token(
+                &operator,
+                Some(&args.user),
+                &args.name,
+                Some(&args.scopes),
+                args.expires_in_days,
+            )?;
+            let stored = &issued.stored;
             eprintln!(
-                "Issued token {} for {} ({}), scopes {}. Use it as `Authorization: Bearer TOKEN`; it is not shown again.",
+                "Issued token {} for {}, scopes {}. Use it as `Authorization: Bearer TOKEN`; it is not shown again.",
                 stored.id,
-                user.username,
-                user.role.as_str(),
+                args.user,
                 stored.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(","),
             );
-            println!("{token}");
+            println!("{}", issued.token);
             Ok(())
         }
         TokenCommand::Revoke(args) => {
-            let app = open(&args.data)?;
-            if !app.accounts.revoke_token(args.id, OffsetDateTime::now_utc())? {
+            let accounts = open(&args.data)?;
+            if !accounts.revoke_token(&operator, args.id)? {
                 bail!("no live token {}", args.id);
             }
-            app.audit(cli_audit("token.revoke", args.id.to_string(), serde_json::Value::Null));
             println!("revoked token {}", args.id);
             Ok(())
         }
         TokenCommand::List(args) => {
-            let app = open(&args.data)?;
-            let user = app.accounts.user_by_name(&args.user)?.with_context(|| format!("no user {:?}", args.user))?;
-            for token in app.accounts.tokens_of(user.id)? {
+            let accounts = open(&args.data)?;
+            for token in accounts.tokens(&operator, Some(&args.user))? {
                 println!("{}", serde_json::to_string(&token)?);
             }
             Ok(())
@@ -187,29 +153,11 @@ pub fn token(command: TokenCommand) -> anyhow::Result<()> {
 }
 
 pub fn user(command: UserCommand) -> anyhow::Result<()> {
+    let operator = Actor::operator();
     match command {
         UserCommand::Add(args) => {
-            let app = open(&args.data)?;
-            let role: Role = args.role.parse().map_err(anyhow::Error::msg)?;
-            let org = match &args.org {
-                Some(name) => Some(
-                    app.accounts
-                        .org_by_name(name)?
-                        .with_context(|| format!("no organisation {name:?}; register it with `xietong org add`"))?,
-                ),
-                None => None,
-            };
-            let region = match &args.region {
-                Some(text) => Some(
-                    Reference::get()
-                        .resolve_region(text)
-                        .with_context(|| format!("unknown region {text:?}"))?
-                        .code
-                        .clone(),
-                ),
-                None => None,
-            };
-            if role == Role::RegionOperator && region.is_none() {
+            let accounts = open(&args.data)?;
+            if args.role == "region_operator" && args.region.is_none() {
                 bail!("a region operator needs --region");
             }
             let password = match std::env::var("XT_PASSWORD") {
@@ -221,26 +169,22 @@ pub fn user(command: UserCommand) -> anyhow::Result<()> {
                     line.trim_end_matches(['\r', '\n']).to_string()
                 }
             };
-            let user = app.accounts.create_user(NewUser {
+            let account = NewAccount {
                 username: args.username.clone(),
-                display_name: args.display_name.clone().unwrap_or_else(|| args.username.clone()),
-                role,
-                org_id: org.as_ref().map(|o| o.id),
-                region_code: region,
-                password_hash: new_password_hash(&password)?,
-            })?;
-            for name in &args.acting_for {
-                let appointing =
-                    app.accounts.org_by_name(name)?.with_context(|| format!("no organisation {name:?}"))?;
-                app.accounts.appoint(user.id, appointing.id)?;
-            }
-            app.audit(cli_audit("user.create", user.username.clone(), serde_json::json!({"role": role.as_str()})));
-            println!("created user {} ({})", user.username, role.as_str());
+                display_name: args.display_name.clone(),
+                password,
+                role: args.role.clone(),
+                org: args.org.clone(),
+                region: args.region.clone(),
+                acting_for: args.acting_for.clone(),
+            };
+            let user = accounts.create_user(&operator, account)?;
+            println!("created user {} ({})", user.username, user.role.as_str());
             Ok(())
         }
         UserCommand::List(data) => {
-            let app = open(&data)?;
-            for user in app.accounts.users()? {
+            let accounts = open(&data)?;
+            for user in accounts.users(&operator)? {
                 println!("{}", serde_json::to_string(&user)?);
             }
             Ok(())
@@ -249,23 +193,17 @@ pub fn user(command: UserCommand) -> anyhow::Result<()> {
 }
 
 pub fn org(command: OrgCommand) -> anyhow::Result<()> {
+    let operator = Actor::operator();
     match command {
         OrgCommand::Add(args) => {
-            let app = open(&args.data)?;
-            let kind: OrgKind = args.kind.parse().map_err(anyhow::Error::msg)?;
-            let region = Reference::get()
-                .resolve_region(&args.region)
-                .with_context(|| format!("unknown region {:?}", args.region))?
-                .code
-                .clone();
-            let org = app.accounts.create_org(NewOrg { name: args.name.clone(), kind, region_code: region })?;
-            app.audit(cli_audit("org.create", org.name.clone(), serde_json::Value::Null));
-            println!("registered {} ({}, {})", org.name, kind.as_str(), org.region_code);
+            let accounts = open(&args.data)?;
+            let org = accounts.create_org(&operator, &args.name, &args.kind, &args.region)?;
+            println!("registered {} ({}, {})", org.name, org.kind.as_str(), org.region_code);
             Ok(())
         }
         OrgCommand::List(data) => {
-            let app = open(&data)?;
-            for org in app.accounts.orgs()? {
+            let accounts = open(&data)?;
+            for org in accounts.orgs()? {
                 println!("{}", serde_json::to_string(&org)?);
             }
             Ok(())

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use xietong_app::types::{ListFilter, SearchQuery};
 use xietong_app::{App, DataDir};
 use xietong_domain::{Reference, validate};
 use xietong_http::api::matching::{MatchBody, to_request};
@@ -73,7 +74,7 @@ pub fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     println!(
         "{}",
-        serde_json::json!({"reindexed": done, "indexed_docs": app.index.doc_count(), "seconds": started.elapsed().as_secs_f64()})
+        serde_json::json!({"reindexed": done, "indexed_docs": app.indexed_listings(), "seconds": started.elapsed().as_secs_f64()})
     );
     Ok(())
 }
@@ -92,6 +93,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
     let temp = tempfile::tempdir().context("failed to create a temporary data directory")?;
     let data_dir = DataDir::create(temp.path())?;
     let app = App::open(&data_dir)?;
+    let operator = xietong_app::Actor::operator();
 
     let index_started = Instant::now();
     let reference = Reference::get();
@@ -101,7 +103,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("corpus doc {} is invalid: {e}", doc.id))?;
         ops.push(WriteOp::Create(body));
     }
-    app.store.write_batch(ops)?;
+    app.store_unaudited_batch(ops)?;
     app.sync_index()?;
     let index_s = index_started.elapsed().as_secs_f64();
 
@@ -122,9 +124,9 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
             lang: None,
         };
         let started = Instant::now();
-        let (mut request, _) = to_request(body).map_err(|e| anyhow::anyhow!("query {} is invalid: {e:?}", query.id))?;
-        request.scope = None; // operator eval: unrestricted, like the example eval
-        let hits = app.index.match_request(&request)?;
+        // The operator reads everything, like the example eval.
+        let (request, _) = to_request(body).map_err(|e| anyhow::anyhow!("query {} is invalid: {e:?}", query.id))?;
+        let hits = app.match_request(&operator, request)?;
         latencies_ms.push(started.elapsed().as_secs_f64() * 1000.0);
         let mut ranking: Vec<String> = hits.into_iter().filter_map(|h| h.listing.body.external_id).collect();
         // Fewer hits than the depth: pad with the remaining documents so every run is complete.
@@ -191,6 +193,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let generate_s = started.elapsed().as_secs_f64();
     drop(demo);
     let app = App::open(&data_dir)?;
+    let operator = xietong_app::Actor::operator();
     let loaded = app.load_demo(xietong_demo::DEFAULT_SEED)?;
     let first_start_s = started.elapsed().as_secs_f64();
 
@@ -206,17 +209,14 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     ];
     let mut search_ms = Vec::new();
     for i in 0..args.iterations {
-        let query = xietong_search::SearchQuery {
-            text: Some(texts[i % texts.len()].to_string()),
-            limit: 20,
-            ..Default::default()
-        };
+        let query = SearchQuery { text: Some(texts[i % texts.len()].to_string()), limit: 20, ..Default::default() };
         let t = Instant::now();
-        app.index.search(&query)?;
+        app.search(&operator, query)?;
         search_ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let sources = app.store.list(
-        &xietong_store::ListFilter { kind: Some(xietong_domain::Kind::Demand), ..Default::default() },
+    let sources = app.list_listings(
+        &operator,
+        ListFilter { kind: Some(xietong_domain::Kind::Demand), ..Default::default() },
         200,
         0,
     )?;
@@ -224,7 +224,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     for i in 0..args.iterations.min(sources.items.len().max(1)) {
         let Some(source) = sources.items.get(i) else { break };
         let t = Instant::now();
-        app.index.match_listing(source, None, 20, &xietong_domain::ReadScope::All)?; // operator benchmark: unrestricted
+        app.match_source(&operator, source, None, 20)?; // the operator reads everything
         match_ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     println!(

@@ -51,7 +51,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             );
         }
     }
-    tracing::info!(data = %data.display(), duration_ms = started.elapsed().as_millis() as u64, indexed_docs = app.index.doc_count(), "ready");
+    tracing::info!(data = %data.display(), duration_ms = started.elapsed().as_millis() as u64, indexed_docs = app.indexed_listings(), "ready");
     let demo_accounts = if demo { app.demo_accounts()? } else { Vec::new() };
     let app = Arc::new(app);
 
@@ -108,7 +108,7 @@ fn configure_embedder(app: &App, file: &FileConfig) -> anyhow::Result<()> {
     } else {
         anyhow::bail!("[embedding] needs either url or model_dir");
     };
-    app.index.set_embedder(Some(embedder));
+    app.set_embedder(Some(embedder));
     Ok(())
 }
 

@@ -37,25 +37,25 @@ fn token_issue_prints_a_working_token_last_while_the_app_is_open() {
     let stdout = ok(xietong(&["token", "issue", "--data", data, "--user", "alice"], None));
     let token = stdout.lines().last().unwrap().trim().to_string();
     assert!(token.starts_with("xt_"), "{stdout}");
-    let (principal, stored) = app.auth.bearer(&token).unwrap().expect("the printed token authenticates");
+    let (principal, stored) = app.account().bearer(&token).unwrap().expect("the printed token authenticates");
     assert_eq!(principal.username, "alice");
     assert_eq!(principal.org.as_deref(), Some("测试企业"));
     assert_eq!(stored.scopes, Scope::ALL.to_vec());
 
     let read_only = ok(xietong(&["token", "issue", "--data", data, "--user", "alice", "--scopes", "read"], None));
     let read_only = read_only.lines().last().unwrap().trim().to_string();
-    let (principal, _) = app.auth.bearer(&read_only).unwrap().unwrap();
+    let (principal, _) = app.account().bearer(&read_only).unwrap().unwrap();
     assert_eq!(principal.scopes, vec![Scope::Read]);
 
     ok(xietong(&["token", "revoke", &stored.id.to_string(), "--data", data], None));
-    assert!(app.auth.bearer(&token).unwrap().is_none(), "a revoked token no longer authenticates");
-    assert!(app.auth.bearer(&read_only).unwrap().is_some(), "other tokens are untouched");
+    assert!(app.account().bearer(&token).unwrap().is_none(), "a revoked token no longer authenticates");
+    assert!(app.account().bearer(&read_only).unwrap().is_some(), "other tokens are untouched");
 
     let missing = xietong(&["token", "issue", "--data", data, "--user", "nobody"], None);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nobody"));
     let actions: Vec<String> =
-        app.accounts.audit_entries(&Default::default(), 100, 0).unwrap().0.into_iter().map(|e| e.action).collect();
+        app.accounts().audit_entries(&Default::default(), 100, 0).unwrap().0.into_iter().map(|e| e.action).collect();
     for action in ["org.create", "user.create", "token.issue", "token.revoke"] {
         assert!(actions.iter().any(|a| a == action), "{action} missing from {actions:?}");
     }

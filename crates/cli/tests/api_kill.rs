@@ -89,13 +89,13 @@ fn kill_9_during_concurrent_api_writes_keeps_each_acknowledged_write_with_one_au
     let acknowledged: Vec<String> = acknowledged.lock().unwrap().clone();
 
     let app = App::open(&DataDir::create(dir.path()).unwrap()).unwrap();
-    let (entries, _) = app.accounts.audit_entries(&AuditFilter::default(), 1_000_000, 0).unwrap();
+    let (entries, _) = app.accounts().audit_entries(&AuditFilter::default(), 1_000_000, 0).unwrap();
     let mut creates: HashMap<String, usize> = HashMap::new();
     for entry in entries.iter().filter(|e| e.action == "listing.create") {
         *creates.entry(entry.target.clone()).or_default() += 1;
     }
     let stored: HashSet<String> = app
-        .store
+        .store()
         .scan(None, 1_000_000)
         .unwrap()
         .into_iter()
@@ -110,6 +110,6 @@ fn kill_9_during_concurrent_api_writes_keeps_each_acknowledged_write_with_one_au
         assert_eq!(creates.get(id), Some(&1), "stored listing {id} must have exactly one audit entry");
     }
     assert_eq!(creates.len(), stored.len(), "an audit entry records a write that is not stored");
-    assert_eq!(app.index.doc_count() as usize, stored.len(), "every stored listing is searchable after restart");
+    assert_eq!(app.index().doc_count() as usize, stored.len(), "every stored listing is searchable after restart");
     eprintln!("api_kill: {} acknowledged, {} stored", acknowledged.len(), stored.len());
 }

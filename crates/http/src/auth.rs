@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 use xietong_app::auth::constant_time_eq;
 use xietong_domain::{Principal, Role, Scope, Viewer};
-use xietong_store::NewAudit;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -177,11 +176,6 @@ impl Caller {
             _ => None,
         }
     }
-
-    /// An audit entry by this caller.
-    pub fn audit(&self, action: &str, target: impl Into<String>, region_code: Option<String>) -> NewAudit {
-        self.actor().audit(action, target, region_code)
-    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
@@ -258,7 +252,7 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> ApiResult<(Viewer, Cr
             return Err(ApiError::Unauthorized("the Authorization header must be `Bearer TOKEN`".into()));
         };
         let token = token.to_string();
-        let found = state.blocking(move |app| Ok(app.auth.bearer(&token)?)).await?;
+        let found = state.blocking(move |app| Ok(app.account().bearer(&token)?)).await?;
         return match found {
             Some((principal, api_token)) => Ok((Viewer::User(principal), Credential::Token { id: api_token.id })),
             None => Err(ApiError::Unauthorized("the API token is unknown, expired or revoked".into())),
@@ -267,7 +261,7 @@ async fn resolve(state: &AppState, headers: &HeaderMap) -> ApiResult<(Viewer, Cr
     let Some(cookie) = cookie_value(headers, SESSION_COOKIE) else {
         return Ok((Viewer::Anonymous, Credential::None));
     };
-    let found = state.blocking(move |app| Ok(app.auth.session(&cookie)?)).await?;
+    let found = state.blocking(move |app| Ok(app.account().session(&cookie)?)).await?;
     Ok(match found {
         Some((principal, session)) => (Viewer::User(principal), Credential::Session { csrf_token: session.csrf_token }),
         None => (Viewer::Anonymous, Credential::None),

@@ -4,8 +4,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
+use xietong_app::AppError;
+use xietong_app::types::{SearchError, StoreError};
 use xietong_domain::ValidationErrors;
-use xietong_store::StoreError;
 
 /// A problem detail (RFC 9457). `errors` lists each invalid field.
 #[derive(Debug, Serialize, ToSchema)]
@@ -171,7 +172,7 @@ impl From<StoreError> for ApiError {
                 "a listing with the same {field} already exists ({existing}); update that one instead"
             )),
             StoreError::Backend { .. } => ApiError::Internal(anyhow::Error::new(err)),
-            StoreError::Taken { .. } => ApiError::Conflict(err.to_string()),
+            StoreError::Taken { .. } | StoreError::WrongState(_) => ApiError::Conflict(err.to_string()),
         }
     }
 }
@@ -191,9 +192,8 @@ impl From<xietong_app::auth::AuthError> for ApiError {
     }
 }
 
-impl From<xietong_search::SearchError> for ApiError {
-    fn from(err: xietong_search::SearchError) -> Self {
-        use xietong_search::SearchError;
+impl From<SearchError> for ApiError {
+    fn from(err: SearchError) -> Self {
         match err {
             SearchError::Cancelled => ApiError::Unavailable {
                 detail: "the request ran out of time; try again, or narrow it".into(),
@@ -201,6 +201,24 @@ impl From<xietong_search::SearchError> for ApiError {
             },
             SearchError::TooDeep { .. } => ApiError::bad_param("offset", err.to_string()),
             other => ApiError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+/// The one mapping of the use cases' errors to problems.
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::NotFound(detail) => ApiError::NotFound(detail),
+            AppError::Unauthorized(detail) => ApiError::Unauthorized(detail),
+            AppError::Forbidden(detail) => ApiError::Forbidden(detail),
+            AppError::Conflict(detail) => ApiError::Conflict(detail),
+            AppError::BadInput { field, message } => ApiError::bad_param(&field, message),
+            AppError::Invalid(errors) => ApiError::Invalid(errors),
+            AppError::Auth(auth) => auth.into(),
+            AppError::Store(store) => store.into(),
+            AppError::Search(search) => search.into(),
+            AppError::Internal(error) => ApiError::Internal(error),
         }
     }
 }

@@ -2,27 +2,14 @@
 //! [`Actor`], errors become problems. The rules themselves (who may read, change or publish
 //! for whom, review state, audit in the write's transaction) live in the app layer.
 
+use xietong_app::App;
 use xietong_app::listing::{self, Actor};
-use xietong_app::{App, AppError};
 use xietong_domain::{Listing, ListingBody, ListingId};
 
 pub use xietong_app::Written;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
-
-impl From<AppError> for ApiError {
-    fn from(err: AppError) -> Self {
-        match err {
-            AppError::NotFound(detail) => ApiError::NotFound(detail),
-            AppError::Unauthorized(detail) => ApiError::Unauthorized(detail),
-            AppError::Forbidden(detail) => ApiError::Forbidden(detail),
-            AppError::BadInput { field, message } => ApiError::bad_param(&field, message),
-            AppError::Invalid(errors) => ApiError::Invalid(errors),
-            AppError::Store(store) => store.into(),
-        }
-    }
-}
+use crate::error::ApiResult;
 
 impl Caller {
     /// The caller as the app layer's actor.

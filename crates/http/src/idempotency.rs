@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use xietong_store::{IdempotencyBegin, StoredResponse};
+use xietong_app::types::{IdempotencyBegin, StoredResponse};
 
 use crate::auth::Caller;
 use crate::error::ApiError;

@@ -188,12 +188,9 @@ async fn healthz(State(state): State<AppState>) -> Result<axum::response::Respon
 async fn metrics_text(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let facets = state
         .blocking(|app| {
-            let query = xietong_search::SearchQuery {
-                limit: 1,
-                scope: Some(xietong_domain::ReadScope::anonymous()),
-                ..Default::default()
-            };
-            Ok(app.index.search(&query)?.facets.kind)
+            let query = xietong_app::types::SearchQuery { limit: 1, ..Default::default() };
+            // As the anonymous public sees them.
+            Ok(app.search(&xietong_app::Actor::new(xietong_domain::Viewer::Anonymous, None), query)?.facets.kind)
         })
         .await?;
     let counts: Vec<(String, String, u64)> = facets

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use xietong_app::App;
-use xietong_search::Budget;
+use xietong_app::types::Budget;
 
 use crate::error::ApiError;
 use crate::limits::WorkLimits;
@@ -49,7 +49,7 @@ impl AppState {
 
     /// Runs blocking store or index work off the async runtime. When the request is dropped
     /// (client gone, timeout), the work is cancelled at its next check (see
-    /// [`xietong_search::budget`]); it is also cancelled after [`WORK_BUDGET`].
+    /// [`xietong_app::types::budget`]); it is also cancelled after [`WORK_BUDGET`].
     pub async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
@@ -59,7 +59,7 @@ impl AppState {
         let budget = Budget::with_timeout(WORK_BUDGET);
         let cancel_on_drop = CancelOnDrop(Some(budget.clone()));
         let result =
-            tokio::task::spawn_blocking(move || xietong_search::budget::run_within(&budget, || work(&app))).await;
+            tokio::task::spawn_blocking(move || xietong_app::types::budget::run_within(&budget, || work(&app))).await;
         cancel_on_drop.disarm();
         result?
     }

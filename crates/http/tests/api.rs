@@ -24,21 +24,32 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let app = std::sync::Arc::new(App::open(&DataDir::create(dir.path()).unwrap()).unwrap());
         let org = app
-            .accounts
-            .create_org(NewOrg { name: "测试企业".into(), kind: OrgKind::Enterprise, region_code: "110106".into() })
+            .accounts()
+            .create_org(
+                NewOrg { name: "测试企业".into(), kind: OrgKind::Enterprise, region_code: "110106".into() },
+                &|_| Default::default(),
+            )
             .unwrap();
         let user = app
-            .accounts
-            .create_user(NewUser {
-                username: "member".into(),
-                display_name: "成员".into(),
-                role: Role::Member,
-                org_id: Some(org.id),
-                region_code: None,
-                password_hash: "unused".into(),
-            })
+            .accounts()
+            .create_user(
+                NewUser {
+                    username: "member".into(),
+                    display_name: "成员".into(),
+                    role: Role::Member,
+                    org_id: Some(org.id),
+                    region_code: None,
+                    password_hash: "unused".into(),
+                },
+                &[],
+                &|_| Default::default(),
+            )
             .unwrap();
-        let (_, token) = app.auth.issue_token(&user, "tests", Scope::ALL.to_vec(), None).unwrap();
+        let (_, token) = app
+            .account()
+            .auth()
+            .issue_token(&user, "tests", Scope::ALL.to_vec(), None, &|_| Default::default())
+            .unwrap();
         let router = xietong_http::router(AppState::new(app.clone()));
         TestApp { router, app, token, _dir: dir }
     }
@@ -294,7 +305,7 @@ async fn writes_are_searchable_at_once_and_match_with_reasons() {
     assert_eq!(adhoc["items"][0]["title"], "在建工程安全监测系统");
     let (status, _, problem) = test.json("POST", "/api/v1/match", json!({"text": "x", "trl_min": 12})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
-    assert!(test.app.index.doc_count() >= 3);
+    assert!(test.app.index().doc_count() >= 3);
 }
 
 fn urlencode(text: &str) -> String {

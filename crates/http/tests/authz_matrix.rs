@@ -451,8 +451,10 @@ impl Matrix {
         }
         let public = fx.listings[&Vis::Public];
         fx.app
-            .accounts
-            .create_contact_request(public, ORG_B, fx.user(Who::BMember).id, ORG_A, REQUEST_MARKER)
+            .accounts()
+            .create_contact_request(public, ORG_B, fx.user(Who::BMember).id, ORG_A, REQUEST_MARKER, &|_| {
+                Default::default()
+            })
             .expect("contact request");
         fx.sync();
         let mut read_tokens = std::collections::BTreeMap::new();
@@ -462,8 +464,12 @@ impl Matrix {
             match credentials {
                 Credentials::Tokens => {}
                 Credentials::ReadOnlyTokens => {
-                    let (_, token) =
-                        fx.app.auth.issue_token(fx.user(who), "read only", vec![Scope::Read], None).expect("token");
+                    let (_, token) = fx
+                        .app
+                        .account()
+                        .auth()
+                        .issue_token(fx.user(who), "read only", vec![Scope::Read], None, &|_| Default::default())
+                        .expect("token");
                     read_tokens.insert(who, token);
                 }
                 Credentials::Cookies => {
@@ -502,8 +508,10 @@ impl Matrix {
         let listing = self.fresh(Vis::Public);
         self.fx
             .app
-            .accounts
-            .create_contact_request(listing.id, ORG_B, self.fx.user(Who::BMember).id, ORG_A, "fresh request")
+            .accounts()
+            .create_contact_request(listing.id, ORG_B, self.fx.user(Who::BMember).id, ORG_A, "fresh request", &|_| {
+                Default::default()
+            })
             .expect("contact request")
             .id
     }
@@ -577,7 +585,12 @@ impl Matrix {
                 let (user, token) = fx.add_user(&self.unique("talent_"), Role::Talent, Some(fixture::TALENT_ORG));
                 let token = match self.credentials {
                     Credentials::ReadOnlyTokens => {
-                        fx.app.auth.issue_token(&user, "read only", vec![Scope::Read], None).expect("token").1
+                        fx.app
+                            .account()
+                            .auth()
+                            .issue_token(&user, "read only", vec![Scope::Read], None, &|_| Default::default())
+                            .expect("token")
+                            .1
                     }
                     _ => token,
                 };
@@ -587,8 +600,9 @@ impl Matrix {
             ("DELETE", "/api/v1/tokens/{id}", "") => {
                 let (token, _) = fx
                     .app
-                    .auth
-                    .issue_token(fx.user(Who::AMember), "to revoke", Scope::ALL.to_vec(), None)
+                    .account()
+                    .auth()
+                    .issue_token(fx.user(Who::AMember), "to revoke", Scope::ALL.to_vec(), None, &|_| Default::default())
                     .expect("token");
                 json_request(method, &format!("/api/v1/tokens/{}", token.id), None)
             }

@@ -31,23 +31,32 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let app = Arc::new(open(&DataDir::create(dir.path()).unwrap()));
         let org = app
-            .accounts
-            .create_org(NewOrg {
-                name: "加固测试企业".into(), kind: OrgKind::Enterprise, region_code: "110106".into()
-            })
+            .accounts()
+            .create_org(
+                NewOrg { name: "加固测试企业".into(), kind: OrgKind::Enterprise, region_code: "110106".into() },
+                &|_| Default::default(),
+            )
             .unwrap();
         let user = app
-            .accounts
-            .create_user(NewUser {
-                username: "hardening".into(),
-                display_name: "加固".into(),
-                role: Role::Member,
-                org_id: Some(org.id),
-                region_code: None,
-                password_hash: "unused".into(),
-            })
+            .accounts()
+            .create_user(
+                NewUser {
+                    username: "hardening".into(),
+                    display_name: "加固".into(),
+                    role: Role::Member,
+                    org_id: Some(org.id),
+                    region_code: None,
+                    password_hash: "unused".into(),
+                },
+                &[],
+                &|_| Default::default(),
+            )
             .unwrap();
-        let (_, token) = app.auth.issue_token(&user, "tests", Scope::ALL.to_vec(), None).unwrap();
+        let (_, token) = app
+            .account()
+            .auth()
+            .issue_token(&user, "tests", Scope::ALL.to_vec(), None, &|_| Default::default())
+            .unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -235,7 +244,7 @@ fn a_retried_post_with_the_same_idempotency_key_stores_one_listing() {
 
     let stored = server
         .app
-        .store
+        .store()
         .list(&xietong_store::ListFilter::default(), 100, 0)
         .unwrap()
         .items
@@ -245,7 +254,7 @@ fn a_retried_post_with_the_same_idempotency_key_stores_one_listing() {
     assert_eq!(stored, 1, "the retry must not create a duplicate");
     let audited = server
         .app
-        .accounts
+        .accounts()
         .audit_entries(&xietong_store::AuditFilter::default(), 100, 0)
         .unwrap()
         .0

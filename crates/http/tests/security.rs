@@ -108,7 +108,7 @@ async fn five_wrong_passwords_lock_the_account_for_a_while() {
 #[tokio::test]
 async fn many_failures_from_one_address_block_that_address_only() {
     let fx = Fixture::with(|app| {
-        app.auth.limits = ThrottleLimits { per_account: 3, per_address: 5, window: Duration::from_secs(600) };
+        app.auth_mut().limits = ThrottleLimits { per_account: 3, per_address: 5, window: Duration::from_secs(600) };
     });
     for (i, username) in ["a_member", "b_member", "c_member", "nobody", "tm"].iter().enumerate() {
         let reply = fx.send(from_address(login_request(username, "wrong password"), "10.0.0.9:1234")).await;
@@ -136,7 +136,7 @@ async fn many_failures_from_one_address_block_that_address_only() {
 async fn cookie_sessions_need_the_csrf_token_for_writes() {
     let fx = Fixture::new();
     let session = fx.login("a_member", PASSWORD).await;
-    let count = || fx.app.store.counts().expect("counts").iter().map(|c| c.count).sum::<u64>();
+    let count = || fx.app.store().counts().expect("counts").iter().map(|c| c.count).sum::<u64>();
     let before = count();
 
     let missing =
@@ -241,8 +241,12 @@ async fn tokens_are_shown_once_scoped_and_revocable() {
 
     // `xietong token issue` goes through Auth::issue_token: same rules.
     let user = fx.user(Who::AAdmin).clone();
-    let (stored, cli_token) =
-        fx.app.auth.issue_token(&user, "cli", vec![Scope::Read, Scope::Write], None).expect("issue");
+    let (stored, cli_token) = fx
+        .app
+        .account()
+        .auth()
+        .issue_token(&user, "cli", vec![Scope::Read, Scope::Write], None, &|_| Default::default())
+        .expect("issue");
     let mine = with_bearer(json_request("GET", "/api/v1/me", None), Some(&cli_token));
     let me = fx.send(mine).await.json();
     assert_eq!(me["scopes"], json!(["read", "write"]));
@@ -316,7 +320,7 @@ async fn sessions_end_at_logout_and_cookies_are_locked_down() {
 
 #[tokio::test]
 async fn expired_sessions_do_not_authenticate() {
-    let fx = Fixture::with(|app| app.auth.session_ttl = time::Duration::seconds(-1));
+    let fx = Fixture::with(|app| app.auth_mut().session_ttl = time::Duration::seconds(-1));
     let session = fx.login("a_member", PASSWORD).await;
     let me = fx.send(session_request(&session, "GET", "/api/v1/me", None, None)).await;
     assert_eq!(me.status, 401, "{}", me.text);

@@ -57,7 +57,7 @@ impl TestSite {
         ] {
             let body: ListingBody = serde_json::from_value(body).unwrap();
             bodies.push(body.clone());
-            app.store.create(validate(body, Reference::get()).unwrap()).unwrap();
+            app.store().create(validate(body, Reference::get()).unwrap()).unwrap();
         }
         app.sync_index().unwrap();
         // The demo accounts, owning the enterprises above, plus their showcase listings.
@@ -128,7 +128,7 @@ impl TestSite {
 
     /// The id of the listing with this title, whatever its status or visibility.
     fn id_of(&self, title: &str) -> String {
-        let page = self.app.store.list(&xietong_store::ListFilter::default(), 200, 0).unwrap();
+        let page = self.app.store().list(&xietong_store::ListFilter::default(), 200, 0).unwrap();
         page.items
             .iter()
             .find(|l| l.body.title == title)
@@ -138,12 +138,12 @@ impl TestSite {
     }
 
     fn count(&self, kind: Kind) -> u64 {
-        self.app.store.counts().unwrap().iter().filter(|c| c.kind == kind).map(|c| c.count).sum()
+        self.app.store().counts().unwrap().iter().filter(|c| c.kind == kind).map(|c| c.count).sum()
     }
 
     fn first_id(&self, kind: Kind) -> String {
         let filter = xietong_store::ListFilter { kind: Some(kind), ..Default::default() };
-        self.app.store.list(&filter, 1, 0).unwrap().items[0].id.to_string()
+        self.app.store().list(&filter, 1, 0).unwrap().items[0].id.to_string()
     }
 }
 
@@ -292,7 +292,7 @@ async fn publishing_redirects_to_the_new_listing_and_edit_checks_the_version() {
     assert!(detail.html.contains("无人机巡检算法需求") && detail.html.contains("图像识别"));
     assert!(!detail.html.contains(r#"id="edit-link""#), "visitors get no edit link");
     assert!(site.get_as(&location, &ent_a).await.html.contains(r#"id="edit-link""#));
-    let stored = site.app.store.get(location.trim_start_matches("/listings/").parse().unwrap()).unwrap();
+    let stored = site.app.store().get(location.trim_start_matches("/listings/").parse().unwrap()).unwrap();
     assert_eq!(stored.body.owner_org.as_deref(), Some(FENGTAI_FIRM), "owned by ent_a's organisation");
 
     let edit = site.get_as(&format!("{location}/edit"), &ent_a).await;
@@ -374,7 +374,7 @@ async fn transfer_page_imports_an_upload_and_reports_rejected_rows() {
     let action = format!("/transfer/import?_csrf={}", ent_a.csrf);
     assert!(page.html.contains(&format!(r#"action="{action}""#)), "the upload carries the CSRF token in its address");
     let before =
-        site.app.store.counts().unwrap().iter().filter(|c| c.kind == Kind::Talent).map(|c| c.count).sum::<u64>();
+        site.app.store().counts().unwrap().iter().filter(|c| c.kind == Kind::Talent).map(|c| c.count).sum::<u64>();
     let csv = "title,summary,region_codes\n周末工程师王某,擅长伺服控制调试,110106\n,缺少标题的一行,110106\n";
     let boundary = "XTBOUNDARY";
     let body = format!(
@@ -395,7 +395,7 @@ async fn transfer_page_imports_an_upload_and_reports_rejected_rows() {
         page.html
     );
     let after =
-        site.app.store.counts().unwrap().iter().filter(|c| c.kind == Kind::Talent).map(|c| c.count).sum::<u64>();
+        site.app.store().counts().unwrap().iter().filter(|c| c.kind == Kind::Talent).map(|c| c.count).sum::<u64>();
     assert_eq!(after, before + 1);
     let search = site.get("/search?q=%E4%BC%BA%E6%9C%8D&kind=talent").await;
     assert!(search.html.contains("周末工程师王某"));
@@ -623,7 +623,7 @@ async fn dashboard_counts_only_what_the_viewer_may_read() {
     let as_ent_a: serde_json::Value = serde_json::from_str(&as_ent_a.html).unwrap();
     assert_eq!(demands(&as_ent_a), 3);
     // Every enterprise is public, so the flows equal those of every published enterprise.
-    let (flows, fengtai) = xietong_http::api::stats::flows(&site.app.store.site_links().unwrap());
+    let (flows, fengtai) = xietong_http::api::stats::flows(&site.app.store().site_links().unwrap());
     assert_eq!(overview["flows"], serde_json::to_value(&flows).unwrap());
     assert_eq!(overview["fengtai"], serde_json::to_value(&fengtai).unwrap());
     assert_eq!(overview["fengtai"]["fengtai_firms_with_jinji_branches"], 1);
@@ -637,13 +637,13 @@ fn pending_fengtai(site: &TestSite, title: &str) -> String {
         "owner_org": FENGTAI_FIRM, "status": "pending",
     }))
     .unwrap();
-    let listing = site.app.store.create(validate(body, Reference::get()).unwrap()).unwrap();
+    let listing = site.app.store().create(validate(body, Reference::get()).unwrap()).unwrap();
     site.app.sync_index().unwrap();
     listing.id.to_string()
 }
 
 fn status_of(site: &TestSite, id: &str) -> xietong_domain::Status {
-    site.app.store.get(id.parse().unwrap()).unwrap().body.status
+    site.app.store().get(id.parse().unwrap()).unwrap().body.status
 }
 
 #[tokio::test]
@@ -682,7 +682,7 @@ async fn operators_review_on_the_account_page_and_read_the_audit_trail() {
     assert_eq!(status_of(&site, &approved), xietong_domain::Status::Published);
 
     let filter = xietong_store::AuditFilter { action_prefix: Some("review.reject".into()), ..Default::default() };
-    let (entries, _) = site.app.accounts.audit_entries(&filter, 10, 0).unwrap();
+    let (entries, _) = site.app.accounts().audit_entries(&filter, 10, 0).unwrap();
     assert!(entries.iter().any(|e| e.target == rejected && e.actor == "fengtai_ops"), "{entries:?}");
 
     // A Hebei listing created by ent_b: in the admin's trail, not in Fengtai's.

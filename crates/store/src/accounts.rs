@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 use time::OffsetDateTime;
-use xietong_domain::{ListingId, OrgKind, Role, Scope};
+use xietong_domain::{Listing, ListingId, OrgKind, Role, Scope};
 
 use crate::StoreError;
 
@@ -193,6 +193,16 @@ pub struct NewAudit {
     pub detail: serde_json::Value,
 }
 
+/// A region operator's decision on a listing awaiting review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewDecision {
+    pub listing_id: ListingId,
+    pub expected_version: i64,
+    pub reviewer_id: i64,
+    pub approved: bool,
+    pub reason: String,
+}
+
 /// Filter of an audit query.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -212,43 +222,51 @@ impl<T: Identity + Credentials + Collaboration + AuditTrail> Accounts for T {}
 /// Organisations, users and technology-manager appointments.
 pub trait Identity: Send + Sync {
     /// Fails with `Taken { field: "name", .. }` when the name is taken.
-    fn create_org(&self, org: NewOrg) -> Result<Org, StoreError>;
+    fn create_org(&self, org: NewOrg, audit: &dyn Fn(&Org) -> NewAudit) -> Result<Org, StoreError>;
     fn org(&self, id: i64) -> Result<Option<Org>, StoreError>;
     fn org_by_name(&self, name: &str) -> Result<Option<Org>, StoreError>;
     fn orgs(&self) -> Result<Vec<Org>, StoreError>;
 
-    /// Fails with `Taken { field: "username", .. }` when the username is taken.
-    fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
+    /// Fails with `Taken { field: "username", .. }` when the username is taken; `appointed_by`
+    /// are the organisations a technology manager acts for.
+    fn create_user(
+        &self,
+        user: NewUser,
+        appointed_by: &[i64],
+        audit: &dyn Fn(&User) -> NewAudit,
+    ) -> Result<User, StoreError>;
     fn user(&self, id: i64) -> Result<Option<User>, StoreError>;
     fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// All users, by username.
     fn users(&self) -> Result<Vec<User>, StoreError>;
-    fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError>;
-    /// Disables the account, deletes its sessions and revokes its API tokens.
-    fn disable_user(&self, user_id: i64) -> Result<(), StoreError>;
+    fn set_password(&self, user_id: i64, password_hash: &str, audit: NewAudit) -> Result<(), StoreError>;
+    /// Disables the account, deletes its sessions and revokes its API tokens; with `erase`, also
+    /// deletes those listings for good (personal-data erasure; the change log records it).
+    fn disable_user(&self, user_id: i64, erase: &[ListingId], audit: NewAudit) -> Result<(), StoreError>;
 
     /// Technology managers: organisations that appointed `user_id`.
-    fn appoint(&self, user_id: i64, org_id: i64) -> Result<(), StoreError>;
+    fn appoint(&self, user_id: i64, org_id: i64, audit: NewAudit) -> Result<(), StoreError>;
     fn appointments(&self, user_id: i64) -> Result<Vec<Org>, StoreError>;
 }
 
 /// Login sessions and API tokens (stored as hashes).
 pub trait Credentials: Send + Sync {
-    fn create_session(&self, session: Session) -> Result<(), StoreError>;
+    /// A new session and the audit entry of the login that opened it.
+    fn create_session(&self, session: Session, audit: NewAudit) -> Result<(), StoreError>;
     /// The session with this token hash, if it exists and has not expired at `now`.
     fn session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<Session>, StoreError>;
-    fn delete_session(&self, token_hash: &str) -> Result<(), StoreError>;
+    fn delete_session(&self, token_hash: &str, audit: NewAudit) -> Result<(), StoreError>;
     /// Deletes expired sessions; returns how many.
     fn purge_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
 
-    fn create_token(&self, token: NewApiToken) -> Result<ApiToken, StoreError>;
+    fn create_token(&self, token: NewApiToken, audit: &dyn Fn(&ApiToken) -> NewAudit) -> Result<ApiToken, StoreError>;
     /// The token with this hash if it is neither revoked nor expired at `now`; records `now` as
     /// its last use.
     fn use_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<ApiToken>, StoreError>;
     fn tokens_of(&self, user_id: i64) -> Result<Vec<ApiToken>, StoreError>;
     fn token(&self, id: i64) -> Result<Option<ApiToken>, StoreError>;
-    /// Idempotent: returns whether a live token was revoked by this call.
-    fn revoke_token(&self, id: i64, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Idempotent: returns whether a live token was revoked by this call (audited only then).
+    fn revoke_token(&self, id: i64, now: OffsetDateTime, audit: NewAudit) -> Result<bool, StoreError>;
 }
 
 /// Contact requests (consent before contact details show) and reviews before publication.
@@ -261,33 +279,35 @@ pub trait Collaboration: Send + Sync {
         from_user_id: i64,
         to_org: &str,
         message: &str,
+        audit: &dyn Fn(&ContactRequest) -> NewAudit,
     ) -> Result<ContactRequest, StoreError>;
     fn contact_request(&self, id: i64) -> Result<Option<ContactRequest>, StoreError>;
     /// Requests sent by or to any of `orgs`, newest first.
     fn contact_requests_of(&self, orgs: &[String]) -> Result<Vec<ContactRequest>, StoreError>;
     /// Accepts or declines a pending request; `Ok(None)` when it does not exist or is not
-    /// pending any more.
+    /// pending any more (then nothing is audited). Of concurrent decisions exactly one wins.
     fn decide_contact_request(
         &self,
         id: i64,
         accepted: bool,
         decided_by: i64,
         now: OffsetDateTime,
+        audit: &dyn Fn(&ContactRequest) -> NewAudit,
     ) -> Result<Option<ContactRequest>, StoreError>;
     /// Whether any of `orgs` holds an accepted request for the listing.
     fn contact_granted(&self, listing_id: ListingId, orgs: &[String]) -> Result<bool, StoreError>;
 
     /// Regions where publication waits for a region operator's review.
     fn review_regions(&self) -> Result<Vec<String>, StoreError>;
-    fn set_review_region(&self, region_code: &str, required: bool) -> Result<(), StoreError>;
-    /// `NotFound` when the listing does not exist.
-    fn record_review(
+    fn set_review_region(&self, region_code: &str, required: bool, audit: NewAudit) -> Result<(), StoreError>;
+    /// Publishes (`approved`) or rejects a listing awaiting review if it is still at
+    /// `expected_version`, and records the decision and its audit entry, in one transaction.
+    /// `NotFound` when the listing does not exist, `Conflict` when it changed or is not pending.
+    fn review_listing(
         &self,
-        listing_id: ListingId,
-        reviewer_id: i64,
-        approved: bool,
-        reason: &str,
-    ) -> Result<Review, StoreError>;
+        decision: ReviewDecision,
+        audit: &dyn Fn(&Review) -> NewAudit,
+    ) -> Result<(Review, Listing), StoreError>;
     /// Decisions on a listing, newest first.
     fn reviews_of(&self, listing_id: ListingId) -> Result<Vec<Review>, StoreError>;
 }

@@ -28,6 +28,10 @@ pub enum StoreError {
     /// `username` (users), `value` the name asked for.
     #[error("{field} {value:?} is already taken")]
     Taken { field: &'static str, value: String },
+    /// The record is not in a state that allows the change (e.g. a review of a listing that is
+    /// no longer pending): a conflict the caller reports as such.
+    #[error("{0}")]
+    WrongState(String),
     /// The database failed, or holds something it should not. `context` says what was being
     /// done; `source` keeps the driver's error for logs (`{:#}` prints the chain).
     #[error("storage backend failed: {context}")]

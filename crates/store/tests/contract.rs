@@ -7,7 +7,8 @@ use time::{Duration, OffsetDateTime};
 use xietong_domain::{Kind, ListingBody, ListingId, OrgKind, ReadScope, Role, Scope, Status, Visibility};
 use xietong_store::{
     Accounts, AuditEntry, AuditFilter, AuditTrail, Credentials, Identity, ListFilter, ListingKey, ListingWrite,
-    NewApiToken, NewAudit, NewOrg, NewUser, RequestState, Session, SqliteStore, Store, StoreError, WriteOp,
+    NewApiToken, NewAudit, NewOrg, NewUser, RequestState, ReviewDecision, Session, SqliteStore, Store, StoreError,
+    WriteOp,
 };
 
 fn body(json: serde_json::Value) -> ListingBody {
@@ -201,12 +202,40 @@ fn session(token_hash: &str, user_id: i64, created_at: OffsetDateTime, expires_a
 
 const T0: OffsetDateTime = datetime!(2030-01-01 00:00:00 UTC);
 
+/// An audit entry for a write in these tests.
+fn noted(action: &str) -> NewAudit {
+    NewAudit { actor: "contract".into(), action: action.into(), target: "t".into(), ..NewAudit::default() }
+}
+
+fn decision(
+    listing_id: ListingId,
+    expected_version: i64,
+    reviewer_id: i64,
+    approved: bool,
+    reason: &str,
+) -> ReviewDecision {
+    ReviewDecision { listing_id, expected_version, reviewer_id, approved, reason: reason.into() }
+}
+
+/// The actions in the audit trail, oldest first.
+fn audited(store: &impl AuditTrail) -> Vec<String> {
+    let (entries, _) = store.audit_entries(&AuditFilter::default(), 10_000, 0).unwrap();
+    entries.into_iter().rev().map(|e| e.action).collect()
+}
+
 fn delete_removes_listing_and_logs_change(store: &(impl Store + Accounts)) {
     let keep = store.create(achievement("保留", "110106", "3741")).unwrap();
     let gone = store.create(enterprise("删除的企业", "91110108551385082Q")).unwrap();
-    let user = store.create_user(new_user("asker", Role::Member, None, None)).unwrap();
-    let request = store.create_contact_request(gone.id, "乙机构", user.id, "甲机构", "你好").unwrap();
-    store.record_review(gone.id, user.id, true, "").unwrap();
+    let user = store.create_user(new_user("asker", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    let request = store
+        .create_contact_request(gone.id, "乙机构", user.id, "甲机构", "你好", &|_| {
+            noted("contact_request.create")
+        })
+        .unwrap();
+    let pending = store.create(owned("待审删除", "110106", "甲机构", Visibility::Public, Status::Pending)).unwrap();
+    store.review_listing(decision(pending.id, 1, user.id, false, "不全"), &|_| noted("review.reject")).unwrap();
+    store.delete(pending.id).unwrap();
+    store.review_listing(decision(gone.id, gone.version, user.id, true, ""), &|_| noted("review.approve")).unwrap_err();
     let before = store.last_seq().unwrap();
 
     store.delete(gone.id).unwrap();
@@ -305,48 +334,63 @@ fn list_applies_read_scope(store: &dyn Store) {
 }
 
 fn orgs_and_users(store: &impl Identity) {
-    let org = store.create_org(new_org("北京某研究院", OrgKind::University, "110108")).unwrap();
+    let org =
+        store.create_org(new_org("北京某研究院", OrgKind::University, "110108"), &|_| noted("org.create")).unwrap();
     assert_eq!(org.kind, OrgKind::University);
     assert_eq!(store.org(org.id).unwrap(), Some(org.clone()));
     assert_eq!(store.org_by_name("北京某研究院").unwrap(), Some(org.clone()));
-    let taken = store.create_org(new_org("北京某研究院", OrgKind::Enterprise, "130638")).unwrap_err();
+    let taken =
+        store.create_org(new_org("北京某研究院", OrgKind::Enterprise, "130638"), &|_| noted("org.create")).unwrap_err();
     assert!(matches!(&taken, StoreError::Taken { field: "name", value } if value == "北京某研究院"), "{taken:?}");
     assert!(taken.to_string().contains("already taken"), "{taken}");
-    let other = store.create_org(new_org("Tianjin Works", OrgKind::FacilityOperator, "120116")).unwrap();
+    let other = store
+        .create_org(new_org("Tianjin Works", OrgKind::FacilityOperator, "120116"), &|_| noted("org.create"))
+        .unwrap();
     assert_ne!(other.id, org.id);
     let names: Vec<String> = store.orgs().unwrap().into_iter().map(|o| o.name).collect();
     assert_eq!(names, vec!["Tianjin Works".to_string(), "北京某研究院".to_string()]);
     assert_eq!(store.org(other.id + org.id + 1000).unwrap(), None);
     assert_eq!(store.org_by_name("北京某研究").unwrap(), None);
 
-    let alice = store.create_user(new_user("alice", Role::OrgAdmin, Some(org.id), None)).unwrap();
+    let alice = store
+        .create_user(new_user("alice", Role::OrgAdmin, Some(org.id), None), &[], &|_| noted("user.create"))
+        .unwrap();
     assert!(!alice.disabled);
     assert_eq!((alice.role, alice.org_id), (Role::OrgAdmin, Some(org.id)));
     assert_eq!(store.user(alice.id).unwrap(), Some(alice.clone()));
     assert_eq!(store.user_by_name("alice").unwrap(), Some(alice.clone()));
-    let taken = store.create_user(new_user("alice", Role::Member, None, None)).unwrap_err();
+    let taken =
+        store.create_user(new_user("alice", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap_err();
     assert!(matches!(&taken, StoreError::Taken { field: "username", value } if value == "alice"), "{taken:?}");
     // Usernames are case-sensitive.
-    let operator = store.create_user(new_user("Alice", Role::RegionOperator, None, Some("110000"))).unwrap();
+    let operator = store
+        .create_user(new_user("Alice", Role::RegionOperator, None, Some("110000")), &[], &|_| noted("user.create"))
+        .unwrap();
     assert_eq!(store.user(operator.id).unwrap().unwrap().region_code.as_deref(), Some("110000"));
     assert_eq!(store.user_by_name("ALICE").unwrap(), None);
-    assert!(store.create_user(new_user("orphan", Role::Member, Some(other.id + org.id + 1000), None)).is_err());
+    assert!(
+        store
+            .create_user(new_user("orphan", Role::Member, Some(other.id + org.id + 1000), None), &[], &|_| noted(
+                "user.create"
+            ))
+            .is_err()
+    );
     let usernames: Vec<String> = store.users().unwrap().into_iter().map(|u| u.username).collect();
     assert_eq!(usernames, vec!["Alice".to_string(), "alice".to_string()]);
 
-    store.set_password(alice.id, "$argon2id$changed").unwrap();
+    store.set_password(alice.id, "$argon2id$changed", noted("user.password")).unwrap();
     assert_eq!(store.user(alice.id).unwrap().unwrap().password_hash, "$argon2id$changed");
     assert_eq!(store.user(operator.id).unwrap().unwrap().password_hash, operator.password_hash);
     assert_eq!(store.user(operator.id + alice.id + 1000).unwrap(), None);
 }
 
 fn sessions_expire(store: &(impl Identity + Credentials)) {
-    let user = store.create_user(new_user("sess", Role::Member, None, None)).unwrap();
+    let user = store.create_user(new_user("sess", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
     // Expires half a second after a whole hour: text with a varying fraction width or an offset
     // other than UTC would compare wrongly.
     let expires = T0 + Duration::hours(1) + Duration::milliseconds(500);
     let long = session("h-long", user.id, T0, expires);
-    store.create_session(long.clone()).unwrap();
+    store.create_session(long.clone(), noted("login.success")).unwrap();
     assert_eq!(store.session("h-long", T0).unwrap(), Some(long.clone()));
     assert_eq!(store.session("h-long", T0 + Duration::hours(1)).unwrap(), Some(long.clone()));
     assert_eq!(store.session("h-long", expires - Duration::nanoseconds(1)).unwrap(), Some(long.clone()));
@@ -358,28 +402,31 @@ fn sessions_expire(store: &(impl Identity + Credentials)) {
     assert_eq!(store.session("h-long", new_york).unwrap(), None);
     assert_eq!(store.session("h-unknown", T0).unwrap(), None);
 
-    store.create_session(session("h-short", user.id, T0, T0 + Duration::minutes(10))).unwrap();
-    store.create_session(session("h-later", user.id, T0, T0 + Duration::hours(3))).unwrap();
+    store.create_session(session("h-short", user.id, T0, T0 + Duration::minutes(10)), noted("login.success")).unwrap();
+    store.create_session(session("h-later", user.id, T0, T0 + Duration::hours(3)), noted("login.success")).unwrap();
     assert_eq!(store.purge_sessions(T0 + Duration::hours(2)).unwrap(), 2);
     assert_eq!(store.session("h-long", T0).unwrap(), None, "purged");
     assert!(store.session("h-later", T0 + Duration::hours(2)).unwrap().is_some());
     assert_eq!(store.purge_sessions(T0 + Duration::hours(2)).unwrap(), 0);
-    store.delete_session("h-later").unwrap();
+    store.delete_session("h-later", noted("logout")).unwrap();
     assert_eq!(store.session("h-later", T0).unwrap(), None);
-    store.delete_session("h-later").unwrap();
+    store.delete_session("h-later", noted("logout")).unwrap();
 }
 
 fn tokens_until_revoked_or_expired(store: &(impl Identity + Credentials)) {
-    let user = store.create_user(new_user("tok", Role::Member, None, None)).unwrap();
-    let other = store.create_user(new_user("tok2", Role::Member, None, None)).unwrap();
+    let user = store.create_user(new_user("tok", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    let other = store.create_user(new_user("tok2", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
     let token = store
-        .create_token(NewApiToken {
-            user_id: user.id,
-            name: "ci".into(),
-            token_hash: "th-ci".into(),
-            scopes: vec![Scope::Read, Scope::Write],
-            expires_at: None,
-        })
+        .create_token(
+            NewApiToken {
+                user_id: user.id,
+                name: "ci".into(),
+                token_hash: "th-ci".into(),
+                scopes: vec![Scope::Read, Scope::Write],
+                expires_at: None,
+            },
+            &|_| noted("token.issue"),
+        )
         .unwrap();
     assert_eq!(token.scopes, vec![Scope::Read, Scope::Write]);
     assert_eq!((token.revoked_at, token.last_used_at), (None, None));
@@ -392,38 +439,47 @@ fn tokens_until_revoked_or_expired(store: &(impl Identity + Credentials)) {
     assert_eq!(store.token(token.id).unwrap().unwrap().last_used_at, Some(T0 + Duration::hours(1)));
 
     let short = store
-        .create_token(NewApiToken {
-            user_id: user.id,
-            name: "short".into(),
-            token_hash: "th-short".into(),
-            scopes: vec![Scope::Admin],
-            expires_at: Some(T0 + Duration::hours(1)),
-        })
+        .create_token(
+            NewApiToken {
+                user_id: user.id,
+                name: "short".into(),
+                token_hash: "th-short".into(),
+                scopes: vec![Scope::Admin],
+                expires_at: Some(T0 + Duration::hours(1)),
+            },
+            &|_| noted("token.issue"),
+        )
         .unwrap();
     assert!(store.use_token("th-short", T0 + Duration::minutes(30)).unwrap().is_some());
     assert_eq!(store.use_token("th-short", T0 + Duration::hours(1)).unwrap(), None, "expired at expires_at");
     assert_eq!(store.use_token("th-short", T0 + Duration::hours(2)).unwrap(), None);
     let stored = store.token(short.id).unwrap().unwrap();
     assert_eq!(stored.last_used_at, Some(T0 + Duration::minutes(30)), "refused uses are not recorded");
-    assert!(!store.revoke_token(short.id, T0 + Duration::hours(2)).unwrap(), "an expired token is not live");
+    assert!(
+        !store.revoke_token(short.id, T0 + Duration::hours(2), noted("token.revoke")).unwrap(),
+        "an expired token is not live"
+    );
 
-    assert!(store.revoke_token(token.id, T0 + Duration::hours(2)).unwrap());
-    assert!(!store.revoke_token(token.id, T0 + Duration::hours(3)).unwrap(), "idempotent");
+    assert!(store.revoke_token(token.id, T0 + Duration::hours(2), noted("token.revoke")).unwrap());
+    assert!(!store.revoke_token(token.id, T0 + Duration::hours(3), noted("token.revoke")).unwrap(), "idempotent");
     assert_eq!(store.use_token("th-ci", T0 + Duration::hours(3)).unwrap(), None);
     let revoked = store.token(token.id).unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(T0 + Duration::hours(2)));
     assert_eq!(revoked.last_used_at, Some(T0 + Duration::hours(1)));
-    assert!(!store.revoke_token(token.id + short.id + 1000, T0).unwrap());
+    assert!(!store.revoke_token(token.id + short.id + 1000, T0, noted("token.revoke")).unwrap());
     assert_eq!(store.use_token("th-unknown", T0).unwrap(), None);
 
     let bare = store
-        .create_token(NewApiToken {
-            user_id: other.id,
-            name: "bare".into(),
-            token_hash: "th-bare".into(),
-            scopes: vec![],
-            expires_at: None,
-        })
+        .create_token(
+            NewApiToken {
+                user_id: other.id,
+                name: "bare".into(),
+                token_hash: "th-bare".into(),
+                scopes: vec![],
+                expires_at: None,
+            },
+            &|_| noted("token.issue"),
+        )
         .unwrap();
     assert_eq!(store.token(bare.id).unwrap().unwrap().scopes, vec![]);
     let ids = |user_id| store.tokens_of(user_id).unwrap().into_iter().map(|t| t.id).collect::<Vec<_>>();
@@ -432,21 +488,26 @@ fn tokens_until_revoked_or_expired(store: &(impl Identity + Credentials)) {
 }
 
 fn disabling_ends_sessions_and_tokens(store: &(impl Identity + Credentials)) {
-    let gone = store.create_user(new_user("gone", Role::Member, None, None)).unwrap();
-    let stays = store.create_user(new_user("stays", Role::Member, None, None)).unwrap();
+    let gone = store.create_user(new_user("gone", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    let stays = store.create_user(new_user("stays", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
     for (user, hash) in [(&gone, "gone"), (&stays, "stays")] {
-        store.create_session(session(&format!("s-{hash}"), user.id, T0, T0 + Duration::days(1))).unwrap();
         store
-            .create_token(NewApiToken {
-                user_id: user.id,
-                name: "t".into(),
-                token_hash: format!("t-{hash}"),
-                scopes: vec![Scope::Read],
-                expires_at: None,
-            })
+            .create_session(session(&format!("s-{hash}"), user.id, T0, T0 + Duration::days(1)), noted("login.success"))
+            .unwrap();
+        store
+            .create_token(
+                NewApiToken {
+                    user_id: user.id,
+                    name: "t".into(),
+                    token_hash: format!("t-{hash}"),
+                    scopes: vec![Scope::Read],
+                    expires_at: None,
+                },
+                &|_| noted("token.issue"),
+            )
             .unwrap();
     }
-    store.disable_user(gone.id).unwrap();
+    store.disable_user(gone.id, &[], noted("user.disable")).unwrap();
     assert!(store.user(gone.id).unwrap().unwrap().disabled);
     assert_eq!(store.session("s-gone", T0).unwrap(), None);
     assert_eq!(store.use_token("t-gone", T0).unwrap(), None);
@@ -457,28 +518,37 @@ fn disabling_ends_sessions_and_tokens(store: &(impl Identity + Credentials)) {
 }
 
 fn appointments_are_per_user(store: &impl Identity) {
-    let first = store.create_org(new_org("委托A", OrgKind::Enterprise, "110106")).unwrap();
-    let second = store.create_org(new_org("委托B", OrgKind::University, "130638")).unwrap();
-    let agency = store.create_org(new_org("中介", OrgKind::Enterprise, "110106")).unwrap();
-    let manager = store.create_user(new_user("manager", Role::TechManager, Some(agency.id), None)).unwrap();
-    let colleague = store.create_user(new_user("colleague", Role::Member, Some(agency.id), None)).unwrap();
+    let first = store.create_org(new_org("委托A", OrgKind::Enterprise, "110106"), &|_| noted("org.create")).unwrap();
+    let second = store.create_org(new_org("委托B", OrgKind::University, "130638"), &|_| noted("org.create")).unwrap();
+    let agency = store.create_org(new_org("中介", OrgKind::Enterprise, "110106"), &|_| noted("org.create")).unwrap();
+    let manager = store
+        .create_user(new_user("manager", Role::TechManager, Some(agency.id), None), &[], &|_| noted("user.create"))
+        .unwrap();
+    let colleague = store
+        .create_user(new_user("colleague", Role::Member, Some(agency.id), None), &[], &|_| noted("user.create"))
+        .unwrap();
     assert!(store.appointments(manager.id).unwrap().is_empty());
-    store.appoint(manager.id, second.id).unwrap();
-    store.appoint(manager.id, first.id).unwrap();
-    store.appoint(manager.id, first.id).unwrap();
+    store.appoint(manager.id, second.id, noted("user.appoint")).unwrap();
+    store.appoint(manager.id, first.id, noted("user.appoint")).unwrap();
+    store.appoint(manager.id, first.id, noted("user.appoint")).unwrap();
     assert_eq!(store.appointments(manager.id).unwrap(), vec![first.clone(), second.clone()], "by name");
     assert!(store.appointments(colleague.id).unwrap().is_empty());
 }
 
 fn contact_request_lifecycle(store: &(impl Store + Accounts)) {
-    let asker = store.create_user(new_user("asker", Role::Member, None, None)).unwrap();
-    let owner = store.create_user(new_user("owner", Role::OrgAdmin, None, None)).unwrap();
+    let asker = store.create_user(new_user("asker", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    let owner =
+        store.create_user(new_user("owner", Role::OrgAdmin, None, None), &[], &|_| noted("user.create")).unwrap();
     let listing = store.create(owned("联系", "110106", "甲机构", Visibility::Public, Status::Published)).unwrap();
     let sibling = store.create(owned("另一个", "110106", "甲机构", Visibility::Public, Status::Published)).unwrap();
     let yi = vec!["乙机构".to_string()];
     let bing = vec!["丙机构".to_string()];
 
-    let request = store.create_contact_request(listing.id, "乙机构", asker.id, "甲机构", "希望合作").unwrap();
+    let request = store
+        .create_contact_request(listing.id, "乙机构", asker.id, "甲机构", "希望合作", &|_| {
+            noted("contact_request.create")
+        })
+        .unwrap();
     assert_eq!(request.state, RequestState::Pending);
     assert_eq!((request.decided_by, request.decided_at), (None, None));
     assert_eq!((request.listing_id, request.from_user_id), (listing.id, asker.id));
@@ -486,12 +556,19 @@ fn contact_request_lifecycle(store: &(impl Store + Accounts)) {
     assert!(!store.contact_granted(listing.id, &yi).unwrap(), "pending grants nothing");
 
     let at = T0 + Duration::minutes(5);
-    let accepted = store.decide_contact_request(request.id, true, owner.id, at).unwrap().unwrap();
+    let accepted = store
+        .decide_contact_request(request.id, true, owner.id, at, &|_| noted("contact_request.decide"))
+        .unwrap()
+        .unwrap();
     assert_eq!(accepted.state, RequestState::Accepted);
     assert_eq!((accepted.decided_by, accepted.decided_at), (Some(owner.id), Some(at)));
     assert_eq!((accepted.id, &accepted.message), (request.id, &request.message));
     assert_eq!(store.contact_request(request.id).unwrap(), Some(accepted.clone()));
-    assert_eq!(store.decide_contact_request(request.id, false, owner.id, at).unwrap(), None, "decided once");
+    assert_eq!(
+        store.decide_contact_request(request.id, false, owner.id, at, &|_| noted("contact_request.decide")).unwrap(),
+        None,
+        "decided once"
+    );
     assert_eq!(store.contact_request(request.id).unwrap().unwrap().state, RequestState::Accepted);
 
     assert!(store.contact_granted(listing.id, &yi).unwrap());
@@ -500,14 +577,28 @@ fn contact_request_lifecycle(store: &(impl Store + Accounts)) {
     assert!(!store.contact_granted(listing.id, &[]).unwrap());
     assert!(!store.contact_granted(sibling.id, &yi).unwrap(), "per listing");
 
-    let declined = store.create_contact_request(listing.id, "丙机构", asker.id, "甲机构", "").unwrap();
-    let decided = store.decide_contact_request(declined.id, false, owner.id, at).unwrap().unwrap();
+    let declined = store
+        .create_contact_request(listing.id, "丙机构", asker.id, "甲机构", "", &|_| {
+            noted("contact_request.create")
+        })
+        .unwrap();
+    let decided = store
+        .decide_contact_request(declined.id, false, owner.id, at, &|_| noted("contact_request.decide"))
+        .unwrap()
+        .unwrap();
     assert_eq!(decided.state, RequestState::Declined);
     assert!(!store.contact_granted(listing.id, &bing).unwrap(), "declined grants nothing");
-    assert_eq!(store.decide_contact_request(declined.id, true, owner.id, at).unwrap(), None);
+    assert_eq!(
+        store.decide_contact_request(declined.id, true, owner.id, at, &|_| noted("contact_request.decide")).unwrap(),
+        None
+    );
     assert!(!store.contact_granted(listing.id, &bing).unwrap());
 
-    let third = store.create_contact_request(sibling.id, "丙机构", asker.id, "甲机构", "再问").unwrap();
+    let third = store
+        .create_contact_request(sibling.id, "丙机构", asker.id, "甲机构", "再问", &|_| {
+            noted("contact_request.create")
+        })
+        .unwrap();
     let ids = |orgs: &[&str]| {
         let orgs: Vec<String> = orgs.iter().map(|o| o.to_string()).collect();
         store.contact_requests_of(&orgs).unwrap().into_iter().map(|r| r.id).collect::<Vec<_>>()
@@ -517,36 +608,59 @@ fn contact_request_lifecycle(store: &(impl Store + Accounts)) {
     assert_eq!(ids(&["乙机构", "丙机构"]), vec![third.id, declined.id, request.id]);
     assert_eq!(ids(&["无关机构"]), Vec::<i64>::new());
     assert_eq!(ids(&[]), Vec::<i64>::new());
-    assert_eq!(store.decide_contact_request(third.id + 1000, true, owner.id, at).unwrap(), None);
+    assert_eq!(
+        store
+            .decide_contact_request(third.id + 1000, true, owner.id, at, &|_| noted("contact_request.decide"))
+            .unwrap(),
+        None
+    );
     assert_eq!(store.contact_request(third.id + 1000).unwrap(), None);
     let missing = ListingId::new();
-    let err = store.create_contact_request(missing, "乙机构", asker.id, "甲机构", "").unwrap_err();
+    let err = store
+        .create_contact_request(missing, "乙机构", asker.id, "甲机构", "", &|_| noted("contact_request.create"))
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound(id) if id == missing), "{err:?}");
 }
 
 fn review_regions_and_reviews(store: &(impl Store + Accounts)) {
     assert!(store.review_regions().unwrap().is_empty());
-    store.set_review_region("130000", true).unwrap();
-    store.set_review_region("110000", true).unwrap();
-    store.set_review_region("110000", true).unwrap();
+    store.set_review_region("130000", true, noted("review_region.set")).unwrap();
+    store.set_review_region("110000", true, noted("review_region.set")).unwrap();
+    store.set_review_region("110000", true, noted("review_region.set")).unwrap();
     assert_eq!(store.review_regions().unwrap(), vec!["110000".to_string(), "130000".to_string()]);
-    store.set_review_region("130000", false).unwrap();
-    store.set_review_region("120000", false).unwrap();
+    store.set_review_region("130000", false, noted("review_region.set")).unwrap();
+    store.set_review_region("120000", false, noted("review_region.set")).unwrap();
     assert_eq!(store.review_regions().unwrap(), vec!["110000".to_string()]);
 
-    let reviewer = store.create_user(new_user("reviewer", Role::RegionOperator, None, Some("110000"))).unwrap();
+    let reviewer = store
+        .create_user(new_user("reviewer", Role::RegionOperator, None, Some("110000")), &[], &|_| noted("user.create"))
+        .unwrap();
     let listing = store.create(owned("待审", "110106", "甲", Visibility::Public, Status::Pending)).unwrap();
     let other = store.create(owned("另一个", "110106", "甲", Visibility::Public, Status::Pending)).unwrap();
-    let rejected = store.record_review(listing.id, reviewer.id, false, "信息不全").unwrap();
-    let approved = store.record_review(listing.id, reviewer.id, true, "").unwrap();
+    let (rejected, after) = store
+        .review_listing(decision(listing.id, 1, reviewer.id, false, "信息不全"), &|_| noted("review.reject"))
+        .unwrap();
+    assert_eq!((after.body.status, after.version), (Status::Rejected, 2));
+    // Not pending any more: refused, and nothing recorded or audited.
+    let again = store.review_listing(decision(listing.id, 2, reviewer.id, true, ""), &|_| noted("review.approve"));
+    assert!(matches!(again, Err(StoreError::WrongState(_))), "{again:?}");
+    // A stale version is a conflict.
+    let stale = store.review_listing(decision(other.id, 7, reviewer.id, true, ""), &|_| noted("review.approve"));
+    assert!(matches!(stale, Err(StoreError::Conflict { .. })), "{stale:?}");
+    let (approved, published) = store
+        .review_listing(decision(other.id, 1, reviewer.id, true, ""), &|r| noted(&format!("review.approve.{}", r.id)))
+        .unwrap();
+    assert_eq!(published.body.status, Status::Published);
+    assert_eq!(store.get(other.id).unwrap(), published);
     assert!(!rejected.approved && approved.approved);
     assert_eq!(rejected.reason, "信息不全");
-    assert_eq!(store.reviews_of(listing.id).unwrap(), vec![approved, rejected]);
-    assert!(store.reviews_of(other.id).unwrap().is_empty());
+    assert_eq!(store.reviews_of(listing.id).unwrap(), vec![rejected]);
+    assert_eq!(store.reviews_of(other.id).unwrap(), vec![approved.clone()]);
+    let decisions: Vec<String> = audited(store).into_iter().filter(|a| a.starts_with("review.")).collect();
+    assert_eq!(decisions, vec!["review.reject".to_string(), format!("review.approve.{}", approved.id)]);
     let missing = ListingId::new();
-    assert!(
-        matches!(store.record_review(missing, reviewer.id, true, ""), Err(StoreError::NotFound(id)) if id == missing)
-    );
+    let found = store.review_listing(decision(missing, 1, reviewer.id, true, ""), &|_| noted("review.approve"));
+    assert!(matches!(found, Err(StoreError::NotFound(id)) if id == missing));
 }
 
 fn audit_trail_filters(store: &impl AuditTrail) {
@@ -663,10 +777,76 @@ fn audited_writes_and_their_entries_commit_together(store: &(impl Store + Accoun
     assert!(mine.contains(&("t.archive", &serde_json::json!(3))));
 }
 
+/// Every account write appends its own audit entry in its transaction, and a write that does
+/// not happen (taken name, request already decided, token already revoked) audits nothing.
+fn account_writes_carry_their_audit_entries(store: &(impl Store + Accounts)) {
+    let org = store
+        .create_org(new_org("审计机构", OrgKind::Enterprise, "110106"), &|o| noted(&format!("org:{}", o.name)))
+        .unwrap();
+    store.create_org(new_org("审计机构", OrgKind::Enterprise, "110106"), &|_| noted("org:again")).unwrap_err();
+    let other = store.create_org(new_org("对方机构", OrgKind::University, "130638"), &|_| noted("org:other")).unwrap();
+    let user = store
+        .create_user(new_user("auditee", Role::TechManager, Some(org.id), None), &[other.id], &|u| {
+            noted(&format!("user:{}", u.username))
+        })
+        .unwrap();
+    assert_eq!(store.appointments(user.id).unwrap().iter().map(|o| o.id).collect::<Vec<_>>(), vec![other.id]);
+    store.create_user(new_user("auditee", Role::Member, None, None), &[], &|_| noted("user:again")).unwrap_err();
+    store.create_session(session("audit-s", user.id, T0, T0 + Duration::days(1)), noted("login")).unwrap();
+    let token = store
+        .create_token(
+            NewApiToken {
+                user_id: user.id,
+                name: "t".into(),
+                token_hash: "audit-t".into(),
+                scopes: vec![Scope::Read],
+                expires_at: None,
+            },
+            &|t| noted(&format!("token:{}", t.name)),
+        )
+        .unwrap();
+    assert!(store.revoke_token(token.id, T0, noted("revoke")).unwrap());
+    assert!(!store.revoke_token(token.id, T0, noted("revoke:again")).unwrap());
+    let listing = store.create(owned("审计请求", "110106", "对方机构", Visibility::Public, Status::Published)).unwrap();
+    let request = store
+        .create_contact_request(listing.id, "审计机构", user.id, "对方机构", "", &|r| {
+            noted(&format!("ask:{}", r.id))
+        })
+        .unwrap();
+    store
+        .decide_contact_request(request.id, true, user.id, T0, &|r| noted(&format!("decide:{}", r.state.as_str())))
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.decide_contact_request(request.id, false, user.id, T0, &|_| noted("decide:again")).unwrap(), None);
+    store.set_review_region("110000", true, noted("review_region")).unwrap();
+    store.delete_session("audit-s", noted("logout")).unwrap();
+    store.disable_user(user.id, &[listing.id], noted("erase")).unwrap();
+    assert!(matches!(store.get(listing.id), Err(StoreError::NotFound(_))), "erasure deletes the listings named");
+    let expected = [
+        "org:审计机构".to_string(),
+        "org:other".into(),
+        "user:auditee".into(),
+        "login".into(),
+        "token:t".into(),
+        "revoke".into(),
+        format!("ask:{}", request.id),
+        "decide:accepted".into(),
+        "review_region".into(),
+        "logout".into(),
+        "erase".into(),
+    ];
+    assert_eq!(audited(store), expected);
+}
+
 macro_rules! store_suite {
     ($module:ident, $make:expr) => {
         mod $module {
             use super::*;
+            #[test]
+            fn account_writes_carry_their_audit_entries() {
+                let (_guard, store) = $make;
+                super::account_writes_carry_their_audit_entries(&store);
+            }
             #[test]
             fn create_get_round_trip() {
                 let (_guard, store) = $make;
@@ -819,9 +999,9 @@ fn sqlite_delete_removes_derived_rows() {
 #[test]
 fn sqlite_account_timestamps_compare_as_text() {
     let (dir, store) = sqlite();
-    let user = store.create_user(new_user("u", Role::Member, None, None)).unwrap();
+    let user = store.create_user(new_user("u", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
     let expires = (T0 + Duration::milliseconds(250)).to_offset(offset!(+08:00));
-    store.create_session(session("h", user.id, T0, expires)).unwrap();
+    store.create_session(session("h", user.id, T0, expires), noted("login.success")).unwrap();
     let conn = rusqlite::Connection::open(dir.path().join("xietong.db")).unwrap();
     let stored: String = conn.query_row("SELECT expires_at FROM sessions", [], |r| r.get(0)).unwrap();
     assert_eq!(stored, "2030-01-01T00:00:00.250000000Z");

@@ -8,12 +8,12 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
-use xietong_app::auth::new_password_hash;
-use xietong_domain::{OrgKind, Principal, Reference, Role, Scope};
-use xietong_store::{ApiToken, AuditFilter, NewOrg, NewUser, Org, StoreError, User};
+use xietong_app::account::NewAccount;
+use xietong_app::types::{ApiToken, Org, User};
+use xietong_domain::Principal;
 
 use crate::auth::{Caller, Credential, SESSION_COOKIE, behind_tls, clear_session_cookie, cookie_value, session_cookie};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiResult, Problem};
 use crate::json::ApiJson;
 use crate::state::AppState;
 
@@ -72,8 +72,9 @@ pub async fn login(
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let ip = caller.ip.clone();
-    let session =
-        state.blocking(move |app| Ok(app.auth.login(&request.username, &request.password, ip.as_deref())?)).await?;
+    let session = state
+        .blocking(move |app| Ok(app.account().login(&request.username, &request.password, ip.as_deref())?))
+        .await?;
     let max_age = (session.expires_at - OffsetDateTime::now_utc()).whole_seconds();
     let cookie = session_cookie(&session.token, max_age, state.secure_cookies || behind_tls(&headers));
     Ok(([(header::SET_COOKIE, cookie)], Json(Me::of(&session.principal, Some(session.csrf_token)))))
@@ -89,18 +90,12 @@ pub async fn logout(State(state): State<AppState>, caller: Caller, headers: Head
 
 /// Deletes the caller's session (if the request came with one) and audits the logout.
 pub async fn end_session(state: &AppState, caller: &Caller, headers: &HeaderMap) -> ApiResult<()> {
-    let cookie = cookie_value(headers, SESSION_COOKIE);
-    let caller = caller.clone();
-    state
-        .blocking(move |app| {
-            if let (Some(cookie), Credential::Session { .. }) = (cookie, &caller.credential) {
-                app.auth.logout(&cookie)?;
-            }
-            let target = caller.principal().map(|p| p.username.clone()).unwrap_or_default();
-            app.audit(caller.audit("logout", target, caller.principal().and_then(|p| p.region.clone())));
-            Ok(())
-        })
-        .await
+    let cookie = match caller.credential {
+        Credential::Session { .. } => cookie_value(headers, SESSION_COOKIE),
+        _ => None,
+    };
+    let actor = caller.actor();
+    state.blocking(move |app| Ok(app.account().logout(&actor, cookie.as_deref())?)).await
 }
 
 /// The caller's account.
@@ -115,38 +110,10 @@ pub async fn me(caller: Caller) -> ApiResult<Json<Me>> {
 #[utoipa::path(get, path = "/api/v1/me/export", tag = "accounts",
     responses((status = 200, description = "JSON document of the caller's personal data")))]
 pub async fn export_me(State(state): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
-    let principal = caller.user()?.clone();
-    let document = state
-        .blocking(move |app| {
-            let user = app.accounts.user(principal.user_id)?.ok_or_else(|| ApiError::Unauthorized("no such user".into()))?;
-            let listings = match (&principal.org, principal.role) {
-                (Some(org), Role::Talent) => personal_listings(app, org)?,
-                _ => Vec::new(),
-            };
-            let requests = app.accounts.contact_requests_of(&principal.orgs())?;
-            let requests: Vec<_> = requests.into_iter().filter(|r| r.from_user_id == user.id).collect();
-            let tokens = app.accounts.tokens_of(user.id)?;
-            let filter = AuditFilter { actor: Some(user.username.clone()), ..AuditFilter::default() };
-            let (audit, _) = app.accounts.audit_entries(&filter, 10_000, 0)?;
-            app.audit(caller.audit("personal_data.export", user.username.clone(), principal.region.clone()));
-            Ok(serde_json::json!({
-                "exported_at": OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-                "account": user,
-                "organisation": principal.org,
-                "listings": listings,
-                "contact_requests_sent": requests,
-                "api_tokens": tokens,
-                "audit_entries": audit,
-            }))
-        })
-        .await?;
+    let actor = caller.actor();
+    let document = state.blocking(move |app| Ok(app.export_personal_data(&actor)?)).await?;
     let disposition = "attachment; filename=\"xietong-personal-data.json\"";
     Ok(([(header::CONTENT_DISPOSITION, disposition)], Json(document)))
-}
-
-fn personal_listings(app: &xietong_app::App, org: &str) -> ApiResult<Vec<xietong_domain::Listing>> {
-    let filter = xietong_store::ListFilter { owner_org: Some(org.to_string()), ..Default::default() };
-    Ok(app.store.list(&filter, 1_000, 0)?.items)
 }
 
 /// What an erasure removed.
@@ -162,30 +129,9 @@ pub struct Erased {
 #[utoipa::path(delete, path = "/api/v1/me", tag = "accounts",
     responses((status = 200, body = Erased), (status = 403, body = Problem, description = "Only individual talents erase themselves; organisations ask their admin")))]
 pub async fn erase_me(State(state): State<AppState>, caller: Caller) -> ApiResult<impl IntoResponse> {
-    let principal = caller.user()?.clone();
-    if principal.role != Role::Talent {
-        return Err(ApiError::Forbidden(
-            "only individual talents erase their own data here; members of an organisation ask its admin".into(),
-        ));
-    }
-    let erased = state
-        .blocking(move |app| {
-            let listings = match &principal.org {
-                Some(org) => personal_listings(app, org)?,
-                None => Vec::new(),
-            };
-            for listing in &listings {
-                app.store.delete(listing.id)?;
-            }
-            app.accounts.disable_user(principal.user_id)?;
-            let mut entry = caller.audit("personal_data.erase", principal.username.clone(), principal.region.clone());
-            entry.detail =
-                serde_json::json!({"listings_deleted": listings.iter().map(|l| l.id.to_string()).collect::<Vec<_>>()});
-            app.audit(entry);
-            app.sync_after_write();
-            Ok(Erased { listings_deleted: listings.len(), account_disabled: true })
-        })
-        .await?;
+    let actor = caller.actor();
+    let erased = state.blocking(move |app| Ok(app.erase_personal_data(&actor)?)).await?;
+    let erased = Erased { listings_deleted: erased.listings_deleted, account_disabled: erased.account_disabled };
     Ok(([(header::SET_COOKIE, clear_session_cookie())], Json(erased)))
 }
 
@@ -213,8 +159,8 @@ pub struct IssuedToken {
 /// The caller's API tokens (never the token values).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "accounts", responses((status = 200, description = "Tokens")))]
 pub async fn list_tokens(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ApiToken>>> {
-    let user_id = caller.user()?.user_id;
-    Ok(Json(state.blocking(move |app| Ok(app.accounts.tokens_of(user_id)?)).await?))
+    let actor = caller.actor();
+    Ok(Json(state.blocking(move |app| Ok(app.account().tokens(&actor, None)?)).await?))
 }
 
 /// Issues an API token for the caller, used as `Authorization: Bearer TOKEN`.
@@ -225,37 +171,20 @@ pub async fn create_token(
     caller: Caller,
     ApiJson(request): ApiJson<NewTokenRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let principal = caller.user()?.clone();
-    let scopes = match &request.scopes {
-        None => principal.scopes.clone(),
-        Some(names) => {
-            let mut scopes = Vec::new();
-            for name in names {
-                let scope: Scope = name.parse().map_err(|e: String| ApiError::bad_param("scopes", e))?;
-                if !principal.has_scope(scope) {
-                    return Err(ApiError::Forbidden(format!("you can't grant the `{name}` scope you don't hold")));
-                }
-                scopes.push(scope);
-            }
-            scopes
-        }
-    };
-    if request.name.trim().is_empty() {
-        return Err(ApiError::bad_param("name", "name the token, e.g. \"nightly export\""));
-    }
-    let expires_at = request.expires_in_days.map(|days| OffsetDateTime::now_utc() + time::Duration::days(days.into()));
+    let actor = caller.actor();
     let issued = state
         .blocking(move |app| {
-            let user =
-                app.accounts.user(principal.user_id)?.ok_or_else(|| ApiError::Unauthorized("no such user".into()))?;
-            let (stored, token) = app.auth.issue_token(&user, request.name.trim(), scopes, expires_at)?;
-            let mut entry = caller.audit("token.issue", stored.id.to_string(), principal.region.clone());
-            entry.detail = serde_json::json!({"name": stored.name, "scopes": stored.scopes});
-            app.audit(entry);
+            let issued = app.account().issue_token(
+                &actor,
+                None,
+                &request.name,
+                request.scopes.as_deref(),
+                request.expires_in_days,
+            )?;
             Ok(IssuedToken {
-                id: stored.id,
-                token,
-                scopes: stored.scopes.iter().map(|s| s.as_str().to_string()).collect(),
+                id: issued.stored.id,
+                token: issued.token,
+                scopes: issued.stored.scopes.iter().map(|s| s.as_str().to_string()).collect(),
             })
         })
         .await?;
@@ -268,16 +197,8 @@ pub async fn create_token(
     params(("id" = i64, Path, description = "Token id")),
     responses((status = 204, description = "Revoked"), (status = 404, body = Problem)))]
 pub async fn revoke_token(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
-    let principal = caller.user()?.clone();
-    state
-        .blocking(move |app| {
-            let token = app.accounts.token(id)?.filter(|t| t.user_id == principal.user_id || principal.is_admin());
-            let Some(token) = token else { return Err(ApiError::NotFound(format!("you have no token {id}"))) };
-            app.accounts.revoke_token(token.id, OffsetDateTime::now_utc())?;
-            app.audit(caller.audit("token.revoke", token.id.to_string(), principal.region.clone()));
-            Ok(())
-        })
-        .await?;
+    let actor = caller.actor();
+    state.blocking(move |app| Ok(app.account().revoke_token(&actor, id)?)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -294,7 +215,7 @@ pub struct NewOrgRequest {
 /// All organisations.
 #[utoipa::path(get, path = "/api/v1/orgs", tag = "accounts", responses((status = 200, description = "Organisations")))]
 pub async fn list_orgs(State(state): State<AppState>) -> ApiResult<Json<Vec<Org>>> {
-    Ok(Json(state.blocking(|app| Ok(app.accounts.orgs()?)).await?))
+    Ok(Json(state.blocking(|app| Ok(app.account().orgs()?)).await?))
 }
 
 /// Registers an organisation (platform admin).
@@ -305,21 +226,10 @@ pub async fn create_org(
     caller: Caller,
     ApiJson(request): ApiJson<NewOrgRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let kind: OrgKind = request.kind.parse().map_err(|e: String| ApiError::bad_param("kind", e))?;
-    let region = Reference::get()
-        .resolve_region(&request.region_code)
-        .ok_or_else(|| ApiError::bad_param("region_code", format!("unknown region {:?}", request.region_code)))?
-        .code
-        .clone();
-    if request.name.trim().is_empty() {
-        return Err(ApiError::bad_param("name", "an organisation needs a name"));
-    }
+    let actor = caller.actor();
     let org = state
         .blocking(move |app| {
-            let org =
-                app.accounts.create_org(NewOrg { name: request.name.trim().to_string(), kind, region_code: region })?;
-            app.audit(caller.audit("org.create", org.name.clone(), Some(org.region_code.clone())));
-            Ok(org)
+            Ok(app.account().create_org(&actor, &request.name, &request.kind, &request.region_code)?)
         })
         .await?;
     Ok((StatusCode::CREATED, Json(org)))
@@ -341,8 +251,9 @@ pub struct NewUserRequest {
 
 /// All users (platform admin).
 #[utoipa::path(get, path = "/api/v1/users", tag = "accounts", responses((status = 200, description = "Users")))]
-pub async fn list_users(State(state): State<AppState>) -> ApiResult<Json<Vec<User>>> {
-    Ok(Json(state.blocking(|app| Ok(app.accounts.users()?)).await?))
+pub async fn list_users(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<User>>> {
+    let actor = caller.actor();
+    Ok(Json(state.blocking(move |app| Ok(app.account().users(&actor)?)).await?))
 }
 
 /// Creates a user: the platform admin in any organisation, an organisation admin in their own.
@@ -353,46 +264,16 @@ pub async fn create_user(
     caller: Caller,
     ApiJson(request): ApiJson<NewUserRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let principal = caller.user()?.clone();
-    let role: Role = request.role.parse().map_err(|e: String| ApiError::bad_param("role", e))?;
-    let org_name = match principal.role {
-        Role::PlatformAdmin => request.org.clone(),
-        Role::OrgAdmin if matches!(role, Role::Member | Role::OrgAdmin) => principal.org.clone(),
-        Role::OrgAdmin => return Err(ApiError::Forbidden("organisation admins create members and admins only".into())),
-        _ => return Err(ApiError::Forbidden("only the platform admin and organisation admins create users".into())),
+    let actor = caller.actor();
+    let account = NewAccount {
+        username: request.username,
+        display_name: request.display_name,
+        password: request.password,
+        role: request.role,
+        org: request.org,
+        region: request.region_code,
+        acting_for: Vec::new(),
     };
-    let username = request.username.trim().to_string();
-    if username.is_empty() || !username.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
-        return Err(ApiError::bad_param("username", "use letters, digits, _ - . only"));
-    }
-    let password_hash = new_password_hash(&request.password)?;
-    let user = state
-        .blocking(move |app| {
-            let org = match &org_name {
-                Some(name) => Some(
-                    app.accounts
-                        .org_by_name(name)?
-                        .ok_or_else(|| ApiError::bad_param("org", format!("no organisation named {name:?}")))?,
-                ),
-                None => None,
-            };
-            let user = app.accounts.create_user(NewUser {
-                display_name: request.display_name.clone().unwrap_or_else(|| username.clone()),
-                username,
-                role,
-                org_id: org.as_ref().map(|o| o.id),
-                region_code: request.region_code.clone(),
-                password_hash,
-            });
-            let user = match user {
-                Err(error @ StoreError::Backend { .. }) => return Err(ApiError::Internal(anyhow::Error::new(error))),
-                other => other?,
-            };
-            let mut entry = caller.audit("user.create", user.username.clone(), org.map(|o| o.region_code));
-            entry.detail = serde_json::json!({"role": user.role.as_str()});
-            app.audit(entry);
-            Ok(user)
-        })
-        .await?;
+    let user = state.blocking(move |app| Ok(app.account().create_user(&actor, account)?)).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }

@@ -6,8 +6,8 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use xietong_app::types::{ListFilter, ListSort};
 use xietong_domain::{Kind, Listing, ListingId, Reference, Status, validate};
-use xietong_store::{ListFilter, ListSort};
 
 use super::schema::ListingDoc;
 use super::{industry_param, page_limit, page_offset, parse_param, region_param};
@@ -212,9 +212,7 @@ pub async fn list_listings(
     };
     let limit = page_limit(params.limit)?;
     let offset = page_offset(params.offset)?;
-    let mut page = state.blocking(move |app| Ok(app.store.list(&filter, limit, offset)?)).await?;
-    for listing in &mut page.items {
-        guard::mask_in_list(&caller, listing);
-    }
+    let actor = caller.actor();
+    let page = state.blocking(move |app| Ok(app.list_listings(&actor, filter, limit, offset)?)).await?;
     Ok(Json(ListingPage { items: page.items, total: page.total, limit, offset }))
 }

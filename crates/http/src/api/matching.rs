@@ -6,13 +6,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use xietong_app::types::{Explanation, MatchHit, MatchRequest};
 use xietong_domain::{Kind, ListingId, Reference};
-use xietong_search::{Explanation, MatchHit, MatchRequest};
 
 use super::{page_limit, parse_param};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::guard;
 use crate::json::ApiQuery;
 use crate::state::AppState;
 
@@ -110,13 +109,9 @@ pub async fn listing_matches(
     let id: ListingId = id.parse().map_err(|_| ApiError::bad_param("id", format!("{id:?} is not a listing id")))?;
     let kind = parse_param::<Kind>("kind", params.kind.as_deref())?;
     let limit = page_limit(params.limit)? as usize;
-    let hits = state
-        .read_work(move |app| {
-            // The source must be readable by the caller, and so must every candidate.
-            let source = guard::read(app, &caller, id)?;
-            Ok(app.index.match_listing(&source, kind, limit, &caller.viewer.read_scope())?)
-        })
-        .await?;
+    let actor = caller.actor();
+    // The source must be readable by the caller, and so must every candidate.
+    let hits = state.read_work(move |app| Ok(app.match_listing(&actor, id, kind, limit)?)).await?;
     Ok(Json(to_page(hits, is_english(params.lang.as_deref()))))
 }
 
@@ -238,8 +233,8 @@ pub async fn match_text(
     caller: Caller,
     crate::json::ApiJson(body): crate::json::ApiJson<MatchBody>,
 ) -> ApiResult<Json<MatchPage>> {
-    let (mut request, english) = to_request(body)?;
-    request.scope = Some(caller.viewer.read_scope());
-    let hits = state.read_work(move |app| Ok(app.index.match_request(&request)?)).await?;
+    let (request, english) = to_request(body)?;
+    let actor = caller.actor();
+    let hits = state.read_work(move |app| Ok(app.match_request(&actor, request)?)).await?;
     Ok(Json(to_page(hits, english)))
 }

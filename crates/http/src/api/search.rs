@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use xietong_app::types::{Facets, SearchQuery, SearchSort};
 use xietong_domain::{Availability, FacilityType, Kind, ListingId};
-use xietong_search::{Facets, SearchQuery, SearchSort};
 
 use super::{MAX_QUERY_CHARS, industry_param, page_limit, page_offset, parse_param, region_param, text_param};
 use crate::auth::Caller;
@@ -124,11 +124,11 @@ pub async fn search(
     caller: Caller,
     ApiQuery(params): ApiQuery<SearchParams>,
 ) -> ApiResult<Json<SearchPage>> {
-    let mut query = to_query(&params)?;
-    query.scope = Some(caller.viewer.read_scope());
+    let query = to_query(&params)?;
     let limit = query.limit as u32;
     let offset = query.offset as u64;
-    let results = state.read_work(move |app| Ok(app.index.search(&query)?)).await?;
+    let actor = caller.actor();
+    let results = state.read_work(move |app| Ok(app.search(&actor, query)?)).await?;
     let items = results
         .hits
         .into_iter()

@@ -13,8 +13,8 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use utoipa::ToSchema;
 use xietong_app::App;
-use xietong_domain::{Details, EnterpriseDetails, Kind, ListingId, ReadScope, Reference, SiteRole, Status};
-use xietong_store::SiteLink;
+use xietong_app::types::SiteLink;
+use xietong_domain::{Details, EnterpriseDetails, Kind, ListingId, ReadScope, Reference, SiteRole};
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
@@ -31,8 +31,6 @@ pub const SECTORS: [(&str, &str); 5] = [
 
 /// Read scopes whose figures are kept at once (visitors, each organisation's members, …).
 const CACHED_SCOPES: usize = 32;
-/// Listings read per batch while counting.
-const SCAN_BATCH: u32 = 5_000;
 
 /// Published listings per kind.
 #[derive(Debug, Serialize, ToSchema)]
@@ -152,34 +150,28 @@ pub struct ScopedFigures {
 }
 
 /// Counts everything in one scan of the store. The cross-region layout is computed from the
-/// readable enterprises' sites exactly as [`xietong_store::Store::site_links`] computes it from
+/// readable enterprises' sites exactly as the store's site links computes it from
 /// all published ones, so a scope that reads every enterprise gets the same figures.
 pub fn scoped_figures(app: &App, scope: &ReadScope) -> ApiResult<ScopedFigures> {
     let mut kind_counts: HashMap<Kind, u64> = HashMap::new();
     let mut sector_counts = vec![0u64; SECTORS.len()];
     let mut links = SiteLinks::default();
-    let mut after = None;
-    loop {
-        let batch = app.store.scan(after, SCAN_BATCH)?;
-        let Some(last) = batch.last() else { break };
-        after = Some(last.id);
-        for listing in batch.iter().filter(|l| l.body.status == Status::Published && scope.allows(&l.body)) {
-            let body = &listing.body;
-            *kind_counts.entry(listing.kind()).or_default() += 1;
-            for (index, (sector, _)) in SECTORS.iter().enumerate() {
-                let named = body.title.contains(sector)
-                    || body.summary.contains(sector)
-                    || body.keywords.iter().any(|k| k.contains(sector))
-                    || body.description.contains(sector);
-                if named {
-                    sector_counts[index] += 1;
-                }
-            }
-            if let Details::Enterprise(enterprise) = &body.details {
-                links.add(listing.id, enterprise);
+    app.scan_published(scope, |listing| {
+        let body = &listing.body;
+        *kind_counts.entry(listing.kind()).or_default() += 1;
+        for (index, (sector, _)) in SECTORS.iter().enumerate() {
+            let named = body.title.contains(sector)
+                || body.summary.contains(sector)
+                || body.keywords.iter().any(|k| k.contains(sector))
+                || body.description.contains(sector);
+            if named {
+                sector_counts[index] += 1;
             }
         }
-    }
+        if let Details::Enterprise(enterprise) = &body.details {
+            links.add(listing.id, enterprise);
+        }
+    })?;
     let kinds = Kind::ALL.into_iter().map(|kind| (kind, kind_counts.get(&kind).copied().unwrap_or(0))).collect();
     let (flows, fengtai) = flows(&links.into_links());
     Ok(ScopedFigures { kinds, sectors: sector_counts, flows, fengtai })
@@ -237,7 +229,7 @@ static CACHE: Mutex<Vec<CachedFigures>> = Mutex::new(Vec::new());
 /// request of a scope counts inline. At most 32 scopes are kept, least recently
 /// used first out.
 pub async fn figures(state: &AppState, scope: &ReadScope) -> ApiResult<Arc<ScopedFigures>> {
-    let seq = state.app.index.applied_seq();
+    let seq = state.app.catalogue_version();
     let scope_key = scope.cache_key();
     let stale = {
         let mut cache = CACHE.lock();

@@ -8,15 +8,15 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use xietong_app::transfer::ExportSource;
+use xietong_app::types::{ListFilter, ListSort};
 use xietong_domain::{Kind, Listing};
-use xietong_store::ListFilter;
 use xietong_transfer::{ImportReport, ProblemKind, TransferError};
 
 use super::search::{SearchParams, to_query};
 use super::{industry_param, parse_param, region_param};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::guard;
 use crate::json::ApiQuery;
 use crate::state::AppState;
 
@@ -226,10 +226,7 @@ pub async fn export(
 ) -> ApiResult<Response> {
     let kind = kind_param(&params.kind)?;
     let format = format_param(params.format.as_deref())?;
-    let mut listings = collect_export(&state, &caller, kind, &params).await?;
-    for listing in &mut listings {
-        guard::mask_in_list(&caller, listing);
-    }
+    let listings = collect_export(&state, &caller, kind, &params).await?;
     let bytes = match format {
         Format::Csv => xietong_transfer::export_csv(kind, &listings, false),
         Format::Xlsx => xietong_transfer::export_xlsx(kind, &listings, false).map_err(transfer_error)?,
@@ -243,11 +240,10 @@ async fn collect_export(
     kind: Kind,
     params: &ExportParams,
 ) -> ApiResult<Vec<Listing>> {
-    let scope = caller.viewer.read_scope();
     let searching = params.q.as_deref().is_some_and(|q| !q.trim().is_empty())
         || params.trl_min.is_some()
         || params.trl_max.is_some();
-    if searching {
+    let source = if searching {
         let search = SearchParams {
             q: params.q.clone(),
             kind: Some(kind.as_str().to_string()),
@@ -257,47 +253,18 @@ async fn collect_export(
             trl_max: params.trl_max,
             ..Default::default()
         };
-        let mut query = to_query(&search)?;
-        query.scope = Some(scope);
-        return state
-            .read_work(move |app| {
-                let mut listings = Vec::new();
-                query.limit = 500;
-                query.offset = 0;
-                loop {
-                    let page = app.index.search(&query)?;
-                    let count = page.hits.len();
-                    listings.extend(page.hits.into_iter().map(|hit| hit.listing));
-                    query.offset += count;
-                    if count == 0 || query.offset as u64 >= page.total || listings.len() >= EXPORT_MAX_ROWS {
-                        break;
-                    }
-                }
-                Ok(listings)
-            })
-            .await;
-    }
-    let filter = ListFilter {
-        kind: Some(kind),
-        region: region_param(params.region.as_deref())?,
-        industry: industry_param(params.industry.as_deref())?,
-        status: parse_param("status", params.status.as_deref())?,
-        owner_org: None,
-        scope: Some(scope),
-        sort: xietong_store::ListSort::Oldest,
-    };
-    state
-        .blocking(move |app| {
-            let mut listings = Vec::new();
-            loop {
-                let page = app.store.list(&filter, 1_000, listings.len() as u64)?;
-                let count = page.items.len();
-                listings.extend(page.items);
-                if count == 0 || listings.len() as u64 >= page.total || listings.len() >= EXPORT_MAX_ROWS {
-                    break;
-                }
-            }
-            Ok(listings)
+        ExportSource::Search(to_query(&search)?)
+    } else {
+        ExportSource::List(ListFilter {
+            kind: Some(kind),
+            region: region_param(params.region.as_deref())?,
+            industry: industry_param(params.industry.as_deref())?,
+            status: parse_param("status", params.status.as_deref())?,
+            sort: ListSort::Oldest,
+            ..ListFilter::default()
         })
-        .await
+    };
+    let actor = caller.actor();
+    let work = move |app: &xietong_app::App| Ok(app.export_listings(&actor, source, EXPORT_MAX_ROWS)?);
+    if searching { state.read_work(work).await } else { state.blocking(work).await }
 }

@@ -10,23 +10,21 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use time::OffsetDateTime;
+use xietong_app::AppError;
 use xietong_app::auth::AuthError;
 use xietong_app::demo_accounts::DEMO_PASSWORD;
-use xietong_domain::{Listing, ListingId, Principal, Role, Status};
-use xietong_store::{ApiToken, ContactRequest, ListFilter, ListSort, RequestState};
+use xietong_app::types::{ApiToken, ContactRequest, ListFilter, ListSort, RequestState};
+use xietong_domain::{Listing, ListingId, Principal, Role};
 
 use super::{PageCtx, esc, labels, see_other};
-use crate::api::account::end_session;
-use crate::api::collab::{decide_contact_request, review};
-use crate::api::listings::parse_id;
-use crate::auth::{Caller, behind_tls, clear_session_cookie, session_cookie};
+use crate::auth::{Caller, Credential, SESSION_COOKIE, behind_tls, clear_session_cookie, cookie_value, session_cookie};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// Listings of the user's organisation shown on the account page.
 const OWN_LISTINGS_SHOWN: u32 = 20;
 /// Listings awaiting review shown on the account page.
-const REVIEWS_SHOWN: u32 = 200;
+const REVIEWS_SHOWN: usize = 200;
 
 /// Query of `GET /login`.
 #[derive(Debug, Default, Deserialize)]
@@ -78,7 +76,8 @@ pub async fn login(
     let username = form.username.trim().to_string();
     let ip = ctx.caller.ip.clone();
     let attempt_username = username.clone();
-    let attempt = state.blocking(move |app| Ok(app.auth.login(&attempt_username, &form.password, ip.as_deref()))).await;
+    let attempt =
+        state.blocking(move |app| Ok(app.account().login(&attempt_username, &form.password, ip.as_deref()))).await;
     let failure = match attempt {
         Ok(Ok(session)) => {
             let max_age_s = (session.expires_at - OffsetDateTime::now_utc()).whole_seconds();
@@ -90,12 +89,12 @@ pub async fn login(
         Err(err) => return ctx.error_page(err),
     };
     let (status, message, retry_after_s) = match failure {
-        AuthError::BadCredentials => (
+        AppError::Auth(AuthError::BadCredentials) => (
             StatusCode::UNAUTHORIZED,
             ctx.t("用户名或密码错误，请重试。", "Wrong username or password; please try again.").to_string(),
             None,
         ),
-        AuthError::Throttled { retry_after_s } => (
+        AppError::Auth(AuthError::Throttled { retry_after_s }) => (
             StatusCode::TOO_MANY_REQUESTS,
             match ctx.lang {
                 super::Lang::Zh => format!("登录失败次数过多，请在 {retry_after_s} 秒后再试。"),
@@ -173,7 +172,12 @@ fn login_form(ctx: &PageCtx, next: &str, username: &str, error: Option<&str>, de
 
 /// `POST /logout`: ends the session, removes the cookie and goes to the dashboard.
 pub async fn logout(ctx: PageCtx, State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(err) = end_session(&state, &ctx.caller, &headers).await {
+    let cookie = match ctx.caller.credential {
+        Credential::Session { .. } => cookie_value(&headers, SESSION_COOKIE),
+        _ => None,
+    };
+    let actor = ctx.caller.actor();
+    if let Err(err) = state.blocking(move |app| Ok(app.account().logout(&actor, cookie.as_deref())?)).await {
         return ctx.error_page(err);
     }
     (StatusCode::SEE_OTHER, [(header::LOCATION, "/".to_string()), (header::SET_COOKIE, clear_session_cookie())])
@@ -198,39 +202,33 @@ struct AccountData {
 
 fn load_account(app: &xietong_app::App, caller: &Caller) -> ApiResult<AccountData> {
     let principal = caller.user()?;
+    let actor = caller.actor();
     let orgs = principal.orgs();
-    let title_of = |id: ListingId| -> Option<String> {
-        let listing = app.store.get(id).ok()?;
-        caller.viewer.can_read(&listing.body).then_some(listing.body.title)
-    };
+    let requests = app.contact_requests(&actor)?;
+    let ids: Vec<ListingId> = requests.iter().map(|r| r.listing_id).collect();
+    let titles = app.titles(&actor, &ids)?;
     let mut received = Vec::new();
     let mut sent = Vec::new();
-    if !orgs.is_empty() {
-        for request in app.accounts.contact_requests_of(&orgs)? {
-            let title = title_of(request.listing_id);
-            if orgs.contains(&request.to_org) {
-                received.push(RequestRow { request, title });
-            } else {
-                sent.push(RequestRow { request, title });
-            }
+    for request in requests {
+        let title = titles.get(&request.listing_id).cloned();
+        if orgs.contains(&request.to_org) {
+            received.push(RequestRow { request, title });
+        } else {
+            sent.push(RequestRow { request, title });
         }
     }
-    let tokens = app.accounts.tokens_of(principal.user_id)?;
+    let tokens = app.account().tokens(&actor, None)?;
     let mut own_listings = Vec::new();
     for org in &orgs {
-        let filter = ListFilter {
-            owner_org: Some(org.clone()),
-            scope: Some(caller.viewer.read_scope()),
-            sort: ListSort::RecentlyUpdated,
-            ..ListFilter::default()
-        };
-        own_listings.extend(app.store.list(&filter, OWN_LISTINGS_SHOWN, 0)?.items);
+        let filter =
+            ListFilter { owner_org: Some(org.clone()), sort: ListSort::RecentlyUpdated, ..ListFilter::default() };
+        own_listings.extend(app.list_listings(&actor, filter, OWN_LISTINGS_SHOWN, 0)?.items);
     }
     let reviews = match principal.role {
         Role::PlatformAdmin | Role::RegionOperator => {
-            let region = if principal.role == Role::RegionOperator { principal.region.clone() } else { None };
-            let filter = ListFilter { status: Some(Status::Pending), region, ..ListFilter::default() };
-            Some(app.store.list(&filter, REVIEWS_SHOWN, 0)?.items)
+            let mut queue = app.review_queue(&actor)?;
+            queue.truncate(REVIEWS_SHOWN);
+            Some(queue)
         }
         _ => None,
     };
@@ -561,8 +559,8 @@ pub async fn decide_request(
             return ctx.refused(StatusCode::BAD_REQUEST, &message, "/account");
         }
     };
-    let caller = ctx.caller.clone();
-    match state.blocking(move |app| decide_contact_request(app, &caller, id, accepted)).await {
+    let actor = ctx.caller.actor();
+    match state.blocking(move |app| Ok(app.decide_contact_request(&actor, id, accepted)?)).await {
         Ok(_) => see_other("/account"),
         Err(ApiError::Conflict(detail)) => {
             let message = format!("{}（{detail}）", ctx.t("这条申请已处理过", "This request was already decided"));
@@ -593,7 +591,7 @@ pub async fn review_listing(
     Form(form): Form<ReviewForm>,
 ) -> Response {
     let Some(principal) = ctx.caller.principal().cloned() else { return ctx.login_required() };
-    let Ok(id) = parse_id(&raw_id) else {
+    let Ok(id) = raw_id.parse::<ListingId>() else {
         return ctx.not_found(&format!("{}{raw_id}", ctx.t("没有这条资源：", "No such listing: ")));
     };
     let approve = match form.decision.as_str() {
@@ -604,9 +602,9 @@ pub async fn review_listing(
             return ctx.refused(StatusCode::BAD_REQUEST, &message, "/account");
         }
     };
-    let caller = ctx.caller.clone();
+    let actor = ctx.caller.actor();
     let reason = form.reason;
-    match state.blocking(move |app| review(app, &caller, id, approve, &reason)).await {
+    match state.blocking(move |app| Ok(app.review_listing(&actor, id, approve, &reason)?)).await {
         Ok(_) => see_other("/account"),
         Err(ApiError::BadRequest { .. }) => {
             let message = ctx.t(

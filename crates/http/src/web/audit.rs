@@ -8,11 +8,10 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use xietong_app::types::AuditEntry;
 use xietong_domain::ListingId;
-use xietong_store::AuditEntry;
 
 use super::{PageCtx, encode_query, esc, labels};
-use crate::api::collab::audit_page;
 use crate::state::AppState;
 
 /// Entries per page.
@@ -71,12 +70,12 @@ pub async fn page(ctx: PageCtx, State(state): State<AppState>, Query(params): Qu
     if ctx.caller.principal().is_none() {
         return ctx.login_required();
     }
-    let caller = ctx.caller.clone();
+    let caller = ctx.caller.actor();
     let (action, actor) = (params.action(), params.actor());
     let offset = (params.page() - 1).saturating_mul(u64::from(PAGE_SIZE));
     let found = match crate::api::page_offset(Some(offset)) {
         Ok(offset) => {
-            state.blocking(move |app| audit_page(app, &caller, Some(action), Some(actor), PAGE_SIZE, offset)).await
+            state.blocking(move |app| Ok(app.audit_trail(&caller, Some(action), Some(actor), PAGE_SIZE, offset)?)).await
         }
         Err(err) => Err(err),
     };

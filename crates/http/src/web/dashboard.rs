@@ -9,9 +9,10 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use xietong_domain::{Kind, Listing, ReadScope, Status};
-use xietong_search::{Facets, SearchQuery};
-use xietong_store::{ListFilter, ListSort};
+use xietong_app::Actor;
+use xietong_app::types::{Facets, SearchQuery};
+use xietong_app::types::{ListFilter, ListSort};
+use xietong_domain::{Kind, Listing, Status};
 
 use super::charts::{self, Bar};
 use super::{PageCtx, esc, labels};
@@ -32,11 +33,10 @@ struct DashboardData {
 /// and challenges the scope may read: quick index and store queries, so they are not cached.
 fn with_facets_and_latest(
     app: &xietong_app::App,
-    scope: &ReadScope,
+    actor: &Actor,
     figures: Arc<ScopedFigures>,
 ) -> Result<DashboardData, ApiError> {
-    let everything =
-        app.index.search(&SearchQuery { limit: 1, scope: Some(scope.clone()), ..SearchQuery::default() })?;
+    let everything = app.search(actor, SearchQuery { limit: 1, ..SearchQuery::default() })?;
     let mut region_counts = HashMap::new();
     for facet in everything.facets.region_province.iter().chain(&everything.facets.region_prefecture) {
         region_counts.insert(facet.value.clone(), facet.count);
@@ -46,23 +46,22 @@ fn with_facets_and_latest(
         let filter = ListFilter {
             kind: Some(kind),
             status: Some(Status::Published),
-            scope: Some(scope.clone()),
             sort: ListSort::Newest,
             ..ListFilter::default()
         };
-        latest.push((kind, app.store.list(&filter, 6, 0)?.items));
+        latest.push((kind, app.list_listings(actor, filter, 6, 0)?.items));
     }
     Ok(DashboardData { figures, region_counts, facets: everything.facets, latest })
 }
 
-async fn data(state: &AppState, scope: ReadScope) -> Result<DashboardData, ApiError> {
-    let figures = figures(state, &scope).await?;
-    state.blocking(move |app| with_facets_and_latest(app, &scope, figures)).await
+async fn data(state: &AppState, actor: Actor) -> Result<DashboardData, ApiError> {
+    let figures = figures(state, &actor.viewer.read_scope()).await?;
+    state.blocking(move |app| with_facets_and_latest(app, &actor, figures)).await
 }
 
 /// `GET /`: the figures count only what the viewer may read.
 pub async fn page(ctx: PageCtx, State(state): State<AppState>) -> Response {
-    match data(&state, ctx.caller.viewer.read_scope()).await {
+    match data(&state, ctx.caller.actor()).await {
         Ok(data) => ctx.render(StatusCode::OK, ctx.t("总览", "Dashboard"), &render(&ctx, &data)),
         Err(err) => ctx.error_page(err),
     }

@@ -8,15 +8,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use xietong_app::types::RequestState;
+use xietong_app::types::{MatchHit, complementary_kinds};
 use xietong_domain::{Contact, Details, Kind, Listing, ListingId};
-use xietong_search::{MatchHit, complementary_kinds};
-use xietong_store::RequestState;
 
 use super::{Lang, PageCtx, esc, fmt_num, labels, see_other};
-use crate::api::collab::create_contact_request;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::guard;
 use crate::state::AppState;
 
 /// Matches shown per complementary kind.
@@ -58,11 +56,11 @@ pub async fn page(
     let caller = ctx.caller.clone();
     let loaded = state
         .read_work(move |app| {
-            let listing = guard::read(app, &caller, id)?;
-            let scope = caller.viewer.read_scope();
+            let actor = caller.actor();
+            let listing = app.read_listing(&actor, id)?;
             let mut panels = Vec::new();
             for kind in complementary_kinds(listing.kind()) {
-                panels.push((kind, app.index.match_listing(&listing, Some(kind), MATCHES_PER_KIND, &scope)?));
+                panels.push((kind, app.match_source(&actor, &listing, Some(kind), MATCHES_PER_KIND)?));
             }
             let access = contact_access(app, &caller, &listing)?;
             Ok((listing, panels, access))
@@ -87,12 +85,12 @@ fn contact_access(app: &xietong_app::App, caller: &Caller, listing: &Listing) ->
         return Ok(ContactAccess::Own);
     }
     let Some(principal) = caller.principal() else { return Ok(ContactAccess::MaskedAnonymous) };
-    let orgs = principal.orgs();
-    if !orgs.is_empty() && app.accounts.contact_granted(listing.id, &orgs)? {
+    let actor = caller.actor();
+    if app.contact_granted(&actor, listing.id)? {
         return Ok(ContactAccess::Granted);
     }
     let Some(org) = &principal.org else { return Ok(ContactAccess::Masked { last_request: None, can_ask: false }) };
-    let requests = app.accounts.contact_requests_of(std::slice::from_ref(org))?;
+    let requests = app.contact_requests_about(&actor, listing.id)?;
     // Newest first: the state of the organisation's latest request for this listing.
     let last_request = requests.iter().find(|r| r.listing_id == listing.id && &r.from_org == org).map(|r| r.state);
     Ok(ContactAccess::Masked { last_request, can_ask: true })
@@ -117,8 +115,8 @@ pub async fn request_contact(
     let Ok(id) = raw_id.parse::<ListingId>() else {
         return ctx.not_found(&format!("{}{raw_id}", ctx.t("没有这条资源：", "No such listing: ")));
     };
-    let caller = ctx.caller.clone();
-    let created = state.blocking(move |app| create_contact_request(app, &caller, id, &form.message)).await;
+    let actor = ctx.caller.actor();
+    let created = state.blocking(move |app| Ok(app.request_contact(&actor, id, &form.message)?)).await;
     match created {
         Ok(request) => {
             tracing::info!(listing.id = %id, contact_request.id = request.id, "contact request sent from the listing page");
@@ -477,7 +475,7 @@ fn render_match(ctx: &PageCtx, hit: &MatchHit, open: bool) -> String {
             neg = if *value < 0.0 { " negative" } else { "" },
         );
     }
-    let explain = |items: &[xietong_search::Explanation], class: &str| -> String {
+    let explain = |items: &[xietong_app::types::Explanation], class: &str| -> String {
         if items.is_empty() {
             return String::new();
         }

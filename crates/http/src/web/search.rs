@@ -7,8 +7,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use xietong_app::types::{FacetCount, SearchResults};
 use xietong_domain::Kind;
-use xietong_search::{FacetCount, SearchResults};
 
 use super::{PageCtx, encode_query, esc, labels};
 use crate::api::search::{SearchParams, to_query};
@@ -123,10 +123,7 @@ impl WebSearchParams {
 /// `GET /search`
 pub async fn page(ctx: PageCtx, State(state): State<AppState>, Query(params): Query<WebSearchParams>) -> Response {
     let query = match params.to_api().and_then(|api| to_query(&api)) {
-        Ok(mut query) => {
-            query.scope = Some(ctx.caller.viewer.read_scope());
-            query
-        }
+        Ok(query) => query,
         Err(err) => {
             let message = match &err {
                 ApiError::BadRequest { detail, .. } => detail.clone(),
@@ -142,7 +139,8 @@ pub async fn page(ctx: PageCtx, State(state): State<AppState>, Query(params): Qu
             return ctx.render(StatusCode::BAD_REQUEST, ctx.t("检索", "Search"), &body);
         }
     };
-    match state.read_work(move |app| Ok(app.index.search(&query)?)).await {
+    let actor = ctx.caller.actor();
+    match state.read_work(move |app| Ok(app.search(&actor, query)?)).await {
         Ok(results) => {
             let title = match params.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
                 Some(q) => format!("{} · {}", q, ctx.t("检索", "Search")),

@@ -45,7 +45,7 @@ impl DemoServer {
     /// Enterprises in the store, whatever their status.
     pub fn enterprise_count(&self) -> u64 {
         self.app
-            .store
+            .store()
             .counts()
             .expect("counts")
             .iter()

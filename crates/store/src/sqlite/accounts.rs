@@ -6,12 +6,12 @@ use std::str::FromStr;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use time::OffsetDateTime;
-use xietong_domain::{ListingId, Scope};
+use xietong_domain::{Listing, ListingId, Scope, Status};
 
 use super::{SqliteStore, fmt_utc, now, parse_time, placeholders};
 use crate::{
     ApiToken, AuditEntry, AuditFilter, AuditTrail, Collaboration, ContactRequest, Credentials, Identity, NewApiToken,
-    NewAudit, NewOrg, NewUser, Org, RequestState, Review, Session, StoreError, User,
+    NewAudit, NewOrg, NewUser, Org, RequestState, Review, ReviewDecision, Session, StoreError, User,
 };
 
 const ORG_COLUMNS: &str = "id, name, kind, region_code, created_at";
@@ -188,7 +188,7 @@ fn like_prefix(prefix: &str) -> String {
 }
 
 impl Identity for SqliteStore {
-    fn create_org(&self, org: NewOrg) -> Result<Org, StoreError> {
+    fn create_org(&self, org: NewOrg, audit: &dyn Fn(&Org) -> NewAudit) -> Result<Org, StoreError> {
         self.write(|tx| {
             let created_at = now();
             let inserted = tx
@@ -201,13 +201,15 @@ impl Identity for SqliteStore {
                 }
                 Err(err) => return Err(err.into()),
             }
-            Ok(Org {
+            let org = Org {
                 id: tx.last_insert_rowid(),
                 name: org.name,
                 kind: org.kind,
                 region_code: org.region_code,
                 created_at,
-            })
+            };
+            insert_audit(tx, audit(&org))?;
+            Ok(org)
         })
     }
 
@@ -233,7 +235,12 @@ impl Identity for SqliteStore {
         self.read(|conn| query_all(conn, &format!("SELECT {ORG_COLUMNS} FROM orgs ORDER BY name, id"), [], row_org))
     }
 
-    fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
+    fn create_user(
+        &self,
+        user: NewUser,
+        appointed_by: &[i64],
+        audit: &dyn Fn(&User) -> NewAudit,
+    ) -> Result<User, StoreError> {
         self.write(|tx| {
             let created_at = now();
             let inserted = tx
@@ -257,7 +264,7 @@ impl Identity for SqliteStore {
                 }
                 Err(err) => return Err(err.into()),
             }
-            Ok(User {
+            let user = User {
                 id: tx.last_insert_rowid(),
                 username: user.username,
                 display_name: user.display_name,
@@ -267,7 +274,12 @@ impl Identity for SqliteStore {
                 password_hash: user.password_hash,
                 disabled: false,
                 created_at,
-            })
+            };
+            for org_id in appointed_by {
+                insert_appointment(tx, user.id, *org_id)?;
+            }
+            insert_audit(tx, audit(&user))?;
+            Ok(user)
         })
     }
 
@@ -293,7 +305,7 @@ impl Identity for SqliteStore {
         self.read(|conn| query_all(conn, &format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"), [], row_user))
     }
 
-    fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), StoreError> {
+    fn set_password(&self, user_id: i64, password_hash: &str, audit: NewAudit) -> Result<(), StoreError> {
         self.write(|tx| {
             let updated = tx
                 .prepare_cached("UPDATE users SET password_hash = ?1 WHERE id = ?2")?
@@ -301,12 +313,16 @@ impl Identity for SqliteStore {
             if updated == 0 {
                 return Err(StoreError::backend(format!("user {user_id} does not exist")));
             }
+            insert_audit(tx, audit)?;
             Ok(())
         })
     }
 
-    fn disable_user(&self, user_id: i64) -> Result<(), StoreError> {
+    fn disable_user(&self, user_id: i64, erase: &[ListingId], audit: NewAudit) -> Result<(), StoreError> {
         self.write(|tx| {
+            for id in erase {
+                super::delete_listing(tx, *id)?;
+            }
             let updated = tx.prepare_cached("UPDATE users SET disabled = 1 WHERE id = ?1")?.execute([user_id])?;
             if updated == 0 {
                 return Err(StoreError::backend(format!("user {user_id} does not exist")));
@@ -314,16 +330,15 @@ impl Identity for SqliteStore {
             tx.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?.execute([user_id])?;
             tx.prepare_cached("UPDATE api_tokens SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL")?
                 .execute(params![fmt_utc(now()), user_id])?;
+            insert_audit(tx, audit)?;
             Ok(())
         })
     }
 
-    fn appoint(&self, user_id: i64, org_id: i64) -> Result<(), StoreError> {
+    fn appoint(&self, user_id: i64, org_id: i64, audit: NewAudit) -> Result<(), StoreError> {
         self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO appointments (user_id, org_id) VALUES (?1, ?2) ON CONFLICT (user_id, org_id) DO NOTHING",
-            )?
-            .execute([user_id, org_id])?;
+            insert_appointment(tx, user_id, org_id)?;
+            insert_audit(tx, audit)?;
             Ok(())
         })
     }
@@ -343,7 +358,7 @@ impl Identity for SqliteStore {
 }
 
 impl Credentials for SqliteStore {
-    fn create_session(&self, session: Session) -> Result<(), StoreError> {
+    fn create_session(&self, session: Session, audit: NewAudit) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.prepare_cached(
                 "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, ip)
@@ -357,6 +372,7 @@ impl Credentials for SqliteStore {
                 fmt_utc(session.expires_at),
                 session.ip,
             ])?;
+            insert_audit(tx, audit)?;
             Ok(())
         })
     }
@@ -372,9 +388,10 @@ impl Credentials for SqliteStore {
         })
     }
 
-    fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
+    fn delete_session(&self, token_hash: &str, audit: NewAudit) -> Result<(), StoreError> {
         self.write(|tx| {
             tx.prepare_cached("DELETE FROM sessions WHERE token_hash = ?1")?.execute([token_hash])?;
+            insert_audit(tx, audit)?;
             Ok(())
         })
     }
@@ -386,7 +403,7 @@ impl Credentials for SqliteStore {
         })
     }
 
-    fn create_token(&self, token: NewApiToken) -> Result<ApiToken, StoreError> {
+    fn create_token(&self, token: NewApiToken, audit: &dyn Fn(&ApiToken) -> NewAudit) -> Result<ApiToken, StoreError> {
         self.write(|tx| {
             let created_at = now();
             tx.prepare_cached(
@@ -401,7 +418,7 @@ impl Credentials for SqliteStore {
                 fmt_utc(created_at),
                 token.expires_at.map(fmt_utc),
             ])?;
-            Ok(ApiToken {
+            let token = ApiToken {
                 id: tx.last_insert_rowid(),
                 user_id: token.user_id,
                 name: token.name,
@@ -411,7 +428,9 @@ impl Credentials for SqliteStore {
                 expires_at: token.expires_at,
                 revoked_at: None,
                 last_used_at: None,
-            })
+            };
+            insert_audit(tx, audit(&token))?;
+            Ok(token)
         })
     }
 
@@ -449,7 +468,7 @@ impl Credentials for SqliteStore {
         })
     }
 
-    fn revoke_token(&self, id: i64, now: OffsetDateTime) -> Result<bool, StoreError> {
+    fn revoke_token(&self, id: i64, now: OffsetDateTime, audit: NewAudit) -> Result<bool, StoreError> {
         self.write(|tx| {
             let revoked = tx
                 .prepare_cached(
@@ -457,6 +476,9 @@ impl Credentials for SqliteStore {
                      WHERE id = ?2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?1)",
                 )?
                 .execute(params![fmt_utc(now), id])?;
+            if revoked > 0 {
+                insert_audit(tx, audit)?;
+            }
             Ok(revoked > 0)
         })
     }
@@ -470,6 +492,7 @@ impl Collaboration for SqliteStore {
         from_user_id: i64,
         to_org: &str,
         message: &str,
+        audit: &dyn Fn(&ContactRequest) -> NewAudit,
     ) -> Result<ContactRequest, StoreError> {
         self.write(|tx| {
             require_listing(tx, listing_id)?;
@@ -487,7 +510,7 @@ impl Collaboration for SqliteStore {
                 RequestState::Pending.as_str(),
                 fmt_utc(created_at),
             ])?;
-            Ok(ContactRequest {
+            let request = ContactRequest {
                 id: tx.last_insert_rowid(),
                 listing_id,
                 from_org: from_org.to_string(),
@@ -498,7 +521,9 @@ impl Collaboration for SqliteStore {
                 created_at,
                 decided_by: None,
                 decided_at: None,
-            })
+            };
+            insert_audit(tx, audit(&request))?;
+            Ok(request)
         })
     }
 
@@ -528,17 +553,22 @@ impl Collaboration for SqliteStore {
         accepted: bool,
         decided_by: i64,
         now: OffsetDateTime,
+        audit: &dyn Fn(&ContactRequest) -> NewAudit,
     ) -> Result<Option<ContactRequest>, StoreError> {
         let state = if accepted { RequestState::Accepted } else { RequestState::Declined };
         self.write(|tx| {
-            Ok(tx
+            let decided = tx
                 .prepare_cached(&format!(
                     "UPDATE contact_requests SET state = ?1, decided_by = ?2, decided_at = ?3
                      WHERE id = ?4 AND state = 'pending'
                      RETURNING {REQUEST_COLUMNS}"
                 ))?
                 .query_row(params![state.as_str(), decided_by, fmt_utc(now), id], row_request)
-                .optional()?)
+                .optional()?;
+            if let Some(request) = &decided {
+                insert_audit(tx, audit(request))?;
+            }
+            Ok(decided)
         })
     }
 
@@ -564,7 +594,7 @@ impl Collaboration for SqliteStore {
         })
     }
 
-    fn set_review_region(&self, region_code: &str, required: bool) -> Result<(), StoreError> {
+    fn set_review_region(&self, region_code: &str, required: bool, audit: NewAudit) -> Result<(), StoreError> {
         self.write(|tx| {
             if required {
                 tx.prepare_cached(
@@ -574,25 +604,36 @@ impl Collaboration for SqliteStore {
             } else {
                 tx.prepare_cached("DELETE FROM review_regions WHERE region_code = ?1")?.execute([region_code])?;
             }
+            insert_audit(tx, audit)?;
             Ok(())
         })
     }
 
-    fn record_review(
+    fn review_listing(
         &self,
-        listing_id: ListingId,
-        reviewer_id: i64,
-        approved: bool,
-        reason: &str,
-    ) -> Result<Review, StoreError> {
+        decision: ReviewDecision,
+        audit: &dyn Fn(&Review) -> NewAudit,
+    ) -> Result<(Review, Listing), StoreError> {
+        let ReviewDecision { listing_id, expected_version, reviewer_id, approved, reason } = decision;
         self.write(|tx| {
-            require_listing(tx, listing_id)?;
+            let current = super::load(tx, listing_id)?;
+            if current.body.status != Status::Pending {
+                return Err(StoreError::WrongState(format!(
+                    "listing {listing_id} is {}, not awaiting review",
+                    current.body.status.as_str()
+                )));
+            }
+            let mut body = current.body;
+            body.status = if approved { Status::Published } else { Status::Rejected };
+            let listing = super::replace(tx, listing_id, Some(expected_version), body)?;
             let at = now();
             tx.prepare_cached(
                 "INSERT INTO reviews (listing_id, reviewer_id, approved, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![listing_id.to_string(), reviewer_id, approved, reason, fmt_utc(at)])?;
-            Ok(Review { id: tx.last_insert_rowid(), listing_id, reviewer_id, approved, reason: reason.to_string(), at })
+            let review = Review { id: tx.last_insert_rowid(), listing_id, reviewer_id, approved, reason, at };
+            insert_audit(tx, audit(&review))?;
+            Ok((review, listing))
         })
     }
 
@@ -655,6 +696,14 @@ impl AuditTrail for SqliteStore {
             Ok((entries, total as u64))
         })
     }
+}
+
+fn insert_appointment(tx: &Connection, user_id: i64, org_id: i64) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO appointments (user_id, org_id) VALUES (?1, ?2) ON CONFLICT (user_id, org_id) DO NOTHING",
+    )?
+    .execute([user_id, org_id])?;
+    Ok(())
 }
 
 /// Appends an audit entry inside the caller's transaction.

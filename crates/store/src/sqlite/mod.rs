@@ -233,6 +233,19 @@ fn insert(tx: &Transaction<'_>, body: ListingBody) -> Result<Listing, StoreError
     Ok(listing)
 }
 
+/// Deletes a listing for good inside the caller's transaction. Regions, industries, sites,
+/// contact requests and reviews go with the row (`ON DELETE CASCADE`; every connection enables
+/// foreign keys); the change log records it so the index drops it too.
+pub(super) fn delete_listing(tx: &Transaction<'_>, id: ListingId) -> Result<(), StoreError> {
+    let deleted = tx.prepare_cached("DELETE FROM listings WHERE id = ?1")?.execute([id.to_string()])?;
+    if deleted == 0 {
+        return Err(StoreError::NotFound(id));
+    }
+    tx.prepare_cached("INSERT INTO changes (listing_id, at) VALUES (?1, ?2)")?
+        .execute(params![id.to_string(), fmt_time(now())])?;
+    Ok(())
+}
+
 fn load(conn: &Connection, id: ListingId) -> Result<Listing, StoreError> {
     conn.query_row(
         "SELECT id, version, created_at, updated_at, body FROM listings WHERE id = ?1",
@@ -475,17 +488,7 @@ impl Store for SqliteStore {
     }
 
     fn delete(&self, id: ListingId) -> Result<(), StoreError> {
-        self.write(|tx| {
-            // Regions, industries, sites, contact requests and reviews go with the row
-            // (`ON DELETE CASCADE`; every connection enables foreign keys).
-            let deleted = tx.prepare_cached("DELETE FROM listings WHERE id = ?1")?.execute([id.to_string()])?;
-            if deleted == 0 {
-                return Err(StoreError::NotFound(id));
-            }
-            tx.prepare_cached("INSERT INTO changes (listing_id, at) VALUES (?1, ?2)")?
-                .execute(params![id.to_string(), fmt_time(now())])?;
-            Ok(())
-        })
+        self.write(|tx| delete_listing(tx, id))
     }
 
     fn find_by_key(&self, key: &ListingKey) -> Result<Option<Listing>, StoreError> {
