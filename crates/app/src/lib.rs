@@ -14,6 +14,7 @@ pub mod demo_accounts;
 pub mod error;
 pub mod listing;
 pub mod search;
+pub mod stats;
 pub mod transfer;
 
 use std::collections::HashSet;
@@ -36,13 +37,14 @@ pub use listing::{Actor, Written};
 /// line) need no direct dependency on the store or the index.
 pub mod types {
     pub use xietong_search::budget::{self, Budget};
+    pub use xietong_search::eval;
     pub use xietong_search::{
-        Embedder, Explanation, FacetCount, Facets, MatchHit, MatchRequest, SearchError, SearchHit, SearchQuery,
-        SearchResults, SearchSort, complementary_kinds,
+        Embedder, Explanation, FacetCount, Facets, HttpEmbedder, LocalModelEmbedder, MatchHit, MatchRequest,
+        SearchError, SearchHit, SearchQuery, SearchResults, SearchSort, complementary_kinds,
     };
     pub use xietong_store::{
         ApiToken, AuditEntry, ContactRequest, IdempotencyBegin, KindCount, ListFilter, ListPage, ListSort, Org,
-        RequestState, Review, Session, SiteLink, StoreError, StoredResponse, User,
+        RequestState, Review, Session, SiteLink, StoreError, StoredResponse, User, WriteOp,
     };
 }
 

@@ -98,3 +98,96 @@ pub enum ExportSource {
     Search(SearchQuery),
     List(ListFilter),
 }
+
+/// Spreadsheet import and export by the platform's operator on the command line. Only the
+/// database is opened (not the search index), so they run while a server uses the same data
+/// directory; its index follower takes the imported rows in. Both are audited as `cli`.
+pub struct OperatorTransfer {
+    store: std::sync::Arc<xietong_store::SqliteStore>,
+}
+
+impl OperatorTransfer {
+    pub fn open(data_dir: &crate::DataDir) -> anyhow::Result<OperatorTransfer> {
+        Ok(OperatorTransfer { store: std::sync::Arc::new(data_dir.open_store()?) })
+    }
+
+    /// Imports every row of a file for any organisation, `batch_rows` per transaction,
+    /// reporting progress; the import is audited after its rows.
+    pub fn import(
+        &self,
+        kind: Kind,
+        file_name: &str,
+        bytes: &[u8],
+        batch_rows: usize,
+        on_progress: &mut dyn FnMut(xietong_transfer::ImportProgress),
+    ) -> Result<ImportReport, ImportError> {
+        let options = ImportOptions { batch_rows, ..ImportOptions::default() };
+        let report =
+            xietong_transfer::import_bytes_with(self.store.as_ref(), kind, file_name, bytes, &options, on_progress)?;
+        let mut entry = Actor::operator().audit("import", format!("{kind}:{file_name}"), None);
+        entry.detail = serde_json::json!({
+            "rows": report.rows, "accepted": report.accepted, "updated": report.updated, "rejected": report.rejected,
+        });
+        self.audit(entry);
+        Ok(report)
+    }
+
+    /// Every listing of `kind` matching the filters (none: the whole library, by keyset scan),
+    /// with contacts in full; the audit trail records that they left the platform.
+    pub fn export(
+        &self,
+        kind: Kind,
+        region: Option<String>,
+        industry: Option<String>,
+        status: Option<xietong_domain::Status>,
+    ) -> AppResult<Vec<Listing>> {
+        use xietong_store::Store;
+        let mut listings = Vec::new();
+        if region.is_none() && industry.is_none() && status.is_none() {
+            const PAGE: u32 = 5_000;
+            let mut after = None;
+            loop {
+                let page = self.store.scan(after, PAGE)?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.id);
+                let fetched = page.len();
+                listings.extend(page.into_iter().filter(|listing| listing.kind() == kind));
+                if fetched < PAGE as usize {
+                    break;
+                }
+            }
+        } else {
+            const PAGE: u32 = 1_000;
+            let filter = ListFilter {
+                kind: Some(kind),
+                region,
+                industry,
+                status,
+                sort: xietong_store::ListSort::Oldest,
+                ..ListFilter::default()
+            };
+            loop {
+                let page = self.store.list(&filter, PAGE, listings.len() as u64)?;
+                let fetched = page.items.len();
+                listings.extend(page.items);
+                if fetched < PAGE as usize {
+                    break;
+                }
+            }
+        }
+        let mut entry = Actor::operator().audit("export.full", kind.as_str(), None);
+        entry.detail = serde_json::json!({"rows": listings.len()});
+        self.audit(entry);
+        Ok(listings)
+    }
+
+    /// The entry follows the rows, which are stored in batches of their own; a failure is
+    /// reported but does not undo the action.
+    fn audit(&self, entry: xietong_store::NewAudit) {
+        use xietong_store::AuditTrail;
+        if let Err(error) = self.store.audit(entry) {
+            tracing::error!(%error, "failed to write the audit trail");
+            eprintln!("warning: failed to write the audit trail: {error}");
+        }
+    }
+}

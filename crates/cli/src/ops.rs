@@ -8,11 +8,10 @@ use std::time::Instant;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use xietong_app::types::{ListFilter, SearchQuery};
+use xietong_app::types::{WriteOp, eval};
 use xietong_app::{App, DataDir};
 use xietong_domain::{Reference, validate};
 use xietong_http::api::matching::{MatchBody, to_request};
-use xietong_search::eval;
-use xietong_store::WriteOp;
 
 use crate::DataArgs;
 

@@ -92,14 +92,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 fn configure_embedder(app: &App, file: &FileConfig) -> anyhow::Result<()> {
     let Some(embedding) = &file.embedding else { return Ok(()) };
-    let embedder: Arc<dyn xietong_search::Embedder> = if let Some(dir) = &embedding.model_dir {
+    let embedder: Arc<dyn xietong_app::types::Embedder> = if let Some(dir) = &embedding.model_dir {
         Arc::new(
-            xietong_search::LocalModelEmbedder::load(dir)
+            xietong_app::types::LocalModelEmbedder::load(dir)
                 .with_context(|| format!("failed to load model from {}", dir.display()))?,
         )
     } else if let Some(url) = &embedding.url {
         let key = embedding.api_key_env.as_deref().and_then(|name| std::env::var(name).ok());
-        Arc::new(xietong_search::HttpEmbedder::new(
+        Arc::new(xietong_app::types::HttpEmbedder::new(
             url,
             embedding.model.as_deref().unwrap_or("default"),
             key,

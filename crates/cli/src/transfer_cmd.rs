@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+use xietong_app::transfer::OperatorTransfer;
 use xietong_domain::{Kind, Reference, Status};
-use xietong_store::{ListFilter, ListSort, Store};
-use xietong_transfer::{ImportOptions, ImportProgress};
+use xietong_transfer::ImportProgress;
 
 use crate::DataArgs;
 
@@ -122,7 +122,7 @@ fn errors_path(file: &Path) -> PathBuf {
 pub fn import(args: ImportArgs) -> anyhow::Result<()> {
     let kind = parse_kind(&args.kind)?;
     let bytes = std::fs::read(&args.file).with_context(|| format!("failed to read {}", args.file.display()))?;
-    let store = xietong_app::DataDir::create(&args.data.data)?.open_store()?;
+    let transfer = OperatorTransfer::open(&xietong_app::DataDir::create(&args.data.data)?)?;
     let started = Instant::now();
     let bar = if args.no_progress {
         indicatif::ProgressBar::hidden()
@@ -141,17 +141,11 @@ pub fn import(args: ImportArgs) -> anyhow::Result<()> {
         bar.set_position(progress.rows_done);
     };
     let file_name = args.file.display().to_string();
-    let options = ImportOptions { batch_rows: args.batch_size, ..ImportOptions::default() };
-    let report = xietong_transfer::import_bytes_with(&store, kind, &file_name, &bytes, &options, &mut on_progress)
+    let report = transfer
+        .import(kind, &file_name, &bytes, args.batch_size, &mut on_progress)
         .with_context(|| format!("failed to import {}", args.file.display()))?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
-    audit(
-        &store,
-        "import",
-        format!("{kind}:{file_name}"),
-        serde_json::json!({"rows": report.rows, "accepted": report.accepted, "updated": report.updated, "rejected": report.rejected}),
-    );
     let errors_file = errors_path(&args.file);
     std::fs::write(&errors_file, xietong_transfer::error_report_csv(&report))
         .with_context(|| format!("failed to write the error report {}", errors_file.display()))?;
@@ -205,25 +199,11 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
         Some(text) => Some(text.parse::<Status>().map_err(anyhow::Error::msg)?),
         None => None,
     };
-    let store = xietong_app::DataDir::create(&args.data.data)?.open_store()?;
-    let listings = if region.is_none() && industry.is_none() && status.is_none() {
-        whole_library(&store, kind)?
-    } else {
-        let filter = ListFilter {
-            kind: Some(kind),
-            region,
-            industry,
-            status,
-            owner_org: None,
-            scope: None,
-            sort: ListSort::Oldest,
-        };
-        filtered(&store, &filter)?
-    };
+    let transfer = OperatorTransfer::open(&xietong_app::DataDir::create(&args.data.data)?)?;
+    let listings = transfer.export(kind, region, industry, status)?;
     // The command line is an operator action on the local data directory: contacts in full, and
     // the audit trail records that they left the platform.
     let mask_contacts = false;
-    audit(&store, "export.full", kind.as_str().to_string(), serde_json::json!({"rows": listings.len()}));
     let bytes = match format {
         SheetFormat::Csv => xietong_transfer::export_csv(kind, &listings, mask_contacts),
         SheetFormat::Xlsx => {
@@ -237,48 +217,4 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
         println!("{summary}");
     }
     Ok(())
-}
-
-/// Every listing of `kind`, by keyset scan (offset paging gets slow on large libraries).
-fn whole_library(store: &dyn Store, kind: Kind) -> anyhow::Result<Vec<xietong_domain::Listing>> {
-    const PAGE: u32 = 5_000;
-    let mut listings = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.scan(after, PAGE).context("failed to scan listings")?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        let fetched = page.len();
-        listings.extend(page.into_iter().filter(|listing| listing.kind() == kind));
-        if fetched < PAGE as usize {
-            break;
-        }
-    }
-    Ok(listings)
-}
-
-/// The listings matching a filter, oldest first.
-fn filtered(store: &dyn Store, filter: &ListFilter) -> anyhow::Result<Vec<xietong_domain::Listing>> {
-    const PAGE: u32 = 1_000;
-    let mut listings = Vec::new();
-    loop {
-        let page = store.list(filter, PAGE, listings.len() as u64).context("failed to list listings")?;
-        let fetched = page.items.len();
-        listings.extend(page.items);
-        if fetched < PAGE as usize {
-            break;
-        }
-    }
-    Ok(listings)
-}
-
-/// Records an operator action of the command line in the audit trail; a failure is reported but
-/// does not undo the action.
-fn audit(store: &xietong_store::SqliteStore, action: &str, target: String, detail: serde_json::Value) {
-    use xietong_store::AuditTrail;
-    let entry =
-        xietong_store::NewAudit { actor: "cli".into(), action: action.into(), target, detail, ..Default::default() };
-    if let Err(error) = store.audit(entry) {
-        eprintln!("warning: failed to write the audit trail: {error}");
-    }
 }

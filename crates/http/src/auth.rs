@@ -2,9 +2,9 @@
 //!
 //! One middleware runs after routing for every route: it resolves the caller from an
 //! `Authorization: Bearer` API token or the `xt_session` cookie, checks the CSRF token of
-//! cookie-authenticated unsafe requests, and looks the matched route up in [`RULES`]. A route
-//! without a rule is refused (fail closed), and the authorisation matrix test enumerates the
-//! router against the table. Object-level rules (visibility, ownership, review region) are
+//! cookie-authenticated unsafe requests, and looks the matched route up in the [`RouteRules`]
+//! declared where the routes are added. A route without a rule is refused (fail closed), and
+//! the authorisation matrix test enumerates the router against the rules. Object-level rules (visibility, ownership, review region) are
 //! applied by the handlers through [`Caller`] and `xietong_domain::Viewer`.
 
 use std::net::SocketAddr;
@@ -45,93 +45,44 @@ pub enum Rule {
     Admin,
 }
 
-/// The access rule of every route: method, path template, rule.
-pub const RULES: &[(&str, &str, Rule)] = &[
-    // Listings.
-    ("POST", "/api/v1/listings", Rule::User),
-    ("GET", "/api/v1/listings", Rule::Public),
-    ("GET", "/api/v1/listings/{id}", Rule::Public),
-    ("PUT", "/api/v1/listings/{id}", Rule::User),
-    ("POST", "/api/v1/listings/{id}/archive", Rule::User),
-    ("GET", "/api/v1/listings/{id}/matches", Rule::Public),
-    ("POST", "/api/v1/match", Rule::Public),
-    ("GET", "/api/v1/search", Rule::Public),
-    ("GET", "/api/v1/reference/regions", Rule::Public),
-    ("GET", "/api/v1/reference/industries", Rule::Public),
-    ("GET", "/api/v1/reference/trl", Rule::Public),
-    ("GET", "/api/v1/stats/overview", Rule::Public),
-    ("GET", "/api/v1/templates/{kind}", Rule::Public),
-    ("POST", "/api/v1/imports/{kind}", Rule::User),
-    ("GET", "/api/v1/exports", Rule::Public),
-    // Accounts and credentials.
-    ("POST", "/api/v1/auth/login", Rule::Public),
-    ("POST", "/api/v1/auth/logout", Rule::User),
-    ("GET", "/api/v1/me", Rule::User),
-    ("GET", "/api/v1/me/export", Rule::User),
-    ("DELETE", "/api/v1/me", Rule::User),
-    ("GET", "/api/v1/tokens", Rule::User),
-    ("POST", "/api/v1/tokens", Rule::User),
-    ("DELETE", "/api/v1/tokens/{id}", Rule::User),
-    ("GET", "/api/v1/orgs", Rule::User),
-    ("POST", "/api/v1/orgs", Rule::Admin),
-    ("GET", "/api/v1/users", Rule::Admin),
-    ("POST", "/api/v1/users", Rule::User),
-    // Contact requests (consent before contact details are shown).
-    ("POST", "/api/v1/listings/{id}/contact-requests", Rule::User),
-    ("GET", "/api/v1/contact-requests", Rule::User),
-    ("POST", "/api/v1/contact-requests/{id}/accept", Rule::User),
-    ("POST", "/api/v1/contact-requests/{id}/decline", Rule::User),
-    // Review before publication, audit trail.
-    ("GET", "/api/v1/reviews", Rule::Operator),
-    ("POST", "/api/v1/listings/{id}/review", Rule::Operator),
-    ("GET", "/api/v1/review-regions", Rule::Public),
-    ("PUT", "/api/v1/review-regions/{code}", Rule::Operator),
-    ("GET", "/api/v1/audit", Rule::Operator),
-    // Operations and documentation.
-    ("GET", "/healthz", Rule::Public),
-    ("GET", "/metrics", Rule::Public),
-    ("GET", "/api/openapi.json", Rule::Public),
-    ("GET", "/api/docs", Rule::Public),
-    // Web pages.
-    ("GET", "/", Rule::Public),
-    ("GET", "/search", Rule::Public),
-    ("GET", "/listings/new", Rule::User),
-    ("POST", "/listings/new", Rule::User),
-    ("GET", "/listings/{id}", Rule::Public),
-    ("GET", "/listings/{id}/edit", Rule::User),
-    ("POST", "/listings/{id}/edit", Rule::User),
-    ("POST", "/listings/{id}/contact-request", Rule::User),
-    ("GET", "/transfer", Rule::Public),
-    ("POST", "/transfer/import", Rule::User),
-    ("GET", "/login", Rule::Public),
-    ("POST", "/login", Rule::Public),
-    ("POST", "/logout", Rule::User),
-    ("GET", "/account", Rule::User),
-    ("POST", "/account/requests/{id}", Rule::User),
-    ("POST", "/listings/{id}/review", Rule::Operator),
-    ("GET", "/audit", Rule::Operator),
-    ("GET", "/assets/web/app.css", Rule::Public),
-    ("GET", "/assets/web/app.js", Rule::Public),
-    ("GET", "/assets/web/logo.svg", Rule::Public),
-];
+/// The access rule of every route (method, path template, rule), as declared where the routes
+/// are added (`api_routes` and `web::routes`); built with the router.
+#[derive(Debug, Clone, Default)]
+pub struct RouteRules {
+    rules: Vec<(String, String, Rule)>,
+}
+
+impl RouteRules {
+    /// Adds a rule. Panics when the route already has one (a route is declared once).
+    pub fn add(&mut self, method: &str, path: &str, rule: Rule) {
+        assert!(self.rule_for(&method.parse().expect("method"), path).is_none(), "{method} {path} has two rules");
+        self.rules.push((method.to_string(), path.to_string(), rule));
+    }
+
+    pub fn rule_for(&self, method: &Method, path: &str) -> Option<Rule> {
+        let method = if method == Method::HEAD { &Method::GET } else { method };
+        self.rules.iter().find(|(m, p, _)| m == method.as_str() && p == path).map(|(_, _, rule)| *rule)
+    }
+
+    /// The methods a path template has rules for (with HEAD where GET is allowed).
+    pub fn methods_for(&self, path: &str) -> Vec<String> {
+        let mut methods: Vec<String> =
+            self.rules.iter().filter(|(_, p, _)| p == path).map(|(m, _, _)| m.clone()).collect();
+        if methods.iter().any(|m| m == "GET") {
+            methods.push("HEAD".to_string());
+        }
+        methods
+    }
+
+    /// Every (method, path, rule).
+    pub fn iter(&self) -> impl Iterator<Item = &(String, String, Rule)> {
+        self.rules.iter()
+    }
+}
 
 /// Routes where an unsafe request need not carry a CSRF token: logging in creates the session
 /// the token belongs to (SameSite=Lax cookies keep cross-site posts from carrying an old one).
 const CSRF_EXEMPT: &[&str] = &["/login", "/api/v1/auth/login"];
-
-pub fn rule_for(method: &Method, path: &str) -> Option<Rule> {
-    let method = if method == Method::HEAD { &Method::GET } else { method };
-    RULES.iter().find(|(m, p, _)| *m == method.as_str() && *p == path).map(|(_, _, rule)| *rule)
-}
-
-/// The methods a path template has rules for (with HEAD where GET is allowed).
-pub fn methods_for(path: &str) -> Vec<String> {
-    let mut methods: Vec<String> = RULES.iter().filter(|(_, p, _)| *p == path).map(|(m, _, _)| m.to_string()).collect();
-    if methods.iter().any(|m| m == "GET") {
-        methods.push("HEAD".to_string());
-    }
-    methods
-}
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +121,11 @@ impl Caller {
         self.principal().ok_or_else(|| ApiError::Unauthorized("log in first".into()))
     }
 
+    /// The caller as the use cases' actor.
+    pub fn actor(&self) -> xietong_app::Actor {
+        xietong_app::Actor::new(self.viewer.clone(), self.ip.clone())
+    }
+
     pub fn csrf_token(&self) -> Option<&str> {
         match &self.credential {
             Credential::Session { csrf_token } => Some(csrf_token),
@@ -201,8 +157,8 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
         return next.run(request).await;
     };
     let web = is_web(&path);
-    let Some(rule) = rule_for(&method, &path) else {
-        let allow = methods_for(&path);
+    let Some(rule) = state.rules.rule_for(&method, &path) else {
+        let allow = state.rules.methods_for(&path);
         if !allow.is_empty() {
             // The path exists with other methods: the router answers these with 405 itself, but
             // this layer sees them first.
@@ -387,12 +343,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_rule_is_unique() {
-        for (i, (m, p, _)) in RULES.iter().enumerate() {
-            assert!(RULES.iter().skip(i + 1).all(|(m2, p2, _)| (m2, p2) != (m, p)), "{m} {p} has two rules");
-        }
-        assert_eq!(rule_for(&Method::HEAD, "/"), Some(Rule::Public));
-        assert_eq!(rule_for(&Method::DELETE, "/"), None);
+    fn rules_are_looked_up_by_method_and_template() {
+        let rules = crate::route_rules();
+        assert_eq!(rules.rule_for(&Method::HEAD, "/"), Some(Rule::Public));
+        assert_eq!(rules.rule_for(&Method::DELETE, "/"), None);
+        assert_eq!(rules.rule_for(&Method::POST, "/api/v1/orgs"), Some(Rule::Admin));
+        assert_eq!(rules.rule_for(&Method::GET, "/api/v1/orgs"), Some(Rule::User));
+        assert_eq!(rules.methods_for("/api/v1/orgs"), vec!["GET", "POST", "HEAD"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "has two rules")]
+    fn a_route_has_one_rule() {
+        let mut rules = RouteRules::default();
+        rules.add("GET", "/x", Rule::Public);
+        rules.add("GET", "/x", Rule::User);
     }
 
     #[test]

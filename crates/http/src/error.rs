@@ -5,8 +5,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use xietong_app::AppError;
+use xietong_app::transfer::ImportError;
 use xietong_app::types::{SearchError, StoreError};
 use xietong_domain::ValidationErrors;
+use xietong_transfer::TransferError;
 
 /// A problem detail (RFC 9457). `errors` lists each invalid field.
 #[derive(Debug, Serialize, ToSchema)]
@@ -201,6 +203,25 @@ impl From<SearchError> for ApiError {
             },
             SearchError::TooDeep { .. } => ApiError::bad_param("offset", err.to_string()),
             other => ApiError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+impl From<TransferError> for ApiError {
+    fn from(err: TransferError) -> Self {
+        match err {
+            TransferError::Store(store) => store.into(),
+            TransferError::Xlsx(_) => ApiError::Internal(anyhow::Error::new(err)),
+            other => ApiError::BadRequest { detail: other.to_string(), field: Some("file".to_string()) },
+        }
+    }
+}
+
+impl From<ImportError> for ApiError {
+    fn from(err: ImportError) -> Self {
+        match err {
+            ImportError::Refused(refused) => refused.into(),
+            ImportError::File(file) => file.into(),
         }
     }
 }

@@ -5,11 +5,12 @@ pub mod api;
 pub mod auth;
 pub mod connections;
 pub mod error;
-pub mod guard;
+pub mod figures;
 pub mod idempotency;
 pub mod json;
 pub mod limits;
 pub mod metrics;
+pub mod params;
 pub mod state;
 pub mod web;
 
@@ -24,13 +25,14 @@ use axum::{Json, Router};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
 pub use connections::ConnectionLimits;
 pub use limits::WorkLimits;
 pub use state::AppState;
 
+use crate::auth::{RouteRules, Rule};
 use crate::error::ApiError;
 
 /// A request that takes longer is answered 408 and its blocking work is cancelled.
@@ -57,43 +59,99 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 )]
 struct ApiDoc;
 
+/// The API's routes, each added with its access rule per method, so the rule is declared
+/// beside the route and the rule table is the router's own.
+struct ApiRoutes {
+    router: OpenApiRouter<AppState>,
+    rules: RouteRules,
+}
+
+impl ApiRoutes {
+    /// Adds the handlers of one path with the rule of each of its methods. Panics (when the
+    /// router is built, i.e. in every test) when the methods and the rules differ.
+    fn add(mut self, rules: &[(&'static str, Rule)], routes: UtoipaMethodRouter<AppState>) -> Self {
+        for (path, item) in &routes.1.paths {
+            let mut methods: Vec<&str> = [
+                ("GET", item.get.is_some()),
+                ("PUT", item.put.is_some()),
+                ("POST", item.post.is_some()),
+                ("DELETE", item.delete.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(method, present)| present.then_some(method))
+            .collect();
+            let mut ruled: Vec<&str> = rules.iter().map(|(method, _)| *method).collect();
+            methods.sort_unstable();
+            ruled.sort_unstable();
+            assert_eq!(methods, ruled, "the access rules of {path} must name exactly its methods");
+            for (method, rule) in rules {
+                self.rules.add(method, path, *rule);
+            }
+        }
+        self.router = self.router.routes(routes);
+        self
+    }
+}
+
+/// Every route of the API with its access rule, in one table read top to bottom.
+fn api_routes() -> ApiRoutes {
+    use Rule::{Admin, Operator, Public, User};
+    ApiRoutes { router: OpenApiRouter::with_openapi(ApiDoc::openapi()), rules: RouteRules::default() }
+        .add(&[("POST", User), ("GET", Public)], routes!(api::listings::create_listing, api::listings::list_listings))
+        .add(&[("GET", Public), ("PUT", User)], routes!(api::listings::get_listing, api::listings::update_listing))
+        .add(&[("POST", User)], routes!(api::listings::archive_listing))
+        .add(&[("GET", Public)], routes!(api::matching::listing_matches))
+        .add(&[("POST", Public)], routes!(api::matching::match_text))
+        .add(&[("GET", Public)], routes!(api::search::search))
+        .add(&[("GET", Public)], routes!(api::reference::regions))
+        .add(&[("GET", Public)], routes!(api::reference::industries))
+        .add(&[("GET", Public)], routes!(api::reference::trl))
+        .add(&[("GET", Public)], routes!(api::stats::overview))
+        .add(&[("GET", Public)], routes!(api::transfer::template))
+        .add(&[("POST", User)], routes!(api::transfer::import))
+        .add(&[("GET", Public)], routes!(api::transfer::export))
+        .add(&[("POST", Public)], routes!(api::account::login))
+        .add(&[("POST", User)], routes!(api::account::logout))
+        .add(&[("GET", User), ("DELETE", User)], routes!(api::account::me, api::account::erase_me))
+        .add(&[("GET", User)], routes!(api::account::export_me))
+        .add(&[("GET", User), ("POST", User)], routes!(api::account::list_tokens, api::account::create_token))
+        .add(&[("DELETE", User)], routes!(api::account::revoke_token))
+        .add(&[("GET", User), ("POST", Admin)], routes!(api::account::list_orgs, api::account::create_org))
+        .add(&[("GET", Admin), ("POST", User)], routes!(api::account::list_users, api::account::create_user))
+        .add(&[("POST", User)], routes!(api::collab::request_contact))
+        .add(&[("GET", User)], routes!(api::collab::list_contact_requests))
+        .add(&[("POST", User)], routes!(api::collab::accept_contact_request))
+        .add(&[("POST", User)], routes!(api::collab::decline_contact_request))
+        .add(&[("GET", Operator)], routes!(api::collab::pending_reviews))
+        .add(&[("POST", Operator)], routes!(api::collab::review_listing))
+        .add(&[("GET", Public)], routes!(api::collab::review_regions))
+        .add(&[("PUT", Operator)], routes!(api::collab::set_review_region))
+        .add(&[("GET", Operator)], routes!(api::collab::audit_trail))
+        .add(&[("GET", Public)], routes!(healthz))
+        .add(&[("GET", Public)], routes!(metrics_text))
+}
+
+/// Routes added outside the OpenAPI route table and outside the web pages, with their rules.
+const DOC_ROUTES: &[(&str, &str, Rule)] =
+    &[("GET", "/api/openapi.json", Rule::Public), ("GET", "/api/docs", Rule::Public)];
+
+/// The access rule of every route of the router, as declared where each route is added.
+pub fn route_rules() -> RouteRules {
+    let mut rules = api_routes().rules;
+    for (method, path, rule) in DOC_ROUTES {
+        rules.add(method, path, *rule);
+    }
+    for (method, path, rule) in web::routes().rules {
+        rules.add(method, path, rule);
+    }
+    rules
+}
+
 /// Builds the router and the OpenAPI document from the same route table, so every route is in
-/// the document.
-pub fn router_with_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
-    let (api_router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(api::listings::create_listing, api::listings::list_listings))
-        .routes(routes!(api::listings::get_listing, api::listings::update_listing))
-        .routes(routes!(api::listings::archive_listing))
-        .routes(routes!(api::matching::listing_matches))
-        .routes(routes!(api::matching::match_text))
-        .routes(routes!(api::search::search))
-        .routes(routes!(api::reference::regions))
-        .routes(routes!(api::reference::industries))
-        .routes(routes!(api::reference::trl))
-        .routes(routes!(api::stats::overview))
-        .routes(routes!(api::transfer::template))
-        .routes(routes!(api::transfer::import))
-        .routes(routes!(api::transfer::export))
-        .routes(routes!(api::account::login))
-        .routes(routes!(api::account::logout))
-        .routes(routes!(api::account::me, api::account::erase_me))
-        .routes(routes!(api::account::export_me))
-        .routes(routes!(api::account::list_tokens, api::account::create_token))
-        .routes(routes!(api::account::revoke_token))
-        .routes(routes!(api::account::list_orgs, api::account::create_org))
-        .routes(routes!(api::account::list_users, api::account::create_user))
-        .routes(routes!(api::collab::request_contact))
-        .routes(routes!(api::collab::list_contact_requests))
-        .routes(routes!(api::collab::accept_contact_request))
-        .routes(routes!(api::collab::decline_contact_request))
-        .routes(routes!(api::collab::pending_reviews))
-        .routes(routes!(api::collab::review_listing))
-        .routes(routes!(api::collab::review_regions))
-        .routes(routes!(api::collab::set_review_region))
-        .routes(routes!(api::collab::audit_trail))
-        .routes(routes!(healthz))
-        .routes(routes!(metrics_text))
-        .split_for_parts();
+/// the document and has its access rule.
+pub fn router_with_openapi(mut state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    state.rules = std::sync::Arc::new(route_rules());
+    let (api_router, openapi) = api_routes().router.split_for_parts();
     let spec = openapi.clone();
     let router = api_router
         .route("/api/openapi.json", get(move || async move { Json(spec.clone()) }))
@@ -113,9 +171,6 @@ pub fn router_with_openapi(state: AppState) -> (Router, utoipa::openapi::OpenApi
         .with_state(state);
     (router, openapi)
 }
-
-/// Routes added outside the OpenAPI route table and outside the web pages.
-const DOC_ROUTES: &[(&str, &str)] = &[("GET", "/api/openapi.json"), ("GET", "/api/docs")];
 
 /// Every route of the router as (METHOD, path template): the operations of the OpenAPI document
 /// (built by [`router_with_openapi`] from the same table as the router), the web pages as
@@ -139,8 +194,8 @@ pub fn route_inventory(openapi: &utoipa::openapi::OpenApi) -> Vec<(String, Strin
             }
         }
     }
-    let web = web::routes().routes;
-    routes.extend(DOC_ROUTES.iter().chain(&web).map(|(m, p)| (m.to_string(), p.to_string())));
+    let web = web::routes().rules;
+    routes.extend(DOC_ROUTES.iter().chain(&web).map(|(m, p, _)| (m.to_string(), p.to_string())));
     routes.sort();
     routes.dedup();
     routes

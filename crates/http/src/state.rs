@@ -28,6 +28,8 @@ pub struct AppState {
     /// Search and matching run at most cores − 1 at once (at least 1), so that writes (which
     /// skip this queue) keep a core under a read flood.
     read_permits: Arc<Semaphore>,
+    /// The access rule of every route (set when the router is built).
+    pub rules: Arc<crate::auth::RouteRules>,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
             secure_cookies: false,
             limits: Arc::new(limits),
             read_permits: Arc::new(Semaphore::new(readers)),
+            rules: Arc::default(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! The authorisation matrix: every route of the router × every role × every visibility level,
 //! with the allowed or refused answer written out here from the access rules (not derived from
-//! `auth::RULES`), so a new route fails `every_route_has_a_rule_and_an_expectation` until someone
+//! the rules declared beside the routes), so a new route fails `every_route_has_a_rule_and_an_expectation` until someone
 //! decides who may call it.
 //!
 //! Rules (see `xietong_domain::access`): `public` for everyone; `registered` for any logged-in
@@ -840,17 +840,14 @@ fn every_route_has_a_rule_and_an_expectation() {
     let fx = Fixture::new();
     let inventory: BTreeSet<(String, String)> = xietong_http::route_inventory(&fx.openapi).into_iter().collect();
     assert!(inventory.len() > 50, "the inventory lists the routes: {inventory:?}");
+    let rules = xietong_http::route_rules();
     for (method, path) in &inventory {
         let method: axum::http::Method = method.parse().expect("method");
-        assert!(
-            xietong_http::auth::rule_for(&method, path).is_some(),
-            "{method} {path} has no access rule in auth::RULES"
-        );
+        assert!(rules.rule_for(&method, path).is_some(), "{method} {path} has no access rule");
     }
-    let ruled: BTreeSet<(String, String)> =
-        xietong_http::auth::RULES.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+    let ruled: BTreeSet<(String, String)> = rules.iter().map(|(m, p, _)| (m.clone(), p.clone())).collect();
     let stale: Vec<_> = ruled.difference(&inventory).collect();
-    assert!(stale.is_empty(), "auth::RULES has rules for routes the router does not have: {stale:?}");
+    assert!(stale.is_empty(), "rules for routes the router does not have: {stale:?}");
     let expected: BTreeSet<(String, String)> =
         expectations().into_iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
     let unexpected: Vec<_> = inventory.difference(&expected).collect();

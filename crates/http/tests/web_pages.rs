@@ -623,7 +623,7 @@ async fn dashboard_counts_only_what_the_viewer_may_read() {
     let as_ent_a: serde_json::Value = serde_json::from_str(&as_ent_a.html).unwrap();
     assert_eq!(demands(&as_ent_a), 3);
     // Every enterprise is public, so the flows equal those of every published enterprise.
-    let (flows, fengtai) = xietong_http::api::stats::flows(&site.app.store().site_links().unwrap());
+    let (flows, fengtai) = xietong_app::stats::flows(&site.app.store().site_links().unwrap());
     assert_eq!(overview["flows"], serde_json::to_value(&flows).unwrap());
     assert_eq!(overview["fengtai"], serde_json::to_value(&fengtai).unwrap());
     assert_eq!(overview["fengtai"]["fengtai_firms_with_jinji_branches"], 1);

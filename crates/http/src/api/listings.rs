@@ -13,7 +13,6 @@ use super::schema::ListingDoc;
 use super::{industry_param, page_limit, page_offset, parse_param, region_param};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::guard;
 use crate::json::ApiQuery;
 use crate::json::{ApiJson, parse_listing_value};
 use crate::state::AppState;
@@ -75,7 +74,7 @@ pub async fn create_listing(
 ) -> ApiResult<impl IntoResponse> {
     let body = parse_listing_value(raw)?;
     let body = validate(body, Reference::get())?;
-    let written = state.blocking(move |app| guard::create(app, &caller, body)).await?;
+    let written = state.blocking(move |app| Ok(app.create_listing(&caller.actor(), body)?)).await?;
     tracing::info!(listing.id = %written.listing.id, listing.kind = %written.listing.kind(), "listing created");
     let location = format!("/api/v1/listings/{}", written.listing.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], written_response(written)))
@@ -90,7 +89,7 @@ struct WrittenListing {
     searchable: bool,
 }
 
-fn written_response(written: guard::Written) -> axum::response::Response {
+fn written_response(written: xietong_app::Written) -> axum::response::Response {
     let searchable = written.searchable;
     let mut response = Json(WrittenListing { listing: written.listing, searchable }).into_response();
     if !searchable {
@@ -111,7 +110,7 @@ pub async fn get_listing(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Listing>> {
     let id = parse_id(&id)?;
-    let listing = state.blocking(move |app| guard::read(app, &caller, id)).await?;
+    let listing = state.blocking(move |app| Ok(app.read_listing(&caller.actor(), id)?)).await?;
     Ok(Json(listing))
 }
 
@@ -153,7 +152,7 @@ pub async fn update_listing(
     }
     let body = parse_listing_value(raw)?;
     let body = validate(body, Reference::get())?;
-    let written = state.blocking(move |app| guard::update(app, &caller, id, version, body)).await?;
+    let written = state.blocking(move |app| Ok(app.update_listing(&caller.actor(), id, version, body)?)).await?;
     Ok(written_response(written))
 }
 
@@ -176,7 +175,8 @@ pub async fn archive_listing(
     ApiJson(request): ApiJson<ArchiveRequest>,
 ) -> ApiResult<Json<Listing>> {
     let id = parse_id(&id)?;
-    let listing = state.blocking(move |app| guard::archive(app, &caller, id, request.version)).await?;
+    let listing =
+        state.blocking(move |app| Ok(app.archive_listing(&caller.actor(), id, request.version)?.listing)).await?;
     Ok(Json(listing))
 }
 

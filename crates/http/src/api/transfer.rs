@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use xietong_app::transfer::ExportSource;
 use xietong_app::types::{ListFilter, ListSort};
 use xietong_domain::{Kind, Listing};
-use xietong_transfer::{ImportReport, ProblemKind, TransferError};
+use xietong_transfer::{ImportReport, ProblemKind};
 
 use super::search::{SearchParams, to_query};
 use super::{industry_param, parse_param, region_param};
@@ -46,14 +46,6 @@ fn format_param(raw: Option<&str>) -> ApiResult<Format> {
     }
 }
 
-fn transfer_error(err: TransferError) -> ApiError {
-    match err {
-        TransferError::Store(store) => store.into(),
-        TransferError::Xlsx(_) => ApiError::Internal(anyhow::Error::new(err)),
-        other => ApiError::BadRequest { detail: other.to_string(), field: Some("file".to_string()) },
-    }
-}
-
 fn attachment(format: Format, stem: &str, bytes: Vec<u8>) -> Response {
     let (content_type, extension) = match format {
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
@@ -80,7 +72,7 @@ pub async fn template(Path(kind): Path<String>, ApiQuery(params): ApiQuery<Forma
     let format = format_param(params.format.as_deref())?;
     let bytes = match format {
         Format::Csv => xietong_transfer::template_csv(kind),
-        Format::Xlsx => xietong_transfer::template_xlsx(kind).map_err(transfer_error)?,
+        Format::Xlsx => xietong_transfer::template_xlsx(kind).map_err(ApiError::from)?,
     };
     Ok(attachment(format, &format!("xietong-{kind}-template"), bytes))
 }
@@ -174,27 +166,9 @@ pub async fn import(
 ) -> ApiResult<Json<ImportSummary>> {
     let kind = kind_param(&kind)?;
     let file_name = params.file_name.unwrap_or_else(|| "upload.csv".to_string());
-    let report = import_file(&state, &caller, kind, file_name, bytes.to_vec()).await?;
-    Ok(Json(summary(&report)))
-}
-
-/// Runs an import for the caller off the runtime, audits it and brings the index in line.
-pub async fn import_file(
-    state: &AppState,
-    caller: &Caller,
-    kind: Kind,
-    file_name: String,
-    bytes: Vec<u8>,
-) -> ApiResult<ImportReport> {
     let actor = caller.actor();
-    state
-        .blocking(move |app| {
-            app.import_rows(&actor, kind, &file_name, &bytes).map_err(|error| match error {
-                xietong_app::transfer::ImportError::Refused(refused) => refused.into(),
-                xietong_app::transfer::ImportError::File(file) => transfer_error(file),
-            })
-        })
-        .await
+    let report = state.blocking(move |app| Ok(app.import_rows(&actor, kind, &file_name, &bytes)?)).await?;
+    Ok(Json(summary(&report)))
 }
 
 /// Query of the export route: a kind, a format, and either search parameters (`q` and filters,
@@ -229,7 +203,7 @@ pub async fn export(
     let listings = collect_export(&state, &caller, kind, &params).await?;
     let bytes = match format {
         Format::Csv => xietong_transfer::export_csv(kind, &listings, false),
-        Format::Xlsx => xietong_transfer::export_xlsx(kind, &listings, false).map_err(transfer_error)?,
+        Format::Xlsx => xietong_transfer::export_xlsx(kind, &listings, false).map_err(ApiError::from)?,
     };
     Ok(attachment(format, &format!("xietong-{kind}-export"), bytes))
 }

@@ -73,7 +73,7 @@ pub async fn page(ctx: PageCtx, State(state): State<AppState>, Query(params): Qu
     let caller = ctx.caller.actor();
     let (action, actor) = (params.action(), params.actor());
     let offset = (params.page() - 1).saturating_mul(u64::from(PAGE_SIZE));
-    let found = match crate::api::page_offset(Some(offset)) {
+    let found = match crate::params::page_offset(Some(offset)) {
         Ok(offset) => {
             state.blocking(move |app| Ok(app.audit_trail(&caller, Some(action), Some(actor), PAGE_SIZE, offset)?)).await
         }

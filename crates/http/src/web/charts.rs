@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::OnceLock;
 
-use crate::api::stats::FlowDto;
+use xietong_app::stats::Flow;
 
 use super::{Lang, encode_component, esc, labels};
 
@@ -213,10 +213,10 @@ fn node_label(code: &str, fallback: &str, lang: Lang) -> String {
 
 /// A Sankey-style chart: head-office region on the left, branch region on the right, one band per
 /// (from, to, role) with its width proportional to the enterprises.
-pub fn flow_chart(flows: &[FlowDto], lang: Lang) -> String {
+pub fn flow_chart(flows: &[Flow], lang: Lang) -> String {
     let order = ["110106", "110000", "120000", "130000"];
     let rank = |code: &str| order.iter().position(|c| *c == code).unwrap_or(order.len());
-    let mut bands: Vec<&FlowDto> = flows.iter().filter(|f| f.enterprises > 0).collect();
+    let mut bands: Vec<&Flow> = flows.iter().filter(|f| f.enterprises > 0).collect();
     bands.sort_by_key(|f| (rank(&f.from), rank(&f.to), f.role.clone()));
     let mut out_total: BTreeMap<(usize, String), u64> = BTreeMap::new();
     let mut in_total: BTreeMap<(usize, String), u64> = BTreeMap::new();
@@ -262,7 +262,7 @@ pub fn flow_chart(flows: &[FlowDto], lang: Lang) -> String {
     let mut left_cursor = left_tops.clone();
     let mut right_cursor = right_tops.clone();
     // Bands into a right node are stacked in left-node order, so they do not cross inside it.
-    let mut by_target: Vec<&FlowDto> = bands.clone();
+    let mut by_target: Vec<&Flow> = bands.clone();
     by_target.sort_by_key(|f| (rank(&f.to), rank(&f.from), f.role.clone()));
     let mut target_offsets: HashMap<(String, String, String), f64> = HashMap::new();
     for band in &by_target {

@@ -16,9 +16,10 @@ use xietong_domain::{Kind, Listing, Status};
 
 use super::charts::{self, Bar};
 use super::{PageCtx, esc, labels};
-use crate::api::stats::{SECTORS, ScopedFigures, figures};
 use crate::error::ApiError;
+use crate::figures::figures;
 use crate::state::AppState;
+use xietong_app::stats::{SECTORS, ScopedFigures};
 
 /// Everything the dashboard shows, for one viewer.
 struct DashboardData {

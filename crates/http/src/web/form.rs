@@ -18,7 +18,6 @@ use xietong_domain::{FieldError, Kind, Listing, ListingBody, ListingId, Referenc
 
 use super::{Lang, PageCtx, esc, fmt_num, labels};
 use crate::error::ApiError;
-use crate::guard;
 use crate::state::AppState;
 
 /// How a field is entered.
@@ -901,9 +900,9 @@ pub async fn create(ctx: PageCtx, State(state): State<AppState>, Form(pairs): Fo
         }
     };
     let caller = ctx.caller.clone();
-    let stored = state.blocking(move |app| guard::create(app, &caller, body)).await;
+    let stored = state.blocking(move |app| Ok(app.create_listing(&caller.actor(), body)?)).await;
     match stored {
-        Ok(guard::Written { listing, .. }) => {
+        Ok(xietong_app::Written { listing, .. }) => {
             tracing::info!(listing.id = %listing.id, listing.kind = %listing.kind(), "listing created from the web form");
             redirect_to(&listing.id)
         }
@@ -946,7 +945,7 @@ fn redirect_to(id: &ListingId) -> Response {
 pub async fn edit_page(ctx: PageCtx, State(state): State<AppState>, Path(raw_id): Path<String>) -> Response {
     let Ok(id) = raw_id.parse::<ListingId>() else { return ctx.not_found(&raw_id) };
     let caller = ctx.caller.clone();
-    match state.blocking(move |app| guard::writable(app, &caller, id)).await {
+    match state.blocking(move |app| Ok(app.writable_listing(&caller.actor(), id)?)).await {
         Ok(listing) => {
             let values = Values::from_listing(&listing);
             let mode = Mode::Edit { id, version: listing.version };
@@ -971,7 +970,7 @@ pub async fn update(
     let Ok(id) = raw_id.parse::<ListingId>() else { return ctx.not_found(&raw_id) };
     let values = Values::from_pairs(pairs);
     let caller = ctx.caller.clone();
-    let current = match state.blocking(move |app| guard::writable(app, &caller, id)).await {
+    let current = match state.blocking(move |app| Ok(app.writable_listing(&caller.actor(), id)?)).await {
         Ok(listing) => listing,
         Err(err) => return ctx.error_page(err),
     };
@@ -993,10 +992,10 @@ pub async fn update(
     let caller = ctx.caller.clone();
     let saved = state
         // Ownership is checked again at write time: the owner may have changed since the form was read.
-        .blocking(move |app| guard::update(app, &caller, id, version, body))
+        .blocking(move |app| Ok(app.update_listing(&caller.actor(), id, version, body)?))
         .await;
     match saved {
-        Ok(guard::Written { listing, .. }) => redirect_to(&listing.id),
+        Ok(xietong_app::Written { listing, .. }) => redirect_to(&listing.id),
         Err(ApiError::Conflict(_)) => {
             let notice = format!(
                 r#"{} <a href="/listings/{id}/edit">{}</a>"#,

@@ -24,62 +24,74 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::auth::{CSRF_FIELD, Caller};
+use crate::auth::{CSRF_FIELD, Caller, Rule};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Routes of the web pages and their assets.
 pub fn routes() -> Recorded {
+    use Rule::{Operator, Public, User};
     Recorded::default()
-        .get("/", dashboard::page)
-        .get("/search", search::page)
-        .get("/listings/new", form::new_page)
-        .post("/listings/new", form::create)
-        .get("/listings/{id}", detail::page)
-        .get("/listings/{id}/edit", form::edit_page)
-        .post("/listings/{id}/edit", form::update)
-        .post("/listings/{id}/contact-request", detail::request_contact)
-        .get("/transfer", transfer::page)
-        .post("/transfer/import", transfer::import)
-        .get("/login", account::login_page)
-        .post("/login", account::login)
-        .post("/logout", account::logout)
-        .get("/account", account::page)
-        .post("/account/requests/{id}", account::decide_request)
-        .post("/listings/{id}/review", account::review_listing)
-        .get("/audit", audit::page)
-        .get("/assets/web/app.css", || asset("text/css; charset=utf-8", include_str!("../../assets/web/app.css")))
-        .get("/assets/web/app.js", || asset("text/javascript; charset=utf-8", include_str!("../../assets/web/app.js")))
-        .get("/assets/web/logo.svg", || asset("image/svg+xml", include_str!("../../assets/web/logo.svg")))
+        .get("/", Public, dashboard::page)
+        .get("/search", Public, search::page)
+        .get("/listings/new", User, form::new_page)
+        .post("/listings/new", User, form::create)
+        .get("/listings/{id}", Public, detail::page)
+        .get("/listings/{id}/edit", User, form::edit_page)
+        .post("/listings/{id}/edit", User, form::update)
+        .post("/listings/{id}/contact-request", User, detail::request_contact)
+        .get("/transfer", Public, transfer::page)
+        .post("/transfer/import", User, transfer::import)
+        .get("/login", Public, account::login_page)
+        .post("/login", Public, account::login)
+        .post("/logout", User, account::logout)
+        .get("/account", User, account::page)
+        .post("/account/requests/{id}", User, account::decide_request)
+        .post("/listings/{id}/review", Operator, account::review_listing)
+        .get("/audit", Operator, audit::page)
+        .get("/assets/web/app.css", Public, || {
+            asset("text/css; charset=utf-8", include_str!("../../assets/web/app.css"))
+        })
+        .get("/assets/web/app.js", Public, || {
+            asset("text/javascript; charset=utf-8", include_str!("../../assets/web/app.js"))
+        })
+        .get("/assets/web/logo.svg", Public, || asset("image/svg+xml", include_str!("../../assets/web/logo.svg")))
 }
 
-/// A router that records each (method, path) it is given, so the route inventory the
-/// authorisation matrix test enumerates is the router's own, not a list kept beside it.
+/// A router that records each (method, path) it is given with its access rule, so the route
+/// inventory the authorisation matrix test enumerates, and the rules the access check applies,
+/// are the router's own, not lists kept beside it.
 #[derive(Default)]
 pub struct Recorded {
     pub router: Router<AppState>,
-    pub routes: Vec<(&'static str, &'static str)>,
+    pub rules: Vec<(&'static str, &'static str, Rule)>,
 }
 
 impl Recorded {
-    pub fn get<H, T>(self, path: &'static str, handler: H) -> Self
+    pub fn get<H, T>(self, path: &'static str, rule: Rule, handler: H) -> Self
     where
         H: axum::handler::Handler<T, AppState>,
         T: 'static,
     {
-        self.add("GET", path, get(handler))
+        self.add("GET", path, rule, get(handler))
     }
 
-    pub fn post<H, T>(self, path: &'static str, handler: H) -> Self
+    pub fn post<H, T>(self, path: &'static str, rule: Rule, handler: H) -> Self
     where
         H: axum::handler::Handler<T, AppState>,
         T: 'static,
     {
-        self.add("POST", path, post(handler))
+        self.add("POST", path, rule, post(handler))
     }
 
-    fn add(mut self, method: &'static str, path: &'static str, route: axum::routing::MethodRouter<AppState>) -> Self {
-        self.routes.push((method, path));
+    fn add(
+        mut self,
+        method: &'static str,
+        path: &'static str,
+        rule: Rule,
+        route: axum::routing::MethodRouter<AppState>,
+    ) -> Self {
+        self.rules.push((method, path, rule));
         self.router = self.router.route(path, route);
         self
     }

@@ -11,8 +11,8 @@ use xietong_app::types::{FacetCount, SearchResults};
 use xietong_domain::Kind;
 
 use super::{PageCtx, encode_query, esc, labels};
-use crate::api::search::{SearchParams, to_query};
 use crate::error::ApiError;
+use crate::params::{SearchParams, to_query};
 use crate::state::AppState;
 
 /// Results per page.

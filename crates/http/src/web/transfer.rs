@@ -10,7 +10,6 @@ use xietong_domain::Kind;
 use xietong_transfer::ProblemKind;
 
 use super::{PageCtx, encode_component, esc, labels};
-use crate::api::transfer::import_file;
 use crate::state::AppState;
 
 /// Rows of problems shown on the page; the downloadable report has all of them.
@@ -124,7 +123,9 @@ pub async fn import(ctx: PageCtx, State(state): State<AppState>, mut multipart: 
     let Some((name, bytes)) = file.filter(|(_, bytes)| !bytes.is_empty()) else {
         return failure(&ctx, Some(kind), ctx.t("请选择要上传的文件。", "Choose a file to upload."));
     };
-    let report = match import_file(&state, &ctx.caller, kind, name.clone(), bytes).await {
+    let actor = ctx.caller.actor();
+    let file_name = name.clone();
+    let report = match state.blocking(move |app| Ok(app.import_rows(&actor, kind, &file_name, &bytes)?)).await {
         Ok(report) => report,
         Err(crate::error::ApiError::BadRequest { detail, .. }) => return failure(&ctx, Some(kind), &detail),
         Err(crate::error::ApiError::Forbidden(detail)) => return failure(&ctx, Some(kind), &detail),
