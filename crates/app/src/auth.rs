@@ -159,7 +159,7 @@ impl Auth {
 
     fn audit_login(
         &self,
-        actor_id: Option<i64>,
+        actor_id: Option<xietong_domain::UserId>,
         username: &str,
         action: &str,
         ip: Option<&str>,
@@ -260,7 +260,7 @@ impl Auth {
 }
 
 fn login_audit(
-    actor_id: Option<i64>,
+    actor_id: Option<xietong_domain::UserId>,
     username: &str,
     action: &str,
     ip: Option<&str>,

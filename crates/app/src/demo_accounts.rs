@@ -85,7 +85,8 @@ pub fn ensure(app: &App, listings: &[ListingBody]) -> anyhow::Result<Vec<DemoAcc
             region_code: region,
             password_hash: hash.clone(),
         };
-        let appointed_by: Vec<i64> = if role == Role::TechManager { vec![org_ids[&plan.ent_a]] } else { Vec::new() };
+        let appointed_by: Vec<xietong_domain::OrgId> =
+            if role == Role::TechManager { vec![org_ids[&plan.ent_a]] } else { Vec::new() };
         app.accounts.create_user(user, &appointed_by, &|user| demo_audit("user.create", &user.username))?;
     }
     let reference = Reference::get();

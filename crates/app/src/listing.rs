@@ -2,7 +2,7 @@
 //! web pages) shares. Each write settles the owner and the review state, checks access, stores
 //! the listing and its audit entry in one transaction, then brings the index in line.
 
-use xietong_domain::{Listing, ListingBody, ListingId, Principal, Reference, Status, Viewer};
+use xietong_domain::{Listing, ListingBody, ListingId, Principal, Reference, Status, UserId, Viewer};
 use xietong_store::{ListingWrite, NewAudit, StoreError};
 
 use crate::App;
@@ -16,7 +16,7 @@ pub struct Actor {
 }
 
 /// The user id of the command line's operator: never a stored user (ids start at 1).
-const OPERATOR_ID: i64 = 0;
+const OPERATOR_ID: UserId = UserId(0);
 
 impl Actor {
     /// Someone acting through the given credentials, from `ip`.

@@ -178,7 +178,7 @@ impl FromStr for Scope {
 /// A logged-in user as the rules see them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Principal {
-    pub user_id: i64,
+    pub user_id: crate::UserId,
     pub username: String,
     pub display_name: String,
     pub role: Role,
@@ -395,7 +395,7 @@ mod tests {
 
     fn user(role: Role, org: &str, region: &str) -> Viewer {
         Viewer::User(Principal {
-            user_id: 1,
+            user_id: crate::UserId(1),
             username: "u".into(),
             display_name: "u".into(),
             role,

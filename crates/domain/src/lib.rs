@@ -4,12 +4,14 @@
 //! This crate does no IO: reference tables are compiled in from `data/`.
 
 mod access;
+mod ids;
 mod listing;
 mod reference;
 mod uscc;
 mod validate;
 
 pub use access::{OrgKind, Principal, ReadScope, Role, Scope, Viewer};
+pub use ids::{OrgId, UserId};
 pub use listing::*;
 pub use reference::{Industry, IndustryLevel, JJJ_GEOJSON, Reference, Region, RegionLevel, TrlLevel};
 pub use uscc::{Uscc, UsccError};

@@ -9,13 +9,13 @@ use std::str::FromStr;
 
 use serde::Serialize;
 use time::OffsetDateTime;
-use xietong_domain::{Listing, ListingId, OrgKind, Role, Scope};
+use xietong_domain::{Listing, ListingId, OrgId, OrgKind, Role, Scope, UserId};
 
 use crate::StoreError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Org {
-    pub id: i64,
+    pub id: OrgId,
     /// Unique; listings' `owner_org` holds this name.
     pub name: String,
     pub kind: OrgKind,
@@ -34,12 +34,12 @@ pub struct NewOrg {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     /// Unique, case-sensitive.
     pub username: String,
     pub display_name: String,
     pub role: Role,
-    pub org_id: Option<i64>,
+    pub org_id: Option<OrgId>,
     /// The region a region operator operates.
     pub region_code: Option<String>,
     /// argon2id PHC string; never serialised.
@@ -55,7 +55,7 @@ pub struct NewUser {
     pub username: String,
     pub display_name: String,
     pub role: Role,
-    pub org_id: Option<i64>,
+    pub org_id: Option<OrgId>,
     pub region_code: Option<String>,
     pub password_hash: String,
 }
@@ -64,7 +64,7 @@ pub struct NewUser {
 pub struct Session {
     /// Hash of the cookie value.
     pub token_hash: String,
-    pub user_id: i64,
+    pub user_id: UserId,
     /// The CSRF token forms and unsafe API calls of this session must carry.
     pub csrf_token: String,
     pub created_at: OffsetDateTime,
@@ -75,7 +75,7 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiToken {
     pub id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub name: String,
     /// Hash of the token; never serialised.
     #[serde(skip)]
@@ -93,7 +93,7 @@ pub struct ApiToken {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewApiToken {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub name: String,
     pub token_hash: String,
     pub scopes: Vec<Scope>,
@@ -136,14 +136,14 @@ pub struct ContactRequest {
     pub listing_id: ListingId,
     /// The organisation that asks (its members see the contact once accepted).
     pub from_org: String,
-    pub from_user_id: i64,
+    pub from_user_id: UserId,
     /// The listing's owner organisation, which decides.
     pub to_org: String,
     pub message: String,
     pub state: RequestState,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    pub decided_by: Option<i64>,
+    pub decided_by: Option<UserId>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub decided_at: Option<OffsetDateTime>,
 }
@@ -153,7 +153,7 @@ pub struct ContactRequest {
 pub struct Review {
     pub id: i64,
     pub listing_id: ListingId,
-    pub reviewer_id: i64,
+    pub reviewer_id: UserId,
     pub approved: bool,
     pub reason: String,
     #[serde(with = "time::serde::rfc3339")]
@@ -166,7 +166,7 @@ pub struct AuditEntry {
     pub seq: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    pub actor_id: Option<i64>,
+    pub actor_id: Option<UserId>,
     /// Username, or `cli` / `anonymous`.
     pub actor: String,
     /// Dotted action name: `listing.create`, `login.success`, `login.failure`, `contact.reveal`…
@@ -184,7 +184,7 @@ pub struct AuditEntry {
 /// An audit entry to append (`seq` and `at` are assigned by the store).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NewAudit {
-    pub actor_id: Option<i64>,
+    pub actor_id: Option<UserId>,
     pub actor: String,
     pub action: String,
     pub target: String,
@@ -198,7 +198,7 @@ pub struct NewAudit {
 pub struct ReviewDecision {
     pub listing_id: ListingId,
     pub expected_version: i64,
-    pub reviewer_id: i64,
+    pub reviewer_id: UserId,
     pub approved: bool,
     pub reason: String,
 }
@@ -223,7 +223,7 @@ impl<T: Identity + Credentials + Collaboration + AuditTrail> Accounts for T {}
 pub trait Identity: Send + Sync {
     /// Fails with `Taken { field: "name", .. }` when the name is taken.
     fn create_org(&self, org: NewOrg, audit: &dyn Fn(&Org) -> NewAudit) -> Result<Org, StoreError>;
-    fn org(&self, id: i64) -> Result<Option<Org>, StoreError>;
+    fn org(&self, id: OrgId) -> Result<Option<Org>, StoreError>;
     fn org_by_name(&self, name: &str) -> Result<Option<Org>, StoreError>;
     fn orgs(&self) -> Result<Vec<Org>, StoreError>;
 
@@ -232,21 +232,21 @@ pub trait Identity: Send + Sync {
     fn create_user(
         &self,
         user: NewUser,
-        appointed_by: &[i64],
+        appointed_by: &[OrgId],
         audit: &dyn Fn(&User) -> NewAudit,
     ) -> Result<User, StoreError>;
-    fn user(&self, id: i64) -> Result<Option<User>, StoreError>;
+    fn user(&self, id: UserId) -> Result<Option<User>, StoreError>;
     fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// All users, by username.
     fn users(&self) -> Result<Vec<User>, StoreError>;
-    fn set_password(&self, user_id: i64, password_hash: &str, audit: NewAudit) -> Result<(), StoreError>;
+    fn set_password(&self, user_id: UserId, password_hash: &str, audit: NewAudit) -> Result<(), StoreError>;
     /// Disables the account, deletes its sessions and revokes its API tokens; with `erase`, also
     /// deletes those listings for good (personal-data erasure; the change log records it).
-    fn disable_user(&self, user_id: i64, erase: &[ListingId], audit: NewAudit) -> Result<(), StoreError>;
+    fn disable_user(&self, user_id: UserId, erase: &[ListingId], audit: NewAudit) -> Result<(), StoreError>;
 
     /// Technology managers: organisations that appointed `user_id`.
-    fn appoint(&self, user_id: i64, org_id: i64, audit: NewAudit) -> Result<(), StoreError>;
-    fn appointments(&self, user_id: i64) -> Result<Vec<Org>, StoreError>;
+    fn appoint(&self, user_id: UserId, org_id: OrgId, audit: NewAudit) -> Result<(), StoreError>;
+    fn appointments(&self, user_id: UserId) -> Result<Vec<Org>, StoreError>;
 }
 
 /// Login sessions and API tokens (stored as hashes).
@@ -263,7 +263,7 @@ pub trait Credentials: Send + Sync {
     /// The token with this hash if it is neither revoked nor expired at `now`; records `now` as
     /// its last use.
     fn use_token(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<ApiToken>, StoreError>;
-    fn tokens_of(&self, user_id: i64) -> Result<Vec<ApiToken>, StoreError>;
+    fn tokens_of(&self, user_id: UserId) -> Result<Vec<ApiToken>, StoreError>;
     fn token(&self, id: i64) -> Result<Option<ApiToken>, StoreError>;
     /// Idempotent: returns whether a live token was revoked by this call (audited only then).
     fn revoke_token(&self, id: i64, now: OffsetDateTime, audit: NewAudit) -> Result<bool, StoreError>;
@@ -276,7 +276,7 @@ pub trait Collaboration: Send + Sync {
         &self,
         listing_id: ListingId,
         from_org: &str,
-        from_user_id: i64,
+        from_user_id: UserId,
         to_org: &str,
         message: &str,
         audit: &dyn Fn(&ContactRequest) -> NewAudit,
@@ -290,7 +290,7 @@ pub trait Collaboration: Send + Sync {
         &self,
         id: i64,
         accepted: bool,
-        decided_by: i64,
+        decided_by: UserId,
         now: OffsetDateTime,
         audit: &dyn Fn(&ContactRequest) -> NewAudit,
     ) -> Result<Option<ContactRequest>, StoreError>;

@@ -4,7 +4,9 @@ use std::collections::HashSet;
 
 use time::macros::{datetime, offset};
 use time::{Duration, OffsetDateTime};
-use xietong_domain::{Kind, ListingBody, ListingId, OrgKind, ReadScope, Role, Scope, Status, Visibility};
+use xietong_domain::{
+    Kind, ListingBody, ListingId, OrgId, OrgKind, ReadScope, Role, Scope, Status, UserId, Visibility,
+};
 use xietong_store::{
     Accounts, AuditEntry, AuditFilter, AuditTrail, Credentials, Identity, ListFilter, ListingKey, ListingWrite,
     NewApiToken, NewAudit, NewOrg, NewUser, RequestState, ReviewDecision, Session, SqliteStore, Store, StoreError,
@@ -178,7 +180,7 @@ fn new_org(name: &str, kind: OrgKind, region: &str) -> NewOrg {
     NewOrg { name: name.into(), kind, region_code: region.into() }
 }
 
-fn new_user(username: &str, role: Role, org_id: Option<i64>, region: Option<&str>) -> NewUser {
+fn new_user(username: &str, role: Role, org_id: Option<OrgId>, region: Option<&str>) -> NewUser {
     NewUser {
         username: username.into(),
         display_name: format!("{username} 的名字"),
@@ -189,7 +191,7 @@ fn new_user(username: &str, role: Role, org_id: Option<i64>, region: Option<&str
     }
 }
 
-fn session(token_hash: &str, user_id: i64, created_at: OffsetDateTime, expires_at: OffsetDateTime) -> Session {
+fn session(token_hash: &str, user_id: UserId, created_at: OffsetDateTime, expires_at: OffsetDateTime) -> Session {
     Session {
         token_hash: token_hash.into(),
         user_id,
@@ -210,7 +212,7 @@ fn noted(action: &str) -> NewAudit {
 fn decision(
     listing_id: ListingId,
     expected_version: i64,
-    reviewer_id: i64,
+    reviewer_id: UserId,
     approved: bool,
     reason: &str,
 ) -> ReviewDecision {
@@ -349,7 +351,7 @@ fn orgs_and_users(store: &impl Identity) {
     assert_ne!(other.id, org.id);
     let names: Vec<String> = store.orgs().unwrap().into_iter().map(|o| o.name).collect();
     assert_eq!(names, vec!["Tianjin Works".to_string(), "北京某研究院".to_string()]);
-    assert_eq!(store.org(other.id + org.id + 1000).unwrap(), None);
+    assert_eq!(store.org(OrgId(other.id.0 + org.id.0 + 1000)).unwrap(), None);
     assert_eq!(store.org_by_name("北京某研究").unwrap(), None);
 
     let alice = store
@@ -370,9 +372,11 @@ fn orgs_and_users(store: &impl Identity) {
     assert_eq!(store.user_by_name("ALICE").unwrap(), None);
     assert!(
         store
-            .create_user(new_user("orphan", Role::Member, Some(other.id + org.id + 1000), None), &[], &|_| noted(
-                "user.create"
-            ))
+            .create_user(
+                new_user("orphan", Role::Member, Some(OrgId(other.id.0 + org.id.0 + 1000)), None),
+                &[],
+                &|_| noted("user.create")
+            )
             .is_err()
     );
     let usernames: Vec<String> = store.users().unwrap().into_iter().map(|u| u.username).collect();
@@ -381,7 +385,7 @@ fn orgs_and_users(store: &impl Identity) {
     store.set_password(alice.id, "$argon2id$changed", noted("user.password")).unwrap();
     assert_eq!(store.user(alice.id).unwrap().unwrap().password_hash, "$argon2id$changed");
     assert_eq!(store.user(operator.id).unwrap().unwrap().password_hash, operator.password_hash);
-    assert_eq!(store.user(operator.id + alice.id + 1000).unwrap(), None);
+    assert_eq!(store.user(UserId(operator.id.0 + alice.id.0 + 1000)).unwrap(), None);
 }
 
 fn sessions_expire(store: &(impl Identity + Credentials)) {
@@ -664,24 +668,26 @@ fn review_regions_and_reviews(store: &(impl Store + Accounts)) {
 }
 
 fn audit_trail_filters(store: &impl AuditTrail) {
-    let entry = |actor_id: Option<i64>, actor: &str, action: &str, region: Option<&str>, detail: serde_json::Value| {
-        store
-            .audit(NewAudit {
-                actor_id,
-                actor: actor.into(),
-                action: action.into(),
-                target: format!("target-{action}"),
-                region_code: region.map(Into::into),
-                ip: actor_id.map(|id| format!("10.0.0.{id}")),
-                detail,
-            })
-            .unwrap()
-    };
-    let e1 = entry(Some(1), "alice", "login.success", Some("110108"), serde_json::json!({"method": "password"}));
-    let e2 = entry(Some(2), "bob", "login.failure", Some("130638"), serde_json::Value::Null);
-    let e3 = entry(Some(1), "alice", "listing.create", Some("110108"), serde_json::json!(["x", 1]));
+    let entry =
+        |actor_id: Option<UserId>, actor: &str, action: &str, region: Option<&str>, detail: serde_json::Value| {
+            store
+                .audit(NewAudit {
+                    actor_id,
+                    actor: actor.into(),
+                    action: action.into(),
+                    target: format!("target-{action}"),
+                    region_code: region.map(Into::into),
+                    ip: actor_id.map(|id| format!("10.0.0.{id}")),
+                    detail,
+                })
+                .unwrap()
+        };
+    let e1 =
+        entry(Some(UserId(1)), "alice", "login.success", Some("110108"), serde_json::json!({"method": "password"}));
+    let e2 = entry(Some(UserId(2)), "bob", "login.failure", Some("130638"), serde_json::Value::Null);
+    let e3 = entry(Some(UserId(1)), "alice", "listing.create", Some("110108"), serde_json::json!(["x", 1]));
     let e4 = entry(None, "cli", "listing.delete", None, serde_json::json!({}));
-    let e5 = entry(Some(3), "mallory", "login_x", Some("120116"), serde_json::json!({"n": 5}));
+    let e5 = entry(Some(UserId(3)), "mallory", "login_x", Some("120116"), serde_json::json!({"n": 5}));
     assert!([&e1, &e2, &e3, &e4].iter().zip([&e2, &e3, &e4, &e5]).all(|(a, b)| a.seq < b.seq));
     assert_eq!(e1.detail, serde_json::json!({"method": "password"}));
 

@@ -1049,6 +1049,44 @@ mod tests {
         assert!(fields.contains(&"budget") && fields.contains(&"deadline"), "{fields:?}");
     }
 
+    /// The spreadsheet columns (`xietong_transfer::columns`, the fullest description of a
+    /// listing's fields: header, cell format, help) are the reference; the form and the OpenAPI
+    /// schema must offer the same fields, so a field added to one is not forgotten in the others.
+    #[test]
+    fn the_form_and_the_openapi_schema_offer_the_spreadsheet_fields() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(crate::api::schema::ListingDoc::schema()).expect("schema");
+        let documented: std::collections::BTreeSet<String> =
+            schema["properties"].as_object().expect("properties").keys().cloned().collect();
+        for kind in Kind::ALL {
+            let columns: std::collections::BTreeSet<String> = xietong_transfer::columns(kind)
+                .iter()
+                .map(|c| c.field.to_string())
+                // The id only finds the stored listing again on a re-import.
+                .filter(|f| f != "id")
+                .collect();
+            let form: std::collections::BTreeSet<String> = core_fields()
+                .into_iter()
+                .chain(kind_fields(kind))
+                .chain(publication_fields())
+                .map(|f| f.name.replace('.', "_"))
+                .collect();
+            // Set by the system or by integrations, not typed into the form.
+            let not_in_form = ["external_id"];
+            let missing: Vec<_> =
+                columns.iter().filter(|c| !form.contains(*c) && !not_in_form.contains(&c.as_str())).collect();
+            assert!(missing.is_empty(), "{kind}: spreadsheet fields missing from the form: {missing:?}");
+            let extra: Vec<_> = form.difference(&columns).collect();
+            assert!(extra.is_empty(), "{kind}: form fields without a spreadsheet column: {extra:?}");
+            let undocumented: Vec<_> =
+                columns.iter().filter(|c| !c.starts_with("contact_") && !documented.contains(*c)).collect();
+            assert!(
+                undocumented.is_empty(),
+                "{kind}: spreadsheet fields missing from the OpenAPI schema: {undocumented:?}"
+            );
+        }
+    }
+
     #[test]
     fn lists_split_on_semicolons_and_lines() {
         assert_eq!(split_list("a; b；c\n d\n\n"), vec!["a", "b", "c", "d"]);

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use time::OffsetDateTime;
-use xietong_domain::{Listing, ListingId, Scope, Status};
+use xietong_domain::{Listing, ListingId, OrgId, Scope, Status, UserId};
 
 use super::{SqliteStore, fmt_utc, now, parse_time, placeholders};
 use crate::{
@@ -202,7 +202,7 @@ impl Identity for SqliteStore {
                 Err(err) => return Err(err.into()),
             }
             let org = Org {
-                id: tx.last_insert_rowid(),
+                id: OrgId(tx.last_insert_rowid()),
                 name: org.name,
                 kind: org.kind,
                 region_code: org.region_code,
@@ -213,7 +213,7 @@ impl Identity for SqliteStore {
         })
     }
 
-    fn org(&self, id: i64) -> Result<Option<Org>, StoreError> {
+    fn org(&self, id: OrgId) -> Result<Option<Org>, StoreError> {
         self.read(|conn| {
             Ok(conn
                 .prepare_cached(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = ?1"))?
@@ -238,7 +238,7 @@ impl Identity for SqliteStore {
     fn create_user(
         &self,
         user: NewUser,
-        appointed_by: &[i64],
+        appointed_by: &[OrgId],
         audit: &dyn Fn(&User) -> NewAudit,
     ) -> Result<User, StoreError> {
         self.write(|tx| {
@@ -265,7 +265,7 @@ impl Identity for SqliteStore {
                 Err(err) => return Err(err.into()),
             }
             let user = User {
-                id: tx.last_insert_rowid(),
+                id: UserId(tx.last_insert_rowid()),
                 username: user.username,
                 display_name: user.display_name,
                 role: user.role,
@@ -283,7 +283,7 @@ impl Identity for SqliteStore {
         })
     }
 
-    fn user(&self, id: i64) -> Result<Option<User>, StoreError> {
+    fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         self.read(|conn| {
             Ok(conn
                 .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
@@ -305,7 +305,7 @@ impl Identity for SqliteStore {
         self.read(|conn| query_all(conn, &format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"), [], row_user))
     }
 
-    fn set_password(&self, user_id: i64, password_hash: &str, audit: NewAudit) -> Result<(), StoreError> {
+    fn set_password(&self, user_id: UserId, password_hash: &str, audit: NewAudit) -> Result<(), StoreError> {
         self.write(|tx| {
             let updated = tx
                 .prepare_cached("UPDATE users SET password_hash = ?1 WHERE id = ?2")?
@@ -318,7 +318,7 @@ impl Identity for SqliteStore {
         })
     }
 
-    fn disable_user(&self, user_id: i64, erase: &[ListingId], audit: NewAudit) -> Result<(), StoreError> {
+    fn disable_user(&self, user_id: UserId, erase: &[ListingId], audit: NewAudit) -> Result<(), StoreError> {
         self.write(|tx| {
             for id in erase {
                 super::delete_listing(tx, *id)?;
@@ -335,7 +335,7 @@ impl Identity for SqliteStore {
         })
     }
 
-    fn appoint(&self, user_id: i64, org_id: i64, audit: NewAudit) -> Result<(), StoreError> {
+    fn appoint(&self, user_id: UserId, org_id: OrgId, audit: NewAudit) -> Result<(), StoreError> {
         self.write(|tx| {
             insert_appointment(tx, user_id, org_id)?;
             insert_audit(tx, audit)?;
@@ -343,7 +343,7 @@ impl Identity for SqliteStore {
         })
     }
 
-    fn appointments(&self, user_id: i64) -> Result<Vec<Org>, StoreError> {
+    fn appointments(&self, user_id: UserId) -> Result<Vec<Org>, StoreError> {
         self.read(|conn| {
             query_all(
                 conn,
@@ -448,7 +448,7 @@ impl Credentials for SqliteStore {
         })
     }
 
-    fn tokens_of(&self, user_id: i64) -> Result<Vec<ApiToken>, StoreError> {
+    fn tokens_of(&self, user_id: UserId) -> Result<Vec<ApiToken>, StoreError> {
         self.read(|conn| {
             query_all(
                 conn,
@@ -489,7 +489,7 @@ impl Collaboration for SqliteStore {
         &self,
         listing_id: ListingId,
         from_org: &str,
-        from_user_id: i64,
+        from_user_id: UserId,
         to_org: &str,
         message: &str,
         audit: &dyn Fn(&ContactRequest) -> NewAudit,
@@ -551,7 +551,7 @@ impl Collaboration for SqliteStore {
         &self,
         id: i64,
         accepted: bool,
-        decided_by: i64,
+        decided_by: UserId,
         now: OffsetDateTime,
         audit: &dyn Fn(&ContactRequest) -> NewAudit,
     ) -> Result<Option<ContactRequest>, StoreError> {
@@ -698,11 +698,11 @@ impl AuditTrail for SqliteStore {
     }
 }
 
-fn insert_appointment(tx: &Connection, user_id: i64, org_id: i64) -> Result<(), StoreError> {
+fn insert_appointment(tx: &Connection, user_id: UserId, org_id: OrgId) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO appointments (user_id, org_id) VALUES (?1, ?2) ON CONFLICT (user_id, org_id) DO NOTHING",
     )?
-    .execute([user_id, org_id])?;
+    .execute(params![user_id, org_id])?;
     Ok(())
 }
 
