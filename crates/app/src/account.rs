@@ -58,7 +58,7 @@ impl AccountService {
 
     /// The account use cases of a data directory (its database only).
     pub fn open(data_dir: &DataDir) -> anyhow::Result<AccountService> {
-        Ok(AccountService::new(Arc::new(data_dir.open_store()?)))
+        Ok(AccountService::new(data_dir.open_database()?))
     }
 
     /// Login throttling and session lifetime (see [`Auth`]).

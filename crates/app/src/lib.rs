@@ -25,7 +25,7 @@ use anyhow::Context;
 use parking_lot::Mutex;
 use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
-use xietong_store::{Accounts, Idempotency, IdempotencyBegin, NewAudit, SqliteStore, Store, StoredResponse, WriteOp};
+use xietong_store::{Accounts, Idempotency, IdempotencyBegin, NewAudit, Store, StoredResponse, WriteOp};
 
 pub use account::AccountService;
 pub use auth::Auth;
@@ -120,10 +120,10 @@ impl App {
 
     /// [`App::open`] with an index opened by the caller (e.g. on a fault-injecting directory).
     pub fn open_with_index(data_dir: &DataDir, index: SearchIndex) -> anyhow::Result<App> {
-        let sqlite: Arc<SqliteStore> = Arc::new(data_dir.open_store()?);
-        let store: Arc<dyn Store> = sqlite.clone();
-        let accounts: Arc<dyn Accounts> = sqlite.clone();
-        let idempotency: Arc<dyn Idempotency> = sqlite;
+        let database = data_dir.open_database()?;
+        let store: Arc<dyn Store> = database.clone();
+        let accounts: Arc<dyn Accounts> = database.clone();
+        let idempotency: Arc<dyn Idempotency> = database;
         let app = App {
             idempotency,
             store,

@@ -103,12 +103,12 @@ pub enum ExportSource {
 /// database is opened (not the search index), so they run while a server uses the same data
 /// directory; its index follower takes the imported rows in. Both are audited as `cli`.
 pub struct OperatorTransfer {
-    store: std::sync::Arc<xietong_store::SqliteStore>,
+    store: std::sync::Arc<dyn xietong_store::Database>,
 }
 
 impl OperatorTransfer {
     pub fn open(data_dir: &crate::DataDir) -> anyhow::Result<OperatorTransfer> {
-        Ok(OperatorTransfer { store: std::sync::Arc::new(data_dir.open_store()?) })
+        Ok(OperatorTransfer { store: data_dir.open_database()? })
     }
 
     /// Imports every row of a file for any organisation, `batch_rows` per transaction,
@@ -141,7 +141,6 @@ impl OperatorTransfer {
         industry: Option<String>,
         status: Option<xietong_domain::Status>,
     ) -> AppResult<Vec<Listing>> {
-        use xietong_store::Store;
         let mut listings = Vec::new();
         if region.is_none() && industry.is_none() && status.is_none() {
             const PAGE: u32 = 5_000;
@@ -184,7 +183,6 @@ impl OperatorTransfer {
     /// The entry follows the rows, which are stored in batches of their own; a failure is
     /// reported but does not undo the action.
     fn audit(&self, entry: xietong_store::NewAudit) {
-        use xietong_store::AuditTrail;
         if let Err(error) = self.store.audit(entry) {
             tracing::error!(%error, "failed to write the audit trail");
             eprintln!("warning: failed to write the audit trail: {error}");

@@ -4,7 +4,7 @@
 use anyhow::bail;
 
 use xietong_app::account::NewAccount;
-use xietong_app::{AccountService, Actor, DataDir};
+use xietong_app::{AccountService, Actor};
 
 use crate::DataArgs;
 
@@ -109,7 +109,7 @@ pub struct OrgAddArgs {
 /// index), so these commands work while a server runs on the same directory. They act as the
 /// platform's operator and are audited as `cli`.
 fn open(data: &DataArgs) -> anyhow::Result<AccountService> {
-    AccountService::open(&DataDir::create(&data.data)?)
+    AccountService::open(&data.data_dir()?)
 }
 
 pub fn token(command: TokenCommand) -> anyhow::Result<()> {

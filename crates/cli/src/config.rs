@@ -15,6 +15,10 @@ pub const DEFAULT_CONFIG: &str = r#"# xietong configuration (TOML). Every key is
 # Env: XT_DATA. Flag: --data.
 data = "./xietong-data"
 
+# Database server shared by several nodes instead of the data directory's SQLite file, e.g.
+# "postgres://xietong@127.0.0.1:5432/xietong". Env: XT_DATABASE_URL. Flag: --database-url.
+# database_url = "postgres://xietong@127.0.0.1:5432/xietong"
+
 # Address to listen on. Env: XT_ADDR. Flag: --addr.
 addr = "127.0.0.1:8080"
 
@@ -53,6 +57,7 @@ log_format = "pretty"
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub data: Option<PathBuf>,
+    pub database_url: Option<String>,
     pub addr: Option<String>,
     pub demo: Option<bool>,
     pub secure_cookies: Option<bool>,

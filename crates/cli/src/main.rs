@@ -55,6 +55,17 @@ pub struct DataArgs {
     /// Data directory holding the SQLite database and the search index.
     #[arg(long = "data", env = "XT_DATA", default_value = "./xietong-data")]
     pub data: PathBuf,
+    /// Database server (postgres://USER@HOST:PORT/DB) instead of the data directory's SQLite
+    /// file; the search index stays in the data directory.
+    #[arg(long, env = "XT_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl DataArgs {
+    /// The data directory, with the database it names.
+    pub fn data_dir(&self) -> anyhow::Result<xietong_app::DataDir> {
+        Ok(xietong_app::DataDir::create(&self.data)?.with_database_url(self.database_url.clone()))
+    }
 }
 
 /// Sets up structured logs on stderr: pretty by default, JSON with `XT_LOG_FORMAT=json`.

@@ -61,7 +61,7 @@ fn progress_bar(total: u64, what: &str) -> ProgressBar {
 }
 
 pub fn reindex(args: ReindexArgs) -> anyhow::Result<()> {
-    let data_dir = DataDir::create(&args.data.data)?;
+    let data_dir = args.data.data_dir()?;
     let app =
         App::open(&data_dir).context("failed to open the data directory (is a server running on it? stop it first)")?;
     let started = Instant::now();

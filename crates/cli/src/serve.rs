@@ -19,6 +19,11 @@ pub struct ServeArgs {
     /// Data directory [default: ./xietong-data] (env XT_DATA).
     #[arg(long, env = "XT_DATA")]
     pub data: Option<PathBuf>,
+    /// Database server (postgres://USER@HOST:PORT/DB) shared by several nodes, instead of the
+    /// data directory's SQLite file (env XT_DATABASE_URL); each node keeps its own index in its
+    /// data directory.
+    #[arg(long, env = "XT_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Address to listen on [default: 127.0.0.1:8080] (env XT_ADDR).
     #[arg(long, env = "XT_ADDR")]
     pub addr: Option<String>,
@@ -38,7 +43,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         || file.secure_cookies.unwrap_or(false);
 
     let started = Instant::now();
-    let data_dir = DataDir::create(&data)?;
+    let data_dir = DataDir::create(&data)?.with_database_url(args.database_url.or(file.database_url.clone()));
+    tracing::info!(database = %data_dir.database_label(), "opening the database");
     let app = App::open(&data_dir)?;
     configure_embedder(&app, &file)?;
     if demo {

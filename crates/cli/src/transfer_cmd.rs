@@ -122,7 +122,7 @@ fn errors_path(file: &Path) -> PathBuf {
 pub fn import(args: ImportArgs) -> anyhow::Result<()> {
     let kind = parse_kind(&args.kind)?;
     let bytes = std::fs::read(&args.file).with_context(|| format!("failed to read {}", args.file.display()))?;
-    let transfer = OperatorTransfer::open(&xietong_app::DataDir::create(&args.data.data)?)?;
+    let transfer = OperatorTransfer::open(&args.data.data_dir()?)?;
     let started = Instant::now();
     let bar = if args.no_progress {
         indicatif::ProgressBar::hidden()
@@ -199,7 +199,7 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
         Some(text) => Some(text.parse::<Status>().map_err(anyhow::Error::msg)?),
         None => None,
     };
-    let transfer = OperatorTransfer::open(&xietong_app::DataDir::create(&args.data.data)?)?;
+    let transfer = OperatorTransfer::open(&args.data.data_dir()?)?;
     let listings = transfer.export(kind, region, industry, status)?;
     // The command line is an operator action on the local data directory: contacts in full, and
     // the audit trail records that they left the platform.

@@ -153,6 +153,12 @@ pub struct SiteLink {
     pub enterprise_ids: Vec<ListingId>,
 }
 
+/// Everything one database holds: listings, accounts and idempotency keys. Every backend
+/// implements all of it on one database, so writes and their audit entries share transactions.
+pub trait Database: Store + Accounts + Idempotency {}
+
+impl<T: Store + Accounts + Idempotency> Database for T {}
+
 /// Persistent storage of listings. Bodies passed in are already validated.
 pub trait Store: Send + Sync {
     /// Stores a new listing with version 1.
