@@ -2,14 +2,12 @@
 //! tokens. Secrets are random 256-bit values handed to the client once; the store keeps only
 //! their SHA-256, so a leaked database reveals no usable session or token.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use xietong_domain::{Principal, Role, Scope};
@@ -50,35 +48,20 @@ impl Default for ThrottleLimits {
     }
 }
 
-/// Failed-login counters in memory. A restart forgets them, which only helps an attacker who can
-/// restart the server.
-#[derive(Default)]
-struct Throttle {
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
-}
-
-impl Throttle {
-    /// Seconds until `key` may try again, or `None` if it may now.
-    fn blocked(&self, key: &str, limit: usize, window: Duration, now: Instant) -> Option<u64> {
-        let mut failures = self.failures.lock();
-        let times = failures.get_mut(key)?;
-        while times.front().is_some_and(|t| now.duration_since(*t) >= window) {
-            times.pop_front();
-        }
-        if times.len() < limit {
-            return None;
-        }
-        let oldest = *times.front()?;
-        Some(window.saturating_sub(now.duration_since(oldest)).as_secs().max(1))
+/// Seconds until a key with `count` failures, the oldest at `oldest`, may try again under
+/// `limit` failures per `window`; `None` if it may now.
+fn retry_after(
+    count: u64,
+    limit: usize,
+    oldest: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    window: Duration,
+) -> Option<u64> {
+    if count < limit as u64 {
+        return None;
     }
-
-    fn fail(&self, key: &str, now: Instant) {
-        self.failures.lock().entry(key.to_string()).or_default().push_back(now);
-    }
-
-    fn clear(&self, key: &str) {
-        self.failures.lock().remove(key);
-    }
+    let elapsed = (now - oldest?).whole_seconds().max(0) as u64;
+    Some(window.as_secs().saturating_sub(elapsed).max(1))
 }
 
 /// A fresh login: the cookie value and the CSRF token of the new session.
@@ -93,7 +76,6 @@ pub struct NewSession {
 /// Authentication service over the accounts store.
 pub struct Auth {
     accounts: Arc<dyn Accounts>,
-    throttle: Throttle,
     pub limits: ThrottleLimits,
     /// Lifetime of a session.
     pub session_ttl: time::Duration,
@@ -101,24 +83,28 @@ pub struct Auth {
 
 impl Auth {
     pub fn new(accounts: Arc<dyn Accounts>) -> Self {
-        Auth {
-            accounts,
-            throttle: Throttle::default(),
-            limits: ThrottleLimits::default(),
-            session_ttl: time::Duration::hours(12),
-        }
+        Auth { accounts, limits: ThrottleLimits::default(), session_ttl: time::Duration::hours(12) }
     }
 
     /// Checks the password and opens a session. Every attempt is audited; failures count
     /// towards the throttle of the username and of the address.
     pub fn login(&self, username: &str, password: &str, ip: Option<&str>) -> Result<NewSession, AuthError> {
-        let now = Instant::now();
-        let account_key = format!("user:{username}");
-        let address_key = format!("ip:{}", ip.unwrap_or("-"));
-        let blocked = self
-            .throttle
-            .blocked(&account_key, self.limits.per_account, self.limits.window, now)
-            .or_else(|| self.throttle.blocked(&address_key, self.limits.per_address, self.limits.window, now));
+        // Failures are counted in the audit trail, so every node sharing the database counts
+        // the same, and a restart forgets nothing.
+        let now = OffsetDateTime::now_utc();
+        let window = time::Duration::try_from(self.limits.window).unwrap_or(time::Duration::MINUTE);
+        let failures = self.accounts.login_failures(username, ip, now - window)?;
+        let blocked =
+            retry_after(failures.account, self.limits.per_account, failures.account_oldest, now, self.limits.window)
+                .or_else(|| {
+                    retry_after(
+                        failures.address,
+                        self.limits.per_address,
+                        failures.address_oldest,
+                        now,
+                        self.limits.window,
+                    )
+                });
         if let Some(retry_after_s) = blocked {
             self.audit_login(None, username, "login.throttled", ip, None)?;
             return Err(AuthError::Throttled { retry_after_s });
@@ -133,12 +119,9 @@ impl Auth {
             }
         };
         let Some(user) = user.filter(|_| verified) else {
-            self.throttle.fail(&account_key, now);
-            self.throttle.fail(&address_key, now);
             self.audit_login(None, username, "login.failure", ip, None)?;
             return Err(AuthError::BadCredentials);
         };
-        self.throttle.clear(&account_key);
         let principal = self.principal(&user, Scope::ALL.to_vec())?;
         let token = random_token("");
         let csrf_token = random_token("");
@@ -346,17 +329,15 @@ mod tests {
 
     #[test]
     fn throttle_blocks_after_the_limit_until_the_window_passes() {
-        let throttle = Throttle::default();
-        let start = Instant::now();
+        let start = time::macros::datetime!(2030-01-01 00:00:00 UTC);
         let window = Duration::from_secs(60);
-        for i in 0..3 {
-            assert_eq!(throttle.blocked("k", 3, window, start), None, "attempt {i}");
-            throttle.fail("k", start);
-        }
-        assert!(throttle.blocked("k", 3, window, start + Duration::from_secs(1)).is_some());
-        assert_eq!(throttle.blocked("k", 3, window, start + window), None);
-        throttle.fail("k", start);
-        throttle.clear("k");
-        assert_eq!(throttle.blocked("k", 1, window, start), None);
+        assert_eq!(retry_after(2, 3, Some(start), start, window), None, "under the limit");
+        assert_eq!(retry_after(3, 3, Some(start), start + time::Duration::seconds(1), window), Some(59));
+        assert_eq!(
+            retry_after(3, 3, Some(start), start + time::Duration::seconds(60), window),
+            Some(1),
+            "at least 1 s"
+        );
+        assert_eq!(retry_after(0, 0, None, start, window), None, "nothing to count from");
     }
 }

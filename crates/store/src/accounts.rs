@@ -312,8 +312,29 @@ pub trait Collaboration: Send + Sync {
     fn reviews_of(&self, listing_id: ListingId) -> Result<Vec<Review>, StoreError>;
 }
 
+/// Failed logins counted by the login throttle, read from the audit trail (so every node of a
+/// shared database counts the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LoginFailures {
+    /// `login.failure` entries of the username since `since` and since its last success.
+    pub account: u64,
+    /// The oldest of them.
+    pub account_oldest: Option<OffsetDateTime>,
+    /// `login.failure` entries from the client address since `since`.
+    pub address: u64,
+    pub address_oldest: Option<OffsetDateTime>,
+}
+
 /// The append-only audit trail.
 pub trait AuditTrail: Send + Sync {
+    /// Failed logins for `username` (after its last `login.success`) and from `ip` (`None`:
+    /// requests without an address) recorded after `since`.
+    fn login_failures(
+        &self,
+        username: &str,
+        ip: Option<&str>,
+        since: OffsetDateTime,
+    ) -> Result<LoginFailures, StoreError>;
     /// Appends to the audit trail; the table refuses updates and deletes.
     fn audit(&self, entry: NewAudit) -> Result<AuditEntry, StoreError>;
     /// Entries matching the filter, newest first, and the number of all matching entries.

@@ -844,10 +844,53 @@ fn account_writes_carry_their_audit_entries(store: &(impl Store + Accounts)) {
     assert_eq!(audited(store), expected);
 }
 
+/// The login throttle's counts: failures of a username after its last success, and failures
+/// from an address, both after `since`.
+fn login_failures_count_by_account_and_address(store: &impl AuditTrail) {
+    let login = |actor: &str, action: &str, ip: Option<&str>| {
+        store
+            .audit(NewAudit {
+                actor: actor.into(),
+                action: action.into(),
+                target: actor.into(),
+                ip: ip.map(Into::into),
+                ..NewAudit::default()
+            })
+            .unwrap()
+    };
+    let before = OffsetDateTime::now_utc() - Duration::minutes(1);
+    let first = login("alice", "login.failure", Some("10.0.0.1"));
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    login("alice", "login.failure", Some("10.0.0.2"));
+    login("bob", "login.failure", Some("10.0.0.1"));
+    login("carol", "login.failure", None);
+    let counted = store.login_failures("alice", Some("10.0.0.1"), before).unwrap();
+    assert_eq!((counted.account, counted.address), (2, 2));
+    assert_eq!(counted.account_oldest, Some(first.at));
+    assert_eq!(counted.address_oldest, Some(first.at));
+    assert_eq!(store.login_failures("nobody", None, before).unwrap().address, 1, "requests without an address");
+    // A success starts the account's count again; the address keeps its failures.
+    login("alice", "login.success", Some("10.0.0.1"));
+    let counted = store.login_failures("alice", Some("10.0.0.1"), before).unwrap();
+    assert_eq!((counted.account, counted.address), (0, 2));
+    // Timestamps have millisecond precision: the next failure comes after the success.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    login("alice", "login.failure", Some("10.0.0.3"));
+    assert_eq!(store.login_failures("alice", Some("10.0.0.3"), before).unwrap().account, 1);
+    // Nothing is counted before `since`.
+    let later = OffsetDateTime::now_utc() + Duration::minutes(1);
+    assert_eq!(store.login_failures("alice", Some("10.0.0.1"), later).unwrap(), Default::default());
+}
+
 macro_rules! store_suite {
     ($module:ident, $make:expr) => {
         mod $module {
             use super::*;
+            #[test]
+            fn login_failures_count_by_account_and_address() {
+                let (_guard, store) = $make;
+                super::login_failures_count_by_account_and_address(&store);
+            }
             #[test]
             fn account_writes_carry_their_audit_entries() {
                 let (_guard, store) = $make;

@@ -10,8 +10,8 @@ use xietong_domain::{Listing, ListingId, OrgId, Scope, Status, UserId};
 
 use super::{SqliteStore, fmt_utc, now, parse_time, placeholders};
 use crate::{
-    ApiToken, AuditEntry, AuditFilter, AuditTrail, Collaboration, ContactRequest, Credentials, Identity, NewApiToken,
-    NewAudit, NewOrg, NewUser, Org, RequestState, Review, ReviewDecision, Session, StoreError, User,
+    ApiToken, AuditEntry, AuditFilter, AuditTrail, Collaboration, ContactRequest, Credentials, Identity, LoginFailures,
+    NewApiToken, NewAudit, NewOrg, NewUser, Org, RequestState, Review, ReviewDecision, Session, StoreError, User,
 };
 
 const ORG_COLUMNS: &str = "id, name, kind, region_code, created_at";
@@ -650,6 +650,34 @@ impl Collaboration for SqliteStore {
 }
 
 impl AuditTrail for SqliteStore {
+    fn login_failures(
+        &self,
+        username: &str,
+        ip: Option<&str>,
+        since: OffsetDateTime,
+    ) -> Result<LoginFailures, StoreError> {
+        let since = fmt_utc(since);
+        self.read(|conn| {
+            let (account, account_oldest): (i64, Option<String>) = conn.prepare_cached(
+                "SELECT COUNT(*), MIN(at) FROM audit
+                 WHERE actor = ?1 AND action = 'login.failure'
+                   AND at > MAX(?2, IFNULL((SELECT MAX(at) FROM audit WHERE actor = ?1 AND action = 'login.success'), ''))",
+            )?
+            .query_row(params![username, since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let (address, address_oldest): (i64, Option<String>) = conn.prepare_cached(
+                "SELECT COUNT(*), MIN(at) FROM audit
+                 WHERE action = 'login.failure' AND IFNULL(ip, '') = IFNULL(?1, '') AND at > ?2",
+            )?
+            .query_row(params![ip, since], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(LoginFailures {
+                account: account as u64,
+                account_oldest: account_oldest.as_deref().map(parse_time).transpose()?,
+                address: address as u64,
+                address_oldest: address_oldest.as_deref().map(parse_time).transpose()?,
+            })
+        })
+    }
+
     fn audit(&self, entry: NewAudit) -> Result<AuditEntry, StoreError> {
         self.write(|tx| insert_audit(tx, entry))
     }

@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "derived_indexes", include_str!("../../migrations/sqlite/0002_derived_indexes.sql")),
     (3, "accounts", include_str!("../../migrations/sqlite/0003_accounts.sql")),
     (4, "idempotency", include_str!("../../migrations/sqlite/0004_idempotency.sql")),
+    (5, "login_throttle", include_str!("../../migrations/sqlite/0005_login_throttle.sql")),
 ];
 
 /// Applies every migration newer than the database's version, each in its own transaction.
