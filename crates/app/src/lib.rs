@@ -220,12 +220,12 @@ impl App {
         self.index.set_embedder(embedder);
     }
 
-    /// Stores listings validated by the caller in one transaction, unaudited: for the operator's
-    /// synthetic benchmark data only.
-    pub fn store_unaudited_batch(&self, ops: Vec<WriteOp>) -> AppResult<usize> {
+    /// Stores listings validated by the caller in one transaction, unaudited and not yet
+    /// indexed (sync or reindex afterwards): for the operator's synthetic evaluation and
+    /// benchmark data only.
+    pub fn bulk_load(&self, ops: Vec<WriteOp>) -> AppResult<usize> {
         let count = ops.len();
         self.store.write_batch(ops)?;
-        self.sync_after_write();
         Ok(count)
     }
 

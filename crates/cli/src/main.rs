@@ -1,6 +1,7 @@
 //! The `xietong` binary.
 
 mod accounts_cmd;
+mod bench;
 mod config;
 mod ops;
 mod serve;
@@ -29,7 +30,7 @@ enum Command {
     /// Evaluate matching quality and latency on a judged corpus (prints one JSON line last).
     Eval(ops::EvalArgs),
     /// Measure demo start-up, search and matching latency (prints one JSON line).
-    Bench(ops::BenchArgs),
+    Bench(bench::BenchArgs),
     /// Print a commented example configuration file.
     DefaultConfig,
     /// Print a column template for one kind of listing (CSV or XLSX).
@@ -90,7 +91,7 @@ fn main() -> anyhow::Result<()> {
             ops::reindex(args)
         }
         Command::Eval(args) => ops::eval(args),
-        Command::Bench(args) => ops::bench(args),
+        Command::Bench(args) => bench::run(args),
         Command::DefaultConfig => {
             print!("{}", config::DEFAULT_CONFIG);
             Ok(())

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use xietong_app::types::{ListFilter, SearchQuery};
 use xietong_app::types::{WriteOp, eval};
 use xietong_app::{App, DataDir};
 use xietong_domain::{Reference, validate};
@@ -102,7 +101,7 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("corpus doc {} is invalid: {e}", doc.id))?;
         ops.push(WriteOp::Create(body));
     }
-    app.store_unaudited_batch(ops)?;
+    app.bulk_load(ops)?;
     app.sync_index()?;
     let index_s = index_started.elapsed().as_secs_f64();
 
@@ -174,69 +173,4 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
 
 fn round4(value: f64) -> f64 {
     (value * 10_000.0).round() / 10_000.0
-}
-
-/// Measure demo start-up, search and matching speed on a fresh demo data directory.
-#[derive(Debug, clap::Args)]
-pub struct BenchArgs {
-    /// Queries per measured operation.
-    #[arg(long, default_value_t = 200)]
-    pub iterations: usize,
-}
-
-pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
-    let temp = tempfile::tempdir()?;
-    let data_dir = DataDir::create(temp.path())?;
-    let started = Instant::now();
-    let demo = xietong_demo::generate(xietong_demo::DEFAULT_SEED);
-    let generate_s = started.elapsed().as_secs_f64();
-    drop(demo);
-    let app = App::open(&data_dir)?;
-    let operator = xietong_app::Actor::operator();
-    let loaded = app.load_demo(xietong_demo::DEFAULT_SEED)?;
-    let first_start_s = started.elapsed().as_secs_f64();
-
-    let texts = [
-        "机器视觉",
-        "无人机 应急救援",
-        "大模型",
-        "创新药 临床",
-        "工业机器人 焊接",
-        "卫星 遥感",
-        "LiDAR SLAM",
-        "锂电池 缺陷检测",
-    ];
-    let mut search_ms = Vec::new();
-    for i in 0..args.iterations {
-        let query = SearchQuery { text: Some(texts[i % texts.len()].to_string()), limit: 20, ..Default::default() };
-        let t = Instant::now();
-        app.search(&operator, query)?;
-        search_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    let sources = app.list_listings(
-        &operator,
-        ListFilter { kind: Some(xietong_domain::Kind::Demand), ..Default::default() },
-        200,
-        0,
-    )?;
-    let mut match_ms = Vec::new();
-    for i in 0..args.iterations.min(sources.items.len().max(1)) {
-        let Some(source) = sources.items.get(i) else { break };
-        let t = Instant::now();
-        app.match_source(&operator, source, None, 20)?; // the operator reads everything
-        match_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    println!(
-        "{}",
-        serde_json::json!({
-            "demo_listings": loaded,
-            "demo_generate_s": round4(generate_s),
-            "demo_first_start_s": round4(first_start_s),
-            "search_p50_ms": round4(eval::percentile(&search_ms, 50.0)),
-            "search_p99_ms": round4(eval::percentile(&search_ms, 99.0)),
-            "match_p50_ms": round4(eval::percentile(&match_ms, 50.0)),
-            "match_p99_ms": round4(eval::percentile(&match_ms, 99.0)),
-        })
-    );
-    Ok(())
 }
