@@ -174,7 +174,9 @@ impl From<StoreError> for ApiError {
                 "a listing with the same {field} already exists ({existing}); update that one instead"
             )),
             StoreError::Backend { .. } => ApiError::Internal(anyhow::Error::new(err)),
-            StoreError::Taken { .. } | StoreError::WrongState(_) => ApiError::Conflict(err.to_string()),
+            StoreError::Taken { .. } | StoreError::WrongState(_) | StoreError::Stale { .. } => {
+                ApiError::Conflict(err.to_string())
+            }
         }
     }
 }

@@ -6,12 +6,14 @@
 //! `spawn_blocking`.
 
 mod accounts;
+mod deals;
 mod idempotency;
 mod sqlite;
 
 use xietong_domain::{Kind, Listing, ListingBody, ListingId, ReadScope, Status};
 
 pub use accounts::*;
+pub use deals::*;
 pub use idempotency::{Idempotency, IdempotencyBegin, StoredResponse};
 pub use sqlite::SqliteStore;
 
@@ -28,6 +30,10 @@ pub enum StoreError {
     /// `username` (users), `value` the name asked for.
     #[error("{field} {value:?} is already taken")]
     Taken { field: &'static str, value: String },
+    /// Another change came first: the record is no longer at the version the change was decided
+    /// on. `what` names the record.
+    #[error("{what} has version {actual}, not {expected}: reload it and decide again")]
+    Stale { what: String, expected: i64, actual: i64 },
     /// The record is not in a state that allows the change (e.g. a review of a listing that is
     /// no longer pending): a conflict the caller reports as such.
     #[error("{0}")]
@@ -155,9 +161,9 @@ pub struct SiteLink {
 
 /// Everything one database holds: listings, accounts and idempotency keys. Every backend
 /// implements all of it on one database, so writes and their audit entries share transactions.
-pub trait Database: Store + Accounts + Idempotency {}
+pub trait Database: Store + Accounts + Idempotency + Deals {}
 
-impl<T: Store + Accounts + Idempotency> Database for T {}
+impl<T: Store + Accounts + Idempotency + Deals> Database for T {}
 
 /// Persistent storage of listings. Bodies passed in are already validated.
 pub trait Store: Send + Sync {

@@ -4,13 +4,14 @@ use std::collections::HashSet;
 
 use time::macros::{datetime, offset};
 use time::{Duration, OffsetDateTime};
+use xietong_domain::deal::{DealEvent, DealState, Side};
 use xietong_domain::{
     Kind, ListingBody, ListingId, OrgId, OrgKind, ReadScope, Role, Scope, Status, UserId, Visibility,
 };
 use xietong_store::{
-    Accounts, AuditEntry, AuditFilter, AuditTrail, Credentials, Identity, ListFilter, ListingKey, ListingWrite,
-    NewApiToken, NewAudit, NewOrg, NewUser, RequestState, ReviewDecision, Session, SqliteStore, Store, StoreError,
-    WriteOp,
+    Accounts, AuditEntry, AuditFilter, AuditTrail, Broker, Credentials, Deal, DealChange, DealFilter, Deals, Identity,
+    ListFilter, ListingKey, ListingWrite, NewApiToken, NewAudit, NewDeal, NewOrg, NewUser, RequestState,
+    ReviewDecision, Session, SqliteStore, Store, StoreError, WriteOp,
 };
 
 fn body(json: serde_json::Value) -> ListingBody {
@@ -882,6 +883,126 @@ fn login_failures_count_by_account_and_address(store: &impl AuditTrail) {
     assert_eq!(store.login_failures("alice", Some("10.0.0.1"), later).unwrap(), Default::default());
 }
 
+fn deal_of(listing: ListingId, asker: &str, owner: &str, user: UserId) -> NewDeal {
+    NewDeal {
+        listing_id: listing,
+        from_listing_id: None,
+        asker_org: asker.into(),
+        owner_org: owner.into(),
+        asker_user_id: user,
+        message: "希望合作".into(),
+    }
+}
+
+fn change(deal: &Deal, event: DealEvent, side: Side, state: DealState) -> DealChange {
+    DealChange {
+        deal_id: deal.id,
+        expected_version: deal.version,
+        event,
+        side,
+        actor_id: None,
+        actor: "contract".into(),
+        state,
+        broker: None,
+    }
+}
+
+/// Deals: one open deal per (listing, asker); each event stored with its audit entry if the
+/// deal is still at the version it was decided on, so of concurrent events exactly one wins.
+fn deals_move_one_version_at_a_time(store: &(impl Store + Accounts + Deals)) {
+    let user = store.create_user(new_user("dealer", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    let listing = store.create(owned("对接成果", "110106", "甲机构", Visibility::Public, Status::Published)).unwrap();
+    let deal = store
+        .create_deal(deal_of(listing.id, "乙机构", "甲机构", user.id), &|d| {
+            noted(&format!("deal.create.{}", d.id))
+        })
+        .unwrap();
+    assert_eq!((deal.state, deal.version, deal.timeline.len()), (DealState::Proposed, 1, 0));
+    assert_eq!(store.deal(deal.id).unwrap(), Some(deal.clone()));
+    let twice =
+        store.create_deal(deal_of(listing.id, "乙机构", "甲机构", user.id), &|_| noted("deal.create.again"));
+    assert!(matches!(twice, Err(StoreError::WrongState(_))), "{twice:?}");
+    store.create_deal(deal_of(listing.id, "丙机构", "甲机构", user.id), &|_| noted("deal.create.other")).unwrap();
+    let missing = store
+        .create_deal(deal_of(ListingId::new(), "乙机构", "甲机构", user.id), &|_| noted("deal.create.missing"));
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+
+    // Twenty concurrent accepts decided on version 1: exactly one is stored.
+    let winners: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                let deal = &deal;
+                scope.spawn(move || {
+                    store
+                        .apply_deal_change(change(deal, DealEvent::Accept, Side::Owner, DealState::Accepted), &|_| {
+                            noted("deal.accept")
+                        })
+                        .is_ok()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| usize::from(h.join().unwrap())).sum()
+    });
+    assert_eq!(winners, 1);
+    let accepted = store.deal(deal.id).unwrap().unwrap();
+    assert_eq!((accepted.state, accepted.version, accepted.timeline.len()), (DealState::Accepted, 2, 1));
+    let stale = store.apply_deal_change(
+        change(&deal, DealEvent::Close { reason: "x".into() }, Side::Asker, DealState::Closed),
+        &|_| noted("deal.close"),
+    );
+    assert!(matches!(stale, Err(StoreError::Stale { expected: 1, actual: 2, .. })), "{stale:?}");
+
+    let mut appoint =
+        change(&accepted, DealEvent::AppointBroker { username: "tm".into() }, Side::Asker, DealState::Accepted);
+    appoint.broker = Some((user.id, "dealer".into()));
+    let brokered = store.apply_deal_change(appoint, &|_| noted("deal.appoint_broker")).unwrap();
+    assert_eq!(brokered.brokers, vec![Broker { side: Side::Asker, user_id: user.id, username: "dealer".into() }]);
+    // The pair is free again once the deal is closed.
+    let closed = store
+        .apply_deal_change(
+            change(&brokered, DealEvent::Close { reason: "暂停".into() }, Side::Owner, DealState::Closed),
+            &|_| noted("deal.close"),
+        )
+        .unwrap();
+    assert_eq!(
+        closed.timeline.iter().map(|s| s.state).collect::<Vec<_>>(),
+        vec![DealState::Accepted, DealState::Accepted, DealState::Closed]
+    );
+    store.create_deal(deal_of(listing.id, "乙机构", "甲机构", user.id), &|_| noted("deal.create.reopen")).unwrap();
+
+    let mine = store.deals(&DealFilter { orgs: Some(vec!["乙机构".into()]), ..DealFilter::default() }, 50).unwrap();
+    assert_eq!(mine.len(), 2, "both of 乙机构's deals");
+    let owned = store
+        .deals(
+            &DealFilter {
+                orgs: Some(vec!["甲机构".into()]),
+                state: Some(DealState::Proposed),
+                ..DealFilter::default()
+            },
+            50,
+        )
+        .unwrap();
+    assert_eq!(owned.iter().map(|d| d.asker_org.as_str()).collect::<Vec<_>>(), vec!["乙机构", "丙机构"]);
+    let brokered = store
+        .deals(&DealFilter { orgs: Some(Vec::new()), broker: Some(user.id), ..DealFilter::default() }, 50)
+        .unwrap();
+    assert_eq!(brokered.iter().map(|d| d.id).collect::<Vec<_>>(), vec![deal.id]);
+    assert_eq!(store.deals(&DealFilter::default(), 50).unwrap().len(), 3);
+    let actions: Vec<String> = audited(store).into_iter().filter(|a| a.starts_with("deal.")).collect();
+    assert_eq!(
+        actions,
+        vec![
+            format!("deal.create.{}", deal.id),
+            "deal.create.other".to_string(),
+            "deal.accept".to_string(),
+            "deal.appoint_broker".into(),
+            "deal.close".into(),
+            "deal.create.reopen".into(),
+        ],
+        "one entry per stored step, none for refused ones"
+    );
+}
+
 macro_rules! store_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -890,6 +1011,11 @@ macro_rules! store_suite {
             fn login_failures_count_by_account_and_address() {
                 let (_guard, store) = $make;
                 super::login_failures_count_by_account_and_address(&store);
+            }
+            #[test]
+            fn deals_move_one_version_at_a_time() {
+                let (_guard, store) = $make;
+                super::deals_move_one_version_at_a_time(&store);
             }
             #[test]
             fn account_writes_carry_their_audit_entries() {

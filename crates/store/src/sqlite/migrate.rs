@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "accounts", include_str!("../../migrations/sqlite/0003_accounts.sql")),
     (4, "idempotency", include_str!("../../migrations/sqlite/0004_idempotency.sql")),
     (5, "login_throttle", include_str!("../../migrations/sqlite/0005_login_throttle.sql")),
+    (6, "deals", include_str!("../../migrations/sqlite/0006_deals.sql")),
 ];
 
 /// Applies every migration newer than the database's version, each in its own transaction.
