@@ -73,7 +73,7 @@ impl App {
     /// Whether one of the actor's organisations holds an accepted request for the listing.
     pub fn contact_granted(&self, actor: &Actor, id: ListingId) -> AppResult<bool> {
         let orgs = actor.principal().map(|p| p.orgs()).unwrap_or_default();
-        Ok(!orgs.is_empty() && self.accounts.contact_granted(id, &orgs)?)
+        Ok(!orgs.is_empty() && (self.accounts.contact_granted(id, &orgs)? || self.deal_grants_contact(&orgs, id)?))
     }
 
     /// The listing's owner accepts or declines a pending request. `Conflict` when it was

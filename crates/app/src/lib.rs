@@ -10,6 +10,7 @@ pub mod account;
 pub mod auth;
 pub mod collab;
 pub mod data_dir;
+pub mod deal;
 pub mod demo_accounts;
 pub mod error;
 pub mod listing;
@@ -25,7 +26,7 @@ use anyhow::Context;
 use parking_lot::Mutex;
 use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
-use xietong_store::{Accounts, Idempotency, IdempotencyBegin, NewAudit, Store, StoredResponse, WriteOp};
+use xietong_store::{Accounts, Deals, Idempotency, IdempotencyBegin, NewAudit, Store, StoredResponse, WriteOp};
 
 pub use account::AccountService;
 pub use auth::Auth;
@@ -43,8 +44,8 @@ pub mod types {
         SearchError, SearchHit, SearchQuery, SearchResults, SearchSort, complementary_kinds,
     };
     pub use xietong_store::{
-        ApiToken, AuditEntry, ContactRequest, IdempotencyBegin, KindCount, ListFilter, ListPage, ListSort, Org,
-        RequestState, Review, Session, SiteLink, StoreError, StoredResponse, User, WriteOp,
+        ApiToken, AuditEntry, Broker, ContactRequest, Deal, DealStep, IdempotencyBegin, KindCount, ListFilter,
+        ListPage, ListSort, Org, RequestState, Review, Session, SiteLink, StoreError, StoredResponse, User, WriteOp,
     };
 }
 
@@ -68,6 +69,8 @@ pub struct App {
     /// The account use cases (which the command line also runs without the index).
     account: AccountService,
     index: Arc<SearchIndex>,
+    /// Deals (same database).
+    deals: Arc<dyn Deals>,
     sync_lock: Mutex<()>,
     health: Mutex<SyncHealth>,
     idempotency: Arc<dyn Idempotency>,
@@ -123,11 +126,13 @@ impl App {
         let database = data_dir.open_database()?;
         let store: Arc<dyn Store> = database.clone();
         let accounts: Arc<dyn Accounts> = database.clone();
+        let deals: Arc<dyn Deals> = database.clone();
         let idempotency: Arc<dyn Idempotency> = database;
         let app = App {
             idempotency,
             store,
             account: AccountService::new(accounts.clone()),
+            deals,
             accounts,
             index: Arc::new(index),
             sync_lock: Mutex::new(()),
@@ -207,6 +212,12 @@ impl App {
     #[cfg(feature = "testing")]
     pub fn accounts(&self) -> &Arc<dyn Accounts> {
         &self.accounts
+    }
+
+    /// The deals store, for integration tests (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub fn deal_store(&self) -> &Arc<dyn Deals> {
+        &self.deals
     }
 
     /// The search index, for integration tests (feature `testing`).

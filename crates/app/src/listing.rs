@@ -131,7 +131,10 @@ impl App {
             return Ok(());
         }
         let granted = match actor.principal() {
-            Some(p) => self.accounts.contact_granted(listing.id, &p.orgs())?,
+            Some(p) => {
+                self.accounts.contact_granted(listing.id, &p.orgs())?
+                    || self.deal_grants_contact(&p.orgs(), listing.id)?
+            }
             None => false,
         };
         if granted {

@@ -54,6 +54,7 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
         (name = "accounts", description = "Login, API tokens, organisations, users, personal data"),
         (name = "collaboration", description = "Contact requests: consent before contact details are shown"),
         (name = "review", description = "Review before publication and the audit trail"),
+        (name = "deals", description = "Deals (对接): from a match to a signed and converted collaboration"),
         (name = "ops", description = "Health and metrics"),
     )
 )]
@@ -127,6 +128,9 @@ fn api_routes() -> ApiRoutes {
         .add(&[("GET", Public)], routes!(api::collab::review_regions))
         .add(&[("PUT", Operator)], routes!(api::collab::set_review_region))
         .add(&[("GET", Operator)], routes!(api::collab::audit_trail))
+        .add(&[("POST", User), ("GET", User)], routes!(api::deal::propose, api::deal::list))
+        .add(&[("POST", User)], routes!(api::deal::event))
+        .add(&[("GET", User)], routes!(api::deal::get))
         .add(&[("GET", Public)], routes!(healthz))
         .add(&[("GET", Public)], routes!(metrics_text))
 }

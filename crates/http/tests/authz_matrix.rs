@@ -102,6 +102,28 @@ fn decide_contact(who: Who, success: u16) -> u16 {
     }
 }
 
+/// Accepting OrgB's deal on an OrgA listing: OrgA's side accepts; OrgB (the asker) may not; the
+/// admin and the listing region's operator see the deal but are no party; to everyone else it
+/// does not exist.
+fn accept_deal(who: Who) -> u16 {
+    match who {
+        Who::Anonymous => 401,
+        _ if owner(who) => 200,
+        Who::BMember | Who::Admin | Who::RegionOp => 403,
+        _ => 404,
+    }
+}
+
+/// Reading OrgB's deal on an OrgA listing: both parties, the admin and the region's operator.
+fn read_deal(who: Who) -> u16 {
+    match who {
+        Who::Anonymous => 401,
+        _ if owner(who) => 200,
+        Who::BMember | Who::Admin | Who::RegionOp => 200,
+        _ => 404,
+    }
+}
+
 fn operators_only(who: Who) -> u16 {
     match who {
         Who::Anonymous => 401,
@@ -223,6 +245,11 @@ fn expectations() -> Vec<Route> {
         ("GET", "/api/v1/contact-requests", vec![caller_checked(users_only(200), check_contact_requests)]),
         ("POST", "/api/v1/contact-requests/{id}/accept", vec![caller(|who| decide_contact(who, 200))]),
         ("POST", "/api/v1/contact-requests/{id}/decline", vec![caller(|who| decide_contact(who, 200))]),
+        // Deals: OrgB proposes on OrgA's listings.
+        ("POST", "/api/v1/deals", vec![level(|who, vis| ask_contact(who, vis, 201))]),
+        ("GET", "/api/v1/deals", vec![caller(users_only(200))]),
+        ("POST", "/api/v1/deals/{id}/events", vec![caller(accept_deal)]),
+        ("GET", "/api/v1/deals/{id}", vec![caller(read_deal)]),
         // Review and audit.
         ("GET", "/api/v1/reviews", vec![caller_checked(operators_only, check_reviews)]),
         (
@@ -516,6 +543,31 @@ impl Matrix {
             .id
     }
 
+    /// A fresh deal of OrgB on a fresh public OrgA achievement (not a demand, so the
+    /// dashboard's newest demands stay the fixture's).
+    fn fresh_deal(&self) -> i64 {
+        let listing = self.fx.store_listing(json!({
+            "kind": "achievement", "title": self.unique("deal achievement "), "summary": "membrane stack",
+            "trl": 6, "region_codes": ["110106"], "owner_org": ORG_A, "visibility": "public", "status": "published",
+        }));
+        self.fx
+            .app
+            .deal_store()
+            .create_deal(
+                xietong_store::NewDeal {
+                    listing_id: listing.id,
+                    from_listing_id: None,
+                    asker_org: ORG_B.into(),
+                    owner_org: ORG_A.into(),
+                    asker_user_id: self.fx.user(Who::BMember).id,
+                    message: "fresh deal".into(),
+                },
+                &|_| Default::default(),
+            )
+            .expect("deal")
+            .id
+    }
+
     /// A well-formed request of `method path` (`variant` of it) by `who`, about an OrgA listing at
     /// `vis` where the route involves one.
     fn build(&self, method: &str, path: &str, variant: &str, who: Who, vis: Vis) -> Request<Body> {
@@ -625,6 +677,26 @@ impl Matrix {
                     &format!("/api/v1/listings/{}/contact-requests", listing.id),
                     Some(json!({"message": "matrix"})),
                 )
+            }
+            ("POST", "/api/v1/deals", "") => {
+                let listing = fx.store_listing(json!({
+                    "kind": "achievement", "title": self.unique("deal achievement "), "summary": "membrane stack",
+                    "trl": 6, "region_codes": ["110106"], "owner_org": ORG_A,
+                    "visibility": vis.visibility(), "status": vis.status(),
+                }));
+                json_request(method, path, Some(json!({"listing_id": listing.id, "message": "matrix"})))
+            }
+            ("POST", "/api/v1/deals/{id}/events", "") => {
+                let deal = self.fresh_deal();
+                json_request(
+                    method,
+                    &format!("/api/v1/deals/{deal}/events"),
+                    Some(json!({"type": "accept", "version": 1})),
+                )
+            }
+            ("GET", "/api/v1/deals/{id}", "") => {
+                let deal = self.fresh_deal();
+                json_request(method, &format!("/api/v1/deals/{deal}"), None)
             }
             ("POST", "/api/v1/contact-requests/{id}/accept" | "/api/v1/contact-requests/{id}/decline", "") => {
                 let request = self.fresh_contact_request();

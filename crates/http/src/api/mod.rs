@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod collab;
+pub mod deal;
 pub mod listings;
 pub mod matching;
 pub mod reference;
