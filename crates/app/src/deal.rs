@@ -94,6 +94,7 @@ impl App {
             let mut entry = actor.audit("deal.propose", deal.id.to_string(), region.clone());
             entry.detail = serde_json::json!({
                 "listing": listing_id.to_string(), "asker_org": deal.asker_org, "owner_org": deal.owner_org,
+                "state": deal.state.as_str(), "version": deal.version,
             });
             entry
         });
