@@ -7,12 +7,14 @@
 
 mod accounts;
 mod idempotency;
+mod postgres;
 mod sqlite;
 
 use xietong_domain::{Kind, Listing, ListingBody, ListingId, ReadScope, Status};
 
 pub use accounts::*;
 pub use idempotency::{Idempotency, IdempotencyBegin, StoredResponse};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in a store. Callers match on every variant but `Backend`, which is logged.
