@@ -2,13 +2,19 @@
 //! replaying the change log (`changes_since`), so every write also appends a change in the same
 //! transaction.
 //!
-//! The trait is synchronous: the SQLite backend does blocking IO, and async callers wrap calls in
+//! The trait is synchronous: both backends do blocking IO, and async callers wrap calls in
 //! `spawn_blocking`.
+//!
+//! Two backends implement every trait here: [`SqliteStore`] (one file, the embedded default) and
+//! [`PostgresStore`] (a server several nodes share). [`open_url`] picks one by URL.
 
 mod accounts;
 mod idempotency;
 mod postgres;
 mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
 
 use xietong_domain::{Kind, Listing, ListingBody, ListingId, ReadScope, Status};
 
@@ -16,6 +22,27 @@ pub use accounts::*;
 pub use idempotency::{Idempotency, IdempotencyBegin, StoredResponse};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+/// Everything a database holds (listings, accounts, idempotency keys), as one backend implements
+/// it on one database. `Arc<dyn Database>` coerces to `Arc<dyn Store>`, `Arc<dyn Accounts>` and
+/// `Arc<dyn Idempotency>`.
+pub trait Database: Store + Accounts + Idempotency {}
+
+impl<T: Store + Accounts + Idempotency> Database for T {}
+
+/// Opens the database a URL names: `postgres://…` or `postgresql://…` connects to PostgreSQL
+/// ([`PostgresStore::connect`]); `sqlite://PATH`, `sqlite:PATH` or a plain path opens (creating)
+/// a SQLite file ([`SqliteStore::open`]). Pending migrations are applied either way.
+pub fn open_url(url: &str) -> Result<Arc<dyn Database>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStore::connect(url)?));
+    }
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    if path.is_empty() {
+        return Err(StoreError::backend(format!("no database file in {url:?}")));
+    }
+    Ok(Arc::new(SqliteStore::open(Path::new(path))?))
+}
 
 /// What can go wrong in a store. Callers match on every variant but `Backend`, which is logged.
 #[derive(Debug, thiserror::Error)]

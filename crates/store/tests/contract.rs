@@ -1291,3 +1291,36 @@ fn sqlite_account_timestamps_compare_as_text() {
     let stored: String = conn.query_row("SELECT expires_at FROM sessions", [], |r| r.get(0)).unwrap();
     assert_eq!(stored, "2030-01-01T00:00:00.250000000Z");
 }
+
+/// Each connection of the `postgres` client owns a small tokio runtime, and tokio refuses to drop
+/// a runtime inside async code; an app whose last handle to the store goes in async code (an
+/// async `main` returning) must not panic.
+#[test]
+fn postgres_store_can_be_dropped_in_async_code() {
+    let (guard, url) = PostgresTestDb::create();
+    let store = PostgresStore::connect(&url).unwrap();
+    store.create(achievement("异步", "110106", "C")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    runtime.block_on(async move { drop(store) });
+    drop(guard);
+}
+
+#[test]
+fn open_url_picks_the_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("by-url.db");
+    let sqlite = xietong_store::open_url(&format!("sqlite://{}", path.display())).unwrap();
+    let id = sqlite.create(achievement("按地址", "110106", "C")).unwrap().id;
+    drop(sqlite);
+    let reopened = xietong_store::open_url(path.to_str().unwrap()).unwrap();
+    assert_eq!(reopened.get(id).unwrap().body.title, "按地址");
+    assert!(xietong_store::open_url("sqlite://").is_err());
+
+    let (guard, url) = PostgresTestDb::create();
+    let database = xietong_store::open_url(&url).unwrap();
+    let listing = database.create(achievement("按地址", "110106", "C")).unwrap();
+    let store: std::sync::Arc<dyn Store> = database.clone();
+    assert_eq!(store.get(listing.id).unwrap(), listing);
+    drop((store, database));
+    drop(guard);
+}

@@ -42,7 +42,11 @@ const STATEMENT_CACHE_LIMIT: usize = 512;
 /// log holds while it takes its sequence numbers and commits ("xietong" and 1).
 const CHANGE_LOG_LOCK: i64 = 0x7869_6574_6f6e_6701;
 
-/// A store in a PostgreSQL database.
+/// A store in a PostgreSQL database, shared by any number of processes.
+///
+/// Like every store, its calls block: call them from blocking threads (`spawn_blocking`), never
+/// on an async task (the client would try to start its runtime inside the caller's and panic).
+/// Dropping it anywhere is fine.
 pub struct PostgresStore {
     pool: r2d2::Pool<ConnectionManager>,
 }
@@ -76,8 +80,37 @@ struct ConnectionManager {
 
 /// A pooled connection and its prepared statements, by SQL text.
 struct PooledClient {
-    client: Client,
+    /// Always `Some` until dropped.
+    client: Option<Client>,
     statements: HashMap<String, Statement>,
+}
+
+impl PooledClient {
+    /// The client and the statements prepared on it.
+    fn parts(&mut self) -> (&mut Client, &mut HashMap<String, Statement>) {
+        let client = self.client.as_mut().expect("a pooled client is present until it is dropped");
+        (client, &mut self.statements)
+    }
+}
+
+impl Drop for PooledClient {
+    fn drop(&mut self) {
+        // A `postgres::Client` owns a small tokio runtime and blocks on it to say goodbye to the
+        // server when dropped, which panics inside async code (e.g. when the last handle to the
+        // store goes as an async `main` returns). Connections close rarely (pool shrinking,
+        // broken connections, the store dropped), so each closes on a thread of its own.
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        let statements = std::mem::take(&mut self.statements);
+        let closing = std::thread::Builder::new().name("xietong-pg-close".into()).spawn(move || {
+            drop(statements);
+            drop(client);
+        });
+        if let Err(err) = closing {
+            tracing::warn!(error = %err, "failed to start a thread to close a PostgreSQL connection");
+        }
+    }
 }
 
 impl r2d2::ManageConnection for ConnectionManager {
@@ -85,15 +118,15 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = postgres::Error;
 
     fn connect(&self) -> Result<PooledClient, postgres::Error> {
-        Ok(PooledClient { client: self.config.connect(NoTls)?, statements: HashMap::new() })
+        Ok(PooledClient { client: Some(self.config.connect(NoTls)?), statements: HashMap::new() })
     }
 
     fn is_valid(&self, conn: &mut PooledClient) -> Result<(), postgres::Error> {
-        conn.client.simple_query("").map(|_| ())
+        conn.parts().0.simple_query("").map(|_| ())
     }
 
     fn has_broken(&self, conn: &mut PooledClient) -> bool {
-        conn.client.is_closed()
+        conn.client.as_ref().is_none_or(Client::is_closed)
     }
 }
 
@@ -189,8 +222,8 @@ impl PostgresStore {
             url.parse().map_err(|err| StoreError::backend_caused("invalid PostgreSQL URL", err))?;
         // The first connection runs the migrations; it also reports a wrong URL or an unreachable
         // server at once, where the pool would retry until its timeout.
-        let mut first = config.connect(NoTls)?;
-        migrate::run(&mut first)?;
+        let mut first = PooledClient { client: Some(config.connect(NoTls)?), statements: HashMap::new() };
+        migrate::run(first.parts().0)?;
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(max_connections.max(1))
@@ -202,7 +235,7 @@ impl PostgresStore {
 
     fn read<T>(&self, f: impl FnOnce(&mut Db<'_, Client>) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut pooled = self.pool.get()?;
-        let PooledClient { client, statements } = &mut *pooled;
+        let (client, statements) = pooled.parts();
         f(&mut Db { client, statements, changes: Vec::new() })
     }
 
@@ -210,7 +243,7 @@ impl PostgresStore {
     /// wrote.
     fn write<T>(&self, f: impl FnOnce(&mut Db<'_, Transaction<'_>>) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut pooled = self.pool.get()?;
-        let PooledClient { client, statements } = &mut *pooled;
+        let (client, statements) = pooled.parts();
         let mut tx = client.transaction()?;
         let value = {
             let mut db = Db { client: &mut tx, statements, changes: Vec::new() };
