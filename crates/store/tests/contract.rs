@@ -975,6 +975,33 @@ fn idempotency_keys(store: &impl Idempotency) {
     assert_eq!(begin("k1", "other", now + 3602).unwrap(), IdempotencyBegin::Replay(empty));
 }
 
+/// SQLite stores NUL characters as given; PostgreSQL text cannot hold them. Whatever a user
+/// types (a login name, a title) must neither fail a write nor a lookup on either backend.
+fn nul_characters_in_text(store: &(impl Store + Accounts)) {
+    let mut body = achievement("标题\0尾", "110106", "C");
+    body.owner_org = Some("机构\0".into());
+    let created = store.create(body).unwrap();
+    assert_eq!(store.get(created.id).unwrap(), created, "the body is kept exactly");
+    let owned_by = ListFilter { owner_org: Some("机构\0".into()), ..Default::default() };
+    assert_eq!(store.list(&owned_by, 10, 0).unwrap().total, 1);
+    assert_eq!(store.user_by_name("ghost\0").unwrap(), None);
+    assert_eq!(store.org_by_name("ghost\0").unwrap(), None);
+    let entry = store
+        .audit(NewAudit {
+            actor: "anonymous".into(),
+            action: "login.failure".into(),
+            target: "ghost\0".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let (entries, _) = store.audit_entries(&AuditFilter::default(), 10, 0).unwrap();
+    assert_eq!(entries[0].seq, entry.seq);
+    assert!(entries[0].target.starts_with("ghost"), "{:?}", entries[0].target);
+    let user =
+        store.create_user(new_user("nul\0name", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    assert_eq!(store.user_by_name("nul\0name").unwrap().map(|u| u.id), Some(user.id));
+}
+
 macro_rules! store_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -1093,6 +1120,11 @@ macro_rules! store_suite {
             fn idempotency_keys() {
                 let (_guard, store) = $make;
                 super::idempotency_keys(&store);
+            }
+            #[test]
+            fn nul_characters_in_text() {
+                let (_guard, store) = $make;
+                super::nul_characters_in_text(&store);
             }
         }
     };

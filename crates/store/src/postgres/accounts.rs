@@ -8,7 +8,7 @@ use postgres::{GenericClient, Row};
 use time::OffsetDateTime;
 use xietong_domain::{Listing, ListingId, OrgId, Scope, Status, UserId};
 
-use super::{Db, PostgresStore, now};
+use super::{Db, PostgresStore, now, opt_text, text, texts};
 use crate::{
     ApiToken, AuditEntry, AuditFilter, AuditTrail, Collaboration, ContactRequest, Credentials, Identity, NewApiToken,
     NewAudit, NewOrg, NewUser, Org, RequestState, Review, ReviewDecision, Session, StoreError, User,
@@ -165,7 +165,16 @@ pub(super) fn insert_audit<C: GenericClient>(db: &mut Db<'_, C>, entry: NewAudit
         .query_one(
             "INSERT INTO audit (at, actor_id, actor, action, target, region_code, ip, detail)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
-            &[&at, &entry.actor_id, &entry.actor, &entry.action, &entry.target, &entry.region_code, &entry.ip, &detail],
+            &[
+                &at,
+                &entry.actor_id,
+                &text(&entry.actor),
+                &text(&entry.action),
+                &text(&entry.target),
+                &opt_text(&entry.region_code),
+                &opt_text(&entry.ip),
+                &detail,
+            ],
         )?
         .try_get(0)?;
     Ok(AuditEntry {
@@ -188,7 +197,7 @@ impl Identity for PostgresStore {
             let inserted = db.query_opt(
                 "INSERT INTO orgs (name, kind, region_code, created_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (name) DO NOTHING RETURNING id",
-                &[&org.name, &org.kind.as_str(), &org.region_code, &created_at],
+                &[&text(&org.name), &org.kind.as_str(), &text(&org.region_code), &created_at],
             )?;
             let Some(inserted) = inserted else {
                 return Err(StoreError::Taken { field: "name", value: org.name });
@@ -216,7 +225,7 @@ impl Identity for PostgresStore {
 
     fn org_by_name(&self, name: &str) -> Result<Option<Org>, StoreError> {
         self.read(|db| {
-            db.query_opt(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE name = $1"), &[&name])?
+            db.query_opt(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE name = $1"), &[&text(name)])?
                 .as_ref()
                 .map(row_org)
                 .transpose()
@@ -242,12 +251,12 @@ impl Identity for PostgresStore {
                  VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7)
                  ON CONFLICT (username) DO NOTHING RETURNING id",
                 &[
-                    &user.username,
-                    &user.display_name,
+                    &text(&user.username),
+                    &text(&user.display_name),
                     &user.role.as_str(),
                     &user.org_id,
-                    &user.region_code,
-                    &user.password_hash,
+                    &opt_text(&user.region_code),
+                    &text(&user.password_hash),
                     &created_at,
                 ],
             )?;
@@ -284,7 +293,7 @@ impl Identity for PostgresStore {
 
     fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
         self.read(|db| {
-            db.query_opt(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"), &[&username])?
+            db.query_opt(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"), &[&text(username)])?
                 .as_ref()
                 .map(row_user)
                 .transpose()
@@ -366,7 +375,7 @@ impl Credentials for PostgresStore {
                     &session.csrf_token,
                     &session.created_at,
                     &session.expires_at,
-                    &session.ip,
+                    &opt_text(&session.ip),
                 ],
             )?;
             insert_audit(db, audit)?;
@@ -407,7 +416,7 @@ impl Credentials for PostgresStore {
                      VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
                     &[
                         &token.user_id,
-                        &token.name,
+                        &text(&token.name),
                         &token.token_hash,
                         &fmt_scopes(&token.scopes),
                         &created_at,
@@ -499,10 +508,10 @@ impl Collaboration for PostgresStore {
                      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
                     &[
                         &listing_id.0,
-                        &from_org,
+                        &text(from_org),
                         &from_user_id,
-                        &to_org,
-                        &message,
+                        &text(to_org),
+                        &text(message),
                         &RequestState::Pending.as_str(),
                         &created_at,
                     ],
@@ -544,7 +553,7 @@ impl Collaboration for PostgresStore {
                     "SELECT {REQUEST_COLUMNS} FROM contact_requests
                      WHERE from_org = ANY($1) OR to_org = ANY($1) ORDER BY id DESC"
                 ),
-                &[&orgs],
+                &[&texts(orgs)],
             )?
             .iter()
             .map(row_request)
@@ -592,7 +601,7 @@ impl Collaboration for PostgresStore {
                 .query_one(
                     "SELECT EXISTS (SELECT 1 FROM contact_requests
                                     WHERE listing_id = $1 AND state = 'accepted' AND from_org = ANY($2))",
-                    &[&listing_id.0, &orgs],
+                    &[&listing_id.0, &texts(orgs)],
                 )?
                 .try_get(0)?)
         })
@@ -612,10 +621,10 @@ impl Collaboration for PostgresStore {
             if required {
                 db.execute(
                     "INSERT INTO review_regions (region_code) VALUES ($1) ON CONFLICT (region_code) DO NOTHING",
-                    &[&region_code],
+                    &[&text(region_code)],
                 )?;
             } else {
-                db.execute("DELETE FROM review_regions WHERE region_code = $1", &[&region_code])?;
+                db.execute("DELETE FROM review_regions WHERE region_code = $1", &[&text(region_code)])?;
             }
             insert_audit(db, audit)?;
             Ok(())
@@ -644,7 +653,7 @@ impl Collaboration for PostgresStore {
                 .query_one(
                     "INSERT INTO reviews (listing_id, reviewer_id, approved, reason, at) VALUES ($1, $2, $3, $4, $5)
                      RETURNING id",
-                    &[&listing_id.0, &reviewer_id, &approved, &reason, &at],
+                    &[&listing_id.0, &reviewer_id, &approved, &text(&reason), &at],
                 )?
                 .try_get(0)?;
             let review = Review { id, listing_id, reviewer_id, approved, reason, at };
@@ -683,16 +692,16 @@ impl AuditTrail for PostgresStore {
             if codes.is_empty() {
                 return Ok((Vec::new(), 0));
             }
-            values.push(Box::new(codes.clone()));
+            values.push(Box::new(texts(codes)));
             clauses.push(format!("region_code = ANY(${})", values.len()));
         }
         if let Some(prefix) = &filter.action_prefix {
             // ILIKE: SQLite's LIKE, which the SQLite store uses, ignores ASCII case too.
-            values.push(Box::new(like_prefix(prefix)));
+            values.push(Box::new(like_prefix(&text(prefix))));
             clauses.push(format!("action ILIKE ${} ESCAPE '\\'", values.len()));
         }
         if let Some(actor) = &filter.actor {
-            values.push(Box::new(actor.clone()));
+            values.push(Box::new(text(actor)));
             clauses.push(format!("actor = ${}", values.len()));
         }
         let where_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };

@@ -203,6 +203,24 @@ fn now() -> OffsetDateTime {
     now.replace_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000).unwrap_or(now)
 }
 
+/// PostgreSQL text cannot hold NUL characters, which SQLite stores as given. Text that users
+/// choose (names, titles, filters, audit fields) goes through here on its way into a statement:
+/// NUL becomes U+FFFD, so such a write succeeds and a lookup finds nothing rather than failing.
+/// Listing bodies and audit details are JSON text, where NUL is escaped, and are kept exactly.
+pub(super) fn text(value: &str) -> String {
+    value.replace('\0', "\u{FFFD}")
+}
+
+/// [`text`] of an optional value.
+pub(super) fn opt_text(value: &Option<String>) -> Option<String> {
+    value.as_deref().map(text)
+}
+
+/// [`text`] of each value.
+pub(super) fn texts(values: &[String]) -> Vec<String> {
+    values.iter().map(|value| text(value)).collect()
+}
+
 /// Whether the statement failed on a unique index.
 fn is_unique_violation(err: &postgres::Error) -> bool {
     err.code() == Some(&SqlState::UNIQUE_VIOLATION)
@@ -303,7 +321,7 @@ fn row_listing(row: &Row) -> Result<Listing, StoreError> {
 
 fn check_unique<C: GenericClient>(db: &mut Db<'_, C>, id: ListingId, body: &ListingBody) -> Result<(), StoreError> {
     if let Some(uscc) = uscc_of(body) {
-        let existing = db.query_opt("SELECT id FROM listings WHERE uscc = $1 AND id <> $2", &[&uscc, &id.0])?;
+        let existing = db.query_opt("SELECT id FROM listings WHERE uscc = $1 AND id <> $2", &[&text(&uscc), &id.0])?;
         if let Some(existing) = existing {
             return Err(StoreError::Duplicate { field: "uscc", existing: ListingId(existing.try_get(0)?) });
         }
@@ -312,7 +330,7 @@ fn check_unique<C: GenericClient>(db: &mut Db<'_, C>, id: ListingId, body: &List
         let existing = db.query_opt(
             "SELECT id FROM listings
              WHERE kind = $1 AND COALESCE(owner_org, '') = COALESCE($2, '') AND external_id = $3 AND id <> $4",
-            &[&body.kind().as_str(), &body.owner_org, external_id, &id.0],
+            &[&body.kind().as_str(), &opt_text(&body.owner_org), &text(external_id), &id.0],
         )?;
         if let Some(existing) = existing {
             return Err(StoreError::Duplicate { field: "external_id", existing: ListingId(existing.try_get(0)?) });
@@ -389,10 +407,10 @@ fn insert<C: GenericClient>(db: &mut Db<'_, C>, body: ListingBody) -> Result<Lis
             &listing.kind().as_str(),
             &listing.body.status.as_str(),
             &listing.body.visibility.as_str(),
-            &listing.body.title,
-            &listing.body.owner_org,
-            &listing.body.external_id,
-            &uscc,
+            &text(&listing.body.title),
+            &opt_text(&listing.body.owner_org),
+            &opt_text(&listing.body.external_id),
+            &uscc.as_deref().map(text),
             &listing.version,
             &listing.created_at,
             &listing.updated_at,
@@ -456,10 +474,10 @@ pub(super) fn replace<C: GenericClient>(
         &listing.kind().as_str(),
         &listing.body.status.as_str(),
         &listing.body.visibility.as_str(),
-        &listing.body.title,
-        &listing.body.owner_org,
-        &listing.body.external_id,
-        &uscc,
+        &text(&listing.body.title),
+        &opt_text(&listing.body.owner_org),
+        &opt_text(&listing.body.external_id),
+        &uscc.as_deref().map(text),
         &listing.version,
         &listing.updated_at,
         &json,
@@ -507,7 +525,7 @@ fn scope_clause(
         visible.push("visibility = 'registered'".into());
     }
     if !provinces.is_empty() {
-        values.push(Box::new(provinces.to_vec()));
+        values.push(Box::new(texts(provinces)));
         visible.push(format!(
             "(visibility = 'region' AND EXISTS (SELECT 1 FROM listing_regions r WHERE r.listing_id = listings.id AND r.code = ANY(${})))",
             values.len()
@@ -517,7 +535,7 @@ fn scope_clause(
     if orgs.is_empty() {
         return published;
     }
-    values.push(Box::new(orgs.to_vec()));
+    values.push(Box::new(texts(orgs)));
     format!("(owner_org = ANY(${}) OR {published})", values.len())
 }
 
@@ -591,15 +609,15 @@ impl Store for PostgresStore {
             clauses.push(format!("status = ${}", values.len()));
         }
         if let Some(owner) = &filter.owner_org {
-            values.push(Box::new(owner.clone()));
+            values.push(Box::new(text(owner)));
             clauses.push(format!("owner_org = ${}", values.len()));
         }
         if let Some(region) = &filter.region {
-            values.push(Box::new(region.clone()));
+            values.push(Box::new(text(region)));
             clauses.push(format!("id IN (SELECT listing_id FROM listing_regions WHERE code = ${})", values.len()));
         }
         if let Some(industry) = &filter.industry {
-            values.push(Box::new(industry.trim().to_ascii_uppercase()));
+            values.push(Box::new(text(&industry.trim().to_ascii_uppercase())));
             clauses.push(format!("id IN (SELECT listing_id FROM listing_industries WHERE code = ${})", values.len()));
         }
         if let Some(ReadScope::Limited { registered, provinces, orgs }) = &filter.scope {
@@ -696,11 +714,11 @@ impl Store for PostgresStore {
                         "SELECT {LISTING_COLUMNS} FROM listings
                          WHERE kind = $1 AND COALESCE(owner_org, '') = COALESCE($2, '') AND external_id = $3"
                     ),
-                    &[&kind.as_str(), owner_org, external_id],
+                    &[&kind.as_str(), &opt_text(owner_org), &text(external_id)],
                 )?,
                 ListingKey::Uscc(uscc) => db.query_opt(
                     &format!("SELECT {LISTING_COLUMNS} FROM listings WHERE uscc = $1"),
-                    &[&uscc.trim().to_ascii_uppercase()],
+                    &[&text(&uscc.trim().to_ascii_uppercase())],
                 )?,
                 ListingKey::TitleOwner { kind, title, owner_org } => db.query_opt(
                     &format!(
@@ -708,7 +726,7 @@ impl Store for PostgresStore {
                          WHERE kind = $1 AND title = $2 AND COALESCE(owner_org, '') = COALESCE($3, '')
                          ORDER BY id LIMIT 1"
                     ),
-                    &[&kind.as_str(), &title.trim(), owner_org],
+                    &[&kind.as_str(), &text(title.trim()), &opt_text(owner_org)],
                 )?,
             };
             row.as_ref().map(row_listing).transpose()
@@ -758,7 +776,7 @@ impl Store for PostgresStore {
 
     fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.read(|db| {
-            let row = db.query_opt("SELECT value FROM meta WHERE key = $1", &[&key])?;
+            let row = db.query_opt("SELECT value FROM meta WHERE key = $1", &[&text(key)])?;
             Ok(row.map(|row| row.try_get(0)).transpose()?)
         })
     }
@@ -767,7 +785,7 @@ impl Store for PostgresStore {
         self.write(|db| {
             db.execute(
                 "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                &[&key, &value],
+                &[&text(key), &text(value)],
             )?;
             Ok(())
         })
@@ -790,14 +808,14 @@ impl crate::Idempotency for PostgresStore {
             let reserved = db.execute(
                 "INSERT INTO idempotency (scope, key, fingerprint, created_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (scope, key) DO NOTHING",
-                &[&scope, &key, &fingerprint, &now],
+                &[&text(scope), &text(key), &fingerprint, &now],
             )?;
             if reserved == 1 {
                 return Ok(IdempotencyBegin::Started);
             }
             let found = db.query_opt(
                 "SELECT fingerprint, status, content_type, location, body FROM idempotency WHERE scope = $1 AND key = $2",
-                &[&scope, &key],
+                &[&text(scope), &text(key)],
             )?;
             // Gone again: its request failed and released it in the meantime; retrying is safe.
             let Some(row) = found else {
@@ -827,8 +845,8 @@ impl crate::Idempotency for PostgresStore {
                         "UPDATE idempotency SET status = $3, content_type = $4, location = $5, body = $6
                          WHERE scope = $1 AND key = $2",
                         &[
-                            &scope,
-                            &key,
+                            &text(scope),
+                            &text(key),
                             &i32::from(response.status),
                             &response.content_type,
                             &response.location,
@@ -839,7 +857,7 @@ impl crate::Idempotency for PostgresStore {
                 None => {
                     db.execute(
                         "DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND status IS NULL",
-                        &[&scope, &key],
+                        &[&text(scope), &text(key)],
                     )?;
                 }
             }
