@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The one test command: installs what the tests need when it is missing, then runs every test.
+# The one test command: installs what the tests need when it is missing (Chromium for the browser
+# tests, PostgreSQL for the store tests), then runs every test.
 # Usage: ./scripts/test.sh            (run as root to let it install system packages)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +27,11 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The store contract suite runs on SQLite and on a real PostgreSQL: a private server for this
+# run, stopped and removed on exit.
+source scripts/lib/pg-test-server.sh
+trap pg_test_server_stop EXIT
+pg_test_server_start
+
 cargo test --workspace --locked

@@ -74,10 +74,13 @@ impl DataDir {
 }
 
 fn open_url(url: &str) -> anyhow::Result<Arc<dyn Database>> {
-    anyhow::bail!(
-        "unsupported database URL {}: use postgres://USER@HOST:PORT/DATABASE, or no URL for the data directory's SQLite file",
-        redact_password(url)
-    )
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        anyhow::bail!(
+            "unsupported database URL {}: use postgres://USER@HOST:PORT/DATABASE, or no URL for the data directory's SQLite file",
+            redact_password(url)
+        );
+    }
+    xietong_store::open_url(url).with_context(|| format!("failed to open the database {}", redact_password(url)))
 }
 
 /// The URL with any password replaced by `***`.

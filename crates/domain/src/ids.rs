@@ -1,5 +1,6 @@
 //! Ids of account records: numbers the store assigns, typed so that a user id cannot be passed
-//! where an organisation id is meant. They serialise as plain numbers.
+//! where an organisation id is meant. They serialise as plain numbers, and are `INTEGER` values in
+//! SQLite (feature `sqlite`) and `INT8` values in PostgreSQL (feature `postgres`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -39,6 +40,39 @@ macro_rules! record_id {
                 i64::column_result(value).map($name)
             }
         }
+
+        /// An `INT8` (`BIGINT`) value.
+        #[cfg(feature = "postgres")]
+        impl postgres_types::ToSql for $name {
+            fn to_sql(
+                &self,
+                ty: &postgres_types::Type,
+                out: &mut bytes::BytesMut,
+            ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+                self.0.to_sql(ty, out)
+            }
+
+            fn accepts(ty: &postgres_types::Type) -> bool {
+                <i64 as postgres_types::ToSql>::accepts(ty)
+            }
+
+            postgres_types::to_sql_checked!();
+        }
+
+        /// From an `INT8` (`BIGINT`) column.
+        #[cfg(feature = "postgres")]
+        impl<'a> postgres_types::FromSql<'a> for $name {
+            fn from_sql(
+                ty: &postgres_types::Type,
+                raw: &'a [u8],
+            ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                <i64 as postgres_types::FromSql>::from_sql(ty, raw).map($name)
+            }
+
+            fn accepts(ty: &postgres_types::Type) -> bool {
+                <i64 as postgres_types::FromSql>::accepts(ty)
+            }
+        }
     };
 }
 
@@ -50,3 +84,21 @@ record_id!(
     /// Id of a registered organisation.
     OrgId
 );
+
+#[cfg(all(test, feature = "postgres"))]
+mod postgres_tests {
+    use postgres_types::{FromSql, ToSql, Type};
+
+    use super::*;
+
+    #[test]
+    fn ids_are_int8_values() {
+        let mut buffer = bytes::BytesMut::new();
+        UserId(-7).to_sql_checked(&Type::INT8, &mut buffer).unwrap();
+        assert_eq!(&buffer[..], &(-7i64).to_be_bytes());
+        assert_eq!(OrgId::from_sql(&Type::INT8, &buffer).unwrap(), OrgId(-7));
+        assert!(<UserId as ToSql>::accepts(&Type::INT8));
+        assert!(!<UserId as ToSql>::accepts(&Type::TEXT));
+        assert!(UserId(1).to_sql_checked(&Type::INT4, &mut buffer).is_err(), "no silent narrowing");
+    }
+}

@@ -2,20 +2,49 @@
 //! replaying the change log (`changes_since`), so every write also appends a change in the same
 //! transaction.
 //!
-//! The trait is synchronous: the SQLite backend does blocking IO, and async callers wrap calls in
+//! The trait is synchronous: both backends do blocking IO, and async callers wrap calls in
 //! `spawn_blocking`.
+//!
+//! Two backends implement every trait here: [`SqliteStore`] (one file, the embedded default) and
+//! [`PostgresStore`] (a server several nodes share). [`open_url`] picks one by URL.
 
 mod accounts;
 mod deals;
 mod idempotency;
+mod postgres;
 mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
 
 use xietong_domain::{Kind, Listing, ListingBody, ListingId, ReadScope, Status};
 
 pub use accounts::*;
 pub use deals::*;
 pub use idempotency::{Idempotency, IdempotencyBegin, StoredResponse};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+/// Everything a database holds (listings, accounts, idempotency keys, deals), as one backend
+/// implements it on one database, so writes and their audit entries share transactions.
+/// `Arc<dyn Database>` coerces to `Arc<dyn Store>`, `Arc<dyn Accounts>` and the others.
+pub trait Database: Store + Accounts + Idempotency + Deals {}
+
+impl<T: Store + Accounts + Idempotency + Deals> Database for T {}
+
+/// Opens the database a URL names: `postgres://…` or `postgresql://…` connects to PostgreSQL
+/// ([`PostgresStore::connect`]); `sqlite://PATH`, `sqlite:PATH` or a plain path opens (creating)
+/// a SQLite file ([`SqliteStore::open`]). Pending migrations are applied either way.
+pub fn open_url(url: &str) -> Result<Arc<dyn Database>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStore::connect(url)?));
+    }
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    if path.is_empty() {
+        return Err(StoreError::backend(format!("no database file in {url:?}")));
+    }
+    Ok(Arc::new(SqliteStore::open(Path::new(path))?))
+}
 
 /// What can go wrong in a store. Callers match on every variant but `Backend`, which is logged.
 #[derive(Debug, thiserror::Error)]
@@ -158,12 +187,6 @@ pub struct SiteLink {
     /// Ids of the enterprises, for drill-down and distinct counting across regions.
     pub enterprise_ids: Vec<ListingId>,
 }
-
-/// Everything one database holds: listings, accounts and idempotency keys. Every backend
-/// implements all of it on one database, so writes and their audit entries share transactions.
-pub trait Database: Store + Accounts + Idempotency + Deals {}
-
-impl<T: Store + Accounts + Idempotency + Deals> Database for T {}
 
 /// Persistent storage of listings. Bodies passed in are already validated.
 pub trait Store: Send + Sync {

@@ -1,6 +1,9 @@
-//! One contract suite for every `Store` backend.
+//! One contract suite for every `Store` backend: `store_suite!` runs each test on SQLite and on
+//! PostgreSQL. The PostgreSQL tests need a server: `./scripts/test.sh` starts one and sets
+//! `XT_TEST_DATABASE_URL`; each test makes its own database there and drops it afterwards.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use time::macros::{datetime, offset};
 use time::{Duration, OffsetDateTime};
@@ -9,9 +12,10 @@ use xietong_domain::{
     Kind, ListingBody, ListingId, OrgId, OrgKind, ReadScope, Role, Scope, Status, UserId, Visibility,
 };
 use xietong_store::{
-    Accounts, AuditEntry, AuditFilter, AuditTrail, Broker, Credentials, Deal, DealChange, DealFilter, Deals, Identity,
-    ListFilter, ListingKey, ListingWrite, NewApiToken, NewAudit, NewDeal, NewOrg, NewUser, RequestState,
-    ReviewDecision, Session, SqliteStore, Store, StoreError, WriteOp,
+    Accounts, AuditEntry, AuditFilter, AuditTrail, Broker, Change, Credentials, Deal, DealChange, DealFilter, Deals,
+    Idempotency, IdempotencyBegin, Identity, ListFilter, ListingKey, ListingWrite, NewApiToken, NewAudit, NewDeal,
+    NewOrg, NewUser, PostgresStore, RequestState, ReviewDecision, Session, SqliteStore, Store, StoreError,
+    StoredResponse, WriteOp,
 };
 
 fn body(json: serde_json::Value) -> ListingBody {
@@ -1003,6 +1007,161 @@ fn deals_move_one_version_at_a_time(store: &(impl Store + Accounts + Deals)) {
     );
 }
 
+/// The whole change log after `after_seq`, oldest first.
+fn change_log(store: &dyn Store, after_seq: u64) -> Vec<Change> {
+    let mut log = Vec::new();
+    let mut after = after_seq;
+    loop {
+        let page = store.changes_since(after, 100).unwrap();
+        let Some(last) = page.last() else {
+            return log;
+        };
+        after = last.seq;
+        log.extend(page);
+    }
+}
+
+/// The index follower reads the change log incrementally while writers commit, and assumes that
+/// sequence order is commit order: a change that became visible after a later one would be
+/// skipped for good. Several threads write (single writes and batches) while a follower reads;
+/// what it read must be exactly the final log.
+fn change_log_read_while_writing_skips_nothing(store: &dyn Store) {
+    const WRITERS: usize = 4;
+    const ROUNDS: usize = 25;
+    let before = store.last_seq().unwrap();
+    let writing_done = AtomicBool::new(false);
+    let followed: Vec<Change> = std::thread::scope(|scope| {
+        let follower = scope.spawn(|| {
+            let mut followed = Vec::new();
+            let mut after = before;
+            loop {
+                // Read the flag first: a read that starts after the last write committed sees all.
+                let finished = writing_done.load(Ordering::SeqCst);
+                let page = store.changes_since(after, 50).unwrap();
+                if let Some(last) = page.last() {
+                    after = last.seq;
+                } else if finished {
+                    return followed;
+                }
+                followed.extend(page);
+            }
+        });
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|writer| {
+                scope.spawn(move || {
+                    for round in 0..ROUNDS {
+                        let title = format!("并发 {writer}-{round}");
+                        let created = store.create(achievement(&title, "110106", "3741")).unwrap();
+                        store.update(created.id, 1, created.body.clone()).unwrap();
+                        store
+                            .write_batch(vec![
+                                WriteOp::Create(achievement(&format!("{title} 甲"), "130638", "C")),
+                                WriteOp::Update { id: created.id, expected_version: 2, body: created.body.clone() },
+                            ])
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        writing_done.store(true, Ordering::SeqCst);
+        follower.join().unwrap()
+    });
+    let log = change_log(store, before);
+    assert_eq!(log.len(), WRITERS * ROUNDS * 4);
+    assert!(log.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(followed.len(), log.len(), "the follower skipped changes");
+    assert_eq!(followed, log);
+}
+
+/// Of concurrent updates from the same version exactly one wins; the others get a conflict (no
+/// lost update).
+fn concurrent_updates_from_one_version_one_wins(store: &dyn Store) {
+    const WRITERS: usize = 6;
+    let created = store.create(achievement("争用", "110106", "C")).unwrap();
+    let outcomes: Vec<Result<i64, StoreError>> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|writer| {
+                let mut body = created.body.clone();
+                body.title = format!("争用 {writer}");
+                scope.spawn(move || store.update(created.id, 1, body).map(|l| l.version))
+            })
+            .collect();
+        writers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let won: Vec<&i64> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert_eq!(won, vec![&2], "{outcomes:?}");
+    for outcome in &outcomes {
+        if let Err(err) = outcome {
+            assert!(matches!(err, StoreError::Conflict { expected: 1, actual: 2, .. }), "{err:?}");
+        }
+    }
+    let stored = store.get(created.id).unwrap();
+    assert_eq!(stored.version, 2);
+}
+
+fn idempotency_keys(store: &impl Idempotency) {
+    let now = 1_900_000_000;
+    let begin = |key: &str, fingerprint: &str, at: i64| store.idempotency_begin("user:1", key, fingerprint, at, 3600);
+    assert_eq!(begin("k1", "fp", now).unwrap(), IdempotencyBegin::Started);
+    assert_eq!(begin("k1", "fp", now).unwrap(), IdempotencyBegin::InProgress);
+    assert_eq!(begin("k1", "other", now).unwrap(), IdempotencyBegin::Mismatch);
+    assert_eq!(
+        store.idempotency_begin("user:2", "k1", "fp", now, 3600).unwrap(),
+        IdempotencyBegin::Started,
+        "per scope"
+    );
+    let response = StoredResponse {
+        status: 201,
+        content_type: Some("application/json".into()),
+        location: Some("/api/v1/listings/x".into()),
+        body: b"{\"id\":\"x\"}".to_vec(),
+    };
+    store.idempotency_finish("user:1", "k1", Some(&response)).unwrap();
+    assert_eq!(begin("k1", "fp", now + 1).unwrap(), IdempotencyBegin::Replay(response.clone()));
+    assert_eq!(begin("k1", "other", now + 1).unwrap(), IdempotencyBegin::Mismatch);
+    // A failed request releases its key; a finished one is not released.
+    assert_eq!(begin("k2", "fp", now).unwrap(), IdempotencyBegin::Started);
+    store.idempotency_finish("user:1", "k2", None).unwrap();
+    assert_eq!(begin("k2", "fp", now).unwrap(), IdempotencyBegin::Started);
+    store.idempotency_finish("user:1", "k1", None).unwrap();
+    assert_eq!(begin("k1", "fp", now + 2).unwrap(), IdempotencyBegin::Replay(response.clone()));
+    // Keys older than the keeping time are forgotten.
+    assert_eq!(begin("k1", "other", now + 3601).unwrap(), IdempotencyBegin::Started);
+    let empty = StoredResponse { status: 204, content_type: None, location: None, body: Vec::new() };
+    store.idempotency_finish("user:1", "k1", Some(&empty)).unwrap();
+    assert_eq!(begin("k1", "other", now + 3602).unwrap(), IdempotencyBegin::Replay(empty));
+}
+
+/// SQLite stores NUL characters as given; PostgreSQL text cannot hold them. Whatever a user
+/// types (a login name, a title) must neither fail a write nor a lookup on either backend.
+fn nul_characters_in_text(store: &(impl Store + Accounts)) {
+    let mut body = achievement("标题\0尾", "110106", "C");
+    body.owner_org = Some("机构\0".into());
+    let created = store.create(body).unwrap();
+    assert_eq!(store.get(created.id).unwrap(), created, "the body is kept exactly");
+    let owned_by = ListFilter { owner_org: Some("机构\0".into()), ..Default::default() };
+    assert_eq!(store.list(&owned_by, 10, 0).unwrap().total, 1);
+    assert_eq!(store.user_by_name("ghost\0").unwrap(), None);
+    assert_eq!(store.org_by_name("ghost\0").unwrap(), None);
+    let entry = store
+        .audit(NewAudit {
+            actor: "anonymous".into(),
+            action: "login.failure".into(),
+            target: "ghost\0".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let (entries, _) = store.audit_entries(&AuditFilter::default(), 10, 0).unwrap();
+    assert_eq!(entries[0].seq, entry.seq);
+    assert!(entries[0].target.starts_with("ghost"), "{:?}", entries[0].target);
+    let user =
+        store.create_user(new_user("nul\0name", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    assert_eq!(store.user_by_name("nul\0name").unwrap().map(|u| u.id), Some(user.id));
+}
+
 macro_rules! store_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -1117,6 +1276,26 @@ macro_rules! store_suite {
                 let (_guard, store) = $make;
                 super::audit_trail_filters(&store);
             }
+            #[test]
+            fn change_log_read_while_writing_skips_nothing() {
+                let (_guard, store) = $make;
+                super::change_log_read_while_writing_skips_nothing(&store);
+            }
+            #[test]
+            fn concurrent_updates_from_one_version_one_wins() {
+                let (_guard, store) = $make;
+                super::concurrent_updates_from_one_version_one_wins(&store);
+            }
+            #[test]
+            fn idempotency_keys() {
+                let (_guard, store) = $make;
+                super::idempotency_keys(&store);
+            }
+            #[test]
+            fn nul_characters_in_text() {
+                let (_guard, store) = $make;
+                super::nul_characters_in_text(&store);
+            }
         }
     };
 }
@@ -1128,6 +1307,143 @@ fn sqlite() -> (tempfile::TempDir, SqliteStore) {
 }
 
 store_suite!(sqlite_backend, sqlite());
+
+/// A database of its own on the test server, dropped with the guard.
+struct PostgresTestDb {
+    admin_url: String,
+    name: String,
+}
+
+/// The variable naming the test server (a URL of a database to connect to for creating others).
+const TEST_DATABASE_URL: &str = "XT_TEST_DATABASE_URL";
+
+impl PostgresTestDb {
+    fn create() -> (PostgresTestDb, String) {
+        let admin_url = std::env::var(TEST_DATABASE_URL).unwrap_or_else(|_| {
+            panic!(
+                "{TEST_DATABASE_URL} is not set: the store tests run on PostgreSQL too. Run ./scripts/test.sh, which \
+                 starts a server, or set {TEST_DATABASE_URL} to a server's URL, e.g. \
+                 postgres://postgres@127.0.0.1:55432/postgres"
+            )
+        });
+        let name = format!("xt_{}_{}", std::process::id(), uuid::Uuid::now_v7().simple());
+        let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls)
+            .unwrap_or_else(|err| panic!("cannot connect to {TEST_DATABASE_URL}={admin_url}: {err}"));
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+        let url = database_url(&admin_url, &name);
+        (PostgresTestDb { admin_url, name }, url)
+    }
+}
+
+impl Drop for PostgresTestDb {
+    fn drop(&mut self) {
+        let dropped = postgres::Client::connect(&self.admin_url, postgres::NoTls)
+            .and_then(|mut admin| admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)));
+        if let Err(err) = dropped {
+            eprintln!("failed to drop test database {}: {err}", self.name);
+        }
+    }
+}
+
+/// `url` with its database name replaced by `name` (`postgres://user@host:port/db?options`).
+fn database_url(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    format!("{server}/{name}{query}")
+}
+
+fn postgres() -> (PostgresTestDb, PostgresStore) {
+    let (guard, url) = PostgresTestDb::create();
+    let store = PostgresStore::connect(&url).unwrap();
+    (guard, store)
+}
+
+store_suite!(postgres_backend, postgres());
+
+#[test]
+fn test_database_urls_name_the_database() {
+    assert_eq!(database_url("postgres://u@h:1/postgres", "xt_1"), "postgres://u@h:1/xt_1");
+    assert_eq!(database_url("postgres://u@h:1", "xt_1"), "postgres://u@h:1/xt_1");
+    assert_eq!(
+        database_url("postgresql://u:p@h/db?sslmode=disable", "xt_1"),
+        "postgresql://u:p@h/xt_1?sslmode=disable"
+    );
+}
+
+#[test]
+fn postgres_data_survives_reconnect() {
+    let (guard, url) = PostgresTestDb::create();
+    let id = {
+        let store = PostgresStore::connect(&url).unwrap();
+        store.create(achievement("持久", "110106", "C")).unwrap().id
+    };
+    // Connecting again finds the schema applied and applies nothing.
+    let reconnected = PostgresStore::connect(&url).unwrap();
+    assert_eq!(reconnected.get(id).unwrap().body.title, "持久");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let versions: Vec<i64> = client
+        .query("SELECT version FROM schema_migrations ORDER BY version", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, vec![1, 2, 3], "each migration applied once");
+    drop(reconnected);
+    drop(guard);
+}
+
+#[test]
+fn postgres_audit_is_append_only() {
+    let (guard, url) = PostgresTestDb::create();
+    let store = PostgresStore::connect(&url).unwrap();
+    let entry =
+        store.audit(NewAudit { actor: "alice".into(), action: "login.success".into(), ..Default::default() }).unwrap();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    for statement in ["UPDATE audit SET actor = 'mallory'", "DELETE FROM audit", "TRUNCATE audit"] {
+        let refused = client.batch_execute(statement).unwrap_err();
+        let message = refused.as_db_error().map(|e| e.message().to_string()).unwrap_or_default();
+        assert!(message.contains("append-only"), "{statement}: {refused:?}");
+    }
+    let (entries, total) = store.audit_entries(&AuditFilter::default(), 10, 0).unwrap();
+    assert_eq!((entries, total), (vec![entry], 1));
+    drop(store);
+    drop(guard);
+}
+
+#[test]
+fn postgres_delete_removes_derived_rows() {
+    let (guard, url) = PostgresTestDb::create();
+    let store = PostgresStore::connect(&url).unwrap();
+    let listing = store.create(enterprise("企业", "91110108551385082Q")).unwrap();
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut derived = |table: &str| -> i64 {
+        client
+            .query_one(&format!("SELECT COUNT(*) FROM {table} WHERE listing_id = $1"), &[&listing.id.0])
+            .unwrap()
+            .get(0)
+    };
+    assert!(derived("listing_regions") > 0 && derived("enterprise_sites") > 0);
+    store.delete(listing.id).unwrap();
+    assert_eq!((derived("listing_regions"), derived("listing_industries"), derived("enterprise_sites")), (0, 0, 0));
+    drop(store);
+    drop(guard);
+}
+
+#[test]
+fn postgres_connect_reports_an_unreachable_server() {
+    let err = PostgresStore::connect("postgres://postgres@127.0.0.1:1/xt_nowhere").unwrap_err();
+    assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+    assert!(format!("{err}").contains("PostgreSQL"), "{err}");
+    let err = PostgresStore::connect("not a url at all").unwrap_err();
+    assert!(format!("{err}").contains("invalid PostgreSQL URL"), "{err}");
+}
 
 #[test]
 fn sqlite_data_survives_reopen() {
@@ -1180,4 +1496,37 @@ fn sqlite_account_timestamps_compare_as_text() {
     let conn = rusqlite::Connection::open(dir.path().join("xietong.db")).unwrap();
     let stored: String = conn.query_row("SELECT expires_at FROM sessions", [], |r| r.get(0)).unwrap();
     assert_eq!(stored, "2030-01-01T00:00:00.250000000Z");
+}
+
+/// Each connection of the `postgres` client owns a small tokio runtime, and tokio refuses to drop
+/// a runtime inside async code; an app whose last handle to the store goes in async code (an
+/// async `main` returning) must not panic.
+#[test]
+fn postgres_store_can_be_dropped_in_async_code() {
+    let (guard, url) = PostgresTestDb::create();
+    let store = PostgresStore::connect(&url).unwrap();
+    store.create(achievement("异步", "110106", "C")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    runtime.block_on(async move { drop(store) });
+    drop(guard);
+}
+
+#[test]
+fn open_url_picks_the_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("by-url.db");
+    let sqlite = xietong_store::open_url(&format!("sqlite://{}", path.display())).unwrap();
+    let id = sqlite.create(achievement("按地址", "110106", "C")).unwrap().id;
+    drop(sqlite);
+    let reopened = xietong_store::open_url(path.to_str().unwrap()).unwrap();
+    assert_eq!(reopened.get(id).unwrap().body.title, "按地址");
+    assert!(xietong_store::open_url("sqlite://").is_err());
+
+    let (guard, url) = PostgresTestDb::create();
+    let database = xietong_store::open_url(&url).unwrap();
+    let listing = database.create(achievement("按地址", "110106", "C")).unwrap();
+    let store: std::sync::Arc<dyn Store> = database.clone();
+    assert_eq!(store.get(listing.id).unwrap(), listing);
+    drop((store, database));
+    drop(guard);
 }
