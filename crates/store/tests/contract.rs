@@ -1285,6 +1285,20 @@ fn postgres_data_survives_reconnect() {
     drop(guard);
 }
 
+/// Several nodes starting at once on a fresh database apply each migration once.
+#[test]
+fn postgres_nodes_starting_together_migrate_once() {
+    let (guard, url) = PostgresTestDb::create();
+    let stores = race(3, |_| PostgresStore::connect(&url));
+    assert!(stores.iter().all(Result::is_ok), "{stores:?}");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let versions: Vec<i64> =
+        client.query("SELECT version FROM schema_migrations", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(versions, vec![1]);
+    drop(stores);
+    drop(guard);
+}
+
 #[test]
 fn postgres_audit_is_append_only() {
     let (guard, url) = PostgresTestDb::create();
