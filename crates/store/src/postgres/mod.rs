@@ -651,15 +651,17 @@ impl Store for PostgresStore {
     }
 
     fn scan(&self, after: Option<ListingId>, limit: u32) -> Result<Vec<Listing>, StoreError> {
-        let after: Option<Uuid> = after.map(|id| id.0);
         let limit = i64::from(limit);
         self.read(|db| {
-            let rows = db.query(
-                &format!(
-                    "SELECT {LISTING_COLUMNS} FROM listings WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
-                ),
-                &[&after, &limit],
-            )?;
+            // Two statements rather than `$1 IS NULL OR id > $1`, whose cached generic plan could
+            // not use the primary key and would read the whole table for every page.
+            let rows = match after {
+                Some(after) => db.query(
+                    &format!("SELECT {LISTING_COLUMNS} FROM listings WHERE id > $1 ORDER BY id LIMIT $2"),
+                    &[&after.0, &limit],
+                )?,
+                None => db.query(&format!("SELECT {LISTING_COLUMNS} FROM listings ORDER BY id LIMIT $1"), &[&limit])?,
+            };
             rows.iter().map(row_listing).collect()
         })
     }
