@@ -1299,6 +1299,34 @@ fn postgres_nodes_starting_together_migrate_once() {
     drop(guard);
 }
 
+/// Connections the server closes (restart, terminated backends) are replaced: a read in flight is
+/// run again on a fresh connection, and later calls get fresh ones.
+#[test]
+fn postgres_store_replaces_connections_the_server_closed() {
+    let (guard, url) = PostgresTestDb::create();
+    let store = PostgresStore::connect(&url).unwrap();
+    let listing = store.create(achievement("断线", "110106", "C")).unwrap();
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let terminated: i64 = admin
+        .query_one(
+            "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(terminated >= 1);
+    assert_eq!(store.get(listing.id).unwrap(), listing);
+    let terminate = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    admin.batch_execute(terminate).unwrap();
+    store.create(achievement("重连", "110106", "C")).unwrap();
+    admin.batch_execute(terminate).unwrap();
+    assert_eq!(store.list(&ListFilter::default(), 10, 0).unwrap().total, 2);
+    drop((store, admin));
+    drop(guard);
+}
+
 #[test]
 fn postgres_audit_is_append_only() {
     let (guard, url) = PostgresTestDb::create();
