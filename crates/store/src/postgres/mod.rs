@@ -9,6 +9,10 @@
 //! version `Conflict` rather than a lost update; the change-log rows of a transaction are
 //! appended just before it commits, under one advisory lock, so that sequence order is commit
 //! order (see [`append_changes`]).
+//!
+//! Connections the server closed (a restart, an idle timeout) are replaced without failing calls
+//! where that is safe: reads run again, and a write whose BEGIN fails moves to another
+//! connection; a write that fails after its BEGIN is reported, never repeated.
 
 mod accounts;
 mod migrate;
@@ -90,7 +94,7 @@ struct PooledClient {
     statements: HashMap<String, Statement>,
     /// When it was last checked out.
     last_used: Instant,
-    /// Found dead by a probe: the pool drops it when it comes back.
+    /// Found dead (by a probe or a failed call): the pool drops it when it comes back.
     broken: bool,
 }
 
