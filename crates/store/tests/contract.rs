@@ -1162,6 +1162,61 @@ fn nul_characters_in_text(store: &(impl Store + Accounts)) {
     assert_eq!(store.user_by_name("nul\0name").unwrap().map(|u| u.id), Some(user.id));
 }
 
+/// Runs `f(i)` on `n` threads at once and returns the results in thread order.
+fn race<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let start = std::sync::Barrier::new(n);
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..n)
+            .map(|i| {
+                let (start, f) = (&start, &f);
+                scope.spawn(move || {
+                    start.wait();
+                    f(i)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    })
+}
+
+/// Concurrent requests for one unique thing: exactly one gets it, and the others get the answer
+/// they would get one after the other (a duplicate, a key in progress, a decided request).
+fn concurrent_claims_of_one_key_one_wins(store: &(impl Store + Accounts + Idempotency)) {
+    const RACERS: usize = 4;
+    let creates = race(RACERS, |i| store.create(enterprise(&format!("同码 {i}"), "91110000802100433B")));
+    let created: Vec<_> = creates.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(created.len(), 1, "{creates:?}");
+    for result in &creates {
+        if let Err(err) = result {
+            assert!(
+                matches!(err, StoreError::Duplicate { field: "uscc", existing } if *existing == created[0].id),
+                "{err:?}"
+            );
+        }
+    }
+
+    let begins = race(RACERS, |_| store.idempotency_begin("user:1", "same", "fp", 1_900_000_000, 3600).unwrap());
+    assert_eq!(begins.iter().filter(|b| **b == IdempotencyBegin::Started).count(), 1, "{begins:?}");
+    assert!(begins.iter().all(|b| matches!(b, IdempotencyBegin::Started | IdempotencyBegin::InProgress)));
+
+    let asker = store.create_user(new_user("racer", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    let request = store
+        .create_contact_request(created[0].id, "乙机构", asker.id, "甲机构", "", &|_| {
+            noted("contact_request.create")
+        })
+        .unwrap();
+    let decisions = race(RACERS, |i| {
+        store
+            .decide_contact_request(request.id, i % 2 == 0, asker.id, T0, &|_| noted("contact_request.decide"))
+            .unwrap()
+    });
+    let decided: Vec<_> = decisions.iter().flatten().collect();
+    assert_eq!(decided.len(), 1, "{decisions:?}");
+    assert_eq!(store.contact_request(request.id).unwrap().as_ref(), Some(decided[0]));
+    let audited_decisions = audited(store).into_iter().filter(|a| a == "contact_request.decide").count();
+    assert_eq!(audited_decisions, 1, "only the winner is audited");
+}
+
 macro_rules! store_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -1292,6 +1347,11 @@ macro_rules! store_suite {
                 super::idempotency_keys(&store);
             }
             #[test]
+            fn concurrent_claims_of_one_key_one_wins() {
+                let (_guard, store) = $make;
+                super::concurrent_claims_of_one_key_one_wins(&store);
+            }
+            #[test]
             fn nul_characters_in_text() {
                 let (_guard, store) = $make;
                 super::nul_characters_in_text(&store);
@@ -1396,6 +1456,48 @@ fn postgres_data_survives_reconnect() {
         .collect();
     assert_eq!(versions, vec![1, 2, 3], "each migration applied once");
     drop(reconnected);
+    drop(guard);
+}
+
+/// Several nodes starting at once on a fresh database apply each migration once.
+#[test]
+fn postgres_nodes_starting_together_migrate_once() {
+    let (guard, url) = PostgresTestDb::create();
+    let stores = race(3, |_| PostgresStore::connect(&url));
+    assert!(stores.iter().all(Result::is_ok), "{stores:?}");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let versions: Vec<i64> =
+        client.query("SELECT version FROM schema_migrations", &[]).unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(versions, vec![1]);
+    drop(stores);
+    drop(guard);
+}
+
+/// Connections the server closes (restart, terminated backends) are replaced: a read in flight is
+/// run again on a fresh connection, and later calls get fresh ones.
+#[test]
+fn postgres_store_replaces_connections_the_server_closed() {
+    let (guard, url) = PostgresTestDb::create();
+    let store = PostgresStore::connect(&url).unwrap();
+    let listing = store.create(achievement("断线", "110106", "C")).unwrap();
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let terminated: i64 = admin
+        .query_one(
+            "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) t",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(terminated >= 1);
+    assert_eq!(store.get(listing.id).unwrap(), listing);
+    let terminate = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    admin.batch_execute(terminate).unwrap();
+    store.create(achievement("重连", "110106", "C")).unwrap();
+    admin.batch_execute(terminate).unwrap();
+    assert_eq!(store.list(&ListFilter::default(), 10, 0).unwrap().total, 2);
+    drop((store, admin));
     drop(guard);
 }
 

@@ -9,15 +9,19 @@
 //! version `Conflict` rather than a lost update; the change-log rows of a transaction are
 //! appended just before it commits, under one advisory lock, so that sequence order is commit
 //! order (see [`append_changes`]).
+//!
+//! Connections the server closed (a restart, an idle timeout) are replaced without failing calls
+//! where that is safe: reads run again, and a write whose BEGIN fails moves to another
+//! connection; a write that fails after its BEGIN is reported, never repeated.
 
 mod accounts;
 mod deals;
 mod migrate;
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use postgres::error::SqlState;
+use postgres::error::{Severity, SqlState};
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls, Row, Statement, Transaction};
 use time::OffsetDateTime;
@@ -38,6 +42,11 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Prepared statements a connection keeps at most; past that it forgets them all and starts
 /// again (the SQL the store runs has far fewer shapes, so this only bounds a surprise).
 const STATEMENT_CACHE_LIMIT: usize = 512;
+
+/// A connection idle longer than this is probed (an empty query) before use: the server may have
+/// closed it meanwhile (restart, idle timeout, terminated). Busier connections are not probed, so
+/// the hot path pays no extra round trip.
+const PROBE_IDLE_AFTER: Duration = Duration::from_secs(5);
 
 /// Key of the transaction-level advisory lock that every transaction appending to the change
 /// log holds while it takes its sequence numbers and commits ("xietong" and 1).
@@ -84,9 +93,17 @@ struct PooledClient {
     /// Always `Some` until dropped.
     client: Option<Client>,
     statements: HashMap<String, Statement>,
+    /// When it was last checked out.
+    last_used: Instant,
+    /// Found dead (by a probe or a failed call): the pool drops it when it comes back.
+    broken: bool,
 }
 
 impl PooledClient {
+    fn new(client: Client) -> PooledClient {
+        PooledClient { client: Some(client), statements: HashMap::new(), last_used: Instant::now(), broken: false }
+    }
+
     /// The client and the statements prepared on it.
     fn parts(&mut self) -> (&mut Client, &mut HashMap<String, Statement>) {
         let client = self.client.as_mut().expect("a pooled client is present until it is dropped");
@@ -119,7 +136,7 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = postgres::Error;
 
     fn connect(&self) -> Result<PooledClient, postgres::Error> {
-        Ok(PooledClient { client: Some(self.config.connect(NoTls)?), statements: HashMap::new() })
+        Ok(PooledClient::new(self.config.connect(NoTls)?))
     }
 
     fn is_valid(&self, conn: &mut PooledClient) -> Result<(), postgres::Error> {
@@ -127,7 +144,7 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 
     fn has_broken(&self, conn: &mut PooledClient) -> bool {
-        conn.client.as_ref().is_none_or(Client::is_closed)
+        conn.broken || conn.client.as_ref().is_none_or(Client::is_closed)
     }
 }
 
@@ -222,6 +239,22 @@ pub(super) fn texts(values: &[String]) -> Vec<String> {
     values.iter().map(|value| text(value)).collect()
 }
 
+/// Whether the error says the connection is gone (closed, broken, or ended by the server with a
+/// FATAL error such as "terminating connection due to administrator command").
+fn is_connection_lost(err: &postgres::Error) -> bool {
+    err.is_closed()
+        || err.as_db_error().is_some_and(|db_error| db_error.parsed_severity() == Some(Severity::Fatal))
+        || std::error::Error::source(err).is_some_and(|source| source.is::<std::io::Error>())
+}
+
+/// [`is_connection_lost`] of a store error's cause.
+fn lost_connection(err: &StoreError) -> bool {
+    let StoreError::Backend { source: Some(source), .. } = err else {
+        return false;
+    };
+    source.downcast_ref::<postgres::Error>().is_some_and(is_connection_lost)
+}
+
 /// Whether the statement failed on a unique index.
 fn is_unique_violation(err: &postgres::Error) -> bool {
     err.code() == Some(&SqlState::UNIQUE_VIOLATION)
@@ -241,38 +274,91 @@ impl PostgresStore {
             url.parse().map_err(|err| StoreError::backend_caused("invalid PostgreSQL URL", err))?;
         // The first connection runs the migrations; it also reports a wrong URL or an unreachable
         // server at once, where the pool would retry until its timeout.
-        let mut first = PooledClient { client: Some(config.connect(NoTls)?), statements: HashMap::new() };
+        let mut first = PooledClient::new(config.connect(NoTls)?);
         migrate::run(first.parts().0)?;
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(max_connections.max(1))
             .min_idle(Some(1))
+            // Probing every checkout costs a round trip per call; `checkout` probes idle ones only.
+            .test_on_check_out(false)
             .connection_timeout(CONNECTION_TIMEOUT)
             .build(ConnectionManager { config })?;
         Ok(PostgresStore { pool })
     }
 
-    fn read<T>(&self, f: impl FnOnce(&mut Db<'_, Client>) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut pooled = self.pool.get()?;
-        let (client, statements) = pooled.parts();
-        f(&mut Db { client, statements, changes: Vec::new() })
+    /// A pooled connection; one idle for a while is probed first, and one found dead is dropped
+    /// for another.
+    fn checkout(&self) -> Result<r2d2::PooledConnection<ConnectionManager>, StoreError> {
+        let attempts = self.pool.max_size() + 1;
+        for _ in 0..attempts {
+            let mut pooled = self.pool.get()?;
+            let idle = pooled.last_used.elapsed() >= PROBE_IDLE_AFTER;
+            if !idle || pooled.parts().0.simple_query("").is_ok() {
+                pooled.last_used = Instant::now();
+                return Ok(pooled);
+            }
+            tracing::debug!("dropping a PostgreSQL connection the server closed");
+            pooled.broken = true;
+        }
+        Err(StoreError::backend(format!("no working PostgreSQL connection after {attempts} attempts")))
+    }
+
+    /// Runs the read `f`. A read has no effects, so when it failed because the server had closed
+    /// the connection (every pooled one may be closed after a server restart), it runs again on
+    /// another one.
+    fn read<T>(&self, mut f: impl FnMut(&mut Db<'_, Client>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut attempts_left = self.pool.max_size();
+        loop {
+            let mut pooled = self.checkout()?;
+            let (client, statements) = pooled.parts();
+            let result = f(&mut Db { client, statements, changes: Vec::new() });
+            match &result {
+                Err(err) if attempts_left > 0 && lost_connection(err) => {
+                    tracing::debug!(error = %err, "retrying a read on another PostgreSQL connection");
+                    pooled.broken = true;
+                    attempts_left -= 1;
+                }
+                _ => return result,
+            }
+        }
     }
 
     /// Runs `f` in a transaction and commits it, with the change-log rows of the listings it
     /// wrote.
     fn write<T>(&self, f: impl FnOnce(&mut Db<'_, Transaction<'_>>) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut pooled = self.pool.get()?;
-        let (client, statements) = pooled.parts();
-        let mut tx = client.transaction()?;
-        let value = {
-            let mut db = Db { client: &mut tx, statements, changes: Vec::new() };
-            let value = f(&mut db)?;
-            let changes = std::mem::take(&mut db.changes);
-            append_changes(&mut db, &changes)?;
-            value
-        };
-        tx.commit()?;
-        Ok(value)
+        let mut f = Some(f);
+        let attempts = self.pool.max_size() + 1;
+        for attempt in 1..=attempts {
+            let mut pooled = self.checkout()?;
+            // Field by field, so that `broken` can be set while the client is borrowed.
+            let connection = &mut *pooled;
+            let client = connection.client.as_mut().expect("a pooled client is present until it is dropped");
+            let statements = &mut connection.statements;
+            // A connection the server closed fails on BEGIN, before anything was done: then the
+            // write goes to another connection (all may be closed after a server restart). Failures after BEGIN are not retried (a lost
+            // COMMIT may have committed).
+            let mut tx = match client.transaction() {
+                Ok(tx) => tx,
+                Err(err) if attempt < attempts && is_connection_lost(&err) => {
+                    tracing::debug!(error = %err, "retrying a write on a fresh PostgreSQL connection");
+                    connection.broken = true;
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            };
+            let f = f.take().expect("the write runs once, after a BEGIN that succeeded");
+            let value = {
+                let mut db = Db { client: &mut tx, statements, changes: Vec::new() };
+                let value = f(&mut db)?;
+                let changes = std::mem::take(&mut db.changes);
+                append_changes(&mut db, &changes)?;
+                value
+            };
+            tx.commit()?;
+            return Ok(value);
+        }
+        Err(StoreError::backend("no working PostgreSQL connection for a write"))
     }
 }
 
@@ -652,15 +738,17 @@ impl Store for PostgresStore {
     }
 
     fn scan(&self, after: Option<ListingId>, limit: u32) -> Result<Vec<Listing>, StoreError> {
-        let after: Option<Uuid> = after.map(|id| id.0);
         let limit = i64::from(limit);
         self.read(|db| {
-            let rows = db.query(
-                &format!(
-                    "SELECT {LISTING_COLUMNS} FROM listings WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
-                ),
-                &[&after, &limit],
-            )?;
+            // Two statements rather than `$1 IS NULL OR id > $1`, whose cached generic plan could
+            // not use the primary key and would read the whole table for every page.
+            let rows = match after {
+                Some(after) => db.query(
+                    &format!("SELECT {LISTING_COLUMNS} FROM listings WHERE id > $1 ORDER BY id LIMIT $2"),
+                    &[&after.0, &limit],
+                )?,
+                None => db.query(&format!("SELECT {LISTING_COLUMNS} FROM listings ORDER BY id LIMIT $1"), &[&limit])?,
+            };
             rows.iter().map(row_listing).collect()
         })
     }
