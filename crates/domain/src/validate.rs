@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::{Details, ListingBody, Reference, Uscc};
+use crate::{Availability, Details, ListingBody, Reference, Uscc};
 
 /// One invalid field.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -114,6 +114,31 @@ fn check_regions(errors: &mut ValidationErrors, reference: &Reference, field: &s
     }
 }
 
+/// Preferred regions are known codes, a requirement needs at least one region, and each working
+/// pattern is named once.
+fn check_partner_terms(
+    errors: &mut ValidationErrors,
+    reference: &Reference,
+    preferred_regions: &mut Vec<String>,
+    regions_required: bool,
+    talent_modes: &mut Vec<Availability>,
+) {
+    check_regions(errors, reference, "preferred_regions", preferred_regions);
+    if regions_required && preferred_regions.is_empty() {
+        errors.push(
+            "regions_required",
+            "要求限定地区时，请至少填写一个优先合作地区（preferred_regions）",
+            "regions_required needs at least one region in preferred_regions",
+        );
+    }
+    let mut seen = Vec::with_capacity(talent_modes.len());
+    talent_modes.retain(|mode| {
+        let first = !seen.contains(mode);
+        seen.push(*mode);
+        first
+    });
+}
+
 fn check_trl(errors: &mut ValidationErrors, field: &str, trl: Option<u8>, required: bool) {
     match trl {
         None if required => errors.push(
@@ -214,6 +239,13 @@ pub fn validate(mut body: ListingBody, reference: &Reference) -> Result<ListingB
             {
                 errors.push("window_end", "结束日期不能早于开始日期", "window_end must not be before window_start");
             }
+            check_partner_terms(
+                &mut errors,
+                reference,
+                &mut scenario.preferred_regions,
+                scenario.regions_required,
+                &mut scenario.talent_modes,
+            );
         }
         Details::Facility(facility) => {
             check_list(&mut errors, "capabilities", &mut facility.capabilities);
@@ -244,7 +276,13 @@ pub fn validate(mut body: ListingBody, reference: &Reference) -> Result<ListingB
         Details::Demand(demand) => {
             check_trl(&mut errors, "desired_trl", demand.desired_trl, false);
             check_amount(&mut errors, "budget", demand.budget);
-            check_regions(&mut errors, reference, "preferred_regions", &mut demand.preferred_regions);
+            check_partner_terms(
+                &mut errors,
+                reference,
+                &mut demand.preferred_regions,
+                demand.regions_required,
+                &mut demand.talent_modes,
+            );
         }
         Details::Challenge(challenge) => {
             check_amount(&mut errors, "prize", challenge.prize);
@@ -260,6 +298,13 @@ pub fn validate(mut body: ListingBody, reference: &Reference) -> Result<ListingB
                     );
                 }
             }
+            check_partner_terms(
+                &mut errors,
+                reference,
+                &mut challenge.preferred_regions,
+                challenge.regions_required,
+                &mut challenge.talent_modes,
+            );
             let total: f64 = challenge.criteria.iter().map(|c| c.weight).sum();
             if !challenge.criteria.is_empty() && (total - 100.0).abs() > 0.01 {
                 errors.push(

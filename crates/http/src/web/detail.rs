@@ -308,8 +308,6 @@ fn render(
             }
             rows.amount("预算", "Budget", d.budget, "万元", "×10,000 CNY");
             rows.opt("截止日期", "Deadline", d.deadline.map(|d| d.to_string()).as_deref());
-            let preferred: Vec<String> = d.preferred_regions.iter().map(|c| labels::region_name(c, lang)).collect();
-            rows.list("优先地区", "Preferred regions", &preferred);
         }
         Details::Challenge(c) => {
             rows.opt("揭榜要求", "Requirements", c.requirements.as_deref());
@@ -323,6 +321,17 @@ fn render(
             }
         }
     }
+    // What a need asks of its partners (issue 13 item 3).
+    let terms = body.partner_terms();
+    let preferred: Vec<String> = terms.preferred_regions.iter().map(|c| labels::region_name(c, lang)).collect();
+    if terms.regions_required {
+        rows.list("限定地区（仅此范围）", "Required regions (only these)", &preferred);
+    } else {
+        rows.list("优先地区", "Preferred regions", &preferred);
+    }
+    let modes: Vec<String> =
+        terms.talent_modes.iter().map(|a| labels::availability_label(*a, lang).to_string()).collect();
+    rows.list("接受的人才合作方式", "Accepted working patterns", &modes);
     rows.text("更新时间", "Updated", &listing.updated_at.date().to_string());
     let _ = write!(
         html,
