@@ -113,10 +113,11 @@ pub(crate) struct NeedWords {
     floor_applies: bool,
 }
 
-/// Least summed specificity of the shared words for a candidate to count as a match: one
-/// specific word (in at most a few per mille of the listings) or two ordinary ones pass, one
-/// generic word does not.
-pub(crate) const RELEVANCE_FLOOR: f64 = 0.6;
+/// Least summed specificity of the shared words for a candidate to count as a match by its
+/// words: one specific word (in at most about one percent of the listings) or two ordinary ones
+/// pass, one generic word does not (`MatchWeights::relevance_floor`).
+#[cfg(test)]
+pub(crate) const RELEVANCE_FLOOR: f64 = 0.4;
 
 /// Fewest listings for the floor to apply: in a smaller index the document frequencies do not
 /// tell a generic word from a specific one (in a catalogue of eight, a word in all eight may

@@ -147,6 +147,12 @@ pub struct MatchWeights {
     /// Least summed specificity of the need's words a match must share (see `fit`); 0 turns the
     /// floor off.
     pub relevance_floor: f64,
+    /// A candidate whose discipline part is at least this share of `prf_weight` (the field of
+    /// the best matches) passes the floor; 0 means words alone decide.
+    pub floor_field_share: f64,
+    /// A candidate whose text part is at least this share of the best passes the floor (its
+    /// words match in pieces, e.g. inside compounds); above 1 means words alone decide.
+    pub floor_text_share: f64,
     /// Weight of the cosine similarity when an embedder is configured.
     pub embedding: f64,
     /// Query expansion: this many terms taken from the best `expansion_depth` matches
@@ -195,7 +201,9 @@ impl Default for MatchWeights {
             talent_mode: 1.0,
             willing_region: 0.15,
             deadline: 0.1,
-            relevance_floor: crate::fit::RELEVANCE_FLOOR,
+            relevance_floor: 0.4,
+            floor_field_share: 0.1,
+            floor_text_share: 0.15,
             embedding: 0.3,
             expansion_terms: 0,
             expansion_depth: 3,
@@ -546,12 +554,23 @@ impl SearchIndex {
         let mut hits = Vec::with_capacity(ranked.len());
         // Per hit: text + discipline, the share of the need's words it holds, its checks.
         let mut fit_inputs: HashMap<ListingId, (f64, f64, Vec<Check>)> = HashMap::new();
+        // Whether the best candidate shares enough words of the need (set by the first one).
+        let mut top_passes_words: Option<bool> = None;
         for (text_part, discipline_part, inferred_voted, address) in &ranked {
             let listing = load_listing(searcher, fields, *address)?;
             // The relevance floor: a candidate must share more than one generic word of the need
-            // (issue 13 item 4). Checked on the loaded text, so feedback alone cannot carry it.
+            // (issue 13 item 4), unless it belongs to the field the best matches share (on dev,
+            // many relevant documents share few words with the demand but its field: a floor on
+            // words alone lost 0.02–0.1 of recall@50).
             let (_, shared_mass, coverage) = need_words.shared(&listing_text(&listing));
-            if need_words.floor_applies() && shared_mass < weights.relevance_floor {
+            let in_field = weights.floor_field_share > 0.0
+                && *discipline_part >= weights.floor_field_share * weights.prf_weight;
+            let passes_words = shared_mass >= weights.relevance_floor;
+            // Relative text strength only counts when the best candidate passes on its words:
+            // otherwise every candidate is weak and the best of them proves nothing.
+            let best_passes_words = *top_passes_words.get_or_insert(passes_words);
+            let strong_text = *text_part >= weights.floor_text_share && best_passes_words;
+            if need_words.floor_applies() && !passes_words && !in_field && !strong_text {
                 continue;
             }
             let (mut hit, checks) = explain(profile, listing, weights, now);
