@@ -126,11 +126,7 @@ pub(crate) const MIN_DOCS_FOR_FLOOR: u64 = 1_000;
 
 impl NeedWords {
     /// `doc_freq` gives the number of listings holding a word; `num_docs` the listings searched.
-    pub(crate) fn new(
-        words: Vec<String>,
-        num_docs: u64,
-        mut doc_freq: impl FnMut(&str) -> Option<u64>,
-    ) -> NeedWords {
+    pub(crate) fn new(words: Vec<String>, num_docs: u64, mut doc_freq: impl FnMut(&str) -> Option<u64>) -> NeedWords {
         let num_docs = num_docs.max(1) as f64;
         let idf = |df: f64| (1.0 + (num_docs - df + 0.5) / (df + 0.5)).ln();
         let max_idf = idf(1.0).max(f64::EPSILON);
@@ -149,8 +145,12 @@ impl NeedWords {
     /// The need's words found in `target_text` (normalized), with their summed specificity and
     /// the share of the need's weight they carry. A word inside a longer shared word counts once.
     pub(crate) fn shared(&self, target_text: &str) -> (Vec<&str>, f64, f64) {
-        let mut found: Vec<(&str, f64)> =
-            self.words.iter().filter(|(w, _)| target_text.contains(w.as_str())).map(|(w, s)| (w.as_str(), *s)).collect();
+        let mut found: Vec<(&str, f64)> = self
+            .words
+            .iter()
+            .filter(|(w, _)| target_text.contains(w.as_str()))
+            .map(|(w, s)| (w.as_str(), *s))
+            .collect();
         found.sort_by_key(|(w, _)| std::cmp::Reverse(w.len()));
         let mut kept: Vec<(&str, f64)> = Vec::new();
         for (word, weight) in found {
@@ -159,7 +159,8 @@ impl NeedWords {
             }
         }
         let mass: f64 = kept.iter().map(|(_, w)| w).sum();
-        let found_weight: f64 = self.words.iter().filter(|(w, _)| target_text.contains(w.as_str())).map(|(_, s)| s).sum();
+        let found_weight: f64 =
+            self.words.iter().filter(|(w, _)| target_text.contains(w.as_str())).map(|(_, s)| s).sum();
         let coverage = if self.total > 0.0 { found_weight / self.total } else { 0.0 };
         (kept.into_iter().map(|(w, _)| w).collect(), mass, coverage)
     }
@@ -183,7 +184,8 @@ mod tests {
 
     #[test]
     fn parts_add_up_and_unmet_conditions_cost() {
-        for checks in [vec![], vec![check(Outcome::Met)], vec![check(Outcome::Met); 3], vec![check(Outcome::Unmet); 7]] {
+        for checks in [vec![], vec![check(Outcome::Met)], vec![check(Outcome::Met); 3], vec![check(Outcome::Unmet); 7]]
+        {
             let (total, parts) = fit(1.0, 1.0, &checks);
             assert_eq!(total, parts.iter().map(|p| p.points).sum::<u32>());
             assert_eq!(parts.iter().map(|p| p.max).sum::<u32>(), 100);

@@ -153,6 +153,10 @@ pub struct MatchWeights {
     /// A candidate whose text part is at least this share of the best passes the floor (its
     /// words match in pieces, e.g. inside compounds); above 1 means words alone decide.
     pub floor_text_share: f64,
+    /// Weight of the share of the need's weighted words found in the title and keywords.
+    pub title_coverage: f64,
+    /// Weight of the share of the need's weighted words found anywhere in the listing.
+    pub coverage: f64,
     /// Weight of the cosine similarity when an embedder is configured.
     pub embedding: f64,
     /// Query expansion: this many terms taken from the best `expansion_depth` matches
@@ -196,7 +200,7 @@ impl Default for MatchWeights {
             completeness: 0.02,
             // Between two equally relevant listings the one in the preferred region comes first,
             // and a clearly better text still wins over a region (issue 13 item 3).
-            preferred_region: 0.25,
+            preferred_region: 0.1,
             budget: 0.1,
             talent_mode: 1.0,
             willing_region: 0.15,
@@ -204,6 +208,8 @@ impl Default for MatchWeights {
             relevance_floor: 0.4,
             floor_field_share: 0.1,
             floor_text_share: 0.15,
+            title_coverage: 0.0,
+            coverage: 0.0,
             embedding: 0.3,
             expansion_terms: 0,
             expansion_depth: 3,
@@ -563,8 +569,8 @@ impl SearchIndex {
             // many relevant documents share few words with the demand but its field: a floor on
             // words alone lost 0.02–0.1 of recall@50).
             let (_, shared_mass, coverage) = need_words.shared(&listing_text(&listing));
-            let in_field = weights.floor_field_share > 0.0
-                && *discipline_part >= weights.floor_field_share * weights.prf_weight;
+            let in_field =
+                weights.floor_field_share > 0.0 && *discipline_part >= weights.floor_field_share * weights.prf_weight;
             let passes_words = shared_mass >= weights.relevance_floor;
             // Relative text strength only counts when the best candidate passes on its words:
             // otherwise every candidate is weak and the best of them proves nothing.
@@ -573,7 +579,21 @@ impl SearchIndex {
             if need_words.floor_applies() && !passes_words && !in_field && !strong_text {
                 continue;
             }
+            // How much of the need's weighted words the title (with keywords) and the whole text
+            // hold: a title naming every specific word of the need is about it.
+            let title_coverage = if weights.title_coverage > 0.0 {
+                let title = normalize(&format!("{}\n{}", listing.body.title, listing.body.keywords.join("\n")));
+                need_words.shared(&title).2
+            } else {
+                0.0
+            };
             let (mut hit, checks) = explain(profile, listing, weights, now);
+            if weights.title_coverage > 0.0 {
+                hit.score_parts.insert("title_coverage".to_string(), weights.title_coverage * title_coverage);
+            }
+            if weights.coverage > 0.0 {
+                hit.score_parts.insert("coverage".to_string(), weights.coverage * coverage);
+            }
             fit_inputs.insert(hit.id, (text_part + discipline_part, coverage, checks));
             if !inferred_voted.is_empty() {
                 let names = inferred_voted.join("、");
@@ -597,8 +617,7 @@ impl SearchIndex {
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         hits.truncate(limit);
         // The fit score compares each hit's relevance with the best one returned.
-        let best_relevance =
-            fit_inputs.values().map(|(relevance, _, _)| *relevance).fold(f64::EPSILON, f64::max);
+        let best_relevance = fit_inputs.values().map(|(relevance, _, _)| *relevance).fold(f64::EPSILON, f64::max);
         // Shared key terms (whole phrases and words of both texts) lead the reasons; they take
         // text segmentation, so only the hits returned get them.
         for hit in &mut hits {
@@ -992,7 +1011,8 @@ fn explain(profile: &Profile, listing: Listing, weights: &MatchWeights, now: Off
                 format!("地区：未注明所在地区（偏好 {names}）"),
                 format!("Region: not stated (preferred {codes})"),
             ));
-        } else if target_regions.iter().any(|t| profile.preferred_regions.iter().any(|p| reference.region_within(t, p))) {
+        } else if target_regions.iter().any(|t| profile.preferred_regions.iter().any(|p| reference.region_within(t, p)))
+        {
             parts.insert("preferred_region".to_string(), weights.preferred_region);
             reasons.push(explanation(
                 "in_preferred_region",
@@ -1039,10 +1059,10 @@ fn explain(profile: &Profile, listing: Listing, weights: &MatchWeights, now: Off
                         format!("Readiness: TRL {trl} ≥ {required}"),
                     ));
                 } else {
-                    // One step short costs twice the fit bonus, each further step half of it more,
-                    // up to four times (a TRL 3 lab result for a need of TRL 7).
+                    // One step short costs the fit bonus and a quarter more, each further step a
+                    // quarter more, up to twice the bonus (a TRL 3 lab result for a need of TRL 7).
                     let gap = f64::from(required - trl);
-                    parts.insert("trl".to_string(), -weights.trl * (1.5 + gap / 2.0).min(4.0));
+                    parts.insert("trl".to_string(), -weights.trl * (1.0 + gap / 4.0).min(2.0));
                     mismatches.push(explanation(
                         "trl_below_required",
                         format!("技术成熟度 TRL {trl} 低于需求 TRL {required}"),
@@ -1141,7 +1161,9 @@ fn explain(profile: &Profile, listing: Listing, weights: &MatchWeights, now: Off
                 mismatches.push(explanation(
                     "talent_mode_mismatch",
                     format!("合作方式不符：需求只接受{accepted_zh}，该人才可按{offered_zh}方式合作"),
-                    format!("Working pattern does not fit: the need accepts {accepted_en}; this talent offers {offered_en}"),
+                    format!(
+                        "Working pattern does not fit: the need accepts {accepted_en}; this talent offers {offered_en}"
+                    ),
                 ));
                 checks.push(Check::new(
                     "talent_mode",
@@ -1170,9 +1192,10 @@ fn explain(profile: &Profile, listing: Listing, weights: &MatchWeights, now: Off
         let need_regions =
             if profile.preferred_regions.is_empty() { &profile.region_codes } else { &profile.preferred_regions };
         if !talent.willing_regions.is_empty() && !need_regions.is_empty() {
-            let willing = talent.willing_regions.iter().any(|w| {
-                need_regions.iter().any(|n| reference.region_within(n, w) || reference.region_within(w, n))
-            });
+            let willing = talent
+                .willing_regions
+                .iter()
+                .any(|w| need_regions.iter().any(|n| reference.region_within(n, w) || reference.region_within(w, n)));
             let willing_names: Vec<String> = talent.willing_regions.iter().map(|c| region_name(c)).collect();
             let willing_names = willing_names.join("、");
             if willing {

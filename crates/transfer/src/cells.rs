@@ -164,10 +164,7 @@ pub(crate) fn parse_cell(cell: CellType, text: &str, resolver: &mut Resolver) ->
         CellType::Flag => match text.to_lowercase().as_str() {
             "是" | "yes" | "y" | "true" | "1" | "√" => Ok(Value::Bool(true)),
             "否" | "no" | "n" | "false" | "0" => Ok(Value::Bool(false)),
-            _ => Err(cell_error(
-                format!("“{text}”应为 是 或 否"),
-                format!("{text:?} must be yes or no (是/否)"),
-            )),
+            _ => Err(cell_error(format!("“{text}”应为 是 或 否"), format!("{text:?} must be yes or no (是/否)"))),
         },
         CellType::Sites => {
             let mut sites = Vec::new();

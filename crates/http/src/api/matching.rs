@@ -6,8 +6,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use xietong_domain::{Kind, ListingId, Reference};
 use xietong_domain::Availability;
+use xietong_domain::{Kind, ListingId, Reference};
 use xietong_search::{Explanation, MatchHit, MatchRequest, Outcome};
 
 use super::{page_limit, parse_param};

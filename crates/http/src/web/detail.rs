@@ -186,13 +186,7 @@ impl Rows<'_> {
     }
 }
 
-fn render(
-    ctx: &PageCtx,
-    listing: &Listing,
-    panels: &[Panel],
-    access: &ContactAccess,
-    requested: bool,
-) -> String {
+fn render(ctx: &PageCtx, listing: &Listing, panels: &[Panel], access: &ContactAccess, requested: bool) -> String {
     let lang = ctx.lang;
     let body = &listing.body;
     let kind = listing.kind();

@@ -219,14 +219,20 @@ const REGIONS_REQUIRED: Field = hinted(
     "仅限优先合作地区",
     "Only the preferred regions",
     Input::Flag,
-    ("勾选后，推荐对接只显示优先合作地区内的资源", "When ticked, matching shows only listings in the preferred regions"),
+    (
+        "勾选后，推荐对接只显示优先合作地区内的资源",
+        "When ticked, matching shows only listings in the preferred regions",
+    ),
 );
 const TALENT_MODES: Field = hinted(
     "talent_modes",
     "接受的人才合作方式",
     "Accepted working patterns of talents",
     Input::Checks(AVAILABILITY_OPTIONS),
-    ("不选为不限；不提供所选方式的人才排在后面并注明", "None ticked means any; talents offering none of them rank lower, marked"),
+    (
+        "不选为不限；不提供所选方式的人才排在后面并注明",
+        "None ticked means any; talents offering none of them rank lower, marked",
+    ),
 );
 
 fn publication_fields() -> Vec<Field> {
