@@ -382,4 +382,37 @@ mod tests {
         .unwrap_err();
         assert_eq!(errors.errors[0].field, "criteria");
     }
+
+    #[test]
+    fn required_regions_need_a_region_and_working_patterns_are_named_once() {
+        let reference = Reference::get();
+        for kind in ["demand", "scenario", "challenge"] {
+            let errors = validate(
+                body(&format!(
+                    r#"{{"kind":"{kind}","title":"t","summary":"s","region_codes":["110106"],"regions_required":true}}"#
+                )),
+                reference,
+            )
+            .unwrap_err();
+            assert_eq!(errors.errors[0].field, "regions_required", "{kind}");
+            let valid = validate(
+                body(&format!(
+                    r#"{{"kind":"{kind}","title":"t","summary":"s","region_codes":["110106"],"regions_required":true,
+                    "preferred_regions":["130000"],"talent_modes":["full_time","weekend_engineer","full_time"]}}"#
+                )),
+                reference,
+            )
+            .unwrap();
+            let terms = valid.partner_terms();
+            assert!(terms.regions_required, "{kind}");
+            assert_eq!(terms.preferred_regions, ["130000".to_string()]);
+            assert_eq!(terms.talent_modes, [crate::Availability::FullTime, crate::Availability::WeekendEngineer]);
+        }
+        let errors = validate(
+            body(r#"{"kind":"scenario","title":"t","summary":"s","region_codes":["110106"],"preferred_regions":["999999"]}"#),
+            reference,
+        )
+        .unwrap_err();
+        assert_eq!(errors.errors[0].field, "preferred_regions[0]");
+    }
 }

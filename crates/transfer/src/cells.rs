@@ -308,5 +308,10 @@ mod tests {
         assert_eq!(value[1]["address"], "某路 1 号");
         assert!(parse_cell(CellType::Date, "2025-02-30", &mut resolver).is_err());
         assert_eq!(parse_cell(CellType::Date, "2025/2/3", &mut resolver).unwrap(), "2025-02-03");
+        assert_eq!(parse_cell(CellType::Flag, "是", &mut resolver).unwrap(), Value::Bool(true));
+        assert_eq!(parse_cell(CellType::Flag, "No", &mut resolver).unwrap(), Value::Bool(false));
+        assert!(parse_cell(CellType::Flag, "也许", &mut resolver).is_err());
+        assert!(matches!(render_cell(CellType::Flag, Some(&Value::Bool(true))), CellOut::Text(ref t) if t == "是"));
+        assert!(matches!(render_cell(CellType::Flag, Some(&Value::Bool(false))), CellOut::Empty));
     }
 }
