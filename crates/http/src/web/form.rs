@@ -317,11 +317,7 @@ impl Values {
                 (_, Value::Array(items)) => {
                     values.set_all(field.name, items.iter().filter_map(Value::as_str).map(str::to_string).collect());
                 }
-                (_, Value::Bool(flag)) => {
-                    if flag {
-                        values.set(field.name, "true".to_string());
-                    }
-                }
+                (_, Value::Bool(true)) => values.set(field.name, "true".to_string()),
                 (_, Value::String(text)) => values.set(field.name, text),
                 (_, Value::Number(n)) => values.set(field.name, n.as_f64().map(fmt_num).unwrap_or_default()),
                 _ => {}
