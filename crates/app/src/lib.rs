@@ -40,8 +40,8 @@ pub mod types {
     pub use xietong_search::budget::{self, Budget};
     pub use xietong_search::eval;
     pub use xietong_search::{
-        Embedder, Explanation, FacetCount, Facets, HttpEmbedder, LocalModelEmbedder, MatchHit, MatchRequest,
-        SearchError, SearchHit, SearchQuery, SearchResults, SearchSort, complementary_kinds,
+        Embedder, Explanation, FacetCount, Facets, FitPart, HttpEmbedder, LocalModelEmbedder, MatchHit, MatchRequest,
+        Outcome, SearchError, SearchHit, SearchQuery, SearchResults, SearchSort, complementary_kinds,
     };
     pub use xietong_store::{
         ApiToken, AuditEntry, Broker, ContactRequest, Deal, DealStep, IdempotencyBegin, KindCount, ListFilter,

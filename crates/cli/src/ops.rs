@@ -118,6 +118,8 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
             industry_codes: Vec::new(),
             disciplines: Vec::new(),
             budget: None,
+            talent_modes: Vec::new(),
+            regions_required: false,
             limit: Some(args.depth as u32),
             lang: None,
         };

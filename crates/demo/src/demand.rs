@@ -130,6 +130,7 @@ pub(crate) fn scenarios(rng: &mut Rng, count: usize, enterprises: &[Org], instit
             window_start: Some(window_start),
             window_end: Some(window_end),
             budget: Some(budget),
+            ..Default::default()
         });
         bodies.push(compose::body(rng, core, details));
     }
@@ -206,6 +207,7 @@ pub(crate) fn demands(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Vec<L
             budget: Some(budget),
             deadline: Some(compose::day(rng, 2027, 2028)),
             preferred_regions: preferred_regions(rng),
+            ..Default::default()
         });
         bodies.push(compose::body(rng, core, details));
     }
@@ -277,6 +279,7 @@ pub(crate) fn challenges(rng: &mut Rng, count: usize, enterprises: &[Org]) -> Ve
             deadline: Some(compose::day(rng, 2027, 2028)),
             criteria: criteria(rng),
             max_teams: Some(rng.between(2, 5)),
+            ..Default::default()
         });
         bodies.push(compose::body(rng, core, details));
     }

@@ -473,6 +473,12 @@ pub struct ScenarioDetails {
     pub window_end: Option<Day>,
     /// 万元
     pub budget: Option<f64>,
+    /// Regions where the scenario wants its partners (GB/T 2260).
+    pub preferred_regions: Vec<String>,
+    /// `preferred_regions` are a requirement: matching returns nothing outside them.
+    pub regions_required: bool,
+    /// Working patterns accepted from talents; empty means any.
+    pub talent_modes: Vec<Availability>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -505,6 +511,10 @@ pub struct DemandDetails {
     pub budget: Option<f64>,
     pub deadline: Option<Day>,
     pub preferred_regions: Vec<String>,
+    /// `preferred_regions` are a requirement: matching returns nothing outside them.
+    pub regions_required: bool,
+    /// Working patterns accepted from talents; empty means any.
+    pub talent_modes: Vec<Availability>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -517,6 +527,12 @@ pub struct ChallengeDetails {
     pub criteria: Vec<Criterion>,
     /// How many teams may race in parallel (赛马制).
     pub max_teams: Option<u32>,
+    /// Regions where the challenge wants its solvers (GB/T 2260).
+    pub preferred_regions: Vec<String>,
+    /// `preferred_regions` are a requirement: matching returns nothing outside them.
+    pub regions_required: bool,
+    /// Working patterns accepted from talents; empty means any.
+    pub talent_modes: Vec<Availability>,
 }
 
 /// Kind-specific fields; the `kind` tag sits beside the core fields in JSON.
@@ -544,6 +560,17 @@ impl Details {
             Details::Challenge(_) => Kind::Challenge,
         }
     }
+}
+
+/// The partner terms of a need (issue 13 item 3), borrowed from its details.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PartnerTerms<'a> {
+    /// Regions where partners are wanted (GB/T 2260).
+    pub preferred_regions: &'a [String],
+    /// Nothing outside `preferred_regions` is a match.
+    pub regions_required: bool,
+    /// Working patterns accepted from talents; empty means any.
+    pub talent_modes: &'a [Availability],
 }
 
 /// Everything a client writes: the core fields plus the kind's details.
@@ -595,6 +622,29 @@ impl ListingBody {
             Details::Achievement(a) => a.trl,
             Details::Demand(d) => d.desired_trl,
             _ => None,
+        }
+    }
+
+    /// What a need (demand, scenario, challenge) asks of its partners' location and working
+    /// patterns; empty for the other kinds.
+    pub fn partner_terms(&self) -> PartnerTerms<'_> {
+        match &self.details {
+            Details::Demand(d) => PartnerTerms {
+                preferred_regions: &d.preferred_regions,
+                regions_required: d.regions_required,
+                talent_modes: &d.talent_modes,
+            },
+            Details::Scenario(s) => PartnerTerms {
+                preferred_regions: &s.preferred_regions,
+                regions_required: s.regions_required,
+                talent_modes: &s.talent_modes,
+            },
+            Details::Challenge(c) => PartnerTerms {
+                preferred_regions: &c.preferred_regions,
+                regions_required: c.regions_required,
+                talent_modes: &c.talent_modes,
+            },
+            _ => PartnerTerms { preferred_regions: &[], regions_required: false, talent_modes: &[] },
         }
     }
 

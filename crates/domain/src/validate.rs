@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::{Details, ListingBody, Reference, Uscc};
+use crate::{Availability, Details, ListingBody, Reference, Uscc};
 
 /// One invalid field.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -114,6 +114,31 @@ fn check_regions(errors: &mut ValidationErrors, reference: &Reference, field: &s
     }
 }
 
+/// Preferred regions are known codes, a requirement needs at least one region, and each working
+/// pattern is named once.
+fn check_partner_terms(
+    errors: &mut ValidationErrors,
+    reference: &Reference,
+    preferred_regions: &mut Vec<String>,
+    regions_required: bool,
+    talent_modes: &mut Vec<Availability>,
+) {
+    check_regions(errors, reference, "preferred_regions", preferred_regions);
+    if regions_required && preferred_regions.is_empty() {
+        errors.push(
+            "regions_required",
+            "要求限定地区时，请至少填写一个优先合作地区（preferred_regions）",
+            "regions_required needs at least one region in preferred_regions",
+        );
+    }
+    let mut seen = Vec::with_capacity(talent_modes.len());
+    talent_modes.retain(|mode| {
+        let first = !seen.contains(mode);
+        seen.push(*mode);
+        first
+    });
+}
+
 fn check_trl(errors: &mut ValidationErrors, field: &str, trl: Option<u8>, required: bool) {
     match trl {
         None if required => errors.push(
@@ -214,6 +239,13 @@ pub fn validate(mut body: ListingBody, reference: &Reference) -> Result<ListingB
             {
                 errors.push("window_end", "结束日期不能早于开始日期", "window_end must not be before window_start");
             }
+            check_partner_terms(
+                &mut errors,
+                reference,
+                &mut scenario.preferred_regions,
+                scenario.regions_required,
+                &mut scenario.talent_modes,
+            );
         }
         Details::Facility(facility) => {
             check_list(&mut errors, "capabilities", &mut facility.capabilities);
@@ -244,7 +276,13 @@ pub fn validate(mut body: ListingBody, reference: &Reference) -> Result<ListingB
         Details::Demand(demand) => {
             check_trl(&mut errors, "desired_trl", demand.desired_trl, false);
             check_amount(&mut errors, "budget", demand.budget);
-            check_regions(&mut errors, reference, "preferred_regions", &mut demand.preferred_regions);
+            check_partner_terms(
+                &mut errors,
+                reference,
+                &mut demand.preferred_regions,
+                demand.regions_required,
+                &mut demand.talent_modes,
+            );
         }
         Details::Challenge(challenge) => {
             check_amount(&mut errors, "prize", challenge.prize);
@@ -260,6 +298,13 @@ pub fn validate(mut body: ListingBody, reference: &Reference) -> Result<ListingB
                     );
                 }
             }
+            check_partner_terms(
+                &mut errors,
+                reference,
+                &mut challenge.preferred_regions,
+                challenge.regions_required,
+                &mut challenge.talent_modes,
+            );
             let total: f64 = challenge.criteria.iter().map(|c| c.weight).sum();
             if !challenge.criteria.is_empty() && (total - 100.0).abs() > 0.01 {
                 errors.push(
@@ -336,5 +381,38 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(errors.errors[0].field, "criteria");
+    }
+
+    #[test]
+    fn required_regions_need_a_region_and_working_patterns_are_named_once() {
+        let reference = Reference::get();
+        for kind in ["demand", "scenario", "challenge"] {
+            let errors = validate(
+                body(&format!(
+                    r#"{{"kind":"{kind}","title":"t","summary":"s","region_codes":["110106"],"regions_required":true}}"#
+                )),
+                reference,
+            )
+            .unwrap_err();
+            assert_eq!(errors.errors[0].field, "regions_required", "{kind}");
+            let valid = validate(
+                body(&format!(
+                    r#"{{"kind":"{kind}","title":"t","summary":"s","region_codes":["110106"],"regions_required":true,
+                    "preferred_regions":["130000"],"talent_modes":["full_time","weekend_engineer","full_time"]}}"#
+                )),
+                reference,
+            )
+            .unwrap();
+            let terms = valid.partner_terms();
+            assert!(terms.regions_required, "{kind}");
+            assert_eq!(terms.preferred_regions, ["130000".to_string()]);
+            assert_eq!(terms.talent_modes, [crate::Availability::FullTime, crate::Availability::WeekendEngineer]);
+        }
+        let errors = validate(
+            body(r#"{"kind":"scenario","title":"t","summary":"s","region_codes":["110106"],"preferred_regions":["999999"]}"#),
+            reference,
+        )
+        .unwrap_err();
+        assert_eq!(errors.errors[0].field, "preferred_regions[0]");
     }
 }

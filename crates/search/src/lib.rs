@@ -8,6 +8,7 @@ pub mod budget;
 pub mod embed;
 pub mod eval;
 pub mod fault;
+mod fit;
 mod highlight;
 mod index;
 mod infer;
@@ -23,6 +24,7 @@ pub use analysis::{
 };
 pub use budget::Budget;
 pub use embed::{Embedder, HttpEmbedder, LocalModelEmbedder};
+pub use fit::{FitPart, Outcome};
 pub use highlight::highlight;
 pub use index::SearchIndex;
 pub use matching::{Explanation, MatchHit, MatchRequest, MatchWeights, complementary_kinds};

@@ -34,7 +34,10 @@ use xietong_domain::{
 };
 
 use crate::SearchError;
-use crate::analysis::{DEMAND_STOPWORDS, analyze, bigram_analyzer, jieba, normalize, phrase_parts, split_phrases};
+use crate::analysis::{
+    DEMAND_STOPWORDS, analyze, bigram_analyzer, jieba, normalize, phrase_parts, query_words, split_phrases,
+};
+use crate::fit::{Check, FitPart, NeedWords, Outcome, fit};
 use crate::index::{SearchIndex, embedding_text, listing_regions};
 use crate::infer::{INFERRED_WEIGHT, LabelColumns};
 use crate::scope::Scoped;
@@ -59,6 +62,11 @@ pub struct MatchRequest {
     pub disciplines: Vec<String>,
     /// Budget in 万元.
     pub budget: Option<f64>,
+    /// Working patterns accepted from talents; empty means any. A talent offering none of them
+    /// ranks after those who do and carries a mismatch.
+    pub talent_modes: Vec<Availability>,
+    /// `region_codes` are a requirement: nothing outside them is returned.
+    pub regions_required: bool,
     /// Number of hits; 0 means 20.
     pub limit: usize,
     /// The read rules of the viewer; `None` means unrestricted and is meant for operator tools
@@ -84,6 +92,10 @@ pub struct MatchHit {
     /// Named parts that add up to `score`: text, discipline, industry, region, trl,
     /// availability, freshness, completeness, (embedding).
     pub score_parts: BTreeMap<String, f64>,
+    /// Fit score 0–100 for people: the points of `fit_parts` add up to it.
+    pub fit: u32,
+    /// Relevance and each checked condition, with the points earned and explained.
+    pub fit_parts: Vec<FitPart>,
     pub reasons: Vec<Explanation>,
     pub mismatches: Vec<Explanation>,
     /// The matched listing.
@@ -120,6 +132,31 @@ pub struct MatchWeights {
     pub availability: f64,
     pub freshness: f64,
     pub completeness: f64,
+    /// Bonus for a match inside the preferred regions, and the same as a cost outside them.
+    pub preferred_region: f64,
+    /// Cost of an asking price above the budget: this much, plus as much again times the
+    /// overshoot as a share of the budget (capped at 1).
+    pub budget: f64,
+    /// Cost of a talent offering none of the accepted working patterns: as much as the best
+    /// text score, so that such a talent is not offered first.
+    pub talent_mode: f64,
+    /// Cost of a talent not willing to work in the need's region.
+    pub willing_region: f64,
+    /// Cost of a passed deadline or window.
+    pub deadline: f64,
+    /// Least summed specificity of the need's words a match must share (see `fit`); 0 turns the
+    /// floor off.
+    pub relevance_floor: f64,
+    /// A candidate whose discipline part is at least this share of `prf_weight` (the field of
+    /// the best matches) passes the floor; 0 means words alone decide.
+    pub floor_field_share: f64,
+    /// A candidate whose text part is at least this share of the best passes the floor (its
+    /// words match in pieces, e.g. inside compounds); above 1 means words alone decide.
+    pub floor_text_share: f64,
+    /// Weight of the share of the need's weighted words found in the title and keywords.
+    pub title_coverage: f64,
+    /// Weight of the share of the need's weighted words found anywhere in the listing.
+    pub coverage: f64,
     /// Weight of the cosine similarity when an embedder is configured.
     pub embedding: f64,
     /// Query expansion: this many terms taken from the best `expansion_depth` matches
@@ -161,6 +198,18 @@ impl Default for MatchWeights {
             availability: 0.05,
             freshness: 0.02,
             completeness: 0.02,
+            // Between two equally relevant listings the one in the preferred region comes first,
+            // and a clearly better text still wins over a region (issue 13 item 3).
+            preferred_region: 0.1,
+            budget: 0.1,
+            talent_mode: 1.0,
+            willing_region: 0.15,
+            deadline: 0.1,
+            relevance_floor: 0.4,
+            floor_field_share: 0.1,
+            floor_text_share: 0.15,
+            title_coverage: 0.0,
+            coverage: 0.0,
             embedding: 0.3,
             expansion_terms: 0,
             expansion_depth: 3,
@@ -197,6 +246,10 @@ struct Profile {
     industry_codes: Vec<String>,
     disciplines: Vec<String>,
     budget: Option<f64>,
+    /// Working patterns accepted from talents; empty means any.
+    talent_modes: Vec<Availability>,
+    /// Nothing outside `preferred_regions` is a match.
+    regions_required: bool,
     exclude: Option<ListingId>,
     /// Facilities are restricted to pilot lines and bases (an achievement looking for where to
     /// scale up, when no kind was asked for explicitly).
@@ -238,6 +291,8 @@ impl Profile {
             industry_codes: request.industry_codes.clone(),
             disciplines: request.disciplines.clone(),
             budget: request.budget,
+            talent_modes: request.talent_modes.clone(),
+            regions_required: request.regions_required && !request.region_codes.is_empty(),
             exclude: None,
             pilot_facilities_only: false,
         }
@@ -247,7 +302,8 @@ impl Profile {
         let body = &source.body;
         let mut phrases = body.keywords.clone();
         let mut budget = None;
-        let mut preferred_regions = Vec::new();
+        let terms = body.partner_terms();
+        let preferred_regions = terms.preferred_regions.to_vec();
         let mut trl_window = None;
         match &body.details {
             Details::Talent(t) => phrases.extend(t.expertise.iter().cloned()),
@@ -259,10 +315,7 @@ impl Profile {
                 phrases.extend(f.capabilities.iter().cloned());
                 trl_window = Some((4, 7));
             }
-            Details::Demand(d) => {
-                budget = d.budget;
-                preferred_regions = d.preferred_regions.clone();
-            }
+            Details::Demand(d) => budget = d.budget,
             Details::Challenge(c) => budget = c.prize,
             Details::Achievement(_) | Details::Enterprise(_) => {}
         }
@@ -283,6 +336,8 @@ impl Profile {
             industry_codes: body.industry_codes.clone(),
             disciplines: body.disciplines.clone(),
             budget,
+            talent_modes: terms.talent_modes.to_vec(),
+            regions_required: terms.regions_required && !terms.preferred_regions.is_empty(),
             exclude: Some(source.id),
             pilot_facilities_only: source.kind() == Kind::Achievement && target_kind.is_none(),
         }
@@ -413,6 +468,13 @@ impl SearchIndex {
         }
         let mut clauses: Vec<(Occur, Box<dyn Query>)> =
             vec![(Occur::Must, Box::new(BooleanQuery::new(scoring))), (Occur::Must, self.kinds_filter(profile))];
+        if profile.regions_required {
+            // The region field holds every ancestor of a listing's regions, so a province code
+            // covers its counties. A filter: it adds nothing to the score.
+            let within: Vec<(Occur, Box<dyn Query>)> =
+                profile.preferred_regions.iter().map(|code| (Occur::Should, term_query(fields.region, code))).collect();
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(within)), 0.0))));
+        }
         if let Some(exclude) = profile.exclude {
             clauses.push((Occur::MustNot, term_query(fields.id, &exclude.to_string())));
         }
@@ -494,10 +556,45 @@ impl SearchIndex {
         let vectors = self.vectors.read().expect("vectors lock");
         let now = OffsetDateTime::now_utc();
         let source_terms = SourceTerms::new(profile, phrase_keys);
+        let need_words = self.need_words(scoped, profile)?;
         let mut hits = Vec::with_capacity(ranked.len());
+        // Per hit: text + discipline, the share of the need's words it holds, its checks.
+        let mut fit_inputs: HashMap<ListingId, (f64, f64, Vec<Check>)> = HashMap::new();
+        // Whether the best candidate shares enough words of the need (set by the first one).
+        let mut top_passes_words: Option<bool> = None;
         for (text_part, discipline_part, inferred_voted, address) in &ranked {
             let listing = load_listing(searcher, fields, *address)?;
-            let mut hit = explain(profile, listing, weights, now);
+            // The relevance floor: a candidate must share more than one generic word of the need
+            // (issue 13 item 4), unless it belongs to the field the best matches share (on dev,
+            // many relevant documents share few words with the demand but its field: a floor on
+            // words alone lost 0.02–0.1 of recall@50).
+            let (_, shared_mass, coverage) = need_words.shared(&listing_text(&listing));
+            let in_field =
+                weights.floor_field_share > 0.0 && *discipline_part >= weights.floor_field_share * weights.prf_weight;
+            let passes_words = shared_mass >= weights.relevance_floor;
+            // Relative text strength only counts when the best candidate passes on its words:
+            // otherwise every candidate is weak and the best of them proves nothing.
+            let best_passes_words = *top_passes_words.get_or_insert(passes_words);
+            let strong_text = *text_part >= weights.floor_text_share && best_passes_words;
+            if need_words.floor_applies() && !passes_words && !in_field && !strong_text {
+                continue;
+            }
+            // How much of the need's weighted words the title (with keywords) and the whole text
+            // hold: a title naming every specific word of the need is about it.
+            let title_coverage = if weights.title_coverage > 0.0 {
+                let title = normalize(&format!("{}\n{}", listing.body.title, listing.body.keywords.join("\n")));
+                need_words.shared(&title).2
+            } else {
+                0.0
+            };
+            let (mut hit, checks) = explain(profile, listing, weights, now);
+            if weights.title_coverage > 0.0 {
+                hit.score_parts.insert("title_coverage".to_string(), weights.title_coverage * title_coverage);
+            }
+            if weights.coverage > 0.0 {
+                hit.score_parts.insert("coverage".to_string(), weights.coverage * coverage);
+            }
+            fit_inputs.insert(hit.id, (text_part + discipline_part, coverage, checks));
             if !inferred_voted.is_empty() {
                 let names = inferred_voted.join("、");
                 hit.reasons.push(explanation(
@@ -519,9 +616,14 @@ impl SearchIndex {
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         hits.truncate(limit);
+        // The fit score compares each hit's relevance with the best one returned.
+        let best_relevance = fit_inputs.values().map(|(relevance, _, _)| *relevance).fold(f64::EPSILON, f64::max);
         // Shared key terms (whole phrases and words of both texts) lead the reasons; they take
         // text segmentation, so only the hits returned get them.
         for hit in &mut hits {
+            if let Some((relevance, coverage, checks)) = fit_inputs.remove(&hit.id) {
+                (hit.fit, hit.fit_parts) = fit(relevance / best_relevance, coverage, &checks);
+            }
             let shared = source_terms.shared_with(&listing_text(&hit.listing));
             if !shared.is_empty() {
                 let list = shared.join("、");
@@ -534,6 +636,35 @@ impl SearchIndex {
             }
         }
         Ok(hits)
+    }
+
+    /// The content words of the need (whole words, demand boilerplate dropped) weighted by their
+    /// specificity among the readable listings, for the relevance floor and the fit score.
+    fn need_words(&self, scoped: &Scoped<'_>, profile: &Profile) -> Result<NeedWords, SearchError> {
+        /// Most words looked up; the opening of a long text carries its topic.
+        const MAX_NEED_WORDS: usize = 60;
+        let mut words: Vec<String> = query_words(&format!("{}\n{}", profile.text, profile.phrases.join("、")))
+            .into_iter()
+            .filter(|w| w.chars().count() >= 2)
+            .collect();
+        words.truncate(MAX_NEED_WORDS);
+        let mut frequencies = Vec::with_capacity(words.len());
+        for word in &words {
+            let tokens = analyze(&crate::analysis::jieba_analyzer(), word);
+            // A word the index splits (or normalizes differently) is looked up as its rarest part.
+            let mut rarest: Option<u64> = None;
+            for token in tokens {
+                let df = scoped
+                    .doc_freq(&Term::from_field_text(self.fields.body_j, &token))?
+                    .max(scoped.doc_freq(&Term::from_field_text(self.fields.title_j, &token))?);
+                rarest = Some(rarest.map_or(df, |r| r.min(df)));
+            }
+            frequencies.push(rarest);
+        }
+        let by_word: HashMap<&str, Option<u64>> =
+            words.iter().map(String::as_str).zip(frequencies.iter().copied()).collect();
+        let num_docs = scoped.num_docs();
+        Ok(NeedWords::new(words.clone(), num_docs, |w| by_word.get(w).copied().flatten()))
     }
 
     /// Terms of the best matches that the demand does not contain, best first, with boosts
@@ -767,11 +898,13 @@ fn occurs_as_words(text: &str, phrase: &str) -> bool {
 }
 
 /// Builds the structured score parts, reasons and mismatches of one candidate.
-fn explain(profile: &Profile, listing: Listing, weights: &MatchWeights, now: OffsetDateTime) -> MatchHit {
+/// Also returns the conditions checked, for the fit score.
+fn explain(profile: &Profile, listing: Listing, weights: &MatchWeights, now: OffsetDateTime) -> (MatchHit, Vec<Check>) {
     let reference = Reference::get();
     let mut parts: BTreeMap<String, f64> = BTreeMap::new();
     let mut reasons = Vec::new();
     let mut mismatches = Vec::new();
+    let mut checks = Vec::new();
     let body = &listing.body;
 
     // Disciplines named on both sides.
@@ -865,15 +998,45 @@ fn explain(profile: &Profile, listing: Listing, weights: &MatchWeights, now: Off
             ));
         }
     }
-    if !profile.preferred_regions.is_empty() && !target_regions.is_empty() {
-        let inside =
-            target_regions.iter().any(|t| profile.preferred_regions.iter().any(|p| reference.region_within(t, p)));
-        if !inside {
-            let names: Vec<String> = profile.preferred_regions.iter().map(|c| region_name(c)).collect();
+    // Preferred regions of the need: a bonus inside, the same as a cost outside (issue 13
+    // item 3), so that between two equally relevant listings the one inside ranks first.
+    if !profile.preferred_regions.is_empty() {
+        let names: Vec<String> = profile.preferred_regions.iter().map(|c| region_name(c)).collect();
+        let names = names.join("、");
+        let codes = profile.preferred_regions.join(", ");
+        if target_regions.is_empty() {
+            checks.push(Check::new(
+                "region",
+                Outcome::Unknown,
+                format!("地区：未注明所在地区（偏好 {names}）"),
+                format!("Region: not stated (preferred {codes})"),
+            ));
+        } else if target_regions.iter().any(|t| profile.preferred_regions.iter().any(|p| reference.region_within(t, p)))
+        {
+            parts.insert("preferred_region".to_string(), weights.preferred_region);
+            reasons.push(explanation(
+                "in_preferred_region",
+                format!("位于需求方偏好的地区（{names}）"),
+                format!("Located in the preferred regions ({codes})"),
+            ));
+            checks.push(Check::new(
+                "region",
+                Outcome::Met,
+                format!("地区：位于偏好的{names}"),
+                format!("Region: inside the preferred {codes}"),
+            ));
+        } else {
+            parts.insert("preferred_region".to_string(), -weights.preferred_region);
             mismatches.push(explanation(
                 "region_outside_preferred",
-                format!("所在地区不在需求方偏好的地区（{}）", names.join("、")),
-                format!("Located outside the preferred regions ({})", profile.preferred_regions.join(", ")),
+                format!("所在地区不在需求方偏好的地区（{names}）"),
+                format!("Located outside the preferred regions ({codes})"),
+            ));
+            checks.push(Check::new(
+                "region",
+                Outcome::Unmet,
+                format!("地区：不在偏好的{names}"),
+                format!("Region: outside the preferred {codes}"),
             ));
         }
     }
@@ -889,12 +1052,27 @@ fn explain(profile: &Profile, listing: Listing, weights: &MatchWeights, now: Off
                         format!("技术成熟度 TRL {trl} ≥ 需求 TRL {required}"),
                         format!("TRL {trl} ≥ required {required}"),
                     ));
+                    checks.push(Check::new(
+                        "trl",
+                        Outcome::Met,
+                        format!("技术成熟度：TRL {trl} ≥ {required}"),
+                        format!("Readiness: TRL {trl} ≥ {required}"),
+                    ));
                 } else {
-                    parts.insert("trl".to_string(), -weights.trl * f64::from(required - trl) / 3.0);
+                    // One step short costs the fit bonus and a quarter more, each further step a
+                    // quarter more, up to twice the bonus (a TRL 3 lab result for a need of TRL 7).
+                    let gap = f64::from(required - trl);
+                    parts.insert("trl".to_string(), -weights.trl * (1.0 + gap / 4.0).min(2.0));
                     mismatches.push(explanation(
                         "trl_below_required",
                         format!("技术成熟度 TRL {trl} 低于需求 TRL {required}"),
                         format!("TRL {trl} is below the required {required}"),
+                    ));
+                    checks.push(Check::new(
+                        "trl",
+                        Outcome::Unmet,
+                        format!("技术成熟度：TRL {trl} 低于要求的 {required}"),
+                        format!("Readiness: TRL {trl} below the required {required}"),
                     ));
                 }
             } else if let Some((low, high)) = profile.trl_window {
@@ -906,30 +1084,144 @@ fn explain(profile: &Profile, listing: Listing, weights: &MatchWeights, now: Off
                 ));
             }
         }
-        if let (Some(budget), Some(price_min)) = (profile.budget, achievement.price_min)
-            && price_min > budget
-        {
-            mismatches.push(explanation(
-                "price_above_budget",
-                format!("转让底价 {price_min} 万元高于预算 {budget} 万元"),
-                format!("Asking price {price_min} (10k CNY) exceeds the budget {budget}"),
-            ));
+        if let Some(budget) = profile.budget {
+            match achievement.price_min {
+                Some(price_min) if price_min > budget => {
+                    let overshoot = ((price_min - budget) / budget.max(1.0)).min(1.0);
+                    parts.insert("budget".to_string(), -weights.budget * (1.0 + overshoot));
+                    mismatches.push(explanation(
+                        "price_above_budget",
+                        format!("转让底价 {price_min} 万元高于预算 {budget} 万元"),
+                        format!("Asking price {price_min} (10k CNY) exceeds the budget {budget}"),
+                    ));
+                    checks.push(Check::new(
+                        "budget",
+                        Outcome::Unmet,
+                        format!("预算：底价 {price_min} 万元高于预算 {budget} 万元"),
+                        format!("Budget: asking price {price_min} above the budget {budget} (10k CNY)"),
+                    ));
+                }
+                Some(price_min) => {
+                    parts.insert("budget".to_string(), weights.budget / 2.0);
+                    reasons.push(explanation(
+                        "price_within_budget",
+                        format!("转让底价 {price_min} 万元在预算 {budget} 万元之内"),
+                        format!("Asking price {price_min} within the budget {budget} (10k CNY)"),
+                    ));
+                    checks.push(Check::new(
+                        "budget",
+                        Outcome::Met,
+                        format!("预算：底价 {price_min} 万元 ≤ 预算 {budget} 万元"),
+                        format!("Budget: asking price {price_min} ≤ {budget} (10k CNY)"),
+                    ));
+                }
+                None => checks.push(Check::new(
+                    "budget",
+                    Outcome::Unknown,
+                    format!("预算：未注明价格（预算 {budget} 万元）"),
+                    format!("Budget: no asking price stated (budget {budget})"),
+                )),
+            }
         }
     }
 
-    // Availability of talents.
+    // Working patterns and regions of talents.
     if let Details::Talent(talent) = &body.details {
-        let flexible: Vec<Availability> =
-            talent.availability.iter().copied().filter(|a| *a != Availability::FullTime).collect();
-        if !flexible.is_empty() {
-            parts.insert("availability".to_string(), weights.availability);
-            let zh: Vec<&str> = flexible.iter().map(|a| a.label_zh()).collect();
-            let en: Vec<&str> = flexible.iter().map(|a| a.as_str()).collect();
-            reasons.push(explanation(
-                "availability",
-                format!("可按{}方式合作", zh.join("、")),
-                format!("Available as {}", en.join(", ")),
-            ));
+        if profile.talent_modes.is_empty() {
+            let flexible: Vec<Availability> =
+                talent.availability.iter().copied().filter(|a| *a != Availability::FullTime).collect();
+            if !flexible.is_empty() {
+                parts.insert("availability".to_string(), weights.availability);
+                let zh: Vec<&str> = flexible.iter().map(|a| a.label_zh()).collect();
+                let en: Vec<&str> = flexible.iter().map(|a| a.as_str()).collect();
+                reasons.push(explanation(
+                    "availability",
+                    format!("可按{}方式合作", zh.join("、")),
+                    format!("Available as {}", en.join(", ")),
+                ));
+            }
+        } else {
+            let accepted_zh: Vec<&str> = profile.talent_modes.iter().map(|a| a.label_zh()).collect();
+            let accepted_en: Vec<&str> = profile.talent_modes.iter().map(|a| a.as_str()).collect();
+            let (accepted_zh, accepted_en) = (accepted_zh.join("、"), accepted_en.join(", "));
+            let shared: Vec<Availability> =
+                talent.availability.iter().copied().filter(|a| profile.talent_modes.contains(a)).collect();
+            if talent.availability.is_empty() {
+                checks.push(Check::new(
+                    "talent_mode",
+                    Outcome::Unknown,
+                    format!("合作方式：未注明（需求接受{accepted_zh}）"),
+                    format!("Working pattern: not stated (accepted: {accepted_en})"),
+                ));
+            } else if shared.is_empty() {
+                let offered_zh: Vec<&str> = talent.availability.iter().map(|a| a.label_zh()).collect();
+                let offered_en: Vec<&str> = talent.availability.iter().map(|a| a.as_str()).collect();
+                let (offered_zh, offered_en) = (offered_zh.join("、"), offered_en.join(", "));
+                parts.insert("availability".to_string(), -weights.talent_mode);
+                mismatches.push(explanation(
+                    "talent_mode_mismatch",
+                    format!("合作方式不符：需求只接受{accepted_zh}，该人才可按{offered_zh}方式合作"),
+                    format!(
+                        "Working pattern does not fit: the need accepts {accepted_en}; this talent offers {offered_en}"
+                    ),
+                ));
+                checks.push(Check::new(
+                    "talent_mode",
+                    Outcome::Unmet,
+                    format!("合作方式：仅可{offered_zh}，需求接受{accepted_zh}"),
+                    format!("Working pattern: offers {offered_en}, the need accepts {accepted_en}"),
+                ));
+            } else {
+                let zh: Vec<&str> = shared.iter().map(|a| a.label_zh()).collect();
+                let en: Vec<&str> = shared.iter().map(|a| a.as_str()).collect();
+                parts.insert("availability".to_string(), weights.availability);
+                reasons.push(explanation(
+                    "availability",
+                    format!("可按{}方式合作（需求接受）", zh.join("、")),
+                    format!("Available as {} (accepted by the need)", en.join(", ")),
+                ));
+                checks.push(Check::new(
+                    "talent_mode",
+                    Outcome::Met,
+                    format!("合作方式：可{}", zh.join("、")),
+                    format!("Working pattern: {}", en.join(", ")),
+                ));
+            }
+        }
+        // The need's region: where it wants partners, else where it is.
+        let need_regions =
+            if profile.preferred_regions.is_empty() { &profile.region_codes } else { &profile.preferred_regions };
+        if !talent.willing_regions.is_empty() && !need_regions.is_empty() {
+            let willing = talent
+                .willing_regions
+                .iter()
+                .any(|w| need_regions.iter().any(|n| reference.region_within(n, w) || reference.region_within(w, n)));
+            let willing_names: Vec<String> = talent.willing_regions.iter().map(|c| region_name(c)).collect();
+            let willing_names = willing_names.join("、");
+            if willing {
+                checks.push(Check::new(
+                    "willing_region",
+                    Outcome::Met,
+                    format!("意向工作地区：{willing_names}，含需求所在地"),
+                    format!("Willing to work in {}, which covers the need's region", talent.willing_regions.join(", ")),
+                ));
+            } else {
+                parts.insert("willing_region".to_string(), -weights.willing_region);
+                mismatches.push(explanation(
+                    "region_not_willing",
+                    format!("该人才的意向工作地区（{willing_names}）不含需求所在地区"),
+                    format!(
+                        "The talent's willing regions ({}) exclude the need's region",
+                        talent.willing_regions.join(", ")
+                    ),
+                ));
+                checks.push(Check::new(
+                    "willing_region",
+                    Outcome::Unmet,
+                    format!("意向工作地区：{willing_names}，不含需求所在地"),
+                    format!("Willing to work in {} only, not the need's region", talent.willing_regions.join(", ")),
+                ));
+            }
         }
     }
 
@@ -942,10 +1234,17 @@ fn explain(profile: &Profile, listing: Listing, weights: &MatchWeights, now: Off
         _ => None,
     };
     if let Some(day) = passed {
+        parts.insert("deadline".to_string(), -weights.deadline);
         mismatches.push(explanation(
             "deadline_passed",
             format!("截止日期 {day} 已过"),
             format!("The deadline {day} has passed"),
+        ));
+        checks.push(Check::new(
+            "deadline",
+            Outcome::Unmet,
+            format!("截止日期：{day} 已过"),
+            format!("Deadline: {day} has passed"),
         ));
     }
 
@@ -963,14 +1262,17 @@ fn explain(profile: &Profile, listing: Listing, weights: &MatchWeights, now: Off
     let completeness = filled.iter().filter(|f| **f).count() as f64 / filled.len() as f64;
     parts.insert("completeness".to_string(), weights.completeness * completeness);
 
-    MatchHit {
+    let hit = MatchHit {
         id: listing.id,
         kind: listing.kind(),
         title: body.title.clone(),
         score: 0.0,
         score_parts: parts,
+        fit: 0,
+        fit_parts: Vec::new(),
         reasons,
         mismatches,
         listing,
-    }
+    };
+    (hit, checks)
 }

@@ -161,6 +161,11 @@ pub(crate) fn parse_cell(cell: CellType, text: &str, resolver: &mut Resolver) ->
             }
             Ok(Value::Array(codes))
         }
+        CellType::Flag => match text.to_lowercase().as_str() {
+            "是" | "yes" | "y" | "true" | "1" | "√" => Ok(Value::Bool(true)),
+            "否" | "no" | "n" | "false" | "0" => Ok(Value::Bool(false)),
+            _ => Err(cell_error(format!("“{text}”应为 是 或 否"), format!("{text:?} must be yes or no (是/否)"))),
+        },
         CellType::Sites => {
             let mut sites = Vec::new();
             for item in split_list(text) {
@@ -225,6 +230,12 @@ pub(crate) fn render_cell(cell: CellType, value: Option<&Value>) -> CellOut {
     match cell {
         CellType::Integer { .. } | CellType::Number => match value.as_f64() {
             Some(number) => CellOut::Number(number),
+            None => CellOut::Text(value_text(value)),
+        },
+        // "No" is the empty cell, as on import.
+        CellType::Flag => match value.as_bool() {
+            Some(true) => CellOut::Text("是".to_string()),
+            Some(false) => CellOut::Empty,
             None => CellOut::Text(value_text(value)),
         },
         CellType::Sites => {
@@ -297,5 +308,10 @@ mod tests {
         assert_eq!(value[1]["address"], "某路 1 号");
         assert!(parse_cell(CellType::Date, "2025-02-30", &mut resolver).is_err());
         assert_eq!(parse_cell(CellType::Date, "2025/2/3", &mut resolver).unwrap(), "2025-02-03");
+        assert_eq!(parse_cell(CellType::Flag, "是", &mut resolver).unwrap(), Value::Bool(true));
+        assert_eq!(parse_cell(CellType::Flag, "No", &mut resolver).unwrap(), Value::Bool(false));
+        assert!(parse_cell(CellType::Flag, "也许", &mut resolver).is_err());
+        assert!(matches!(render_cell(CellType::Flag, Some(&Value::Bool(true))), CellOut::Text(ref t) if t == "是"));
+        assert!(matches!(render_cell(CellType::Flag, Some(&Value::Bool(false))), CellOut::Empty));
     }
 }

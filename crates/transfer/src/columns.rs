@@ -32,6 +32,8 @@ pub enum CellType {
     Enum(&'static [(&'static str, &'static str)]),
     /// Several values of an enumeration separated by `;`.
     EnumList(&'static [(&'static str, &'static str)]),
+    /// Yes or no (是/否, yes/no, true/false, 1/0); an empty cell is "no".
+    Flag,
     /// Enterprise sites: `region:role[:address]` items separated by `;`.
     Sites,
     /// Challenge criteria: `name:weight` items separated by `;`.
@@ -267,6 +269,33 @@ const SCENARIO: &[ColumnSpec] = &[
         "YYYY-MM-DD, not before window_start",
     ),
     col("budget", "预算（万元）", &["预算"], CellType::Number, false, "单位：万元", "in 10,000 CNY"),
+    col(
+        "preferred_regions",
+        "意向合作地区",
+        &["意向地区"],
+        CellType::Regions,
+        false,
+        "地区代码或名称，多个用 ; 分隔",
+        "region codes or names separated by `;`",
+    ),
+    col(
+        "regions_required",
+        "限定意向地区",
+        &["仅限意向地区"],
+        CellType::Flag,
+        false,
+        "是：只匹配意向合作地区内的资源；留空为否",
+        "yes: match only listings in the preferred regions; empty means no",
+    ),
+    col(
+        "talent_modes",
+        "接受的人才合作方式",
+        &["人才合作方式"],
+        CellType::EnumList(AVAILABILITY),
+        false,
+        "多个用 ; 分隔；留空为不限",
+        "several separated by `;`; empty means any",
+    ),
 ];
 
 const FACILITY: &[ColumnSpec] = &[
@@ -329,6 +358,24 @@ const DEMAND: &[ColumnSpec] = &[
         "地区代码或名称，多个用 ; 分隔",
         "region codes or names separated by `;`",
     ),
+    col(
+        "regions_required",
+        "限定意向地区",
+        &["仅限意向地区"],
+        CellType::Flag,
+        false,
+        "是：只匹配意向合作地区内的资源；留空为否",
+        "yes: match only listings in the preferred regions; empty means no",
+    ),
+    col(
+        "talent_modes",
+        "接受的人才合作方式",
+        &["人才合作方式"],
+        CellType::EnumList(AVAILABILITY),
+        false,
+        "多个用 ; 分隔；留空为不限",
+        "several separated by `;`; empty means any",
+    ),
 ];
 
 const CHALLENGE: &[ColumnSpec] = &[
@@ -352,6 +399,33 @@ const CHALLENGE: &[ColumnSpec] = &[
         false,
         "赛马制下可并行的团队数，至少 1",
         "teams that may race in parallel, at least 1",
+    ),
+    col(
+        "preferred_regions",
+        "意向合作地区",
+        &["意向地区"],
+        CellType::Regions,
+        false,
+        "地区代码或名称，多个用 ; 分隔",
+        "region codes or names separated by `;`",
+    ),
+    col(
+        "regions_required",
+        "限定意向地区",
+        &["仅限意向地区"],
+        CellType::Flag,
+        false,
+        "是：只匹配意向合作地区内的资源；留空为否",
+        "yes: match only listings in the preferred regions; empty means no",
+    ),
+    col(
+        "talent_modes",
+        "接受的人才合作方式",
+        &["人才合作方式"],
+        CellType::EnumList(AVAILABILITY),
+        false,
+        "多个用 ; 分隔；留空为不限",
+        "several separated by `;`; empty means any",
     ),
 ];
 

@@ -67,6 +67,7 @@ fn format_help(spec: &ColumnSpec) -> (&'static str, &'static str, String) {
         CellType::Integer { .. } => ("整数", "whole number", String::new()),
         CellType::Number => ("数字", "number", String::new()),
         CellType::Date => ("日期 YYYY-MM-DD", "date YYYY-MM-DD", String::new()),
+        CellType::Flag => ("是 / 否", "yes / no", "是; 否".to_string()),
         CellType::Enum(list) => ("单选（代码或中文）", "one value (code or Chinese label)", values(list)),
         CellType::EnumList(list) => ("多选，用 ; 分隔", "several values, ; separated", values(list)),
         CellType::Sites => {

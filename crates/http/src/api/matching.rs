@@ -6,7 +6,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use xietong_app::types::{Explanation, MatchHit, MatchRequest};
+use xietong_app::types::{Explanation, MatchHit, MatchRequest, Outcome};
+use xietong_domain::Availability;
 use xietong_domain::{Kind, ListingId, Reference};
 
 use super::{page_limit, parse_param};
@@ -35,6 +36,24 @@ pub struct ExplanationDto {
     pub en: String,
 }
 
+/// One part of the fit score.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FitPartDto {
+    /// `relevance`, or a condition: `trl`, `budget`, `region`, `talent_mode`, `willing_region`,
+    /// `deadline`.
+    pub name: String,
+    /// Points earned; the parts add up to `fit`.
+    pub points: u32,
+    /// Points the part can earn; the maxima add up to 100.
+    pub max: u32,
+    /// For a condition: met, unknown (one side does not say; half the points) or unmet (none).
+    pub outcome: Option<String>,
+    /// The part explained, in the requested language.
+    pub text: String,
+    pub zh: String,
+    pub en: String,
+}
+
 /// One matched listing.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MatchItem {
@@ -47,6 +66,12 @@ pub struct MatchItem {
     pub score: f64,
     /// Named components that add up to `score` (text, industry, region, trl, …).
     pub score_parts: BTreeMap<String, f64>,
+    /// Fit score 0–100 for people: relevance plus the stated conditions (TRL, budget, region,
+    /// working pattern, …); an unmet condition earns nothing. The points of `fit_parts` add up to
+    /// it.
+    pub fit: u32,
+    /// Each part of `fit`, explained.
+    pub fit_parts: Vec<FitPartDto>,
     /// What matches, as readable sentences in the requested language.
     pub reasons: Vec<String>,
     /// What does not match, as readable sentences in the requested language.
@@ -84,6 +109,27 @@ pub fn to_page(hits: Vec<MatchHit>, english: bool) -> MatchPage {
             summary: hit.listing.body.summary.clone(),
             score: hit.score,
             score_parts: hit.score_parts,
+            fit: hit.fit,
+            fit_parts: hit
+                .fit_parts
+                .into_iter()
+                .map(|part| FitPartDto {
+                    text: if english { part.en.clone() } else { part.zh.clone() },
+                    outcome: part.outcome.map(|o| {
+                        match o {
+                            Outcome::Met => "met",
+                            Outcome::Unknown => "unknown",
+                            Outcome::Unmet => "unmet",
+                        }
+                        .to_string()
+                    }),
+                    name: part.name,
+                    points: part.points,
+                    max: part.max,
+                    zh: part.zh,
+                    en: part.en,
+                })
+                .collect(),
             reasons: hit.reasons.iter().map(pick).collect(),
             mismatches: hit.mismatches.iter().map(pick).collect(),
             region_codes: hit.listing.body.region_codes.clone(),
@@ -138,6 +184,16 @@ pub struct MatchBody {
     pub disciplines: Vec<String>,
     /// Budget in 万元.
     pub budget: Option<f64>,
+    /// Working patterns accepted from talents: any of full_time, dual_appointment,
+    /// weekend_engineer, remote_consulting; empty means any. A talent offering none of them ranks
+    /// after those who do and carries a mismatch.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub talent_modes: Vec<Availability>,
+    /// `true` makes `region_codes` a requirement: nothing outside them is returned. Otherwise
+    /// they are a preference that ranks listings inside them first among equals.
+    #[serde(default)]
+    pub regions_required: bool,
     /// Number of matches, 1–200 (default 20).
     pub limit: Option<u32>,
     /// zh (default) or en.
@@ -206,9 +262,18 @@ pub fn to_request(body: MatchBody) -> ApiResult<(MatchRequest, bool)> {
             );
         }
     }
+    if body.regions_required && body.region_codes.is_empty() {
+        errors.push(
+            "regions_required",
+            "要求限定地区时，请至少填写一个地区代码（region_codes）",
+            "regions_required needs at least one region in region_codes",
+        );
+    }
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
+    let mut talent_modes = body.talent_modes;
+    talent_modes.dedup();
     let request = MatchRequest {
         text: body.text,
         keywords: body.keywords,
@@ -218,6 +283,8 @@ pub fn to_request(body: MatchBody) -> ApiResult<(MatchRequest, bool)> {
         industry_codes: body.industry_codes,
         disciplines: body.disciplines,
         budget: body.budget,
+        talent_modes,
+        regions_required: body.regions_required,
         limit: page_limit(body.limit)? as usize,
         // Set by the handler from the caller; `None` would be unrestricted.
         scope: Some(xietong_domain::ReadScope::anonymous()),

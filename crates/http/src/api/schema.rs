@@ -76,7 +76,16 @@ pub struct ListingDoc {
     pub problem: Option<String>,
     pub desired_trl: Option<u8>,
     pub deadline: Option<String>,
+    /// Demand, scenario or challenge: regions where partners are wanted (GB/T 2260); matches
+    /// elsewhere carry a mismatch and rank lower.
     pub preferred_regions: Option<Vec<String>>,
+    /// Demand, scenario or challenge: `true` makes `preferred_regions` a requirement, so matching
+    /// returns nothing outside them (needs at least one preferred region).
+    pub regions_required: Option<bool>,
+    /// Demand, scenario or challenge: working patterns accepted from talents, any of full_time,
+    /// dual_appointment, weekend_engineer, remote_consulting; empty means any. A talent offering
+    /// none of them ranks after those who do and carries a mismatch.
+    pub talent_modes: Option<Vec<String>>,
     /// Challenge.
     pub requirements: Option<String>,
     pub prize: Option<f64>,

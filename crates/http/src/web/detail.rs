@@ -18,7 +18,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// Matches shown per complementary kind.
-const MATCHES_PER_KIND: usize = 5;
+const MATCHES_PER_KIND: usize = 8;
+/// Matches shown for the kind whose "更多" link was followed.
+const MORE_MATCHES: usize = 50;
 
 /// What the viewer may see of the listing's contact, and whether they may ask for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +42,8 @@ enum ContactAccess {
 pub struct DetailParams {
     /// Set after a contact request was sent, to confirm it.
     pub requested: Option<String>,
+    /// A complementary kind whose matches are shown at length (the "更多" link).
+    pub more: Option<String>,
 }
 
 /// `GET /listings/{id}`: listings the viewer may not read are the 404 page; the contact is masked
@@ -54,13 +58,19 @@ pub async fn page(
         return ctx.not_found(&format!("{}{raw_id}", ctx.t("没有这条资源：", "No such listing: ")));
     };
     let caller = ctx.caller.clone();
+    let more = params.more.as_deref().and_then(|k| k.parse::<Kind>().ok());
     let loaded = state
         .read_work(move |app| {
             let actor = caller.actor();
             let listing = app.read_listing(&actor, id)?;
             let mut panels = Vec::new();
             for kind in complementary_kinds(listing.kind()) {
-                panels.push((kind, app.match_source(&actor, &listing, Some(kind), MATCHES_PER_KIND)?));
+                let shown = if more == Some(kind) { MORE_MATCHES } else { MATCHES_PER_KIND };
+                // One more than shown tells whether a "更多" link leads anywhere.
+                let mut hits = app.match_source(&actor, &listing, Some(kind), shown + 1)?;
+                let has_more = hits.len() > shown;
+                hits.truncate(shown);
+                panels.push(Panel { kind, hits, has_more });
             }
             let access = contact_access(app, &caller, &listing)?;
             Ok((listing, panels, access))
@@ -94,6 +104,14 @@ fn contact_access(app: &xietong_app::App, caller: &Caller, listing: &Listing) ->
     // Newest first: the state of the organisation's latest request for this listing.
     let last_request = requests.iter().find(|r| r.listing_id == listing.id && &r.from_org == org).map(|r| r.state);
     Ok(ContactAccess::Masked { last_request, can_ask: true })
+}
+
+/// The matches of one complementary kind.
+struct Panel {
+    kind: Kind,
+    hits: Vec<MatchHit>,
+    /// More matches exist than are shown.
+    has_more: bool,
 }
 
 /// Form of `POST /listings/{id}/contact-request`.
@@ -166,13 +184,7 @@ impl Rows<'_> {
     }
 }
 
-fn render(
-    ctx: &PageCtx,
-    listing: &Listing,
-    panels: &[(Kind, Vec<MatchHit>)],
-    access: &ContactAccess,
-    requested: bool,
-) -> String {
+fn render(ctx: &PageCtx, listing: &Listing, panels: &[Panel], access: &ContactAccess, requested: bool) -> String {
     let lang = ctx.lang;
     let body = &listing.body;
     let kind = listing.kind();
@@ -306,8 +318,6 @@ fn render(
             }
             rows.amount("预算", "Budget", d.budget, "万元", "×10,000 CNY");
             rows.opt("截止日期", "Deadline", d.deadline.map(|d| d.to_string()).as_deref());
-            let preferred: Vec<String> = d.preferred_regions.iter().map(|c| labels::region_name(c, lang)).collect();
-            rows.list("优先地区", "Preferred regions", &preferred);
         }
         Details::Challenge(c) => {
             rows.opt("揭榜要求", "Requirements", c.requirements.as_deref());
@@ -321,6 +331,17 @@ fn render(
             }
         }
     }
+    // What a need asks of its partners (issue 13 item 3).
+    let terms = body.partner_terms();
+    let preferred: Vec<String> = terms.preferred_regions.iter().map(|c| labels::region_name(c, lang)).collect();
+    if terms.regions_required {
+        rows.list("限定地区（仅此范围）", "Required regions (only these)", &preferred);
+    } else {
+        rows.list("优先地区", "Preferred regions", &preferred);
+    }
+    let modes: Vec<String> =
+        terms.talent_modes.iter().map(|a| labels::availability_label(*a, lang).to_string()).collect();
+    rows.list("接受的人才合作方式", "Accepted working patterns", &modes);
     rows.text("更新时间", "Updated", &listing.updated_at.date().to_string());
     let _ = write!(
         html,
@@ -353,22 +374,32 @@ fn render(
             "Scored on text, industry, region, readiness and more; each match says why and what does not fit."
         ),
     );
-    for (target, hits) in panels {
+    for panel in panels {
+        let target = panel.kind;
         let _ = write!(
             html,
             r#"<section class="match-panel" data-kind="{k}" aria-labelledby="m-{k}"><h3 id="m-{k}">{label}</h3>"#,
             k = target.as_str(),
-            label = labels::kind_label(*target, lang),
+            label = labels::kind_label(target, lang),
         );
-        if hits.is_empty() {
+        if panel.hits.is_empty() {
             let _ =
                 write!(html, r#"<p class="empty-small">{}</p>"#, ctx.t("暂无合适的推荐。", "No suitable matches yet."));
         } else {
             html.push_str(r#"<ol class="match-list">"#);
-            for (rank, hit) in hits.iter().enumerate() {
-                html.push_str(&render_match(ctx, hit, rank == 0));
+            for (rank, hit) in panel.hits.iter().enumerate() {
+                html.push_str(&render_match(ctx, listing, hit, rank == 0));
             }
             html.push_str("</ol>");
+        }
+        if panel.has_more {
+            let _ = write!(
+                html,
+                r#"<p class="more-matches"><a href="/listings/{id}?more={k}#m-{k}" data-kind="{k}">{more}</a></p>"#,
+                id = listing.id,
+                k = target.as_str(),
+                more = ctx.t("更多", "More"),
+            );
         }
         html.push_str("</section>");
     }
@@ -451,6 +482,10 @@ fn part_label(name: &str, lang: Lang) -> String {
         "availability" => ("合作方式", "Availability"),
         "discipline" | "disciplines" => ("学科", "Discipline"),
         "budget" => ("预算", "Budget"),
+        "relevance" => ("内容相关度", "Relevance"),
+        "talent_mode" => ("合作方式", "Working pattern"),
+        "willing_region" => ("意向地区", "Willing regions"),
+        "deadline" => ("截止日期", "Deadline"),
         "semantic" | "embedding" => ("语义", "Semantic"),
         "phrase" => ("短语", "Phrase"),
         "freshness" => ("时效", "Freshness"),
@@ -460,19 +495,23 @@ fn part_label(name: &str, lang: Lang) -> String {
     lang.t(zh, en).to_string()
 }
 
-/// One match; the score parts of the best one are shown open.
-fn render_match(ctx: &PageCtx, hit: &MatchHit, open: bool) -> String {
+/// One match: its fit score (0–100) with the parts that add up to it, each explained; the parts
+/// of the best one are shown open. A logged-in viewer can start a contact (发起对接) from it.
+fn render_match(ctx: &PageCtx, source: &Listing, hit: &MatchHit, open: bool) -> String {
     let lang = ctx.lang;
-    let max_part = hit.score_parts.values().copied().fold(0.0_f64, f64::max).max(1e-9);
     let mut parts = String::new();
-    for (name, value) in &hit.score_parts {
-        let width = (value.abs() / max_part * 100.0).round().min(100.0);
+    for part in &hit.fit_parts {
+        let width = if part.max == 0 { 0.0 } else { (f64::from(part.points) / f64::from(part.max) * 100.0).round() };
+        let unmet = part.outcome == Some(xietong_app::types::Outcome::Unmet);
         let _ = write!(
             parts,
-            r#"<tr><th scope="row">{label}</th><td><span class="part-bar{neg}" style="width:{width}%"></span></td><td class="num">{v}</td></tr>"#,
-            label = esc(&part_label(name, lang)),
-            v = fmt_num(*value),
-            neg = if *value < 0.0 { " negative" } else { "" },
+            r#"<tr data-part="{name}"><th scope="row">{label}</th><td><span class="part-bar{neg}" style="width:{width}%"></span></td><td class="num">{points}/{max}</td><td class="part-text">{text}</td></tr>"#,
+            name = esc(&part.name),
+            label = esc(&part_label(&part.name, lang)),
+            points = part.points,
+            max = part.max,
+            neg = if unmet { " negative" } else { "" },
+            text = esc(lang.t(&part.zh, &part.en)),
         );
     }
     let explain = |items: &[xietong_app::types::Explanation], class: &str| -> String {
@@ -486,16 +525,33 @@ fn render_match(ctx: &PageCtx, hit: &MatchHit, open: bool) -> String {
         format!(r#"<ul class="{class}">{lis}</ul>"#)
     };
     let region = hit.listing.body.region_codes.first().map(|c| labels::region_short(c, lang)).unwrap_or_default();
+    // 发起对接 goes through the contact-request flow of the matched listing.
+    let connect = if ctx.caller.viewer.principal().is_some() {
+        let message = format!("{}{}", ctx.t("发起对接，来自推荐对接：", "Match request from: "), source.body.title);
+        format!(
+            r#"<form method="post" action="/listings/{id}/contact-request" class="connect-form">{csrf}<input type="hidden" name="message" value="{message}"><button type="submit" class="connect">{label}</button></form>"#,
+            id = hit.id,
+            csrf = ctx.csrf_input(),
+            message = esc(&message),
+            label = ctx.t("发起对接", "Get in touch"),
+        )
+    } else {
+        format!(
+            r#"<a class="connect" href="{href}">{label}</a>"#,
+            href = esc(&ctx.login_href()),
+            label = ctx.t("登录后发起对接", "Log in to get in touch"),
+        )
+    };
     format!(
-        r#"<li class="match" data-id="{id}"><div class="match-head"><a href="/listings/{id}">{title}</a> <span class="score" title="{st}">{score}</span></div><p class="meta">{region}</p>{reasons}{mismatches}<details class="score-parts"{open}><summary>{sp}</summary><table><caption class="visually-hidden">{sp}</caption><tbody>{parts}</tbody></table></details></li>"#,
+        r#"<li class="match" data-id="{id}" data-fit="{fit}"><div class="match-head"><a href="/listings/{id}">{title}</a> <span class="score" title="{st}">{fit}</span></div><p class="meta">{region}</p>{reasons}{mismatches}<details class="score-parts"{open}><summary>{sp}</summary><table><caption class="visually-hidden">{sp}</caption><tbody>{parts}</tbody></table></details>{connect}</li>"#,
         id = hit.id,
         title = esc(&hit.title),
-        st = ctx.t("匹配得分", "Match score"),
-        score = format_args!("{:.2}", hit.score),
+        st = ctx.t("匹配度（满分 100）", "Fit (out of 100)"),
+        fit = hit.fit,
         region = esc(&region),
         reasons = explain(&hit.reasons, "reasons"),
         mismatches = explain(&hit.mismatches, "mismatches"),
-        sp = ctx.t("得分构成", "Score parts"),
+        sp = ctx.t("匹配度构成", "Fit parts"),
         open = if open { " open" } else { "" },
     )
 }

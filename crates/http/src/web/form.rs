@@ -33,6 +33,8 @@ enum Input {
     Trl,
     Select(&'static [(&'static str, &'static str, &'static str)]),
     Checks(&'static [(&'static str, &'static str, &'static str)]),
+    /// One checkbox; a JSON boolean.
+    Flag,
     Regions,
     Industries,
     Sites,
@@ -154,6 +156,9 @@ fn kind_fields(kind: Kind) -> Vec<Field> {
             field("window_start", "开放开始日期", "Window start", Input::Date),
             field("window_end", "开放结束日期", "Window end", Input::Date),
             field("budget", "预算（万元）", "Budget (×10,000 CNY)", Input::Number),
+            field("preferred_regions", "优先合作地区", "Preferred regions", Input::Regions),
+            REGIONS_REQUIRED,
+            TALENT_MODES,
         ],
         Kind::Facility => vec![
             field("facility_type", "设施类型", "Facility type", Input::Select(FACILITY_OPTIONS)),
@@ -185,6 +190,8 @@ fn kind_fields(kind: Kind) -> Vec<Field> {
             field("budget", "预算（万元）", "Budget (×10,000 CNY)", Input::Number),
             field("deadline", "截止日期", "Deadline", Input::Date),
             field("preferred_regions", "优先合作地区", "Preferred regions", Input::Regions),
+            REGIONS_REQUIRED,
+            TALENT_MODES,
         ],
         Kind::Challenge => vec![
             field("requirements", "揭榜要求", "Requirements", Input::Area),
@@ -198,9 +205,34 @@ fn kind_fields(kind: Kind) -> Vec<Field> {
                 ("每行一项：名称:权重，权重之和为 100", "One per line: name:weight; weights add up to 100"),
             ),
             field("max_teams", "赛马团队数", "Teams in parallel", Input::Integer),
+            field("preferred_regions", "优先合作地区", "Preferred regions", Input::Regions),
+            REGIONS_REQUIRED,
+            TALENT_MODES,
         ],
     }
 }
+
+/// The partner terms of a demand, scenario or challenge (issue 13 item 3).
+const REGIONS_REQUIRED: Field = hinted(
+    "regions_required",
+    "仅限优先合作地区",
+    "Only the preferred regions",
+    Input::Flag,
+    (
+        "勾选后，推荐对接只显示优先合作地区内的资源",
+        "When ticked, matching shows only listings in the preferred regions",
+    ),
+);
+const TALENT_MODES: Field = hinted(
+    "talent_modes",
+    "接受的人才合作方式",
+    "Accepted working patterns of talents",
+    Input::Checks(AVAILABILITY_OPTIONS),
+    (
+        "不选为不限；不提供所选方式的人才排在后面并注明",
+        "None ticked means any; talents offering none of them rank lower, marked",
+    ),
+);
 
 fn publication_fields() -> Vec<Field> {
     vec![
@@ -284,6 +316,7 @@ impl Values {
                 (_, Value::Array(items)) => {
                     values.set_all(field.name, items.iter().filter_map(Value::as_str).map(str::to_string).collect());
                 }
+                (_, Value::Bool(true)) => values.set(field.name, "true".to_string()),
                 (_, Value::String(text)) => values.set(field.name, text),
                 (_, Value::Number(n)) => values.set(field.name, n.as_f64().map(fmt_num).unwrap_or_default()),
                 _ => {}
@@ -312,6 +345,7 @@ fn build_json(kind: Kind, values: &Values) -> (Value, Vec<FieldError>) {
                 (!raw.is_empty() || field.required).then(|| Value::String(raw.to_string()))
             }
             Input::List => Some(Value::Array(split_list(raw).into_iter().map(Value::String).collect())),
+            Input::Flag => Some(Value::Bool(raw == "true")),
             Input::Checks(_) | Input::Regions | Input::Industries => Some(Value::Array(
                 values
                     .all(field.name)
@@ -624,6 +658,10 @@ impl FormPage<'_> {
                 esc(value)
             ),
             Input::Date => format!(r#"<input id="{id}" name="{name}" type="date" value="{}"{attrs}>"#, esc(value)),
+            Input::Flag => {
+                let checked = if value == "true" { " checked" } else { "" };
+                format!(r#"<input id="{id}" name="{name}" type="checkbox" value="true"{checked}{attrs}>"#)
+            }
             Input::Area | Input::List | Input::Criteria => {
                 let rows = if matches!(field.input, Input::Area) { 4 } else { 3 };
                 format!(r#"<textarea id="{id}" name="{name}" rows="{rows}"{attrs}>{}</textarea>"#, esc(value))
