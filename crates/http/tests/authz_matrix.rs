@@ -328,6 +328,7 @@ fn expectations() -> Vec<Route> {
             })],
         ),
         ("POST", "/listings/{id}/contact-request", vec![level(|who, vis| ask_contact(who, vis, 303))]),
+        ("POST", "/listings/{id}/deal", vec![level(|who, vis| ask_contact(who, vis, 303))]),
         ("GET", "/transfer", vec![caller(ok_for_all)]),
         ("POST", "/transfer/import", vec![caller(users_only(200))]),
         ("GET", "/login", vec![caller(ok_for_all)]),
@@ -763,6 +764,14 @@ impl Matrix {
                         ("status", vis.status()),
                     ],
                 )
+            }
+            ("POST", "/listings/{id}/deal", "") => {
+                let listing = fx.store_listing(json!({
+                    "kind": "achievement", "title": self.unique("deal achievement "), "summary": "membrane stack",
+                    "trl": 6, "region_codes": ["110106"], "owner_org": ORG_A,
+                    "visibility": vis.visibility(), "status": vis.status(),
+                }));
+                form_request(method, &format!("/listings/{}/deal", listing.id), &[("message", "matrix")])
             }
             ("POST", "/listings/{id}/contact-request", "") => {
                 let listing = self.fresh(vis);

@@ -155,3 +155,32 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     .await;
     outputs.into_iter().map(|o| o.expect("every future finished")).collect()
 }
+
+#[tokio::test]
+async fn the_listing_page_proposes_a_deal_from_the_viewers_own_listing() {
+    let fx = Fixture::new();
+    let listing = achievement_with_contact(&fx);
+    let own = fx.store_listing(json!({
+        "kind": "demand", "title": "膜电极采购需求", "summary": "需要膜电极", "region_codes": ["130602"],
+        "owner_org": fixture::ORG_B, "visibility": "public", "status": "published",
+    }));
+    let session = fx.login(Who::BMember.username().unwrap(), fixture::PASSWORD).await;
+    let form = fixture::form_request(
+        "POST",
+        &format!("/listings/{listing}/deal"),
+        &[("_csrf", session.csrf.as_str()), ("from_listing_id", &own.id.to_string()), ("message", "发起对接")],
+    );
+    let reply = fx.send(fixture::with_cookie(form, &session)).await;
+    assert_eq!(reply.status, 303, "{}", reply.text);
+    assert_eq!(reply.header("location"), Some(format!("/listings/{listing}?proposed=1").as_str()));
+    let deals = fx.get(Who::BMember, "/api/v1/deals?side=asker").await.json();
+    assert_eq!(deals[0]["from_listing_id"], own.id.to_string());
+    assert_eq!(deals[0]["state"], "proposed");
+    let page = fx
+        .send(fixture::with_cookie(
+            fixture::json_request("GET", &format!("/listings/{listing}?proposed=1"), None),
+            &session,
+        ))
+        .await;
+    assert!(page.text.contains("deal-proposed"), "the page confirms the proposal");
+}

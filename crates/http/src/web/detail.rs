@@ -44,6 +44,8 @@ pub struct DetailParams {
     pub requested: Option<String>,
     /// A complementary kind whose matches are shown at length (the "更多" link).
     pub more: Option<String>,
+    /// Set after a deal was proposed, to confirm it.
+    pub proposed: Option<String>,
 }
 
 /// `GET /listings/{id}`: listings the viewer may not read are the 404 page; the contact is masked
@@ -79,7 +81,17 @@ pub async fn page(
     match loaded {
         Ok((listing, panels, access)) => {
             let requested = params.requested.as_deref() == Some("1");
-            let html = render(&ctx, &listing, &panels, &access, requested);
+            let mut html = render(&ctx, &listing, &panels, &access, requested);
+            if params.proposed.as_deref() == Some("1") {
+                let notice = format!(
+                    r#"<p class="notice ok" role="status" id="deal-proposed">{}</p>"#,
+                    ctx.t(
+                        "已发起对接；对方接受后，双方可在此查看彼此的联系方式。",
+                        "The deal was proposed; once the owner accepts, both sides see each other's contact details."
+                    )
+                );
+                html.insert_str(0, &notice);
+            }
             ctx.render(StatusCode::OK, &listing.body.title, &html)
         }
         Err(ApiError::NotFound(_)) => ctx.not_found(&format!("{}{id}", ctx.t("没有这条资源：", "No such listing: "))),
@@ -142,6 +154,42 @@ pub async fn request_contact(
         }
         Err(ApiError::Conflict(detail)) => {
             let message = format!("{}（{detail}）", ctx.t("申请未发送", "The request was not sent"));
+            ctx.refused(StatusCode::CONFLICT, &message, &format!("/listings/{id}"))
+        }
+        Err(err) => ctx.error_page(err),
+    }
+}
+
+/// Form of `POST /listings/{id}/deal`.
+#[derive(Debug, Deserialize)]
+pub struct DealForm {
+    /// The viewer's own listing the deal starts from (a match's source), if any.
+    #[serde(default)]
+    pub from_listing_id: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+/// `POST /listings/{id}/deal` (发起对接): proposes a deal on the listing for the viewer's
+/// organisation, then back to the listing with a confirmation.
+pub async fn propose_deal(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(raw_id): Path<String>,
+    Form(form): Form<DealForm>,
+) -> Response {
+    let Ok(id) = raw_id.parse::<ListingId>() else {
+        return ctx.not_found(&format!("{}{raw_id}", ctx.t("没有这条资源：", "No such listing: ")));
+    };
+    let from = form.from_listing_id.trim().parse::<ListingId>().ok();
+    let actor = ctx.caller.actor();
+    match state.blocking(move |app| Ok(app.propose_deal(&actor, id, from, &form.message)?)).await {
+        Ok(deal) => {
+            tracing::info!(listing.id = %id, deal.id = deal.id, "deal proposed from the listing page");
+            see_other(&format!("/listings/{id}?proposed=1"))
+        }
+        Err(ApiError::Conflict(detail)) => {
+            let message = format!("{}（{detail}）", ctx.t("对接未发起", "The deal was not proposed"));
             ctx.refused(StatusCode::CONFLICT, &message, &format!("/listings/{id}"))
         }
         Err(err) => ctx.error_page(err),
@@ -525,15 +573,16 @@ fn render_match(ctx: &PageCtx, source: &Listing, hit: &MatchHit, open: bool) -> 
         format!(r#"<ul class="{class}">{lis}</ul>"#)
     };
     let region = hit.listing.body.region_codes.first().map(|c| labels::region_short(c, lang)).unwrap_or_default();
-    // 发起对接 goes through the contact-request flow of the matched listing.
+    // 发起对接 proposes a deal on the matched listing, from the source when it is the viewer's own.
     let connect = if ctx.caller.viewer.principal().is_some() {
         let message = format!("{}{}", ctx.t("发起对接，来自推荐对接：", "Match request from: "), source.body.title);
+        let from = if ctx.caller.viewer.can_write(&source.body) { source.id.to_string() } else { String::new() };
         format!(
-            r#"<form method="post" action="/listings/{id}/contact-request" class="connect-form">{csrf}<input type="hidden" name="message" value="{message}"><button type="submit" class="connect">{label}</button></form>"#,
+            r#"<form method="post" action="/listings/{id}/deal" class="connect-form">{csrf}<input type="hidden" name="from_listing_id" value="{from}"><input type="hidden" name="message" value="{message}"><button type="submit" class="connect">{label}</button></form>"#,
             id = hit.id,
             csrf = ctx.csrf_input(),
             message = esc(&message),
-            label = ctx.t("发起对接", "Get in touch"),
+            label = ctx.t("发起对接", "Propose a deal"),
         )
     } else {
         format!(

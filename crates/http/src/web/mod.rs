@@ -40,6 +40,7 @@ pub fn routes() -> Recorded {
         .get("/listings/{id}/edit", User, form::edit_page)
         .post("/listings/{id}/edit", User, form::update)
         .post("/listings/{id}/contact-request", User, detail::request_contact)
+        .post("/listings/{id}/deal", User, detail::propose_deal)
         .get("/transfer", Public, transfer::page)
         .post("/transfer/import", User, transfer::import)
         .get("/login", Public, account::login_page)
