@@ -43,6 +43,7 @@ pub mod types {
         Embedder, Explanation, FacetCount, Facets, FitPart, HttpEmbedder, LocalModelEmbedder, MatchHit, MatchRequest,
         Outcome, SearchError, SearchHit, SearchQuery, SearchResults, SearchSort, complementary_kinds,
     };
+    pub use xietong_store::copy;
     pub use xietong_store::{
         ApiToken, AuditEntry, Broker, ContactRequest, Deal, DealStep, IdempotencyBegin, KindCount, ListFilter,
         ListPage, ListSort, Org, RequestState, Review, Session, SiteLink, StoreError, StoredResponse, User, WriteOp,

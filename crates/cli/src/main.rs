@@ -27,6 +27,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Rebuild the search index from the store, with a progress bar.
     Reindex(ops::ReindexArgs),
+    /// Move an embedded data directory's database to PostgreSQL (every table, compared after).
+    Migrate(ops::MigrateArgs),
     /// Evaluate matching quality and latency on a judged corpus (prints one JSON line last).
     Eval(ops::EvalArgs),
     /// Measure demo start-up, search and matching latency (prints one JSON line).
@@ -86,6 +88,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Migrate(args) => {
+            init_logging(None);
+            ops::migrate(args)
+        }
         Command::Reindex(args) => {
             init_logging(None);
             ops::reindex(args)

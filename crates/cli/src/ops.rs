@@ -176,3 +176,58 @@ pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
 fn round4(value: f64) -> f64 {
     (value * 10_000.0).round() / 10_000.0
 }
+
+/// Move an embedded data directory's database (listings, accounts, audit trail, deals,
+/// everything) to PostgreSQL.
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// The data directory whose `xietong.db` is copied (it is only read).
+    #[arg(long)]
+    pub from: std::path::PathBuf,
+    /// The PostgreSQL database to copy into, e.g. postgres://xietong@127.0.0.1:5432/xietong.
+    #[arg(long)]
+    pub to: String,
+}
+
+/// Copies every table, then prints per table the rows and checksums on both sides and, last,
+/// one JSON line; fails when a table differs. Running it again copies nothing.
+pub fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let data_dir = DataDir::create(&args.from)?;
+    let source = data_dir.store_path();
+    anyhow::ensure!(source.exists(), "{} has no database ({} is missing)", args.from.display(), source.display());
+    anyhow::ensure!(
+        args.to.starts_with("postgres://") || args.to.starts_with("postgresql://"),
+        "--to must be a postgres:// URL"
+    );
+    let tables = xietong_app::types::copy::TABLES.len() as u64;
+    let bar = progress_bar(tables, "migrating");
+    let report = xietong_app::types::copy::copy_sqlite_to_postgres(&source, &args.to, |table| {
+        bar.inc(1);
+        println!(
+            "{}",
+            format_args!(
+                "{:<20} {:>9} → {:>9} rows  copied {:>9}  {} {} {}",
+                table.table,
+                table.source_rows,
+                table.target_rows,
+                table.copied,
+                table.source_checksum,
+                if table.matches() { "=" } else { "≠" },
+                table.target_checksum
+            )
+        );
+    })
+    .context("migration failed")?;
+    bar.finish_and_clear();
+    let differing: Vec<&str> = report.iter().filter(|t| !t.matches()).map(|t| t.table.as_str()).collect();
+    let summary = serde_json::json!({
+        "tables": report.len(),
+        "rows": report.iter().map(|t| t.source_rows).sum::<u64>(),
+        "copied": report.iter().map(|t| t.copied).sum::<u64>(),
+        "identical": differing.is_empty(),
+        "differing": differing,
+    });
+    println!("{summary}");
+    anyhow::ensure!(differing.is_empty(), "the copies of {} differ from the source", differing.join(", "));
+    Ok(())
+}

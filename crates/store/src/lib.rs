@@ -9,6 +9,7 @@
 //! [`PostgresStore`] (a server several nodes share). [`open_url`] picks one by URL.
 
 mod accounts;
+pub mod copy;
 mod deals;
 mod idempotency;
 mod postgres;
