@@ -12,8 +12,11 @@
 //!    but its best matches reveal it, and matches from the same field are the useful ones. A
 //!    listing without a discipline gains with the one inferred for it at index time (`infer`);
 //!    only explicit labels vote.
-//! 3. **Structured fit** on the loaded listings: TRL, region relation, industry, availability,
-//!    freshness and completeness, each a named part of the score.
+//! 3. **Structured fit** on the loaded listings: TRL, region relation, preferred regions,
+//!    budget, working patterns and willing regions of talents, industry, freshness and
+//!    completeness, each a named part of the score. Required regions are a filter of stage 1.
+//! 4. **Relevance floor**: a candidate sharing only a generic word of the need is dropped.
+//! 5. **Fit score** (0–100) for people, from relevance and the conditions checked (`fit`).
 //!
 //! With a viewer's [`ReadScope`], every query of these stages (phrase document frequencies,
 //! candidates, the feedback voters, the boosted second pass, expansion terms) holds the scope and
