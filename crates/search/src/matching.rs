@@ -114,6 +114,9 @@ pub struct MatchWeights {
     pub body_jieba: f32,
     pub title_bigram: f32,
     pub body_bigram: f32,
+    /// Share of the weaker of a term's title and body scores added to the stronger (1: both
+    /// count in full).
+    pub field_tie: f32,
     /// Bonus per key phrase found verbatim in the body, times the phrase's idf.
     pub phrase_body: f32,
     /// Extra bonus per key phrase found verbatim in the title, times the phrase's idf.
@@ -182,6 +185,11 @@ impl Default for MatchWeights {
             body_jieba: 1.0,
             title_bigram: 1.0,
             body_bigram: 0.5,
+            // A term in title and body counts once in full and a fifth for the other field
+            // (a disjunction max, as in BM25F): a listing repeating the need's words in both
+            // fields no longer outweighs one naming them once (dev +0.003 nDCG@10 on each
+            // corpus; 0 and 0.1 gave about the same, 0.5 half the gain).
+            field_tie: 0.2,
             // A key phrase found verbatim is the strongest lexical evidence; it outweighs
             // scattered BM25 matches of its pieces. A title hit means the phrase is the topic.
             phrase_body: 2.0,
@@ -430,6 +438,7 @@ impl SearchIndex {
             body_jieba: weights.body_jieba,
             title_bigram: weights.title_bigram,
             body_bigram: weights.body_bigram,
+            field_tie: weights.field_tie,
         };
         scoring.push((Occur::Should, text_query_without(fields, &profile.text, &text_weights, DEMAND_STOPWORDS)));
         let mut phrase_keys: Vec<String> = Vec::new();
