@@ -128,11 +128,11 @@ async fn a_posted_achievement_without_discipline_ranks_high_and_in_the_top_50_un
 
     let items = match_text(json!({"text": need, "kind": "achievement", "limit": 200})).await;
     let rank = position(&items, &posted);
-    // FIXME(issue 13): the issue asks for the top 5. It ranks 16th (161st before): the demo holds
-    // a dozen achievements on the same topic whose descriptions repeat the need's words and whose
-    // explicit disciplines carry the feedback vote, while the posted one has a one-line summary
-    // and an inferred discipline that is one of several in its neighbourhood.
-    assert!(rank.is_some_and(|r| r < 20), "ranked {rank:?} of {}: {:?}", items.len(), titles(&items));
+    // FIXME(issue 13): the issue asks for the top 5. It ranks 10th (161st before): the demo holds
+    // a dozen achievements on the same topic, several with explicit disciplines that carry the
+    // feedback vote and longer texts on it, while the posted one has a one-line summary and an
+    // inferred discipline that is one of several in its neighbourhood.
+    assert!(rank.is_some_and(|r| r < 12), "ranked {rank:?} of {}: {:?}", items.len(), titles(&items));
     assert_fit_adds_up(&items[rank.unwrap()]);
 
     let constrained =

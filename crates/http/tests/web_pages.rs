@@ -219,6 +219,15 @@ async fn listing_page_shows_fields_and_explained_matches() {
     assert!(page.html.contains("TRL 6"));
     assert!(page.html.contains("推荐对接"));
     assert!(page.html.contains(r#"class="reasons""#), "explained matches expected:\n{}", page.html);
+    // Each match shows its fit score (0–100) with explained parts, and a way to get in touch.
+    let matches = page.html.matches(r#"<li class="match""#).count();
+    assert!(matches >= 1);
+    assert_eq!(page.html.matches(r#"<tr data-part="relevance">"#).count(), matches, "a relevance part per match");
+    assert_eq!(page.html.matches("登录后发起对接").count(), matches, "a visitor is asked to log in first");
+    // The "更多" link of a kind shows more of that kind; it is only offered when there are more.
+    let more = site.get(&format!("/listings/{id}?more=demand#m-demand")).await;
+    assert_eq!(more.status, StatusCode::OK);
+    assert!(more.html.matches(r#"<li class="match""#).count() >= matches);
 }
 
 #[tokio::test]

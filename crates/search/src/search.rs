@@ -401,11 +401,14 @@ pub(crate) struct TextWeights {
     pub body_jieba: f32,
     pub title_bigram: f32,
     pub body_bigram: f32,
+    /// How much of the weaker of a term's title and body scores counts besides the stronger
+    /// (a disjunction-max tie-breaker): 1 adds both, 0 keeps only the stronger.
+    pub field_tie: f32,
 }
 
 impl Default for TextWeights {
     fn default() -> Self {
-        TextWeights { title_jieba: 2.0, body_jieba: 1.0, title_bigram: 1.0, body_bigram: 0.5 }
+        TextWeights { title_jieba: 2.0, body_jieba: 1.0, title_bigram: 1.0, body_bigram: 0.5, field_tie: 1.0 }
     }
 }
 
@@ -429,19 +432,28 @@ pub(crate) fn text_query_without(
     }
     let bigram_terms: BTreeSet<String> = analyze(&bigram_analyzer(), &cleaned).into_iter().collect();
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-    let mut add = |field: Field, terms: &BTreeSet<String>, boost: f32| {
-        if boost <= 0.0 {
-            return;
-        }
+    // Per term, its title and body clauses; with a tie-breaker below 1 they are a disjunction
+    // max, so a term found in both fields is not counted twice in full.
+    let mut add = |title: (Field, f32), body: (Field, f32), terms: &BTreeSet<String>| {
         for term in terms {
-            let query = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::WithFreqs);
-            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), boost))));
+            let mut per_field: Vec<Box<dyn Query>> = Vec::new();
+            for (field, boost) in [title, body] {
+                if boost <= 0.0 {
+                    continue;
+                }
+                let query = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::WithFreqs);
+                per_field.push(Box::new(BoostQuery::new(Box::new(query), boost)));
+            }
+            if weights.field_tie >= 1.0 {
+                clauses.extend(per_field.into_iter().map(|q| (Occur::Should, q)));
+            } else if !per_field.is_empty() {
+                let max = tantivy::query::DisjunctionMaxQuery::with_tie_breaker(per_field, weights.field_tie);
+                clauses.push((Occur::Should, Box::new(max)));
+            }
         }
     };
-    add(fields.title_j, &jieba_terms, weights.title_jieba);
-    add(fields.body_j, &jieba_terms, weights.body_jieba);
-    add(fields.title_b, &bigram_terms, weights.title_bigram);
-    add(fields.body_b, &bigram_terms, weights.body_bigram);
+    add((fields.title_j, weights.title_jieba), (fields.body_j, weights.body_jieba), &jieba_terms);
+    add((fields.title_b, weights.title_bigram), (fields.body_b, weights.body_bigram), &bigram_terms);
     Box::new(BooleanQuery::new(clauses))
 }
 

@@ -1,5 +1,7 @@
 //! The listing page: every field of the kind, readably, and a "best matches" (推荐对接) panel per
-//! complementary kind with score parts, reasons and mismatches.
+//! complementary kind: eight matches with their fit score (0–100) and its explained parts,
+//! reasons and mismatches, a 发起对接 button on each (the contact-request flow of the match) and a
+//! "更多" link that shows fifty of the kind.
 
 use std::fmt::Write;
 
