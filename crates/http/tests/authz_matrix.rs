@@ -329,6 +329,15 @@ fn expectations() -> Vec<Route> {
         ),
         ("POST", "/listings/{id}/contact-request", vec![level(|who, vis| ask_contact(who, vis, 303))]),
         ("POST", "/listings/{id}/deal", vec![level(|who, vis| ask_contact(who, vis, 303))]),
+        ("GET", "/deals/{id}", vec![caller(|who| if who == Who::Anonymous { 303 } else { read_deal(who) })]),
+        (
+            "POST",
+            "/deals/{id}/events",
+            vec![caller(|who| match accept_deal(who) {
+                200 => 303,
+                other => other,
+            })],
+        ),
         ("GET", "/transfer", vec![caller(ok_for_all)]),
         ("POST", "/transfer/import", vec![caller(users_only(200))]),
         ("GET", "/login", vec![caller(ok_for_all)]),
@@ -544,12 +553,13 @@ impl Matrix {
             .id
     }
 
-    /// A fresh deal of OrgB on a fresh public OrgA achievement (not a demand, so the
-    /// dashboard's newest demands stay the fixture's).
+    /// A fresh deal between OrgB (asking) and OrgA (owning) on a fresh public achievement. The
+    /// deal's parties are what the routes check; the listing names an organisation nobody
+    /// belongs to, so OrgA's own listings (its account page, the dashboard) stay the fixture's.
     fn fresh_deal(&self) -> i64 {
         let listing = self.fx.store_listing(json!({
             "kind": "achievement", "title": self.unique("deal achievement "), "summary": "membrane stack",
-            "trl": 6, "region_codes": ["110106"], "owner_org": ORG_A, "visibility": "public", "status": "published",
+            "trl": 6, "region_codes": ["110106"], "owner_org": "DealListings", "visibility": "public", "status": "published",
         }));
         self.fx
             .app
@@ -764,6 +774,14 @@ impl Matrix {
                         ("status", vis.status()),
                     ],
                 )
+            }
+            ("GET", "/deals/{id}", "") => {
+                let deal = self.fresh_deal();
+                json_request(method, &format!("/deals/{deal}"), None)
+            }
+            ("POST", "/deals/{id}/events", "") => {
+                let deal = self.fresh_deal();
+                form_request(method, &format!("/deals/{deal}/events"), &[("type", "accept"), ("version", "1")])
             }
             ("POST", "/listings/{id}/deal", "") => {
                 let listing = fx.store_listing(json!({

@@ -184,3 +184,60 @@ async fn the_listing_page_proposes_a_deal_from_the_viewers_own_listing() {
         .await;
     assert!(page.text.contains("deal-proposed"), "the page confirms the proposal");
 }
+
+#[tokio::test]
+async fn the_deal_page_offers_exactly_the_events_the_viewer_may_send() {
+    let fx = Fixture::new();
+    let listing = achievement_with_contact(&fx);
+    let id = fx.call(Who::BMember, "POST", "/api/v1/deals", Some(json!({"listing_id": listing}))).await.json()["id"]
+        .as_i64()
+        .unwrap();
+    let owner = fx.login(Who::AMember.username().unwrap(), fixture::PASSWORD).await;
+    let asker = fx.login(Who::BMember.username().unwrap(), fixture::PASSWORD).await;
+    let page = |session: &fixture::Session| {
+        fx.send(fixture::with_cookie(fixture::json_request("GET", &format!("/deals/{id}"), None), session))
+    };
+    let events = |html: &str| -> Vec<String> {
+        html.split("data-event=\"").skip(1).map(|rest| rest.split('"').next().unwrap().to_string()).collect()
+    };
+    let owner_view = page(&owner).await;
+    assert_eq!(owner_view.status, 200);
+    assert!(owner_view.text.contains("待回应"), "the state is shown");
+    assert_eq!(events(&owner_view.text), ["accept", "decline", "close", "appoint_broker"]);
+    let asker_view = page(&asker).await;
+    assert_eq!(events(&asker_view.text), ["close", "appoint_broker"], "the asker cannot accept or decline");
+    assert_eq!(fx.get(Who::CMember, &format!("/deals/{id}")).await.status, 404);
+
+    let form = fixture::form_request(
+        "POST",
+        &format!("/deals/{id}/events"),
+        &[("_csrf", owner.csrf.as_str()), ("type", "accept"), ("version", "1")],
+    );
+    let moved = fx.send(fixture::with_cookie(form, &owner)).await;
+    assert_eq!(moved.status, 303, "{}", moved.text);
+    let after = page(&asker).await.text;
+    assert!(after.contains("已接受"), "accepted");
+    // The timeline shows the acceptance; the asker may now record a meeting or an agreement.
+    let timeline = after.split("deal-timeline").nth(1).unwrap();
+    assert!(timeline.contains("data-event=\"accept\""));
+    let actions = after.split("id=\"deal-actions\"").nth(1).unwrap();
+    assert_eq!(events(actions), ["meeting", "sign", "close", "appoint_broker"]);
+    let meeting = fixture::form_request(
+        "POST",
+        &format!("/deals/{id}/events"),
+        &[
+            ("_csrf", asker.csrf.as_str()),
+            ("type", "meeting"),
+            ("version", "2"),
+            ("at", "2027-03-01T09:30"),
+            ("place", "雄安新区"),
+        ],
+    );
+    assert_eq!(fx.send(fixture::with_cookie(meeting, &asker)).await.status, 303);
+    let deal = fx.get(Who::BMember, &format!("/api/v1/deals/{id}")).await.json();
+    assert_eq!(deal["state"], "meeting");
+    assert_eq!(deal["timeline"][1]["event"]["at"], "2027-03-01T09:30:00+08:00");
+    let account = fx.send(fixture::with_cookie(fixture::json_request("GET", "/account", None), &asker)).await.text;
+    let section = account.split("id=\"deals\"").nth(1).expect("the account page has a deals section");
+    assert!(section.contains("data-state=\"meeting\"") && section.contains(&format!("/deals/{id}")), "grouped by state");
+}

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use xietong_app::AppError;
 use xietong_app::auth::AuthError;
 use xietong_app::demo_accounts::DEMO_PASSWORD;
-use xietong_app::types::{ApiToken, ContactRequest, ListFilter, ListSort, RequestState};
+use xietong_app::types::{ApiToken, ContactRequest, Deal, ListFilter, ListSort, RequestState};
 use xietong_domain::{Listing, ListingId, Principal, Role};
 
 use super::{PageCtx, esc, labels, see_other};
@@ -198,6 +198,8 @@ struct AccountData {
     own_listings: Vec<Listing>,
     /// Listings awaiting the user's review; `None` unless they review.
     reviews: Option<Vec<Listing>>,
+    /// Deals of the user's organisations and those they broker, with their listings' titles.
+    deals: Vec<(Deal, Option<String>)>,
 }
 
 fn load_account(app: &xietong_app::App, caller: &Caller) -> ApiResult<AccountData> {
@@ -232,7 +234,17 @@ fn load_account(app: &xietong_app::App, caller: &Caller) -> ApiResult<AccountDat
         }
         _ => None,
     };
-    Ok(AccountData { received, sent, tokens, own_listings, reviews })
+    let deals = app.deals(&actor, None, None)?;
+    let deal_ids: Vec<ListingId> = deals.iter().map(|d| d.listing_id).collect();
+    let deal_titles = app.titles(&actor, &deal_ids)?;
+    let deals = deals
+        .into_iter()
+        .map(|deal| {
+            let title = deal_titles.get(&deal.listing_id).cloned();
+            (deal, title)
+        })
+        .collect();
+    Ok(AccountData { received, sent, tokens, own_listings, reviews, deals })
 }
 
 /// `GET /account`
@@ -305,6 +317,7 @@ fn render(ctx: &PageCtx, principal: &Principal, data: &AccountData, review_error
         ),
     );
 
+    html.push_str(&deals(ctx, &data.deals));
     html.push_str(&received_requests(ctx, &data.received));
     html.push_str(&sent_requests(ctx, &data.sent));
     if let Some(reviews) = &data.reviews {
@@ -313,6 +326,54 @@ fn render(ctx: &PageCtx, principal: &Principal, data: &AccountData, review_error
     html.push_str(&own_listings(ctx, &data.own_listings));
     html.push_str(&tokens(ctx, &data.tokens));
     html
+}
+
+/// The user's deals, grouped by state (open ones first).
+fn deals(ctx: &PageCtx, deals: &[(Deal, Option<String>)]) -> String {
+    use xietong_domain::deal::DealState;
+    let heading = ctx.t("我的对接", "My deals");
+    let empty = format!(
+        "<p>{}</p>",
+        ctx.t("暂无对接。在资源页或推荐对接中点击“发起对接”。", "None yet. Press 发起对接 on a listing or a match.")
+    );
+    if deals.is_empty() {
+        return panel("deals", heading, "", &empty, None);
+    }
+    let order = [
+        DealState::Proposed,
+        DealState::Accepted,
+        DealState::Meeting,
+        DealState::Signed,
+        DealState::Converted,
+        DealState::Declined,
+        DealState::Closed,
+    ];
+    let mut html = String::new();
+    for state in order {
+        let group: Vec<_> = deals.iter().filter(|(deal, _)| deal.state == state).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            html,
+            r#"<h3 data-state="{}">{} ({})</h3><ul class="deal-list">"#,
+            state.as_str(),
+            super::deal::state_label(state, ctx.lang),
+            group.len()
+        );
+        for (deal, title) in group {
+            let _ = write!(
+                html,
+                r#"<li><a href="/deals/{id}">#{id} {title}</a> <span class="hint">{asker} → {owner}</span></li>"#,
+                id = deal.id,
+                title = esc(title.as_deref().unwrap_or("—")),
+                asker = esc(&deal.asker_org),
+                owner = esc(&deal.owner_org),
+            );
+        }
+        html.push_str("</ul>");
+    }
+    panel("deals", heading, "", &empty, Some(html))
 }
 
 fn received_requests(ctx: &PageCtx, rows: &[RequestRow]) -> String {

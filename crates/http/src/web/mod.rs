@@ -11,6 +11,7 @@ mod account;
 mod audit;
 mod charts;
 mod dashboard;
+mod deal;
 mod detail;
 mod form;
 mod labels;
@@ -41,6 +42,8 @@ pub fn routes() -> Recorded {
         .post("/listings/{id}/edit", User, form::update)
         .post("/listings/{id}/contact-request", User, detail::request_contact)
         .post("/listings/{id}/deal", User, detail::propose_deal)
+        .get("/deals/{id}", User, deal::page)
+        .post("/deals/{id}/events", User, deal::event)
         .get("/transfer", Public, transfer::page)
         .post("/transfer/import", User, transfer::import)
         .get("/login", Public, account::login_page)
