@@ -94,10 +94,95 @@ pub fn ensure(app: &App, listings: &[ListingBody]) -> anyhow::Result<Vec<DemoAcc
         let body = validate(body, reference).map_err(|e| anyhow::anyhow!("demo showcase listing is invalid: {e}"))?;
         app.store.create(body).context("failed to store a demo showcase listing")?;
     }
+    demo_deals(app, &plan)?;
     let usernames: Vec<&str> = plan.users().iter().map(|user| user.0).collect();
     app.store.meta_set(META_KEY, &usernames.join(","))?;
     app.sync_index()?;
     list(app)
+}
+
+/// Deals between the demo enterprises in every state, so the deal pages and /account show a
+/// working exchange on first start: ent_a asks about ent_b's listings and the other way round.
+fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
+    use xietong_domain::Day;
+    use xietong_domain::deal::{AgreementType, DealEvent, DealState, DeclineReason, OutcomeStage, Side};
+    use xietong_store::{DealChange, ListFilter, NewDeal};
+    let user = |name: &str| -> anyhow::Result<xietong_domain::UserId> {
+        Ok(app.accounts.user_by_name(name)?.with_context(|| format!("demo user {name} is missing"))?.id)
+    };
+    let listings_of = |org: &str| -> anyhow::Result<Vec<xietong_domain::ListingId>> {
+        let filter = ListFilter {
+            owner_org: Some(org.to_string()),
+            status: Some(xietong_domain::Status::Published),
+            ..ListFilter::default()
+        };
+        Ok(app.store.list(&filter, 10, 0)?.items.into_iter().map(|l| l.id).collect())
+    };
+    let (a_user, b_user) = (user("ent_a")?, user("ent_b")?);
+    let (a_listings, b_listings) = (listings_of(&plan.ent_a)?, listings_of(&plan.ent_b)?);
+    let day = |d: time::Date| Day(d);
+    let meeting_at = time::macros::datetime!(2026-11-18 14:00 +08:00);
+    let signed_on = day(time::macros::date!(2026 - 11 - 25));
+    // (asking side, listing, the events it went through)
+    let mut plans: Vec<(bool, xietong_domain::ListingId, Vec<(Side, DealEvent, DealState)>)> = Vec::new();
+    let accept = (Side::Owner, DealEvent::Accept, DealState::Accepted);
+    let meeting = (Side::Asker, DealEvent::Meeting { at: meeting_at, place: "丰台科技园".into() }, DealState::Meeting);
+    let sign = (
+        Side::Owner,
+        DealEvent::Sign { agreement_type: AgreementType::Licence, value: Some(120.0), signed_on },
+        DealState::Signed,
+    );
+    let outcome =
+        (Side::Asker, DealEvent::Outcome { stage: OutcomeStage::PilotRun, revenue_band: None }, DealState::Converted);
+    let decline = (
+        Side::Owner,
+        DealEvent::Decline { reason: DeclineReason::TrlTooLow, note: Some("需要 TRL 7 以上".into()) },
+        DealState::Declined,
+    );
+    let close = (Side::Asker, DealEvent::Close { reason: "项目延期".into() }, DealState::Closed);
+    let steps: [Vec<(Side, DealEvent, DealState)>; 5] = [
+        Vec::new(),
+        vec![accept.clone(), meeting.clone()],
+        vec![accept.clone(), meeting, sign, outcome],
+        vec![decline],
+        vec![accept, close],
+    ];
+    for (index, events) in steps.into_iter().enumerate() {
+        let a_asks = index < 3;
+        let pool = if a_asks { &b_listings } else { &a_listings };
+        let Some(listing) = pool.get(index % pool.len().max(1)).copied() else { continue };
+        plans.push((a_asks, listing, events));
+    }
+    for (a_asks, listing, events) in plans {
+        let (asker, owner, asker_user) =
+            if a_asks { (&plan.ent_a, &plan.ent_b, a_user) } else { (&plan.ent_b, &plan.ent_a, b_user) };
+        let new = NewDeal {
+            listing_id: listing,
+            from_listing_id: None,
+            asker_org: asker.clone(),
+            owner_org: owner.clone(),
+            asker_user_id: asker_user,
+            message: "演示对接：希望进一步了解合作方式".into(),
+        };
+        let mut deal = app.deals.create_deal(new, &|d| demo_audit("deal.propose", &d.id.to_string()))?;
+        for (side, event, state) in events {
+            let actor = if (side == Side::Asker) == a_asks { "ent_a" } else { "ent_b" };
+            let change = DealChange {
+                deal_id: deal.id,
+                expected_version: deal.version,
+                event: event.clone(),
+                side,
+                actor_id: None,
+                actor: actor.to_string(),
+                state,
+                broker: None,
+            };
+            deal = app
+                .deals
+                .apply_deal_change(change, &|d| demo_audit(&format!("deal.{}", event.name()), &d.id.to_string()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The audit entry of a demo account record: made by the demo loader, not by a person.

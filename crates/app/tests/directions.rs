@@ -11,6 +11,7 @@ fn every_default_direction_returns_matches_on_the_demo() {
     let dir = tempfile::tempdir().unwrap();
     let app = App::open(&DataDir::create(dir.path()).unwrap()).unwrap();
     app.load_demo(xietong_demo::DEFAULT_SEED).unwrap();
+    demo_deals_are_alive(&app);
     let expected = [
         (Kind::Talent, vec![Kind::Demand, Kind::Challenge, Kind::Scenario, Kind::Enterprise]),
         (Kind::Facility, vec![Kind::Demand, Kind::Achievement]),
@@ -37,4 +38,20 @@ fn every_default_direction_returns_matches_on_the_demo() {
             }
         }
     }
+}
+
+/// The demo enterprises have deals in every state but one between them, ent_a on both sides.
+fn demo_deals_are_alive(app: &App) {
+    use xietong_domain::deal::DealState;
+    let session = app.account().login("ent_a", xietong_app::demo_accounts::DEMO_PASSWORD, None).unwrap();
+    let ent_a = xietong_app::Actor::new(xietong_domain::Viewer::User(session.principal), None);
+    let deals = app.deals(&ent_a, None, None).unwrap();
+    let states: std::collections::BTreeSet<&str> = deals.iter().map(|d| d.state.as_str()).collect();
+    for state in [DealState::Proposed, DealState::Meeting, DealState::Converted, DealState::Declined, DealState::Closed]
+    {
+        assert!(states.contains(state.as_str()), "a demo deal is {state}: {states:?}");
+    }
+    let converted = deals.iter().find(|d| d.state == DealState::Converted).unwrap();
+    assert_eq!(converted.timeline.len(), 4, "proposed → accepted → meeting → signed → converted");
+    assert_eq!(app.deals(&ent_a, None, Some(xietong_app::deal::DealSide::Owner)).unwrap().len(), 2);
 }

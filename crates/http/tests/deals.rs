@@ -239,5 +239,8 @@ async fn the_deal_page_offers_exactly_the_events_the_viewer_may_send() {
     assert_eq!(deal["timeline"][1]["event"]["at"], "2027-03-01T09:30:00+08:00");
     let account = fx.send(fixture::with_cookie(fixture::json_request("GET", "/account", None), &asker)).await.text;
     let section = account.split("id=\"deals\"").nth(1).expect("the account page has a deals section");
-    assert!(section.contains("data-state=\"meeting\"") && section.contains(&format!("/deals/{id}")), "grouped by state");
+    assert!(
+        section.contains("data-state=\"meeting\"") && section.contains(&format!("/deals/{id}")),
+        "grouped by state"
+    );
 }
