@@ -123,8 +123,9 @@ fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
     let day = |d: time::Date| Day(d);
     let meeting_at = time::macros::datetime!(2026-11-18 14:00 +08:00);
     let signed_on = day(time::macros::date!(2026 - 11 - 25));
-    // (asking side, listing, the events it went through)
-    let mut plans: Vec<(bool, xietong_domain::ListingId, Vec<(Side, DealEvent, DealState)>)> = Vec::new();
+    // (whether ent_a asks, the listing, the events it went through)
+    type Step = (Side, DealEvent, DealState);
+    let mut plans: Vec<(bool, xietong_domain::ListingId, Vec<Step>)> = Vec::new();
     let accept = (Side::Owner, DealEvent::Accept, DealState::Accepted);
     let meeting = (Side::Asker, DealEvent::Meeting { at: meeting_at, place: "丰台科技园".into() }, DealState::Meeting);
     let sign = (
@@ -140,7 +141,7 @@ fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
         DealState::Declined,
     );
     let close = (Side::Asker, DealEvent::Close { reason: "项目延期".into() }, DealState::Closed);
-    let steps: [Vec<(Side, DealEvent, DealState)>; 5] = [
+    let steps: [Vec<Step>; 5] = [
         Vec::new(),
         vec![accept.clone(), meeting.clone()],
         vec![accept.clone(), meeting, sign, outcome],
