@@ -148,10 +148,12 @@ fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
         vec![decline],
         vec![accept, close],
     ];
+    // Each deal on a listing of its own: a small catalogue simply gets fewer demo deals.
+    let (mut next_of_b, mut next_of_a) = (b_listings.iter(), a_listings.iter());
     for (index, events) in steps.into_iter().enumerate() {
         let a_asks = index < 3;
-        let pool = if a_asks { &b_listings } else { &a_listings };
-        let Some(listing) = pool.get(index % pool.len().max(1)).copied() else { continue };
+        let next = if a_asks { next_of_b.next() } else { next_of_a.next() };
+        let Some(listing) = next.copied() else { continue };
         plans.push((a_asks, listing, events));
     }
     for (a_asks, listing, events) in plans {
