@@ -37,7 +37,7 @@ impl std::str::FromStr for DealSide {
 }
 
 /// The side the principal acts for in a deal: their own organisation's, or the one they broker.
-fn side_of(principal: &Principal, deal: &Deal) -> Option<Side> {
+pub fn side_of(principal: &Principal, deal: &Deal) -> Option<Side> {
     let orgs = principal.orgs();
     if orgs.contains(&deal.owner_org) {
         return Some(Side::Owner);

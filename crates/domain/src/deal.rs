@@ -177,6 +177,26 @@ pub enum Side {
     Owner,
 }
 
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Asker => "asker",
+            Side::Owner => "owner",
+        }
+    }
+}
+
+impl std::str::FromStr for Side {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "asker" => Ok(Side::Asker),
+            "owner" => Ok(Side::Owner),
+            other => Err(format!("unknown deal side {other:?}")),
+        }
+    }
+}
+
 /// Why an event may not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DealRefusal {

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use xietong_app::types::Deal;
 use xietong_domain::Day;
-use xietong_domain::deal::{AgreementType, DealEvent, DealState, DeclineReason, OutcomeStage, Side, transition};
+use xietong_domain::deal::{AgreementType, DealEvent, DealState, DeclineReason, OutcomeStage, transition};
 
 use super::{Lang, PageCtx, esc, see_other};
 use crate::error::ApiError;
@@ -85,18 +85,6 @@ fn samples() -> Vec<DealEvent> {
         DealEvent::Close { reason: "-".into() },
         DealEvent::AppointBroker { username: "-".into() },
     ]
-}
-
-fn side_of(ctx: &PageCtx, deal: &Deal) -> Option<Side> {
-    let principal = ctx.caller.principal()?;
-    let orgs = principal.orgs();
-    if orgs.contains(&deal.owner_org) {
-        Some(Side::Owner)
-    } else if orgs.contains(&deal.asker_org) {
-        Some(Side::Asker)
-    } else {
-        deal.brokers.iter().find(|b| b.user_id == principal.user_id).map(|b| b.side)
-    }
 }
 
 /// `GET /deals/{id}`
@@ -173,7 +161,7 @@ fn render(ctx: &PageCtx, deal: &Deal, title: Option<&str>) -> String {
         );
     }
     html.push_str("</ol>");
-    let side = side_of(ctx, deal);
+    let side = ctx.caller.principal().and_then(|p| xietong_app::deal::side_of(p, deal));
     let allowed: Vec<&'static str> =
         samples().iter().filter(|e| transition(deal.state, e, side).is_ok()).map(DealEvent::name).collect();
     if allowed.is_empty() {

@@ -2,7 +2,6 @@
 
 use postgres::{GenericClient, Row};
 use xietong_domain::ListingId;
-use xietong_domain::deal::Side;
 
 use super::accounts::insert_audit;
 use super::{Db, is_unique_violation, now, text};
@@ -11,21 +10,6 @@ use crate::{
 };
 
 const DEAL_COLUMNS: &str = "id, listing_id, from_listing_id, asker_org, owner_org, asker_user_id, message, state, version, created_at, updated_at";
-
-fn side_str(side: Side) -> &'static str {
-    match side {
-        Side::Asker => "asker",
-        Side::Owner => "owner",
-    }
-}
-
-fn parse_side(text: &str) -> Result<Side, StoreError> {
-    match text {
-        "asker" => Ok(Side::Asker),
-        "owner" => Ok(Side::Owner),
-        other => Err(StoreError::backend(format!("corrupt deal side {other:?}"))),
-    }
-}
 
 fn row_deal(row: &Row) -> Result<Deal, StoreError> {
     let state: String = row.try_get(7)?;
@@ -53,7 +37,11 @@ fn complete<C: GenericClient>(db: &mut Db<'_, C>, mut deal: Deal) -> Result<Deal
         &[&deal.id],
     )? {
         let side: String = row.try_get(0)?;
-        deal.brokers.push(Broker { side: parse_side(&side)?, user_id: row.try_get(1)?, username: row.try_get(2)? });
+        deal.brokers.push(Broker {
+            side: side.parse().map_err(StoreError::backend)?,
+            user_id: row.try_get(1)?,
+            username: row.try_get(2)?,
+        });
     }
     for row in db.query(
         "SELECT event, side, actor_id, actor, state, at FROM deal_events WHERE deal_id = $1 ORDER BY id",
@@ -64,7 +52,7 @@ fn complete<C: GenericClient>(db: &mut Db<'_, C>, mut deal: Deal) -> Result<Deal
         let state: String = row.try_get(4)?;
         deal.timeline.push(DealStep {
             event: serde_json::from_str(&event)?,
-            side: parse_side(&side)?,
+            side: side.parse().map_err(StoreError::backend)?,
             actor_id: row.try_get(2)?,
             actor: row.try_get(3)?,
             state: state.parse().map_err(StoreError::backend)?,
@@ -159,7 +147,7 @@ impl Deals for PostgresStore {
             if let Some((user_id, username)) = &change.broker {
                 db.execute(
                     "INSERT INTO deal_brokers (deal_id, side, user_id, username) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    &[&change.deal_id, &side_str(change.side), user_id, &text(username)],
+                    &[&change.deal_id, &change.side.as_str(), user_id, &text(username)],
                 )?;
             }
             db.execute(
@@ -167,7 +155,7 @@ impl Deals for PostgresStore {
                 &[
                     &change.deal_id,
                     &serde_json::to_string(&change.event)?,
-                    &side_str(change.side),
+                    &change.side.as_str(),
                     &change.actor_id,
                     &text(&change.actor),
                     &change.state.as_str(),

@@ -1,7 +1,7 @@
 //! `Deals` on SQLite.
 
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
-use xietong_domain::deal::{DealState, Side};
+use xietong_domain::deal::DealState;
 use xietong_domain::{ListingId, UserId};
 
 use super::accounts::insert_audit;
@@ -9,21 +9,6 @@ use super::{SqliteStore, fmt_utc, now, parse_time, placeholders};
 use crate::{Broker, Deal, DealChange, DealFilter, DealId, DealStep, Deals, NewAudit, NewDeal, StoreError};
 
 const DEAL_COLUMNS: &str = "id, listing_id, from_listing_id, asker_org, owner_org, asker_user_id, message, state, version, created_at, updated_at";
-
-fn side_str(side: Side) -> &'static str {
-    match side {
-        Side::Asker => "asker",
-        Side::Owner => "owner",
-    }
-}
-
-fn parse_side(text: &str) -> Result<Side, StoreError> {
-    match text {
-        "asker" => Ok(Side::Asker),
-        "owner" => Ok(Side::Owner),
-        other => Err(StoreError::backend(format!("corrupt deal side {other:?}"))),
-    }
-}
 
 fn row_deal(row: &Row<'_>) -> rusqlite::Result<(Deal, String, String, String)> {
     let listing_id: String = row.get(1)?;
@@ -77,7 +62,7 @@ fn complete(
         .query_map([deal.id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, UserId>(1)?, r.get::<_, String>(2)?)))?;
     for row in rows {
         let (side, user_id, username) = row?;
-        deal.brokers.push(Broker { side: parse_side(&side)?, user_id, username });
+        deal.brokers.push(Broker { side: side.parse().map_err(StoreError::backend)?, user_id, username });
     }
     let mut events = conn.prepare_cached(
         "SELECT event, side, actor_id, actor, state, at FROM deal_events WHERE deal_id = ?1 ORDER BY id",
@@ -96,7 +81,7 @@ fn complete(
         let (event, side, actor_id, actor, state, at) = row?;
         deal.timeline.push(DealStep {
             event: serde_json::from_str(&event)?,
-            side: parse_side(&side)?,
+            side: side.parse().map_err(StoreError::backend)?,
             actor_id,
             actor,
             state: state.parse().map_err(StoreError::backend)?,
@@ -111,7 +96,7 @@ fn insert_step(tx: &Connection, deal_id: DealId, step: &DealStep) -> Result<(), 
         .execute(params![
             deal_id,
             serde_json::to_string(&step.event)?,
-            side_str(step.side),
+            step.side.as_str(),
             step.actor_id,
             step.actor,
             step.state.as_str(),
@@ -185,7 +170,7 @@ impl Deals for SqliteStore {
             }
             if let Some((user_id, username)) = &change.broker {
                 tx.prepare_cached("INSERT INTO deal_brokers (deal_id, side, user_id, username) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING")?
-                    .execute(params![change.deal_id, side_str(change.side), user_id, username])?;
+                    .execute(params![change.deal_id, change.side.as_str(), user_id, username])?;
             }
             let step = DealStep {
                 event: change.event.clone(),
