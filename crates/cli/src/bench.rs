@@ -23,7 +23,9 @@ pub struct BenchArgs {
     /// Queries per measured operation and concurrency level.
     #[arg(long, default_value_t = 200)]
     pub iterations: usize,
-    /// Data directory for the run [default: a temporary directory, removed afterwards].
+    /// Data directory for the run [default: a temporary directory, removed afterwards]. When it
+    /// already holds an index of at least `--listings` listings (an earlier run's), loading and
+    /// indexing are skipped and only the queries are measured.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Run on this PostgreSQL database (it should be empty) instead of a SQLite file.
@@ -68,15 +70,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let data_dir = DataDir::create(&root)?.with_database_url(args.database_url.clone());
     let app = App::open(&data_dir).context("failed to open the benchmark's data directory")?;
 
-    let (loaded, ingest_s) = load(&app, args.listings)?;
-    let index_started = Instant::now();
-    let progress = bar(loaded as u64, "indexing");
-    app.reindex(|done, total| {
-        progress.set_length(total);
-        progress.set_position(done);
-    })?;
-    progress.finish_and_clear();
-    let index_build_s = index_started.elapsed().as_secs_f64();
+    let reused = args.data.is_some() && app.indexed_listings() >= args.listings as u64;
+    let (loaded, ingest_s, index_build_s) = if reused {
+        eprintln!("reusing the {} listings indexed in {}", app.indexed_listings(), root.display());
+        (app.indexed_listings() as usize, f64::NAN, f64::NAN)
+    } else {
+        let (loaded, ingest_s) = load(&app, args.listings)?;
+        let index_started = Instant::now();
+        let progress = bar(loaded as u64, "indexing");
+        app.reindex(|done, total| {
+            progress.set_length(total);
+            progress.set_position(done);
+        })?;
+        progress.finish_and_clear();
+        (loaded, ingest_s, index_started.elapsed().as_secs_f64())
+    };
     let index_bytes = dir_bytes(&data_dir.index_path());
 
     let app = Arc::new(app);

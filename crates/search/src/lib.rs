@@ -5,6 +5,7 @@
 
 mod analysis;
 pub mod budget;
+mod candidates;
 pub mod embed;
 pub mod eval;
 pub mod fault;

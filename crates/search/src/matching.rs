@@ -44,7 +44,8 @@ use crate::fit::{Check, FitPart, NeedWords, Outcome, fit};
 use crate::index::{SearchIndex, embedding_text, listing_regions};
 use crate::infer::{INFERRED_WEIGHT, LabelColumns};
 use crate::scope::Scoped;
-use crate::search::{TextWeights, load_listing, text_query_without};
+use crate::candidates::{CandidateSet, WeightedTerm};
+use crate::search::{TextWeights, load_listing, text_query_restricted, text_terms};
 
 /// An ad-hoc demand to match against the index.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -171,6 +172,10 @@ pub struct MatchWeights {
     pub expansion_terms: usize,
     pub expansion_depth: usize,
     pub expansion_weight: f32,
+    /// Candidates gathered before the full ranking in a large index (at least 4 × the number
+    /// of matches asked for); the index is restricted to them once it holds more than 4 × as
+    /// many readable listings. 0 ranks the whole index.
+    pub candidates: usize,
 }
 
 impl Default for MatchWeights {
@@ -225,6 +230,8 @@ impl Default for MatchWeights {
             expansion_terms: 0,
             expansion_depth: 3,
             expansion_weight: 0.3,
+            // See `candidates`: 1,000 keeps a match's cost flat from 4,000 listings on.
+            candidates: 1_000,
         }
     }
 }
@@ -440,7 +447,20 @@ impl SearchIndex {
             body_bigram: weights.body_bigram,
             field_tie: weights.field_tie,
         };
-        scoring.push((Occur::Should, text_query_without(fields, &profile.text, &text_weights, DEMAND_STOPWORDS)));
+        // Bounded candidates in a large index (see `candidates`): every scoring clause below is
+        // restricted to them leaf by leaf.
+        let filters = self.filter_clauses(scoped, profile);
+        let candidates = self.candidates(scoped, profile, &text_weights, &filters, weights, limit)?;
+        let restrict = |query: Box<dyn Query>| -> Box<dyn Query> {
+            match &candidates {
+                Some(set) => set.restrict(query),
+                None => query,
+            }
+        };
+        scoring.push((
+            Occur::Should,
+            text_query_restricted(fields, &profile.text, &text_weights, DEMAND_STOPWORDS, &restrict),
+        ));
         let mut phrase_keys: Vec<String> = Vec::new();
         for phrase in &profile.phrases {
             for part in phrase_parts(phrase) {
@@ -462,37 +482,32 @@ impl SearchIndex {
                 }
                 let idf = (1.0 + (num_docs - doc_freq + 0.5) / (doc_freq + 0.5)).ln();
                 phrase_keys.push(part);
-                scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(in_body, weights.phrase_body * idf))));
-                scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(in_title, weights.phrase_title * idf))));
+                scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(restrict(in_body), weights.phrase_body * idf))));
+                scoring.push((
+                    Occur::Should,
+                    Box::new(ConstScoreQuery::new(restrict(in_title), weights.phrase_title * idf)),
+                ));
             }
         }
         for discipline in &profile.disciplines {
             let query = term_query(fields.discipline, discipline.trim());
-            scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(query, weights.requested_discipline))));
+            scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(restrict(query), weights.requested_discipline))));
         }
         for code in &profile.industry_codes {
             let query = term_query(fields.industry, code);
-            scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(query, weights.requested_industry))));
+            scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(restrict(query), weights.requested_industry))));
         }
         for code in &profile.region_codes {
             let query = term_query(fields.region, code);
-            scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(query, weights.requested_region))));
+            scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(restrict(query), weights.requested_region))));
         }
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Must, Box::new(BooleanQuery::new(scoring))), (Occur::Must, self.kinds_filter(profile))];
-        if profile.regions_required {
-            // The region field holds every ancestor of a listing's regions, so a province code
-            // covers its counties. A filter: it adds nothing to the score.
-            let within: Vec<(Occur, Box<dyn Query>)> =
-                profile.preferred_regions.iter().map(|code| (Occur::Should, term_query(fields.region, code))).collect();
-            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(within)), 0.0))));
+        // The filters (with the scope) restrict the candidates, hence also the voters below and
+        // the second pass, which requires this query.
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(BooleanQuery::new(scoring)))];
+        clauses.extend(filters);
+        if let Some(set) = &candidates {
+            clauses.push((Occur::Must, Box::new(set.clone())));
         }
-        if let Some(exclude) = profile.exclude {
-            clauses.push((Occur::MustNot, term_query(fields.id, &exclude.to_string())));
-        }
-        // The scope restricts the candidates, hence also the voters below and the second pass,
-        // which requires this query.
-        clauses.extend(scoped.clause());
         let query = BooleanQuery::new(clauses);
         crate::budget::check()?;
         // Discipline feedback: the best candidates vote for their discipline (by normalized
@@ -524,20 +539,23 @@ impl SearchIndex {
                 let bonus = (weights.prf_weight * share * max_score) as f32;
                 boosted.push((
                     Occur::Should,
-                    Box::new(ConstScoreQuery::new(term_query(fields.discipline, discipline), bonus)),
+                    Box::new(ConstScoreQuery::new(restrict(term_query(fields.discipline, discipline)), bonus)),
                 ));
                 // A listing without an explicit discipline competes with its inferred one.
                 let inferred_bonus = bonus * INFERRED_WEIGHT as f32;
                 boosted.push((
                     Occur::Should,
-                    Box::new(ConstScoreQuery::new(term_query(fields.discipline_inferred, discipline), inferred_bonus)),
+                    Box::new(ConstScoreQuery::new(
+                        restrict(term_query(fields.discipline_inferred, discipline)),
+                        inferred_bonus,
+                    )),
                 ));
             }
         }
         if weights.expansion_terms > 0 {
             for (term, weight) in self.expansion_terms(scoped, &voters, max_score, profile, weights)? {
                 let query = TermQuery::new(Term::from_field_text(fields.body_j, &term), IndexRecordOption::WithFreqs);
-                boosted.push((Occur::Should, Box::new(tantivy::query::BoostQuery::new(Box::new(query), weight))));
+                boosted.push((Occur::Should, Box::new(tantivy::query::BoostQuery::new(restrict(Box::new(query)), weight))));
             }
         }
         // A margin beyond `limit` lets the structured parts reorder the head of the ranking.
@@ -724,6 +742,49 @@ impl SearchIndex {
         ranked.truncate(weights.expansion_terms);
         let best = ranked.first().map_or(1.0, |(_, w)| *w).max(f64::EPSILON);
         Ok(ranked.into_iter().map(|(t, w)| (t, weights.expansion_weight * (w / best) as f32)).collect())
+    }
+
+    /// The filter clauses (all scoring nothing) of a match: target kinds, required regions, the
+    /// source itself excluded, the viewer's scope.
+    fn filter_clauses(&self, scoped: &Scoped<'_>, profile: &Profile) -> Vec<(Occur, Box<dyn Query>)> {
+        let fields = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, self.kinds_filter(profile))];
+        if profile.regions_required {
+            // The region field holds every ancestor of a listing's regions, so a province code
+            // covers its counties. A filter: it adds nothing to the score.
+            let within: Vec<(Occur, Box<dyn Query>)> =
+                profile.preferred_regions.iter().map(|code| (Occur::Should, term_query(fields.region, code))).collect();
+            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(Box::new(BooleanQuery::new(within)), 0.0))));
+        }
+        if let Some(exclude) = profile.exclude {
+            clauses.push((Occur::MustNot, term_query(fields.id, &exclude.to_string())));
+        }
+        clauses.extend(scoped.clause());
+        clauses
+    }
+
+    /// The bounded candidate set of a match, or `None` when the readable index is small enough
+    /// for a full pass (see `candidates`).
+    fn candidates(
+        &self,
+        scoped: &Scoped<'_>,
+        profile: &Profile,
+        text_weights: &TextWeights,
+        filters: &[(Occur, Box<dyn Query>)],
+        weights: &MatchWeights,
+        limit: usize,
+    ) -> Result<Option<CandidateSet>, SearchError> {
+        // At least a few times the head the ranking reorders.
+        let k = weights.candidates.max(4 * limit);
+        if weights.candidates == 0 || scoped.num_docs() <= (4 * k) as u64 {
+            return Ok(None);
+        }
+        let terms: Vec<WeightedTerm> = text_terms(&self.fields, &profile.text, text_weights, DEMAND_STOPWORDS)
+            .into_iter()
+            .flat_map(|(title, body)| [title, body])
+            .collect();
+        let filter = BooleanQuery::new(filters.iter().map(|(occur, query)| (*occur, query.box_clone())).collect());
+        Ok(Some(crate::candidates::gather(scoped, &filter, &terms, k)?))
     }
 
     fn kinds_filter(&self, profile: &Profile) -> Box<dyn Query> {

@@ -105,6 +105,14 @@ impl<'s> Scoped<'s> {
         }
     }
 
+    /// The scoring weight of `query` with the statistics of the readable documents.
+    pub(crate) fn weight(&self, query: &dyn Query) -> tantivy::Result<Box<dyn tantivy::query::Weight>> {
+        match &self.stats {
+            Some(stats) => query.weight(EnableScoring::enabled_from_statistics_provider(stats, self.searcher)),
+            None => query.weight(EnableScoring::enabled_from_searcher(self.searcher)),
+        }
+    }
+
     /// Number of readable (alive) documents.
     pub(crate) fn num_docs(&self) -> u64 {
         match &self.stats {

@@ -424,6 +424,17 @@ pub(crate) fn text_query_without(
     weights: &TextWeights,
     stopwords: &[&str],
 ) -> Box<dyn Query> {
+    text_query_restricted(fields, text, weights, stopwords, &|query| query)
+}
+
+/// The jieba and bigram terms of `text` (without `stopwords`) on the four analysed fields, each
+/// with its field boost, in the order of [`text_query_restricted`]'s clauses.
+pub(crate) fn text_terms(
+    fields: &Fields,
+    text: &str,
+    weights: &TextWeights,
+    stopwords: &[&str],
+) -> Vec<(crate::candidates::WeightedTerm, crate::candidates::WeightedTerm)> {
     let jieba_terms: BTreeSet<String> =
         analyze(&jieba_analyzer(), text).into_iter().filter(|t| !stopwords.contains(&t.as_str())).collect();
     let mut cleaned = normalize(text);
@@ -431,29 +442,53 @@ pub(crate) fn text_query_without(
         cleaned = cleaned.replace(stop, " ");
     }
     let bigram_terms: BTreeSet<String> = analyze(&bigram_analyzer(), &cleaned).into_iter().collect();
+    let pair = |title: (Field, f32), body: (Field, f32), term: &String| {
+        use crate::candidates::WeightedTerm;
+        (
+            WeightedTerm { field: title.0, text: term.clone(), boost: title.1 },
+            WeightedTerm { field: body.0, text: term.clone(), boost: body.1 },
+        )
+    };
+    let mut terms: Vec<_> = jieba_terms
+        .iter()
+        .map(|term| pair((fields.title_j, weights.title_jieba), (fields.body_j, weights.body_jieba), term))
+        .collect();
+    terms.extend(
+        bigram_terms
+            .iter()
+            .map(|term| pair((fields.title_b, weights.title_bigram), (fields.body_b, weights.body_bigram), term)),
+    );
+    terms
+}
+
+/// [`text_query_without`] with every term clause passed through `restrict` (matching restricts
+/// them to its candidates, see `candidates`).
+pub(crate) fn text_query_restricted(
+    fields: &Fields,
+    text: &str,
+    weights: &TextWeights,
+    stopwords: &[&str],
+    restrict: &dyn Fn(Box<dyn Query>) -> Box<dyn Query>,
+) -> Box<dyn Query> {
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     // Per term, its title and body clauses; with a tie-breaker below 1 they are a disjunction
     // max, so a term found in both fields is not counted twice in full.
-    let mut add = |title: (Field, f32), body: (Field, f32), terms: &BTreeSet<String>| {
-        for term in terms {
-            let mut per_field: Vec<Box<dyn Query>> = Vec::new();
-            for (field, boost) in [title, body] {
-                if boost <= 0.0 {
-                    continue;
-                }
-                let query = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::WithFreqs);
-                per_field.push(Box::new(BoostQuery::new(Box::new(query), boost)));
+    for (title, body) in text_terms(fields, text, weights, stopwords) {
+        let mut per_field: Vec<Box<dyn Query>> = Vec::new();
+        for term in [title, body] {
+            if term.boost <= 0.0 {
+                continue;
             }
-            if weights.field_tie >= 1.0 {
-                clauses.extend(per_field.into_iter().map(|q| (Occur::Should, q)));
-            } else if !per_field.is_empty() {
-                let max = tantivy::query::DisjunctionMaxQuery::with_tie_breaker(per_field, weights.field_tie);
-                clauses.push((Occur::Should, Box::new(max)));
-            }
+            let query = TermQuery::new(Term::from_field_text(term.field, &term.text), IndexRecordOption::WithFreqs);
+            per_field.push(restrict(Box::new(BoostQuery::new(Box::new(query), term.boost))));
         }
-    };
-    add((fields.title_j, weights.title_jieba), (fields.body_j, weights.body_jieba), &jieba_terms);
-    add((fields.title_b, weights.title_bigram), (fields.body_b, weights.body_bigram), &bigram_terms);
+        if weights.field_tie >= 1.0 {
+            clauses.extend(per_field.into_iter().map(|q| (Occur::Should, q)));
+        } else if !per_field.is_empty() {
+            let max = tantivy::query::DisjunctionMaxQuery::with_tie_breaker(per_field, weights.field_tie);
+            clauses.push((Occur::Should, Box::new(max)));
+        }
+    }
     Box::new(BooleanQuery::new(clauses))
 }
 

@@ -902,3 +902,60 @@ fn search_sorts_by_newest_trl_and_price() {
     assert_eq!("price".parse::<SearchSort>(), Ok(SearchSort::Price));
     assert!("cheapest".parse::<SearchSort>().is_err());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bounded candidates (issue 14): a large index is ranked on a candidate set; the ranking on it
+// must equal the full ranking at its head, with the same scores.
+
+/// `count` achievements built from a small vocabulary, deterministic, so that words repeat
+/// across many listings as in a real catalogue.
+fn vocabulary_catalogue(count: usize) -> Vec<Listing> {
+    const TOPICS: [&str; 12] = [
+        "机器视觉", "锂电池", "缺陷检测", "无人机", "遥感", "工业机器人", "焊接", "大模型", "创新药", "激光雷达", "储能",
+        "氢能",
+    ];
+    const NOUNS: [&str; 8] = ["系统", "平台", "装备", "算法", "材料", "工艺", "传感器", "控制器"];
+    const VERBS: [&str; 6] = ["在线", "智能", "高精度", "低成本", "柔性", "分布式"];
+    let mut state: u64 = 0x5eed;
+    let mut next = |n: usize| {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) as usize) % n
+    };
+    (0..count)
+        .map(|i| {
+            let title = format!("{}{}{}{}", VERBS[next(6)], TOPICS[next(12)], TOPICS[next(12)], NOUNS[next(8)]);
+            let summary = format!(
+                "面向{}的{}{}，用于{}与{}，编号{i}",
+                TOPICS[next(12)],
+                VERBS[next(6)],
+                NOUNS[next(8)],
+                TOPICS[next(12)],
+                TOPICS[next(12)]
+            );
+            achievement(&title, &summary, 3 + (i % 6) as u8)
+        })
+        .collect()
+}
+
+#[test]
+fn bounded_candidates_rank_the_head_exactly_as_the_whole_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    let docs = vocabulary_catalogue(1_500);
+    index.apply(&docs, &[], 1).unwrap();
+    let texts = ["锂电池极片缺陷检测需要机器视觉方案", "无人机激光雷达遥感平台", "储能与氢能材料工艺", "智能焊接工业机器人"];
+    for text in texts {
+        let request =
+            MatchRequest { text: text.to_string(), kind: Some(Kind::Achievement), limit: 10, ..Default::default() };
+        let whole = index.match_request_weighted(&request, &MatchWeights { candidates: 0, ..Default::default() }).unwrap();
+        // 50 candidates out of 1,500 listings: the restriction is on (more than 4 × 50 listings).
+        let bounded =
+            index.match_request_weighted(&request, &MatchWeights { candidates: 50, ..Default::default() }).unwrap();
+        assert_eq!(whole.len(), 10, "{text}");
+        let ids = |hits: &[xietong_search::MatchHit]| hits.iter().map(|h| h.id).collect::<Vec<_>>();
+        assert_eq!(ids(&bounded), ids(&whole), "{text}");
+        for (b, w) in bounded.iter().zip(&whole) {
+            assert!((b.score - w.score).abs() < 1e-6, "{text}: {} vs {}", b.score, w.score);
+        }
+    }
+}
