@@ -24,11 +24,11 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
+use tantivy::index::SegmentId;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, EnableScoring, EmptyScorer, Explanation, Occur, Query, Scorer, TermQuery, Weight,
+    BooleanQuery, BoostQuery, EmptyScorer, EnableScoring, Explanation, Occur, Query, Scorer, TermQuery, Weight,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::index::SegmentId;
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, Term};
 
 use crate::SearchError;
@@ -199,9 +199,6 @@ impl PartialOrd for Candidate {
 
 impl Ord for Candidate {
     fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .score
-            .total_cmp(&self.score)
-            .then_with(|| (self.segment, self.doc).cmp(&(other.segment, other.doc)))
+        other.score.total_cmp(&self.score).then_with(|| (self.segment, self.doc).cmp(&(other.segment, other.doc)))
     }
 }

@@ -106,6 +106,8 @@ pub struct SearchIndex {
     applied_seq: AtomicU64,
     pub(crate) embedder: RwLock<Option<Arc<dyn Embedder>>>,
     pub(crate) vectors: RwLock<VectorStore>,
+    /// Read scopes' statistics of the current searcher generation.
+    pub(crate) scope_cache: crate::scope::ScopeCache,
     dir: PathBuf,
 }
 
@@ -154,6 +156,7 @@ impl SearchIndex {
             applied_seq: AtomicU64::new(applied_seq),
             embedder: RwLock::new(None),
             vectors: RwLock::new(vectors),
+            scope_cache: crate::scope::ScopeCache::default(),
             dir: dir.to_path_buf(),
         })
     }

@@ -40,11 +40,11 @@ use crate::SearchError;
 use crate::analysis::{
     DEMAND_STOPWORDS, analyze, bigram_analyzer, jieba, normalize, phrase_parts, query_words, split_phrases,
 };
+use crate::candidates::{CandidateSet, WeightedTerm};
 use crate::fit::{Check, FitPart, NeedWords, Outcome, fit};
 use crate::index::{SearchIndex, embedding_text, listing_regions};
 use crate::infer::{INFERRED_WEIGHT, LabelColumns};
 use crate::scope::Scoped;
-use crate::candidates::{CandidateSet, WeightedTerm};
 use crate::search::{TextWeights, load_listing, text_query_restricted, text_terms};
 
 /// An ad-hoc demand to match against the index.
@@ -403,7 +403,7 @@ impl SearchIndex {
         let limit = if limit == 0 { 20 } else { limit };
         crate::budget::check()?;
         let searcher = self.reader.searcher();
-        let scoped = Scoped::new(&searcher, &self.fields, scope)?;
+        let scoped = Scoped::cached(&searcher, &self.fields, scope, &self.scope_cache)?;
         if profile.target_kinds.len() <= 1 {
             return self.match_kind(&scoped, profile, limit, weights);
         }
@@ -482,7 +482,10 @@ impl SearchIndex {
                 }
                 let idf = (1.0 + (num_docs - doc_freq + 0.5) / (doc_freq + 0.5)).ln();
                 phrase_keys.push(part);
-                scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(restrict(in_body), weights.phrase_body * idf))));
+                scoring.push((
+                    Occur::Should,
+                    Box::new(ConstScoreQuery::new(restrict(in_body), weights.phrase_body * idf)),
+                ));
                 scoring.push((
                     Occur::Should,
                     Box::new(ConstScoreQuery::new(restrict(in_title), weights.phrase_title * idf)),
@@ -491,7 +494,8 @@ impl SearchIndex {
         }
         for discipline in &profile.disciplines {
             let query = term_query(fields.discipline, discipline.trim());
-            scoring.push((Occur::Should, Box::new(ConstScoreQuery::new(restrict(query), weights.requested_discipline))));
+            scoring
+                .push((Occur::Should, Box::new(ConstScoreQuery::new(restrict(query), weights.requested_discipline))));
         }
         for code in &profile.industry_codes {
             let query = term_query(fields.industry, code);
@@ -555,7 +559,10 @@ impl SearchIndex {
         if weights.expansion_terms > 0 {
             for (term, weight) in self.expansion_terms(scoped, &voters, max_score, profile, weights)? {
                 let query = TermQuery::new(Term::from_field_text(fields.body_j, &term), IndexRecordOption::WithFreqs);
-                boosted.push((Occur::Should, Box::new(tantivy::query::BoostQuery::new(restrict(Box::new(query)), weight))));
+                boosted.push((
+                    Occur::Should,
+                    Box::new(tantivy::query::BoostQuery::new(restrict(Box::new(query)), weight)),
+                ));
             }
         }
         // A margin beyond `limit` lets the structured parts reorder the head of the ranking.

@@ -13,8 +13,8 @@
 //! No scope (`None`) and [`ReadScope::All`] run the queries unchanged, with the whole index's
 //! statistics.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use tantivy::collector::Collector;
 use tantivy::query::{Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query, TermQuery};
@@ -73,10 +73,43 @@ impl<'s> Scoped<'s> {
     ) -> Result<Scoped<'s>, SearchError> {
         let filter = scope.and_then(|scope| scope_filter(fields, scope));
         let stats = match &filter {
-            Some(filter) => Some(ScopedStats::new(searcher, filter.as_ref())?),
+            Some(filter) => Some(ScopedStats { searcher, data: Arc::new(ScopeData::new(searcher, filter.as_ref())?) }),
             None => None,
         };
         Ok(Scoped { searcher, filter, stats })
+    }
+
+    /// [`Scoped::new`], with the readable documents and the statistics gathered so far kept in
+    /// `cache` for later requests of the same scope on the same searcher generation (the index
+    /// unchanged): counting a scope's documents and document frequencies is a pass over the
+    /// postings, which grows with the catalogue.
+    pub(crate) fn cached(
+        searcher: &'s Searcher,
+        fields: &Fields,
+        scope: Option<&ReadScope>,
+        cache: &ScopeCache,
+    ) -> Result<Scoped<'s>, SearchError> {
+        let filter = scope.and_then(|scope| scope_filter(fields, scope));
+        let (Some(filter_query), Some(scope)) = (&filter, scope) else { return Scoped::new(searcher, fields, scope) };
+        let generation = searcher.generation().generation_id();
+        let key = format!("{scope:?}");
+        let known = {
+            let entries = cache.entries.lock().map_err(|_| SearchError::Poisoned)?;
+            if entries.0 == generation { entries.1.get(&key).cloned() } else { None }
+        };
+        let data = match known {
+            Some(data) => data,
+            None => {
+                let data = Arc::new(ScopeData::new(searcher, filter_query.as_ref())?);
+                let mut entries = cache.entries.lock().map_err(|_| SearchError::Poisoned)?;
+                if entries.0 != generation || entries.1.len() >= ScopeCache::MAX_SCOPES {
+                    *entries = (generation, HashMap::new());
+                }
+                entries.1.insert(key, data.clone());
+                data
+            }
+        };
+        Ok(Scoped { searcher, filter, stats: Some(ScopedStats { searcher, data }) })
     }
 
     pub(crate) fn searcher(&self) -> &'s Searcher {
@@ -116,7 +149,7 @@ impl<'s> Scoped<'s> {
     /// Number of readable (alive) documents.
     pub(crate) fn num_docs(&self) -> u64 {
         match &self.stats {
-            Some(stats) => stats.num_docs,
+            Some(stats) => stats.data.num_docs,
             None => self.searcher.num_docs(),
         }
     }
@@ -159,18 +192,38 @@ impl DocBits {
     }
 }
 
-/// BM25 statistics over the readable documents, computed lazily and cached per request.
+/// Read scopes' documents and statistics of one searcher generation (see [`Scoped::cached`]).
+#[derive(Default)]
+pub(crate) struct ScopeCache {
+    /// The searcher generation the entries belong to, and the entries by scope.
+    entries: Mutex<(u64, HashMap<String, Arc<ScopeData>>)>,
+}
+
+impl ScopeCache {
+    /// Scopes kept per generation (every organisation's members have a scope of their own).
+    const MAX_SCOPES: usize = 64;
+    /// Document frequencies kept per scope.
+    const MAX_TERMS: usize = 100_000;
+}
+
+/// BM25 statistics over the readable documents, computed lazily.
 struct ScopedStats<'s> {
     searcher: &'s Searcher,
+    data: Arc<ScopeData>,
+}
+
+/// The readable documents of a scope on one searcher generation, and the statistics computed
+/// over them so far.
+struct ScopeData {
     /// Readable alive documents, by segment ordinal.
     docs: Vec<DocBits>,
     num_docs: u64,
-    tokens: RefCell<HashMap<Field, u64>>,
-    doc_freqs: RefCell<HashMap<Term, u64>>,
+    tokens: Mutex<HashMap<Field, u64>>,
+    doc_freqs: Mutex<HashMap<Term, u64>>,
 }
 
-impl<'s> ScopedStats<'s> {
-    fn new(searcher: &'s Searcher, filter: &dyn Query) -> tantivy::Result<ScopedStats<'s>> {
+impl ScopeData {
+    fn new(searcher: &Searcher, filter: &dyn Query) -> tantivy::Result<ScopeData> {
         let weight = filter.weight(EnableScoring::disabled_from_searcher(searcher))?;
         let mut docs = Vec::with_capacity(searcher.segment_readers().len());
         for reader in searcher.segment_readers() {
@@ -186,44 +239,42 @@ impl<'s> ScopedStats<'s> {
             docs.push(bits);
         }
         let num_docs = docs.iter().map(DocBits::len).sum();
-        Ok(ScopedStats {
-            searcher,
-            docs,
-            num_docs,
-            tokens: RefCell::new(HashMap::new()),
-            doc_freqs: RefCell::new(HashMap::new()),
-        })
+        Ok(ScopeData { docs, num_docs, tokens: Mutex::new(HashMap::new()), doc_freqs: Mutex::new(HashMap::new()) })
     }
+}
+
+fn poisoned<T>(_: T) -> tantivy::TantivyError {
+    tantivy::TantivyError::SystemError("scope statistics lock poisoned".to_string())
 }
 
 impl Bm25StatisticsProvider for ScopedStats<'_> {
     /// Sum of the (fieldnorm-coded) lengths of the field over the readable documents.
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
-        if let Some(total) = self.tokens.borrow().get(&field) {
+        if let Some(total) = self.data.tokens.lock().map_err(poisoned)?.get(&field) {
             return Ok(*total);
         }
         let mut total = 0u64;
-        for (reader, bits) in self.searcher.segment_readers().iter().zip(&self.docs) {
+        for (reader, bits) in self.searcher.segment_readers().iter().zip(&self.data.docs) {
             match reader.get_fieldnorms_reader(field) {
                 Ok(norms) => total += bits.iter().map(|doc| u64::from(norms.fieldnorm(doc))).sum::<u64>(),
                 // A field without norms: one token per document.
                 Err(_) => total += bits.len(),
             }
         }
-        self.tokens.borrow_mut().insert(field, total);
+        self.data.tokens.lock().map_err(poisoned)?.insert(field, total);
         Ok(total)
     }
 
     fn total_num_docs(&self) -> tantivy::Result<u64> {
-        Ok(self.num_docs)
+        Ok(self.data.num_docs)
     }
 
     fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
-        if let Some(count) = self.doc_freqs.borrow().get(term) {
+        if let Some(count) = self.data.doc_freqs.lock().map_err(poisoned)?.get(term) {
             return Ok(*count);
         }
         let mut count = 0u64;
-        for (reader, bits) in self.searcher.segment_readers().iter().zip(&self.docs) {
+        for (reader, bits) in self.searcher.segment_readers().iter().zip(&self.data.docs) {
             let inverted = reader.inverted_index(term.field())?;
             let Some(mut postings) = inverted.read_postings(term, IndexRecordOption::Basic)? else { continue };
             let mut doc = postings.doc();
@@ -234,7 +285,11 @@ impl Bm25StatisticsProvider for ScopedStats<'_> {
                 doc = postings.advance();
             }
         }
-        self.doc_freqs.borrow_mut().insert(term.clone(), count);
+        let mut doc_freqs = self.data.doc_freqs.lock().map_err(poisoned)?;
+        if doc_freqs.len() >= ScopeCache::MAX_TERMS {
+            doc_freqs.clear();
+        }
+        doc_freqs.insert(term.clone(), count);
         Ok(count)
     }
 }

@@ -154,7 +154,7 @@ impl SearchIndex {
         crate::budget::check()?;
         let text = query.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
         let searcher = self.reader.searcher();
-        let scoped = Scoped::new(&searcher, &self.fields, query.scope.as_ref())?;
+        let scoped = Scoped::cached(&searcher, &self.fields, query.scope.as_ref(), &self.scope_cache)?;
         let highlight_terms = text.map(highlight_terms).unwrap_or_default();
         // Whole words first: a listing must contain the words of the text (see
         // `required_words_query`). When nothing does, the plain disjunction of the text's terms

@@ -911,7 +911,17 @@ fn search_sorts_by_newest_trl_and_price() {
 /// across many listings as in a real catalogue.
 fn vocabulary_catalogue(count: usize) -> Vec<Listing> {
     const TOPICS: [&str; 12] = [
-        "机器视觉", "锂电池", "缺陷检测", "无人机", "遥感", "工业机器人", "焊接", "大模型", "创新药", "激光雷达", "储能",
+        "机器视觉",
+        "锂电池",
+        "缺陷检测",
+        "无人机",
+        "遥感",
+        "工业机器人",
+        "焊接",
+        "大模型",
+        "创新药",
+        "激光雷达",
+        "储能",
         "氢能",
     ];
     const NOUNS: [&str; 8] = ["系统", "平台", "装备", "算法", "材料", "工艺", "传感器", "控制器"];
@@ -943,11 +953,13 @@ fn bounded_candidates_rank_the_head_exactly_as_the_whole_index() {
     let index = SearchIndex::open(dir.path()).unwrap();
     let docs = vocabulary_catalogue(1_500);
     index.apply(&docs, &[], 1).unwrap();
-    let texts = ["锂电池极片缺陷检测需要机器视觉方案", "无人机激光雷达遥感平台", "储能与氢能材料工艺", "智能焊接工业机器人"];
+    let texts =
+        ["锂电池极片缺陷检测需要机器视觉方案", "无人机激光雷达遥感平台", "储能与氢能材料工艺", "智能焊接工业机器人"];
     for text in texts {
         let request =
             MatchRequest { text: text.to_string(), kind: Some(Kind::Achievement), limit: 10, ..Default::default() };
-        let whole = index.match_request_weighted(&request, &MatchWeights { candidates: 0, ..Default::default() }).unwrap();
+        let whole =
+            index.match_request_weighted(&request, &MatchWeights { candidates: 0, ..Default::default() }).unwrap();
         // 50 candidates out of 1,500 listings: the restriction is on (more than 4 × 50 listings).
         let bounded =
             index.match_request_weighted(&request, &MatchWeights { candidates: 50, ..Default::default() }).unwrap();
@@ -957,5 +969,33 @@ fn bounded_candidates_rank_the_head_exactly_as_the_whole_index() {
         for (b, w) in bounded.iter().zip(&whole) {
             assert!((b.score - w.score).abs() < 1e-6, "{text}: {} vs {}", b.score, w.score);
         }
+    }
+}
+
+#[test]
+fn cached_scope_statistics_follow_every_change_of_the_index() {
+    // Scores under a scope come from statistics kept per index generation: after a write, the
+    // same search must score exactly as on a fresh index holding the same listings.
+    let fx = VisibilityFixture::new();
+    let query = SearchQuery { scope: Some(registered_in("130000")), ..text_query("石墨烯散热膜") };
+    let ids_scores =
+        |index: &SearchIndex| index.search(&query).unwrap().hits.iter().map(|h| (h.id, h.score)).collect::<Vec<_>>();
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path()).unwrap();
+    index.apply(&[fx.public.clone()], &[], 1).unwrap();
+    let first = ids_scores(&index);
+    assert_eq!(ids_scores(&index), first, "a repeated search reads the kept statistics");
+    index.apply(&[fx.registered.clone(), fx.region_hebei.clone()], &[], 2).unwrap();
+    let fresh_dir = tempfile::tempdir().unwrap();
+    let fresh = SearchIndex::open(fresh_dir.path()).unwrap();
+    fresh.apply(&[fx.public.clone(), fx.registered.clone(), fx.region_hebei.clone()], &[], 1).unwrap();
+    let after = ids_scores(&index);
+    assert_eq!(after.len(), 3);
+    assert_ne!(after, first);
+    let by_id = |hits: Vec<(ListingId, f32)>| hits.into_iter().collect::<BTreeMap<_, _>>();
+    let (after, fresh) = (by_id(after), by_id(ids_scores(&fresh)));
+    assert_eq!(after.keys().collect::<Vec<_>>(), fresh.keys().collect::<Vec<_>>());
+    for (id, score) in &after {
+        assert!((score - fresh[id]).abs() < 1e-5, "{id}: {score} vs {}", fresh[id]);
     }
 }
