@@ -982,7 +982,7 @@ fn cached_scope_statistics_follow_every_change_of_the_index() {
         |index: &SearchIndex| index.search(&query).unwrap().hits.iter().map(|h| (h.id, h.score)).collect::<Vec<_>>();
     let dir = tempfile::tempdir().unwrap();
     let index = SearchIndex::open(dir.path()).unwrap();
-    index.apply(&[fx.public.clone()], &[], 1).unwrap();
+    index.apply(std::slice::from_ref(&fx.public), &[], 1).unwrap();
     let first = ids_scores(&index);
     assert_eq!(ids_scores(&index), first, "a repeated search reads the kept statistics");
     index.apply(&[fx.registered.clone(), fx.region_hebei.clone()], &[], 2).unwrap();
