@@ -111,13 +111,15 @@ pub(crate) struct WeightedTerm {
 }
 
 /// The `k` best documents passing `filter` for the sum of BM25 scores of `terms` (statistics of
-/// `scoped`), or `None` when no term matches. `filter` must hold the scope.
+/// `scoped`), or `None` when no term matches a document that passes `filter` (the demand is all
+/// boilerplate, say): then the ranking must not be restricted, since clauses other than the
+/// words (requested labels, disciplines) may still find listings. `filter` must hold the scope.
 pub(crate) fn gather(
     scoped: &Scoped<'_>,
     filter: &dyn Query,
     terms: &[WeightedTerm],
     k: usize,
-) -> Result<CandidateSet, SearchError> {
+) -> Result<Option<CandidateSet>, SearchError> {
     let searcher = scoped.searcher();
     let clauses: Vec<(Occur, Box<dyn Query>)> = terms
         .iter()
@@ -128,7 +130,7 @@ pub(crate) fn gather(
         })
         .collect();
     if clauses.is_empty() || k == 0 {
-        return Ok(CandidateSet::default());
+        return Ok(None);
     }
     // A flat disjunction of term queries: tantivy runs it with block-max WAND.
     let text = scoped.weight(&BooleanQuery::new(clauses))?;
@@ -162,6 +164,9 @@ pub(crate) fn gather(
             if best.len() >= k { best.peek().map_or(Score::MIN, |c| c.score) } else { Score::MIN }
         })?;
     }
+    if best.is_empty() {
+        return Ok(None);
+    }
     let mut by_ord: HashMap<u32, Vec<DocId>> = HashMap::new();
     for candidate in best {
         by_ord.entry(candidate.segment).or_default().push(candidate.doc);
@@ -173,7 +178,7 @@ pub(crate) fn gather(
             (searcher.segment_reader(ord).segment_id(), Arc::from(docs))
         })
         .collect();
-    Ok(CandidateSet { by_segment: Arc::new(by_segment) })
+    Ok(Some(CandidateSet { by_segment: Arc::new(by_segment) }))
 }
 
 /// A scored document; ordered so that the heap's top is the weakest (ties: the later document).

@@ -771,7 +771,7 @@ impl SearchIndex {
     }
 
     /// The bounded candidate set of a match, or `None` when the readable index is small enough
-    /// for a full pass (see `candidates`).
+    /// for a full pass (see `candidates`) or the demand's words match nothing it could take.
     fn candidates(
         &self,
         scoped: &Scoped<'_>,
@@ -791,7 +791,7 @@ impl SearchIndex {
             .flat_map(|(title, body)| [title, body])
             .collect();
         let filter = BooleanQuery::new(filters.iter().map(|(occur, query)| (*occur, query.box_clone())).collect());
-        Ok(Some(crate::candidates::gather(scoped, &filter, &terms, k)?))
+        crate::candidates::gather(scoped, &filter, &terms, k)
     }
 
     fn kinds_filter(&self, profile: &Profile) -> Box<dyn Query> {

@@ -970,6 +970,20 @@ fn bounded_candidates_rank_the_head_exactly_as_the_whole_index() {
             assert!((b.score - w.score).abs() < 1e-6, "{text}: {} vs {}", b.score, w.score);
         }
     }
+    // Words that match no listing gather no candidates: the ranking must then stay unrestricted,
+    // so the requested industry still finds listings.
+    let request = MatchRequest {
+        text: "量子纠缠光钟".to_string(),
+        kind: Some(Kind::Achievement),
+        industry_codes: vec!["3911".to_string()],
+        limit: 10,
+        ..Default::default()
+    };
+    let whole = index.match_request_weighted(&request, &MatchWeights { candidates: 0, ..Default::default() }).unwrap();
+    let bounded = index.match_request_weighted(&request, &MatchWeights { candidates: 50, ..Default::default() }).unwrap();
+    assert_eq!(whole.len(), 10, "the requested industry matches every listing");
+    let ids = |hits: &[xietong_search::MatchHit]| hits.iter().map(|h| h.id).collect::<Vec<_>>();
+    assert_eq!(ids(&bounded), ids(&whole));
 }
 
 #[test]
