@@ -980,7 +980,8 @@ fn bounded_candidates_rank_the_head_exactly_as_the_whole_index() {
         ..Default::default()
     };
     let whole = index.match_request_weighted(&request, &MatchWeights { candidates: 0, ..Default::default() }).unwrap();
-    let bounded = index.match_request_weighted(&request, &MatchWeights { candidates: 50, ..Default::default() }).unwrap();
+    let bounded =
+        index.match_request_weighted(&request, &MatchWeights { candidates: 50, ..Default::default() }).unwrap();
     assert_eq!(whole.len(), 10, "the requested industry matches every listing");
     let ids = |hits: &[xietong_search::MatchHit]| hits.iter().map(|h| h.id).collect::<Vec<_>>();
     assert_eq!(ids(&bounded), ids(&whole));

@@ -27,6 +27,7 @@ fn healthz(address: &str) -> Option<String> {
 
 #[test]
 fn healthz_answers_under_more_idle_sockets_than_the_server_has_descriptors() {
+    let _serial = crate::serial();
     let dir = tempfile::tempdir().unwrap();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let address = format!("127.0.0.1:{port}");

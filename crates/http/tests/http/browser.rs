@@ -3,12 +3,10 @@
 //! 10,000 listings) is loaded once. Screenshots go to `target/screenshots/`; set
 //! `XT_UPDATE_DOC_SCREENSHOTS=1` to also copy the dashboard and a listing to `docs/screenshots/`.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{Browser, DemoServer};
 use fantoccini::{Client, Locator};
-use support::{Browser, DemoServer};
 
 /// Password of the demo accounts.
 const DEMO_PASSWORD: &str = "xietong-demo";
@@ -114,7 +112,7 @@ async fn dashboard_shows_map_and_flows(client: &Client, base: &str) {
     let distinct: std::collections::HashSet<&String> = shaded.iter().collect();
     assert!(distinct.len() >= 2, "regions should be shaded by density, got fills {shaded:?}");
     assert!(count(client, "#sector-chart rect.bar").await == 5, "five sectors expected");
-    support::screenshot(client, "dashboard").await;
+    crate::support::screenshot(client, "dashboard").await;
 }
 
 async fn search_total(client: &Client) -> u64 {
@@ -134,7 +132,7 @@ async fn search_narrows_by_region(client: &Client, base: &str) -> String {
     let marks = count(client, "#hits mark").await;
     assert!(marks > 0, "snippets should highlight the query");
     let first_hit = attr_of(client, "#hits .hit-title a", "href").await.expect("hit link");
-    support::screenshot(client, "search").await;
+    crate::support::screenshot(client, "search").await;
 
     // Choosing a region submits the form (progressive JS); the filter lands in the URL.
     let region = client.find(Locator::Css("#region")).await.unwrap();
@@ -171,7 +169,7 @@ async fn listing_shows_explained_matches(client: &Client, url: &str) {
     let score = text_of(client, "#matches li.match .score").await;
     assert!(score.trim().parse::<f64>().is_ok(), "score shown, got {score:?}");
     assert!(count(client, "#matches li.match .score-parts tr").await >= 1, "score parts expected");
-    support::screenshot(client, "listing").await;
+    crate::support::screenshot(client, "listing").await;
 }
 
 /// Opening the publish form as a visitor leads to the login page; logging in there as `ent_a`
@@ -197,7 +195,7 @@ async fn publishing_asks_for_a_login_first(client: &Client, base: &str) {
     assert_eq!(url.path(), "/listings/new", "back to the form after logging in, got {url}");
     let user = text_of(client, "#user-name").await;
     assert!(user.contains("企业A成员"), "the header names the user, got {user:?}");
-    support::screenshot(client, "login-form").await;
+    crate::support::screenshot(client, "login-form").await;
 }
 
 async fn logging_out_ends_the_session(client: &Client, base: &str) {
@@ -243,7 +241,7 @@ async fn invalid_uscc_is_shown_next_to_the_field(client: &Client, server: &DemoS
     let title_kept = attr_of(client, "#f-title", "value").await.unwrap_or_default();
     assert_eq!(title_kept, "浏览器测试企业");
     assert_eq!(server.enterprise_count(), before, "nothing may be created");
-    support::screenshot(client, "form-error").await;
+    crate::support::screenshot(client, "form-error").await;
 }
 
 async fn language_switch_changes_and_persists(client: &Client, base: &str) {
@@ -263,7 +261,7 @@ async fn language_switch_changes_and_persists(client: &Client, base: &str) {
     assert!(nav.contains("Search"), "the language should persist, got {nav:?}");
     let lang = attr_of(client, "html", "lang").await.unwrap_or_default();
     assert_eq!(lang, "en");
-    support::screenshot(client, "search-en").await;
+    crate::support::screenshot(client, "search-en").await;
     // Back to Chinese for anything that follows.
     client.goto(&format!("{base}/?lang=zh")).await.unwrap();
 }
@@ -281,5 +279,5 @@ async fn phone_width_has_no_horizontal_scroll(client: &Client, base: &str) {
         assert!(overflow <= 1, "{path} scrolls sideways by {overflow}px at 375px");
     }
     client.goto(&format!("{base}/")).await.unwrap();
-    support::screenshot(client, "dashboard-phone").await;
+    crate::support::screenshot(client, "dashboard-phone").await;
 }

@@ -32,6 +32,7 @@ type Acknowledged = Arc<Mutex<Vec<(i64, String, i64)>>>;
 
 #[test]
 fn kill_9_while_deals_move_keeps_every_acknowledged_step_with_one_audit_entry() {
+    let _serial = crate::serial();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap().to_string();
     xietong(&["org", "add", "甲成果方", "--kind", "university", "--region", "110106", "--data", &data]);

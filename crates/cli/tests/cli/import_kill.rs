@@ -43,6 +43,7 @@ fn import_command(file: &Path, data: &Path) -> Command {
 
 #[test]
 fn kill_9_during_import_then_rerun_stores_every_row_once() {
+    let _serial = crate::serial();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("rows.csv");
     let data = dir.path().join("data");

@@ -1,16 +1,16 @@
 //! Login throttling, CSRF, API tokens, sessions, contact masking and consent, review before
 //! publication, personal data, and the audit trail, through the router.
 
-mod fixture;
-
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::fixture::{
+    Fixture, ORG_A, PASSWORD, Reply, Session, Who, form_request, json_request, with_bearer, with_cookie,
+};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, header};
-use fixture::{Fixture, ORG_A, PASSWORD, Reply, Session, Who, form_request, json_request, with_bearer, with_cookie};
 use serde_json::{Value, json};
 use xietong_app::auth::ThrottleLimits;
 use xietong_domain::{Role, Scope};
@@ -310,7 +310,7 @@ async fn sessions_end_at_logout_and_cookies_are_locked_down() {
     let account = fx.send(with_cookie(json_request("GET", "/account", None), &session)).await;
     assert_eq!(account.status, 303);
     // The other session of the same user is still alive.
-    let other = fixture::session_of(&tls);
+    let other = crate::fixture::session_of(&tls);
     assert_eq!(fx.send(session_request(&other, "GET", "/api/v1/me", None, None)).await.status, 200);
 
     let actions = audit_actions(&fx, "&actor=c_member").await;
@@ -622,7 +622,7 @@ async fn every_event_is_audited_and_operators_see_their_region() {
     let token = fx.call(Who::CMember, "POST", "/api/v1/tokens", Some(json!({"name": "t"}))).await.json();
     fx.call(Who::CMember, "DELETE", &format!("/api/v1/tokens/{}", token["id"]), None).await;
     assert_eq!(fx.get(Who::Talent, "/api/v1/me/export").await.status, 200);
-    let (_, spare) = fx.add_user("talent_two", Role::Talent, Some(fixture::TALENT_ORG));
+    let (_, spare) = fx.add_user("talent_two", Role::Talent, Some(crate::fixture::TALENT_ORG));
     let erase = fx.send(with_bearer(json_request("DELETE", "/api/v1/me", None), Some(&spare))).await;
     assert_eq!(erase.status, 200);
 

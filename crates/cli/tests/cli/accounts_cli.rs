@@ -22,6 +22,7 @@ fn ok(output: Output) -> String {
 
 #[test]
 fn token_issue_prints_a_working_token_last_while_the_app_is_open() {
+    let _serial = crate::serial();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap();
     // Like a running server: the app (and its index writer lock) stays open throughout.

@@ -4,6 +4,7 @@ use std::process::Command;
 
 #[test]
 fn bench_prints_its_figures_as_one_json_object_last() {
+    let _serial = crate::serial();
     let output = Command::new(env!("CARGO_BIN_EXE_xietong"))
         .args(["bench", "--listings", "10500", "--iterations", "3"])
         .env_remove("XT_DATABASE_URL")

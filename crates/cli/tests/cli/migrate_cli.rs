@@ -20,6 +20,7 @@ fn migrate(from: &str, to: &str) -> Value {
 
 #[test]
 fn an_embedded_directory_moves_to_postgresql_and_a_second_run_changes_nothing() {
+    let _serial = crate::serial();
     let admin_url = std::env::var("XT_TEST_DATABASE_URL").expect(
         "XT_TEST_DATABASE_URL is not set: run ./scripts/test.sh, which starts a PostgreSQL server for the tests",
     );

@@ -119,6 +119,7 @@ fn create(node: &Node, token: &str, title: &str) {
 
 #[test]
 fn two_nodes_on_one_database_stay_in_step() {
+    let _serial = crate::serial();
     let database = TestDatabase::create();
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let data_a = dir_a.path().to_str().unwrap();

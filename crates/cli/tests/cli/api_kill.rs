@@ -24,6 +24,7 @@ fn xietong(args: &[&str]) -> String {
 
 #[test]
 fn kill_9_during_concurrent_api_writes_keeps_each_acknowledged_write_with_one_audit_entry() {
+    let _serial = crate::serial();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().to_str().unwrap().to_string();
     xietong(&["org", "add", "崩溃测试企业", "--kind", "enterprise", "--region", "110106", "--data", &data]);

@@ -22,6 +22,7 @@ fn path_str(path: &Path) -> &str {
 
 #[test]
 fn import_reports_errors_beside_the_file_and_is_idempotent() {
+    let _serial = crate::serial();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let file = dir.path().join("成果.csv");
@@ -97,6 +98,7 @@ fn import_reports_errors_beside_the_file_and_is_idempotent() {
 
 #[test]
 fn file_level_problems_exit_non_zero() {
+    let _serial = crate::serial();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let unknown = dir.path().join("unknown.csv");
@@ -118,6 +120,7 @@ fn file_level_problems_exit_non_zero() {
 
 #[test]
 fn templates_print_csv_and_write_xlsx() {
+    let _serial = crate::serial();
     let output = xietong(&["template", "enterprise"]);
     assert!(output.status.success());
     let csv = String::from_utf8(output.stdout).unwrap();

@@ -1,9 +1,7 @@
 //! Deals (对接) through the API: the fixed names, who may move a deal, versions, contacts revealed
 //! from acceptance on, and one winner among concurrent events.
 
-mod fixture;
-
-use fixture::{Fixture, ORG_A, Who};
+use crate::fixture::{Fixture, ORG_A, Who};
 use serde_json::{Value, json};
 
 fn achievement_with_contact(fx: &Fixture) -> String {
@@ -16,7 +14,7 @@ fn achievement_with_contact(fx: &Fixture) -> String {
     listing.id.to_string()
 }
 
-async fn event(fx: &Fixture, who: Who, deal: i64, body: Value) -> fixture::Reply {
+async fn event(fx: &Fixture, who: Who, deal: i64, body: Value) -> crate::fixture::Reply {
     fx.call(who, "POST", &format!("/api/v1/deals/{deal}/events"), Some(body)).await
 }
 
@@ -24,7 +22,8 @@ async fn event(fx: &Fixture, who: Who, deal: i64, body: Value) -> fixture::Reply
 async fn a_deal_moves_from_proposal_to_conversion_and_reveals_contacts_on_acceptance() {
     let fx = Fixture::new();
     let listing = achievement_with_contact(&fx);
-    let contact = |reply: fixture::Reply| reply.json()["contact"]["phone"].as_str().unwrap_or_default().to_string();
+    let contact =
+        |reply: crate::fixture::Reply| reply.json()["contact"]["phone"].as_str().unwrap_or_default().to_string();
     assert_ne!(contact(fx.get(Who::BMember, &format!("/api/v1/listings/{listing}")).await), "13800138000");
 
     let proposed =
@@ -162,23 +161,23 @@ async fn the_listing_page_proposes_a_deal_from_the_viewers_own_listing() {
     let listing = achievement_with_contact(&fx);
     let own = fx.store_listing(json!({
         "kind": "demand", "title": "膜电极采购需求", "summary": "需要膜电极", "region_codes": ["130602"],
-        "owner_org": fixture::ORG_B, "visibility": "public", "status": "published",
+        "owner_org": crate::fixture::ORG_B, "visibility": "public", "status": "published",
     }));
-    let session = fx.login(Who::BMember.username().unwrap(), fixture::PASSWORD).await;
-    let form = fixture::form_request(
+    let session = fx.login(Who::BMember.username().unwrap(), crate::fixture::PASSWORD).await;
+    let form = crate::fixture::form_request(
         "POST",
         &format!("/listings/{listing}/deal"),
         &[("_csrf", session.csrf.as_str()), ("from_listing_id", &own.id.to_string()), ("message", "发起对接")],
     );
-    let reply = fx.send(fixture::with_cookie(form, &session)).await;
+    let reply = fx.send(crate::fixture::with_cookie(form, &session)).await;
     assert_eq!(reply.status, 303, "{}", reply.text);
     assert_eq!(reply.header("location"), Some(format!("/listings/{listing}?proposed=1").as_str()));
     let deals = fx.get(Who::BMember, "/api/v1/deals?side=asker").await.json();
     assert_eq!(deals[0]["from_listing_id"], own.id.to_string());
     assert_eq!(deals[0]["state"], "proposed");
     let page = fx
-        .send(fixture::with_cookie(
-            fixture::json_request("GET", &format!("/listings/{listing}?proposed=1"), None),
+        .send(crate::fixture::with_cookie(
+            crate::fixture::json_request("GET", &format!("/listings/{listing}?proposed=1"), None),
             &session,
         ))
         .await;
@@ -192,10 +191,13 @@ async fn the_deal_page_offers_exactly_the_events_the_viewer_may_send() {
     let id = fx.call(Who::BMember, "POST", "/api/v1/deals", Some(json!({"listing_id": listing}))).await.json()["id"]
         .as_i64()
         .unwrap();
-    let owner = fx.login(Who::AMember.username().unwrap(), fixture::PASSWORD).await;
-    let asker = fx.login(Who::BMember.username().unwrap(), fixture::PASSWORD).await;
-    let page = |session: &fixture::Session| {
-        fx.send(fixture::with_cookie(fixture::json_request("GET", &format!("/deals/{id}"), None), session))
+    let owner = fx.login(Who::AMember.username().unwrap(), crate::fixture::PASSWORD).await;
+    let asker = fx.login(Who::BMember.username().unwrap(), crate::fixture::PASSWORD).await;
+    let page = |session: &crate::fixture::Session| {
+        fx.send(crate::fixture::with_cookie(
+            crate::fixture::json_request("GET", &format!("/deals/{id}"), None),
+            session,
+        ))
     };
     let events = |html: &str| -> Vec<String> {
         html.split("data-event=\"").skip(1).map(|rest| rest.split('"').next().unwrap().to_string()).collect()
@@ -208,12 +210,12 @@ async fn the_deal_page_offers_exactly_the_events_the_viewer_may_send() {
     assert_eq!(events(&asker_view.text), ["close", "appoint_broker"], "the asker cannot accept or decline");
     assert_eq!(fx.get(Who::CMember, &format!("/deals/{id}")).await.status, 404);
 
-    let form = fixture::form_request(
+    let form = crate::fixture::form_request(
         "POST",
         &format!("/deals/{id}/events"),
         &[("_csrf", owner.csrf.as_str()), ("type", "accept"), ("version", "1")],
     );
-    let moved = fx.send(fixture::with_cookie(form, &owner)).await;
+    let moved = fx.send(crate::fixture::with_cookie(form, &owner)).await;
     assert_eq!(moved.status, 303, "{}", moved.text);
     let after = page(&asker).await.text;
     assert!(after.contains("已接受"), "accepted");
@@ -222,7 +224,7 @@ async fn the_deal_page_offers_exactly_the_events_the_viewer_may_send() {
     assert!(timeline.contains("data-event=\"accept\""));
     let actions = after.split("id=\"deal-actions\"").nth(1).unwrap();
     assert_eq!(events(actions), ["meeting", "sign", "close", "appoint_broker"]);
-    let meeting = fixture::form_request(
+    let meeting = crate::fixture::form_request(
         "POST",
         &format!("/deals/{id}/events"),
         &[
@@ -233,11 +235,12 @@ async fn the_deal_page_offers_exactly_the_events_the_viewer_may_send() {
             ("place", "雄安新区"),
         ],
     );
-    assert_eq!(fx.send(fixture::with_cookie(meeting, &asker)).await.status, 303);
+    assert_eq!(fx.send(crate::fixture::with_cookie(meeting, &asker)).await.status, 303);
     let deal = fx.get(Who::BMember, &format!("/api/v1/deals/{id}")).await.json();
     assert_eq!(deal["state"], "meeting");
     assert_eq!(deal["timeline"][1]["event"]["at"], "2027-03-01T09:30:00+08:00");
-    let account = fx.send(fixture::with_cookie(fixture::json_request("GET", "/account", None), &asker)).await.text;
+    let account =
+        fx.send(crate::fixture::with_cookie(crate::fixture::json_request("GET", "/account", None), &asker)).await.text;
     let section = account.split("id=\"deals\"").nth(1).expect("the account page has a deals section");
     assert!(
         section.contains("data-state=\"meeting\"") && section.contains(&format!("/deals/{id}")),

@@ -9,16 +9,14 @@
 //! appointed) only; the platform admin sees everything; region operators see listings awaiting
 //! review in their region.
 
-mod fixture;
-
 use std::collections::BTreeSet;
 
-use axum::body::Body;
-use axum::http::{Request, header};
-use fixture::{
+use crate::fixture::{
     AGENCY, Fixture, ORG_A, ORG_B, PASSWORD, Reply, Session, Vis, Who, encode, form_request, json_request, with_bearer,
     with_cookie,
 };
+use axum::body::Body;
+use axum::http::{Request, header};
 use serde_json::{Value, json};
 use xietong_domain::{Role, Scope};
 
@@ -645,7 +643,8 @@ impl Matrix {
             }
             ("DELETE", "/api/v1/me", "") if who == Who::Talent => {
                 // The talent would erase itself; a second talent does.
-                let (user, token) = fx.add_user(&self.unique("talent_"), Role::Talent, Some(fixture::TALENT_ORG));
+                let (user, token) =
+                    fx.add_user(&self.unique("talent_"), Role::Talent, Some(crate::fixture::TALENT_ORG));
                 let token = match self.credentials {
                     Credentials::ReadOnlyTokens => {
                         fx.app

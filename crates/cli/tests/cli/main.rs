@@ -1,0 +1,19 @@
+//! The command line's integration tests, one binary (linking each file as a test binary of its
+//! own made a cold test run spend minutes in the linker).
+
+mod accounts_cli;
+mod api_kill;
+mod bench_cli;
+mod deals_kill;
+mod import_cli;
+mod import_kill;
+mod migrate_cli;
+mod serve_limits;
+mod two_nodes;
+
+/// The tests of this binary start servers, kill them and count what they stored; each takes the
+/// machine's cores, so they run one at a time, as they did when each was a binary of its own.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,16 @@
+//! The HTTP layer's integration tests, one binary (linking each file as a test binary of its own
+//! made a cold test run spend minutes in the linker).
+
+#[path = "../fixture/mod.rs"]
+mod fixture;
+#[path = "../support/mod.rs"]
+mod support;
+
+mod api;
+mod authz_matrix;
+mod browser;
+mod deals;
+mod hardening;
+mod matching;
+mod security;
+mod web_pages;
