@@ -14,6 +14,7 @@ pub mod deal;
 pub mod demo_accounts;
 pub mod error;
 pub mod feedback;
+pub mod funnel;
 pub mod listing;
 pub mod search;
 pub mod stats;
