@@ -185,7 +185,7 @@ fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
                 outcome(OutcomeStage::SmallBatch),
             ],
         ),
-        (false, Pool::OfA, vec![accept(), meeting("丰台区科技园")]),
+        (false, Pool::OfA, vec![accept()]),
         // Both ask Tianjin organisations (北京→天津, 河北→天津).
         (
             true,

@@ -102,17 +102,25 @@ impl App {
         self.is_stale_at(listing, OffsetDateTime::now_utc())
     }
 
-    /// The last touches of match results shown to `actor`: listings their organisation declined
-    /// as not relevant are left out, stale listings score × [`STALE_FACTOR`] with a `stale`
-    /// mismatch and the list is sorted again, cut to `limit`, and each listing shown is counted
-    /// as an impression.
-    pub(crate) fn finish_matches(&self, actor: &Actor, mut hits: Vec<MatchHit>, limit: usize) -> Vec<MatchHit> {
-        let declined = self.declined_as_not_relevant(actor);
-        hits.retain(|hit| !declined.contains(&hit.id));
+    /// The last touches of match results shown to `actor`: listings in `declined` (see
+    /// [`App::declined_as_not_relevant`]) are left out, stale listings score × [`STALE_FACTOR`]
+    /// with a `stale` mismatch and move down past the fresh ones they no longer beat (the order
+    /// among the others is the index's, tie-breaks included), the list is cut to `limit`, and
+    /// each listing shown is counted as an impression.
+    pub(crate) fn finish_matches(
+        &self,
+        actor: &Actor,
+        hits: Vec<MatchHit>,
+        limit: usize,
+        declined: &HashSet<ListingId>,
+    ) -> Vec<MatchHit> {
         let now = OffsetDateTime::now_utc();
         let days = self.stale_after_days;
-        for hit in &mut hits {
+        let mut fresh = Vec::with_capacity(hits.len());
+        let mut stale = Vec::new();
+        for mut hit in hits.into_iter().filter(|hit| !declined.contains(&hit.id)) {
             if !self.is_stale_at(&hit.listing, now) {
+                fresh.push(hit);
                 continue;
             }
             let penalty = hit.score * (1.0 - STALE_FACTOR);
@@ -124,21 +132,17 @@ impl App {
                 zh: format!("超过{days}天未更新"),
                 en: format!("not updated for {days} days"),
             });
+            stale.push(hit);
         }
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        let mut hits = merge_by_score(fresh, stale);
         hits.truncate(limit);
         self.record_impressions(actor, &hits);
         hits
     }
 
-    /// How many more candidates to ask the index for, so that leaving out declined pairs still
-    /// fills `limit`.
-    pub(crate) fn match_headroom(&self, actor: &Actor) -> usize {
-        self.declined_as_not_relevant(actor).len()
-    }
-
-    /// Listings on which deals of the actor's organisations were declined as not relevant.
-    fn declined_as_not_relevant(&self, actor: &Actor) -> HashSet<ListingId> {
+    /// Listings on which deals of the actor's organisation were declined as not relevant: left
+    /// out of the matches shown to its members (ask the index for as many more).
+    pub(crate) fn declined_as_not_relevant(&self, actor: &Actor) -> HashSet<ListingId> {
         let Some(principal) = actor.principal() else { return HashSet::new() };
         let Some(org) = principal.org.clone() else { return HashSet::new() };
         let filter = DealFilter { orgs: Some(vec![org.clone()]), state: Some(DealState::Declined), ..DealFilter::default() };
@@ -285,6 +289,21 @@ impl App {
         }
         Ok(due)
     }
+}
+
+/// Merges two lists each in rank order: a `stale` hit goes before the first `fresh` hit (from
+/// where the last one went) that it now outscores; each list keeps its own order.
+fn merge_by_score(fresh: Vec<MatchHit>, stale: Vec<MatchHit>) -> Vec<MatchHit> {
+    let mut merged = Vec::with_capacity(fresh.len() + stale.len());
+    let mut stale = stale.into_iter().peekable();
+    for hit in fresh {
+        while let Some(next) = stale.next_if(|next| next.score > hit.score) {
+            merged.push(next);
+        }
+        merged.push(hit);
+    }
+    merged.extend(stale);
+    merged
 }
 
 /// The province of the actor's home region (empty when unknown).

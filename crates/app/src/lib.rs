@@ -242,6 +242,13 @@ impl App {
         &self.deals
     }
 
+    /// The feedback store (impressions, stale reminders), for integration tests (feature
+    /// `testing`).
+    #[cfg(feature = "testing")]
+    pub fn feedback_store(&self) -> &Arc<dyn Feedback> {
+        &self.feedback
+    }
+
     /// The search index, for integration tests (feature `testing`).
     #[cfg(feature = "testing")]
     pub fn index(&self) -> &Arc<SearchIndex> {

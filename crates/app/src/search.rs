@@ -63,19 +63,21 @@ impl App {
         kind: Option<Kind>,
         limit: usize,
     ) -> AppResult<Vec<MatchHit>> {
-        let wanted = limit + self.match_headroom(actor);
+        let declined = self.declined_as_not_relevant(actor);
+        let wanted = limit + declined.len();
         let hits = self.index.match_listing(source, kind, wanted, &actor.viewer.read_scope())?;
-        Ok(self.finish_matches(actor, hits, limit))
+        Ok(self.finish_matches(actor, hits, limit, &declined))
     }
 
     /// Listings matching free text with constraints, as an ad-hoc demand, among those the actor
     /// may read (finished as [`App::match_listing`]'s).
     pub fn match_request(&self, actor: &Actor, mut request: MatchRequest) -> AppResult<Vec<MatchHit>> {
         request.scope = Some(actor.viewer.read_scope());
+        let declined = self.declined_as_not_relevant(actor);
         let limit = request.limit;
-        request.limit += self.match_headroom(actor);
+        request.limit += declined.len();
         let hits = self.index.match_request(&request)?;
-        Ok(self.finish_matches(actor, hits, limit))
+        Ok(self.finish_matches(actor, hits, limit, &declined))
     }
 
     /// Calls `visit` with every published listing `scope` may read, in id order, a batch at a
