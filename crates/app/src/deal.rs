@@ -200,8 +200,12 @@ impl App {
         let filter = match side {
             None if principal.is_admin() => DealFilter { orgs: None, broker: None, state, listing: None },
             None => DealFilter { orgs: Some(orgs.clone()), broker: Some(principal.user_id), state, listing: None },
-            Some(DealSide::Broker) => DealFilter { orgs: Some(Vec::new()), broker: Some(principal.user_id), state, listing: None },
-            Some(DealSide::Asker | DealSide::Owner) => DealFilter { orgs: Some(orgs.clone()), broker: None, state, listing: None },
+            Some(DealSide::Broker) => {
+                DealFilter { orgs: Some(Vec::new()), broker: Some(principal.user_id), state, listing: None }
+            }
+            Some(DealSide::Asker | DealSide::Owner) => {
+                DealFilter { orgs: Some(orgs.clone()), broker: None, state, listing: None }
+            }
         };
         let mut deals = self.deals.deals(&filter, DEALS_LISTED)?;
         match side {

@@ -120,7 +120,10 @@ fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
     };
     let of_org = |org: &str| -> anyhow::Result<Vec<xietong_domain::Listing>> {
         let filter = ListFilter { owner_org: Some(org.to_string()), ..ListFilter::default() };
-        Ok(published(filter, 12)?.into_iter().filter(|l| l.body.visibility == xietong_domain::Visibility::Public).collect())
+        Ok(published(filter, 12)?
+            .into_iter()
+            .filter(|l| l.body.visibility == xietong_domain::Visibility::Public)
+            .collect())
     };
     let (a_user, b_user, tm_user) = (user("ent_a")?, user("ent_b")?, user("tm_1")?);
     let (a_listings, b_listings) = (of_org(&plan.ent_a)?, of_org(&plan.ent_b)?);
@@ -134,7 +137,8 @@ fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
     let meeting_at = time::macros::datetime!(2026-11-18 14:00 +08:00);
     let signed_on = Day(time::macros::date!(2026 - 11 - 25));
     let accept = || (Side::Owner, DealEvent::Accept, DealState::Accepted);
-    let meeting = |place: &str| (Side::Asker, DealEvent::Meeting { at: meeting_at, place: place.into() }, DealState::Meeting);
+    let meeting =
+        |place: &str| (Side::Asker, DealEvent::Meeting { at: meeting_at, place: place.into() }, DealState::Meeting);
     let sign = |agreement_type: AgreementType, value: f64| {
         (Side::Owner, DealEvent::Sign { agreement_type, value: Some(value), signed_on }, DealState::Signed)
     };
@@ -190,7 +194,12 @@ fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
         (
             true,
             Pool::Tianjin,
-            vec![accept(), meeting("天津滨海新区"), sign(AgreementType::Assignment, 260.0), outcome(OutcomeStage::MassProduction)],
+            vec![
+                accept(),
+                meeting("天津滨海新区"),
+                sign(AgreementType::Assignment, 260.0),
+                outcome(OutcomeStage::MassProduction),
+            ],
         ),
         (true, Pool::Tianjin, vec![decline(DeclineReason::Region, "仅考虑天津本地合作")]),
         (false, Pool::Tianjin, vec![accept(), sign(AgreementType::FacilityUse, 45.0), outcome(OutcomeStage::PilotRun)]),

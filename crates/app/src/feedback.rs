@@ -145,7 +145,8 @@ impl App {
     pub(crate) fn declined_as_not_relevant(&self, actor: &Actor) -> HashSet<ListingId> {
         let Some(principal) = actor.principal() else { return HashSet::new() };
         let Some(org) = principal.org.clone() else { return HashSet::new() };
-        let filter = DealFilter { orgs: Some(vec![org.clone()]), state: Some(DealState::Declined), ..DealFilter::default() };
+        let filter =
+            DealFilter { orgs: Some(vec![org.clone()]), state: Some(DealState::Declined), ..DealFilter::default() };
         let deals = match self.deals.deals(&filter, u32::MAX) {
             Ok(deals) => deals,
             Err(error) => {
@@ -158,9 +159,9 @@ impl App {
             .into_iter()
             .filter(|deal| deal.asker_org == org)
             .filter(|deal| {
-                deal.timeline.iter().any(|step| {
-                    matches!(step.event, DealEvent::Decline { reason: DeclineReason::NotRelevant, .. })
-                })
+                deal.timeline
+                    .iter()
+                    .any(|step| matches!(step.event, DealEvent::Decline { reason: DeclineReason::NotRelevant, .. }))
             })
             .map(|deal| deal.listing_id)
             .collect()

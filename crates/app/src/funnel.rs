@@ -112,9 +112,8 @@ impl App {
             .collect();
         ids.sort();
         let listings: HashMap<ListingId, Listing> = self.store.get_many(&ids)?.into_iter().map(|l| (l.id, l)).collect();
-        let counted = |id: &ListingId| {
-            listings.get(id).filter(|l| l.body.status == Status::Published && scope.allows(&l.body))
-        };
+        let counted =
+            |id: &ListingId| listings.get(id).filter(|l| l.body.status == Status::Published && scope.allows(&l.body));
         let mut org_provinces: HashMap<String, Option<String>> = HashMap::new();
         let mut org_province = |name: &str| -> AppResult<Option<String>> {
             if let Some(known) = org_provinces.get(name) {

@@ -28,7 +28,9 @@ use anyhow::Context;
 use parking_lot::Mutex;
 use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
-use xietong_store::{Accounts, Deals, Feedback, Idempotency, IdempotencyBegin, NewAudit, Store, StoredResponse, WriteOp};
+use xietong_store::{
+    Accounts, Deals, Feedback, Idempotency, IdempotencyBegin, NewAudit, Store, StoredResponse, WriteOp,
+};
 
 pub use account::AccountService;
 pub use auth::Auth;

@@ -332,6 +332,8 @@ async fn openapi_lists_every_route_and_ops_endpoints_answer() {
         "/api/v1/reference/industries",
         "/api/v1/reference/trl",
         "/api/v1/stats/overview",
+        "/api/v1/stats/funnel",
+        "/api/v1/listings/{id}/feedback",
         "/api/v1/templates/{kind}",
         "/api/v1/imports/{kind}",
         "/api/v1/exports",

@@ -105,7 +105,10 @@ async fn every_viewer_sees_exactly_the_events_they_may_send() {
     let reply = reply.await;
     assert_eq!(api_events(&reply), names(&proposed_asker), "the asker's broker: {}", reply.text);
     let page = fx
-        .send(fixture::with_bearer(fixture::json_request("GET", &format!("/deals/{deal}"), None), Some(&tokens["broker"])))
+        .send(fixture::with_bearer(
+            fixture::json_request("GET", &format!("/deals/{deal}"), None),
+            Some(&tokens["broker"]),
+        ))
         .await;
     assert_eq!(page_events(&page.text), ["close", "appoint_broker"], "the broker's page");
     // A third organisation and anonymous see nothing.
@@ -162,7 +165,8 @@ async fn owners_learn_why_others_said_no_and_not_relevant_pairs_are_not_suggeste
     assert!(b_ids.contains(&priced.to_string()), "{b_ids:?}");
     let c_ids = ids_of(&match_ids(&fx, Who::CMember).await);
     assert!(c_ids.contains(&declined.to_string()) && c_ids.contains(&priced.to_string()), "{c_ids:?}");
-    let from_listing = fx.get(Who::BMember, &format!("/api/v1/listings/{}/matches?kind=achievement", fx.listings[&Vis::Public])).await;
+    let from_listing =
+        fx.get(Who::BMember, &format!("/api/v1/listings/{}/matches?kind=achievement", fx.listings[&Vis::Public])).await;
     assert_eq!(from_listing.status, 200, "{}", from_listing.text);
     assert!(!from_listing.text.contains(&declined.to_string()), "nor from a listing's matches");
 
@@ -305,7 +309,13 @@ async fn the_funnel_equals_a_direct_count_from_the_store_for_every_scope() {
     let user = |who: Who| fx.user(who).id;
     // (asker organisation, asker user, owner, listing visibility, states passed through)
     let plans: Vec<(&str, Who, &str, usize, Vec<DealState>)> = vec![
-        (ORG_B, Who::BMember, ORG_A, 0, vec![DealState::Accepted, DealState::Meeting, DealState::Signed, DealState::Converted]),
+        (
+            ORG_B,
+            Who::BMember,
+            ORG_A,
+            0,
+            vec![DealState::Accepted, DealState::Meeting, DealState::Signed, DealState::Converted],
+        ),
         (ORG_B, Who::BMember, ORG_A, 1, vec![DealState::Accepted, DealState::Closed]),
         (ORG_C, Who::CMember, ORG_A, 2, vec![DealState::Accepted, DealState::Signed]),
         (ORG_C, Who::CMember, ORG_A, 3, vec![DealState::Declined]),
@@ -333,7 +343,9 @@ async fn the_funnel_equals_a_direct_count_from_the_store_for_every_scope() {
         for state in states {
             let event = match state {
                 DealState::Accepted => DealEvent::Accept,
-                DealState::Declined => DealEvent::Decline { reason: xietong_domain::deal::DeclineReason::Price, note: None },
+                DealState::Declined => {
+                    DealEvent::Decline { reason: xietong_domain::deal::DeclineReason::Price, note: None }
+                }
                 DealState::Meeting => DealEvent::Meeting { at: OffsetDateTime::now_utc(), place: "丰台".into() },
                 DealState::Signed => DealEvent::Sign {
                     agreement_type: xietong_domain::deal::AgreementType::Licence,
@@ -386,15 +398,17 @@ async fn the_funnel_equals_a_direct_count_from_the_store_for_every_scope() {
     let impressions = fx.app.feedback_store().impressions(None, None).unwrap();
     for who in [Who::Anonymous, Who::BMember, Who::AMember, Who::CMember, Who::RegionOp, Who::Admin] {
         let visible = |id: ListingId| {
-            listings.iter().find(|(listing, _, _)| *listing == id).is_some_and(|(_, owner, vis)| readable(who, *vis, owner))
+            listings
+                .iter()
+                .find(|(listing, _, _)| *listing == id)
+                .is_some_and(|(_, owner, vis)| readable(who, *vis, owner))
         };
         // Expected rows by region pair, counted straight from the store.
         let mut expected: BTreeMap<String, [u64; 5]> = BTreeMap::new();
         for deal in deals.iter().filter(|deal| visible(deal.listing_id)) {
             let key = format!("{}→{}", asker_province(&deal.asker_org), province(&deal.owner_org));
-            let reached = |wanted: u8| {
-                rank(deal.state) >= wanted || deal.timeline.iter().any(|step| rank(step.state) >= wanted)
-            };
+            let reached =
+                |wanted: u8| rank(deal.state) >= wanted || deal.timeline.iter().any(|step| rank(step.state) >= wanted);
             let row = expected.entry(key).or_default();
             row[1] += 1;
             row[2] += u64::from(reached(1));
@@ -417,10 +431,13 @@ async fn the_funnel_equals_a_direct_count_from_the_store_for_every_scope() {
             let owner = listings.iter().find(|(l, _, _)| *l == count.listing_id).unwrap().1;
             let before: u64 = impressions
                 .iter()
-                .filter(|i| i.listing_id == count.listing_id && i.day == count.day && i.viewer_province == count.viewer_province)
+                .filter(|i| {
+                    i.listing_id == count.listing_id && i.day == count.day && i.viewer_province == count.viewer_province
+                })
                 .map(|i| i.count)
                 .sum();
-            expected.entry(format!("{}→{}", count.viewer_province, province(owner))).or_default()[0] += count.count - before;
+            expected.entry(format!("{}→{}", count.viewer_province, province(owner))).or_default()[0] +=
+                count.count - before;
         }
         let actual: BTreeMap<String, [u64; 5]> = funnel["rows"]
             .as_array()
@@ -435,7 +452,8 @@ async fn the_funnel_equals_a_direct_count_from_the_store_for_every_scope() {
             })
             .collect();
         assert_eq!(actual, expected, "{who:?}: {funnel}");
-        let labels: Vec<&str> = funnel["rows"].as_array().unwrap().iter().map(|r| r["label"].as_str().unwrap()).collect();
+        let labels: Vec<&str> =
+            funnel["rows"].as_array().unwrap().iter().map(|r| r["label"].as_str().unwrap()).collect();
         if who == Who::Admin {
             for label in ["河北→北京", "北京→北京", "天津→北京", "北京→河北"] {
                 assert!(labels.contains(&label), "{label} in {labels:?}");

@@ -13,10 +13,9 @@ use xietong_domain::{
 };
 use xietong_store::{
     Accounts, AuditEntry, AuditFilter, AuditTrail, Broker, Change, Credentials, Deal, DealChange, DealFilter, Deals,
-    Feedback, ImpressionCount,
-    Idempotency, IdempotencyBegin, Identity, ListFilter, ListingKey, ListingWrite, NewApiToken, NewAudit, NewDeal,
-    NewOrg, NewUser, PostgresStore, RequestState, ReviewDecision, Session, SqliteStore, Store, StoreError,
-    StoredResponse, WriteOp,
+    Feedback, Idempotency, IdempotencyBegin, Identity, ImpressionCount, ListFilter, ListingKey, ListingWrite,
+    NewApiToken, NewAudit, NewDeal, NewOrg, NewUser, PostgresStore, RequestState, ReviewDecision, Session, SqliteStore,
+    Store, StoreError, StoredResponse, WriteOp,
 };
 
 fn body(json: serde_json::Value) -> ListingBody {
@@ -1221,7 +1220,8 @@ fn concurrent_claims_of_one_key_one_wins(store: &(impl Store + Accounts + Idempo
 /// Impressions add up per listing, day and province; a stale reminder is claimed once per
 /// period; a listing's deals can be listed alone.
 fn feedback_counts_and_reminders(store: &(impl Store + Accounts + Deals + Feedback)) {
-    let listing = store.create(owned("被看见的成果", "110106", "甲机构", Visibility::Public, Status::Published)).unwrap();
+    let listing =
+        store.create(owned("被看见的成果", "110106", "甲机构", Visibility::Public, Status::Published)).unwrap();
     let other = store.create(owned("另一项成果", "110106", "甲机构", Visibility::Public, Status::Published)).unwrap();
     let day = time::macros::date!(2027 - 03 - 01);
     let later = time::macros::date!(2027 - 03 - 05);
@@ -1254,12 +1254,15 @@ fn feedback_counts_and_reminders(store: &(impl Store + Accounts + Deals + Feedba
     let now = datetime!(2027-03-01 09:00 UTC);
     let period = Duration::days(180);
     assert!(store.claim_stale_reminder(listing.id, now, now - period).unwrap(), "the first reminder");
-    assert!(!store.claim_stale_reminder(listing.id, now + Duration::days(1), now + Duration::days(1) - period).unwrap());
+    assert!(
+        !store.claim_stale_reminder(listing.id, now + Duration::days(1), now + Duration::days(1) - period).unwrap()
+    );
     let next = now + period + Duration::days(1);
     assert!(store.claim_stale_reminder(listing.id, next, next - period).unwrap(), "a period later");
     assert!(!store.claim_stale_reminder(ListingId::new(), now, now - period).unwrap(), "no such listing");
 
-    let user = store.create_user(new_user("feedback", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    let user =
+        store.create_user(new_user("feedback", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
     store.create_deal(deal_of(listing.id, "乙机构", "甲机构", user.id), &|_| noted("deal.create")).unwrap();
     store.create_deal(deal_of(other.id, "乙机构", "甲机构", user.id), &|_| noted("deal.create")).unwrap();
     let about = store.deals(&DealFilter { listing: Some(listing.id), ..DealFilter::default() }, 50).unwrap();

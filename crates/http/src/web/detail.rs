@@ -134,7 +134,10 @@ fn render_feedback(ctx: &PageCtx, feedback: &ListingFeedback) -> String {
         r#"<section class="panel" id="listing-feedback" aria-labelledby="feedback-h"><h2 id="feedback-h">{h}</h2><p class="hint">{hint}</p>"#,
         h = ctx.t("对方为何拒绝", "Why others said no"),
         hint = esc(&ctx.t(
-            &format!("近30天在他人匹配结果中出现 {} 次（累计 {} 次）。", feedback.impressions_30d, feedback.impressions),
+            &format!(
+                "近30天在他人匹配结果中出现 {} 次（累计 {} 次）。",
+                feedback.impressions_30d, feedback.impressions
+            ),
             &format!(
                 "Shown in others' match results {} times in the last 30 days ({} in all).",
                 feedback.impressions_30d, feedback.impressions
@@ -173,7 +176,12 @@ fn render_feedback(ctx: &PageCtx, feedback: &ListingFeedback) -> String {
         })
         .collect();
     if !states.is_empty() {
-        let _ = write!(html, r#"<p class="meta" id="feedback-states">{}{}</p>"#, ctx.t("对接：", "Deals: "), esc(&states.join(" · ")));
+        let _ = write!(
+            html,
+            r#"<p class="meta" id="feedback-states">{}{}</p>"#,
+            ctx.t("对接：", "Deals: "),
+            esc(&states.join(" · "))
+        );
     }
     html.push_str("</section>");
     html
