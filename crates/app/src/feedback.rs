@@ -246,7 +246,7 @@ impl App {
                 }
             }
         }
-        decline_notes.sort_by(|a, b| b.at.cmp(&a.at));
+        decline_notes.sort_by_key(|note| std::cmp::Reverse(note.at));
         let since = china_day(OffsetDateTime::now_utc()) - time::Duration::days(29);
         let counts = self.feedback.impressions(Some(id), None)?;
         let impressions = counts.iter().map(|c| c.count).sum();

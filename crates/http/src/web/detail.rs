@@ -103,7 +103,7 @@ pub async fn page(
             if let Some(days) = stale {
                 let notice = format!(
                     r#"<p class="notice stale" role="note" id="listing-stale">{}</p>"#,
-                    esc(&ctx.t(
+                    esc(ctx.t(
                         &format!("这条资源已超过{days}天未更新，信息可能已过时；在匹配结果中排序靠后。"),
                         &format!("This listing has not been updated for {days} days and may be out of date; it ranks lower in matches."),
                     ))
@@ -133,7 +133,7 @@ fn render_feedback(ctx: &PageCtx, feedback: &ListingFeedback) -> String {
     let mut html = format!(
         r#"<section class="panel" id="listing-feedback" aria-labelledby="feedback-h"><h2 id="feedback-h">{h}</h2><p class="hint">{hint}</p>"#,
         h = ctx.t("对方为何拒绝", "Why others said no"),
-        hint = esc(&ctx.t(
+        hint = esc(ctx.t(
             &format!(
                 "近30天在他人匹配结果中出现 {} 次（累计 {} 次）。",
                 feedback.impressions_30d, feedback.impressions
