@@ -198,10 +198,14 @@ impl App {
         let principal = actor.user()?;
         let orgs = principal.orgs();
         let filter = match side {
-            None if principal.is_admin() => DealFilter { orgs: None, broker: None, state },
-            None => DealFilter { orgs: Some(orgs.clone()), broker: Some(principal.user_id), state },
-            Some(DealSide::Broker) => DealFilter { orgs: Some(Vec::new()), broker: Some(principal.user_id), state },
-            Some(DealSide::Asker | DealSide::Owner) => DealFilter { orgs: Some(orgs.clone()), broker: None, state },
+            None if principal.is_admin() => DealFilter { orgs: None, broker: None, state, listing: None },
+            None => DealFilter { orgs: Some(orgs.clone()), broker: Some(principal.user_id), state, listing: None },
+            Some(DealSide::Broker) => {
+                DealFilter { orgs: Some(Vec::new()), broker: Some(principal.user_id), state, listing: None }
+            }
+            Some(DealSide::Asker | DealSide::Owner) => {
+                DealFilter { orgs: Some(orgs.clone()), broker: None, state, listing: None }
+            }
         };
         let mut deals = self.deals.deals(&filter, DEALS_LISTED)?;
         match side {
@@ -218,7 +222,7 @@ impl App {
         if orgs.is_empty() {
             return Ok(false);
         }
-        let filter = DealFilter { orgs: Some(orgs.to_vec()), broker: None, state: None };
+        let filter = DealFilter { orgs: Some(orgs.to_vec()), ..DealFilter::default() };
         Ok(self.deals.deals(&filter, DEALS_LISTED)?.iter().any(|deal| {
             deal.state.reveals_contacts()
                 && ((deal.listing_id == listing && orgs.contains(&deal.asker_org))

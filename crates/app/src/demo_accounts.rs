@@ -101,66 +101,134 @@ pub fn ensure(app: &App, listings: &[ListingBody]) -> anyhow::Result<Vec<DemoAcc
     list(app)
 }
 
-/// Deals between the demo enterprises in every state, so the deal pages and /account show a
-/// working exchange on first start: ent_a asks about ent_b's listings and the other way round.
+/// Deals in every state, so the deal pages, /account and the conversion funnel are alive on
+/// first start: `ent_a` (Beijing) and `ent_b` (Hebei) ask about each other's listings and about
+/// listings of Tianjin organisations, declines carry several reasons, converted deals span the
+/// region pairs 北京→河北, 河北→北京, 北京→天津 and 河北→天津, and `tm_1` brokers for `ent_a`'s
+/// side in some. Each deal and event is stored with its audit entry; the listings involved get
+/// a few weeks of match impressions.
 fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
     use xietong_domain::Day;
     use xietong_domain::deal::{AgreementType, DealEvent, DealState, DeclineReason, OutcomeStage, Side};
-    use xietong_store::{DealChange, ListFilter, NewDeal};
+    use xietong_store::{DealChange, ImpressionCount, ListFilter, NewDeal};
     let user = |name: &str| -> anyhow::Result<xietong_domain::UserId> {
         Ok(app.accounts.user_by_name(name)?.with_context(|| format!("demo user {name} is missing"))?.id)
     };
-    let listings_of = |org: &str| -> anyhow::Result<Vec<xietong_domain::ListingId>> {
-        let filter = ListFilter {
-            owner_org: Some(org.to_string()),
-            status: Some(xietong_domain::Status::Published),
-            ..ListFilter::default()
-        };
-        Ok(app.store.list(&filter, 10, 0)?.items.into_iter().map(|l| l.id).collect())
+    let published = |filter: ListFilter, count: u32| -> anyhow::Result<Vec<xietong_domain::Listing>> {
+        let filter = ListFilter { status: Some(xietong_domain::Status::Published), ..filter };
+        Ok(app.store.list(&filter, count, 0)?.items)
     };
-    let (a_user, b_user) = (user("ent_a")?, user("ent_b")?);
-    let (a_listings, b_listings) = (listings_of(&plan.ent_a)?, listings_of(&plan.ent_b)?);
-    let day = |d: time::Date| Day(d);
+    let of_org = |org: &str| -> anyhow::Result<Vec<xietong_domain::Listing>> {
+        let filter = ListFilter { owner_org: Some(org.to_string()), ..ListFilter::default() };
+        Ok(published(filter, 12)?
+            .into_iter()
+            .filter(|l| l.body.visibility == xietong_domain::Visibility::Public)
+            .collect())
+    };
+    let (a_user, b_user, tm_user) = (user("ent_a")?, user("ent_b")?, user("tm_1")?);
+    let (a_listings, b_listings) = (of_org(&plan.ent_a)?, of_org(&plan.ent_b)?);
+    // Tianjin organisations without an account, for the pairs into Tianjin.
+    let tianjin: Vec<xietong_domain::Listing> =
+        published(ListFilter { region: Some("120000".into()), ..ListFilter::default() }, 40)?
+            .into_iter()
+            .filter(|l| l.body.owner_org.as_deref().is_some_and(|o| o != plan.ent_a && o != plan.ent_b))
+            .collect();
+
     let meeting_at = time::macros::datetime!(2026-11-18 14:00 +08:00);
-    let signed_on = day(time::macros::date!(2026 - 11 - 25));
-    // (whether ent_a asks, the listing, the events it went through)
+    let signed_on = Day(time::macros::date!(2026 - 11 - 25));
+    let accept = || (Side::Owner, DealEvent::Accept, DealState::Accepted);
+    let meeting =
+        |place: &str| (Side::Asker, DealEvent::Meeting { at: meeting_at, place: place.into() }, DealState::Meeting);
+    let sign = |agreement_type: AgreementType, value: f64| {
+        (Side::Owner, DealEvent::Sign { agreement_type, value: Some(value), signed_on }, DealState::Signed)
+    };
+    let outcome = |stage: OutcomeStage| {
+        (Side::Asker, DealEvent::Outcome { stage, revenue_band: Some("100-500万元".into()) }, DealState::Converted)
+    };
+    let decline = |reason: DeclineReason, note: &str| {
+        (Side::Owner, DealEvent::Decline { reason, note: Some(note.into()) }, DealState::Declined)
+    };
+    let close = |reason: &str| (Side::Asker, DealEvent::Close { reason: reason.into() }, DealState::Closed);
+    let broker = |side: Side, state: DealState| (side, DealEvent::AppointBroker { username: "tm_1".into() }, state);
     type Step = (Side, DealEvent, DealState);
-    let mut plans: Vec<(bool, xietong_domain::ListingId, Vec<Step>)> = Vec::new();
-    let accept = (Side::Owner, DealEvent::Accept, DealState::Accepted);
-    let meeting = (Side::Asker, DealEvent::Meeting { at: meeting_at, place: "丰台科技园".into() }, DealState::Meeting);
-    let sign = (
-        Side::Owner,
-        DealEvent::Sign { agreement_type: AgreementType::Licence, value: Some(120.0), signed_on },
-        DealState::Signed,
-    );
-    let outcome =
-        (Side::Asker, DealEvent::Outcome { stage: OutcomeStage::PilotRun, revenue_band: None }, DealState::Converted);
-    let decline = (
-        Side::Owner,
-        DealEvent::Decline { reason: DeclineReason::TrlTooLow, note: Some("需要 TRL 7 以上".into()) },
-        DealState::Declined,
-    );
-    let close = (Side::Asker, DealEvent::Close { reason: "项目延期".into() }, DealState::Closed);
-    let steps: [Vec<Step>; 5] = [
-        Vec::new(),
-        vec![accept.clone(), meeting.clone()],
-        vec![accept.clone(), meeting, sign, outcome],
-        vec![decline],
-        vec![accept, close],
-    ];
-    // Each deal on a listing of its own: a small catalogue simply gets fewer demo deals.
-    let (mut next_of_b, mut next_of_a) = (b_listings.iter(), a_listings.iter());
-    for (index, events) in steps.into_iter().enumerate() {
-        let a_asks = index < 3;
-        let next = if a_asks { next_of_b.next() } else { next_of_a.next() };
-        let Some(listing) = next.copied() else { continue };
-        plans.push((a_asks, listing, events));
+    /// Who asks (ent_a, ent_b) and about which listing pool.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Pool {
+        OfA,
+        OfB,
+        Tianjin,
     }
-    for (a_asks, listing, events) in plans {
-        let (asker, owner, asker_user) =
-            if a_asks { (&plan.ent_a, &plan.ent_b, a_user) } else { (&plan.ent_b, &plan.ent_a, b_user) };
+    let deals: Vec<(bool, Pool, Vec<Step>)> = vec![
+        // ent_a asks ent_b (北京→河北).
+        (true, Pool::OfB, Vec::new()),
+        (true, Pool::OfB, vec![accept(), meeting("丰台科技园")]),
+        (
+            true,
+            Pool::OfB,
+            vec![
+                broker(Side::Asker, DealState::Proposed),
+                accept(),
+                meeting("雄安新区"),
+                sign(AgreementType::Licence, 120.0),
+                outcome(OutcomeStage::PilotRun),
+            ],
+        ),
+        (true, Pool::OfB, vec![accept(), sign(AgreementType::JointDevelopment, 300.0)]),
+        (true, Pool::OfB, vec![decline(DeclineReason::Price, "报价超出预算")]),
+        // ent_b asks ent_a (河北→北京).
+        (false, Pool::OfA, vec![decline(DeclineReason::TrlTooLow, "需要 TRL 7 以上")]),
+        (false, Pool::OfA, vec![accept(), close("项目延期")]),
+        (false, Pool::OfA, vec![decline(DeclineReason::NotRelevant, "方向不一致")]),
+        (
+            false,
+            Pool::OfA,
+            vec![
+                broker(Side::Owner, DealState::Proposed),
+                accept(),
+                sign(AgreementType::TechnicalService, 80.0),
+                outcome(OutcomeStage::SmallBatch),
+            ],
+        ),
+        (false, Pool::OfA, vec![accept()]),
+        // Both ask Tianjin organisations (北京→天津, 河北→天津).
+        (
+            true,
+            Pool::Tianjin,
+            vec![
+                accept(),
+                meeting("天津滨海新区"),
+                sign(AgreementType::Assignment, 260.0),
+                outcome(OutcomeStage::MassProduction),
+            ],
+        ),
+        (true, Pool::Tianjin, vec![decline(DeclineReason::Region, "仅考虑天津本地合作")]),
+        (false, Pool::Tianjin, vec![accept(), sign(AgreementType::FacilityUse, 45.0), outcome(OutcomeStage::PilotRun)]),
+        (false, Pool::Tianjin, vec![decline(DeclineReason::Timing, "明年再议")]),
+        (false, Pool::Tianjin, vec![decline(DeclineReason::Capacity, "产能已满")]),
+    ];
+    let (mut next_of_a, mut next_of_b, mut next_in_tianjin) = (a_listings.iter(), b_listings.iter(), tianjin.iter());
+    let today = crate::feedback::china_day(time::OffsetDateTime::now_utc());
+    let mut impressions = Vec::new();
+    for (index, (a_asks, pool, steps)) in deals.into_iter().enumerate() {
+        // Each deal on a listing of its own: a small catalogue simply gets fewer demo deals.
+        let next = match pool {
+            Pool::OfA => next_of_a.next(),
+            Pool::OfB => next_of_b.next(),
+            Pool::Tianjin => next_in_tianjin.next(),
+        };
+        let Some(listing) = next else { continue };
+        let Some(owner) = listing.body.owner_org.clone() else { continue };
+        let (asker, asker_user, asker_name) =
+            if a_asks { (&plan.ent_a, a_user, "ent_a") } else { (&plan.ent_b, b_user, "ent_b") };
+        let owner_name = if pool == Pool::OfA {
+            "ent_a"
+        } else if pool == Pool::OfB {
+            "ent_b"
+        } else {
+            owner.as_str()
+        };
         let new = NewDeal {
-            listing_id: listing,
+            listing_id: listing.id,
             from_listing_id: None,
             asker_org: asker.clone(),
             owner_org: owner.clone(),
@@ -168,8 +236,16 @@ fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
             message: "演示对接：希望进一步了解合作方式".into(),
         };
         let mut deal = app.deals.create_deal(new, &|d| demo_audit("deal.propose", &d.id.to_string()))?;
-        for (side, event, state) in events {
-            let actor = if (side == Side::Asker) == a_asks { "ent_a" } else { "ent_b" };
+        let mut tm_acts_for = None;
+        for (side, event, state) in steps {
+            let appointed = matches!(event, DealEvent::AppointBroker { .. });
+            let actor = if tm_acts_for == Some(side) {
+                "tm_1"
+            } else if side == Side::Asker {
+                asker_name
+            } else {
+                owner_name
+            };
             let change = DealChange {
                 deal_id: deal.id,
                 expected_version: deal.version,
@@ -178,13 +254,33 @@ fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
                 actor_id: None,
                 actor: actor.to_string(),
                 state,
-                broker: None,
+                broker: appointed.then(|| (tm_user, "tm_1".to_string())),
             };
             deal = app
                 .deals
                 .apply_deal_change(change, &|d| demo_audit(&format!("deal.{}", event.name()), &d.id.to_string()))?;
+            if appointed {
+                tm_acts_for = Some(side);
+            }
+        }
+        // A few weeks of appearances in match results, from the asker's province and others.
+        let asker_province = if a_asks { "110000" } else { "130000" };
+        for days_ago in 0..21u8 {
+            let count = u64::from((days_ago * 7 + index as u8 * 3) % 5);
+            if count == 0 {
+                continue;
+            }
+            for (province, share) in [(asker_province, 2), ("120000", 1), ("", 1)] {
+                impressions.push(ImpressionCount {
+                    listing_id: listing.id,
+                    day: today - time::Duration::days(i64::from(days_ago) * 3),
+                    viewer_province: province.to_string(),
+                    count: count * share,
+                });
+            }
         }
     }
+    app.feedback.add_impressions(&impressions)?;
     Ok(())
 }
 

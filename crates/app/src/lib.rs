@@ -13,6 +13,8 @@ pub mod data_dir;
 pub mod deal;
 pub mod demo_accounts;
 pub mod error;
+pub mod feedback;
+pub mod funnel;
 pub mod listing;
 pub mod search;
 pub mod stats;
@@ -26,7 +28,9 @@ use anyhow::Context;
 use parking_lot::Mutex;
 use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
-use xietong_store::{Accounts, Deals, Idempotency, IdempotencyBegin, NewAudit, Store, StoredResponse, WriteOp};
+use xietong_store::{
+    Accounts, Deals, Feedback, Idempotency, IdempotencyBegin, NewAudit, Store, StoredResponse, WriteOp,
+};
 
 pub use account::AccountService;
 pub use auth::Auth;
@@ -72,9 +76,24 @@ pub struct App {
     index: Arc<SearchIndex>,
     /// Deals (same database).
     deals: Arc<dyn Deals>,
+    /// Match impressions and stale reminders (same database).
+    feedback: Arc<dyn Feedback>,
+    /// Impressions counted since the last flush.
+    impressions: feedback::PendingImpressions,
+    /// Listings not updated for this many days are stale.
+    stale_after_days: u32,
     sync_lock: Mutex<()>,
     health: Mutex<SyncHealth>,
     idempotency: Arc<dyn Idempotency>,
+}
+
+impl Drop for App {
+    /// Impressions still in memory reach the store when the app closes (at shutdown).
+    fn drop(&mut self) {
+        if let Err(error) = self.flush_impressions() {
+            tracing::warn!(%error, "failed to store match impressions at shutdown");
+        }
+    }
 }
 
 /// How long an idempotency key is remembered.
@@ -128,12 +147,16 @@ impl App {
         let store: Arc<dyn Store> = database.clone();
         let accounts: Arc<dyn Accounts> = database.clone();
         let deals: Arc<dyn Deals> = database.clone();
+        let feedback: Arc<dyn Feedback> = database.clone();
         let idempotency: Arc<dyn Idempotency> = database;
         let app = App {
             idempotency,
             store,
             account: AccountService::new(accounts.clone()),
             deals,
+            feedback,
+            impressions: Default::default(),
+            stale_after_days: feedback::DEFAULT_STALE_AFTER_DAYS,
             accounts,
             index: Arc::new(index),
             sync_lock: Mutex::new(()),
@@ -221,6 +244,13 @@ impl App {
         &self.deals
     }
 
+    /// The feedback store (impressions, stale reminders), for integration tests (feature
+    /// `testing`).
+    #[cfg(feature = "testing")]
+    pub fn feedback_store(&self) -> &Arc<dyn Feedback> {
+        &self.feedback
+    }
+
     /// The search index, for integration tests (feature `testing`).
     #[cfg(feature = "testing")]
     pub fn index(&self) -> &Arc<SearchIndex> {
@@ -272,9 +302,16 @@ impl App {
             .spawn(move || {
                 let mut delay = FOLLOW_INTERVAL;
                 let mut failing: Option<String> = None;
+                let mut flush_due = Instant::now();
                 loop {
                     std::thread::sleep(delay);
                     let Some(app) = weak.upgrade() else { return };
+                    if flush_due.elapsed() >= feedback::IMPRESSIONS_FLUSH_EVERY {
+                        flush_due = Instant::now();
+                        if let Err(error) = app.flush_impressions() {
+                            tracing::warn!(%error, "failed to store match impressions; kept for the next flush");
+                        }
+                    }
                     match app.sync_index() {
                         Ok(applied) => {
                             if failing.take().is_some() {

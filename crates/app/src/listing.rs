@@ -76,7 +76,7 @@ fn not_found(id: ListingId) -> AppError {
     AppError::NotFound(format!("listing {id} does not exist"))
 }
 
-fn load(app: &App, id: ListingId) -> AppResult<Listing> {
+pub(crate) fn load(app: &App, id: ListingId) -> AppResult<Listing> {
     match app.store.get(id) {
         Ok(listing) => Ok(listing),
         Err(StoreError::NotFound(_)) => Err(not_found(id)),

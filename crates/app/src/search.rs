@@ -41,7 +41,9 @@ impl App {
         Ok(self.index.search(&query)?)
     }
 
-    /// Complementary listings of a listing the actor may read, among those they may read.
+    /// Complementary listings of a listing the actor may read, among those they may read; pairs
+    /// the actor's organisation was refused as not relevant are left out, stale listings rank
+    /// lower, and each listing shown counts as an impression.
     pub fn match_listing(
         &self,
         actor: &Actor,
@@ -61,14 +63,21 @@ impl App {
         kind: Option<Kind>,
         limit: usize,
     ) -> AppResult<Vec<MatchHit>> {
-        Ok(self.index.match_listing(source, kind, limit, &actor.viewer.read_scope())?)
+        let declined = self.declined_as_not_relevant(actor);
+        let wanted = limit + declined.len();
+        let hits = self.index.match_listing(source, kind, wanted, &actor.viewer.read_scope())?;
+        Ok(self.finish_matches(actor, hits, limit, &declined))
     }
 
     /// Listings matching free text with constraints, as an ad-hoc demand, among those the actor
-    /// may read.
+    /// may read (finished as [`App::match_listing`]'s).
     pub fn match_request(&self, actor: &Actor, mut request: MatchRequest) -> AppResult<Vec<MatchHit>> {
         request.scope = Some(actor.viewer.read_scope());
-        Ok(self.index.match_request(&request)?)
+        let declined = self.declined_as_not_relevant(actor);
+        let limit = request.limit;
+        request.limit += declined.len();
+        let hits = self.index.match_request(&request)?;
+        Ok(self.finish_matches(actor, hits, limit, &declined))
     }
 
     /// Calls `visit` with every published listing `scope` may read, in id order, a batch at a

@@ -30,6 +30,11 @@ demo = false
 # the server is reached over TLS only). Env: XT_SECURE_COOKIES=1.
 secure_cookies = false
 
+# Listings not updated for this many days are stale: flagged `stale: true` in the API and on
+# their page, ranked lower in matching, and their owners are reminded once per period.
+# Env: XT_STALE_AFTER_DAYS.
+stale_after_days = 180
+
 # Log format: "pretty" or "json". Env: XT_LOG_FORMAT. Levels via RUST_LOG (default info).
 log_format = "pretty"
 
@@ -62,6 +67,7 @@ pub struct FileConfig {
     pub demo: Option<bool>,
     pub secure_cookies: Option<bool>,
     pub log_format: Option<String>,
+    pub stale_after_days: Option<u32>,
     pub embedding: Option<EmbeddingConfig>,
     pub limits: Option<LimitsConfig>,
 }

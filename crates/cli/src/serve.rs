@@ -45,7 +45,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let data_dir = DataDir::create(&data)?.with_database_url(args.database_url.or(file.database_url.clone()));
     tracing::info!(database = %data_dir.database_label(), "opening the database");
-    let app = App::open(&data_dir)?;
+    let mut app = App::open(&data_dir)?;
+    app.set_stale_after_days(stale_after_days(&file)?);
     configure_embedder(&app, &file)?;
     if demo {
         let loaded = app.load_demo(xietong_demo::DEFAULT_SEED)?;
@@ -94,6 +95,19 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("shut down cleanly");
         Ok(())
     })
+}
+
+/// `stale_after_days`: `XT_STALE_AFTER_DAYS`, else the config file, else 180.
+fn stale_after_days(file: &FileConfig) -> anyhow::Result<u32> {
+    match std::env::var("XT_STALE_AFTER_DAYS") {
+        Ok(text) if !text.trim().is_empty() => text
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|days| *days > 0)
+            .with_context(|| format!("XT_STALE_AFTER_DAYS must be a positive number of days, not {text:?}")),
+        _ => Ok(file.stale_after_days.unwrap_or(xietong_app::feedback::DEFAULT_STALE_AFTER_DAYS)),
+    }
 }
 
 fn configure_embedder(app: &App, file: &FileConfig) -> anyhow::Result<()> {

@@ -230,6 +230,27 @@ pub fn transition(state: DealState, event: &DealEvent, side: Option<Side>) -> Re
     }
 }
 
+/// The names of the events someone acting for `side` (`None`: neither side) may send to a deal
+/// in `state` now, in the order of [`DealEvent`]: what the deal page offers as buttons and the
+/// API lists as `allowed_events`.
+pub fn allowed_events(state: DealState, side: Option<Side>) -> Vec<&'static str> {
+    event_samples().iter().filter(|event| transition(state, event, side).is_ok()).map(DealEvent::name).collect()
+}
+
+/// One event of each type; only their names matter to [`transition`].
+fn event_samples() -> [DealEvent; 7] {
+    let any_day = time::macros::date!(2000 - 01 - 01);
+    [
+        DealEvent::Accept,
+        DealEvent::Decline { reason: DeclineReason::Other, note: None },
+        DealEvent::Meeting { at: any_day.midnight().assume_utc(), place: String::new() },
+        DealEvent::Sign { agreement_type: AgreementType::Licence, value: None, signed_on: Day(any_day) },
+        DealEvent::Outcome { stage: OutcomeStage::PilotRun, revenue_band: None },
+        DealEvent::Close { reason: String::new() },
+        DealEvent::AppointBroker { username: String::new() },
+    ]
+}
+
 fn names<const N: usize>(names: [&str; N]) -> String {
     names.join(", ")
 }
@@ -301,6 +322,28 @@ mod tests {
                 }
                 assert_eq!(transition(state, &event, None), Err(DealRefusal::NotAParty));
             }
+        }
+    }
+
+    #[test]
+    fn allowed_events_are_exactly_the_transitions_that_succeed() {
+        assert_eq!(allowed_events(Proposed, Some(Side::Owner)), ["accept", "decline", "close", "appoint_broker"]);
+        assert_eq!(allowed_events(Proposed, Some(Side::Asker)), ["close", "appoint_broker"]);
+        assert_eq!(allowed_events(Accepted, Some(Side::Asker)), ["meeting", "sign", "close", "appoint_broker"]);
+        assert_eq!(allowed_events(Signed, Some(Side::Owner)), ["outcome", "close", "appoint_broker"]);
+        for state in DealState::ALL {
+            assert!(allowed_events(state, None).is_empty(), "{state}");
+            for side in [Side::Asker, Side::Owner] {
+                let expected: Vec<&str> = events()
+                    .iter()
+                    .filter(|event| transition(state, event, Some(side)).is_ok())
+                    .map(DealEvent::name)
+                    .collect();
+                assert_eq!(allowed_events(state, Some(side)), expected, "{state} {side:?}");
+            }
+        }
+        for state in [Declined, Converted, Closed] {
+            assert!(allowed_events(state, Some(Side::Owner)).is_empty());
         }
     }
 

@@ -108,6 +108,8 @@ fn api_routes() -> ApiRoutes {
         .add(&[("GET", Public)], routes!(api::reference::industries))
         .add(&[("GET", Public)], routes!(api::reference::trl))
         .add(&[("GET", Public)], routes!(api::stats::overview))
+        .add(&[("GET", Public)], routes!(api::stats::funnel))
+        .add(&[("GET", User)], routes!(api::feedback::listing_feedback))
         .add(&[("GET", Public)], routes!(api::transfer::template))
         .add(&[("POST", User)], routes!(api::transfer::import))
         .add(&[("GET", Public)], routes!(api::transfer::export))

@@ -35,6 +35,8 @@ pub const TABLES: &[&str] = &[
     "deals",
     "deal_events",
     "deal_brokers",
+    "match_impressions",
+    "stale_reminders",
 ];
 
 /// What happened to one table.

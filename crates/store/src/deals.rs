@@ -92,6 +92,8 @@ pub struct DealFilter {
     /// Also deals this user brokers.
     pub broker: Option<UserId>,
     pub state: Option<DealState>,
+    /// Only deals about this listing.
+    pub listing: Option<ListingId>,
 }
 
 /// Deals, their timelines and brokers.

@@ -13,9 +13,9 @@ use xietong_domain::{
 };
 use xietong_store::{
     Accounts, AuditEntry, AuditFilter, AuditTrail, Broker, Change, Credentials, Deal, DealChange, DealFilter, Deals,
-    Idempotency, IdempotencyBegin, Identity, ListFilter, ListingKey, ListingWrite, NewApiToken, NewAudit, NewDeal,
-    NewOrg, NewUser, PostgresStore, RequestState, ReviewDecision, Session, SqliteStore, Store, StoreError,
-    StoredResponse, WriteOp,
+    Feedback, Idempotency, IdempotencyBegin, Identity, ImpressionCount, ListFilter, ListingKey, ListingWrite,
+    NewApiToken, NewAudit, NewDeal, NewOrg, NewUser, PostgresStore, RequestState, ReviewDecision, Session, SqliteStore,
+    Store, StoreError, StoredResponse, WriteOp,
 };
 
 fn body(json: serde_json::Value) -> ListingBody {
@@ -1217,6 +1217,58 @@ fn concurrent_claims_of_one_key_one_wins(store: &(impl Store + Accounts + Idempo
     assert_eq!(audited_decisions, 1, "only the winner is audited");
 }
 
+/// Impressions add up per listing, day and province; a stale reminder is claimed once per
+/// period; a listing's deals can be listed alone.
+fn feedback_counts_and_reminders(store: &(impl Store + Accounts + Deals + Feedback)) {
+    let listing =
+        store.create(owned("被看见的成果", "110106", "甲机构", Visibility::Public, Status::Published)).unwrap();
+    let other = store.create(owned("另一项成果", "110106", "甲机构", Visibility::Public, Status::Published)).unwrap();
+    let day = time::macros::date!(2027 - 03 - 01);
+    let later = time::macros::date!(2027 - 03 - 05);
+    let count = |listing_id, day, province: &str, count| ImpressionCount {
+        listing_id,
+        day,
+        viewer_province: province.into(),
+        count,
+    };
+    store
+        .add_impressions(&[
+            count(listing.id, day, "130000", 2),
+            count(listing.id, day, "", 1),
+            count(other.id, later, "110000", 4),
+            // A listing that does not exist is dropped, not an error.
+            count(ListingId::new(), day, "", 9),
+        ])
+        .unwrap();
+    store.add_impressions(&[count(listing.id, day, "130000", 3), count(listing.id, later, "130000", 1)]).unwrap();
+    store.add_impressions(&[]).unwrap();
+    let mine = store.impressions(Some(listing.id), None).unwrap();
+    assert_eq!(
+        mine,
+        vec![count(listing.id, day, "", 1), count(listing.id, day, "130000", 5), count(listing.id, later, "130000", 1)]
+    );
+    assert_eq!(store.impressions(Some(listing.id), Some(later)).unwrap(), vec![count(listing.id, later, "130000", 1)]);
+    let all: u64 = store.impressions(None, None).unwrap().iter().map(|c| c.count).sum();
+    assert_eq!(all, 11);
+
+    let now = datetime!(2027-03-01 09:00 UTC);
+    let period = Duration::days(180);
+    assert!(store.claim_stale_reminder(listing.id, now, now - period).unwrap(), "the first reminder");
+    assert!(
+        !store.claim_stale_reminder(listing.id, now + Duration::days(1), now + Duration::days(1) - period).unwrap()
+    );
+    let next = now + period + Duration::days(1);
+    assert!(store.claim_stale_reminder(listing.id, next, next - period).unwrap(), "a period later");
+    assert!(!store.claim_stale_reminder(ListingId::new(), now, now - period).unwrap(), "no such listing");
+
+    let user =
+        store.create_user(new_user("feedback", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    store.create_deal(deal_of(listing.id, "乙机构", "甲机构", user.id), &|_| noted("deal.create")).unwrap();
+    store.create_deal(deal_of(other.id, "乙机构", "甲机构", user.id), &|_| noted("deal.create")).unwrap();
+    let about = store.deals(&DealFilter { listing: Some(listing.id), ..DealFilter::default() }, 50).unwrap();
+    assert_eq!(about.iter().map(|d| d.listing_id).collect::<Vec<_>>(), vec![listing.id]);
+}
+
 macro_rules! store_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -1225,6 +1277,11 @@ macro_rules! store_suite {
             fn login_failures_count_by_account_and_address() {
                 let (_guard, store) = $make;
                 super::login_failures_count_by_account_and_address(&store);
+            }
+            #[test]
+            fn feedback_counts_and_reminders() {
+                let (_guard, store) = $make;
+                super::feedback_counts_and_reminders(&store);
             }
             #[test]
             fn deals_move_one_version_at_a_time() {
@@ -1454,7 +1511,7 @@ fn postgres_data_survives_reconnect() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3], "each migration applied once");
+    assert_eq!(versions, vec![1, 2, 3, 5], "each migration applied once");
     drop(reconnected);
     drop(guard);
 }
@@ -1472,7 +1529,7 @@ fn postgres_nodes_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3], "each migration applied once");
+    assert_eq!(versions, vec![1, 2, 3, 5], "each migration applied once");
     drop(stores);
     drop(guard);
 }

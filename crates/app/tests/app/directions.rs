@@ -40,18 +40,42 @@ fn every_default_direction_returns_matches_on_the_demo() {
     }
 }
 
-/// The demo enterprises have deals in every state but one between them, ent_a on both sides.
+/// The demo has deals in every state, ent_a on both sides and tm_1 brokering some, declines
+/// with several reasons, and converted deals in four region pairs of the funnel.
 fn demo_deals_are_alive(app: &App) {
-    use xietong_domain::deal::DealState;
-    let session = app.account().login("ent_a", xietong_app::demo_accounts::DEMO_PASSWORD, None).unwrap();
-    let ent_a = xietong_app::Actor::new(xietong_domain::Viewer::User(session.principal), None);
+    use xietong_domain::deal::{DealEvent, DealState};
+    let login = |name: &str| {
+        let session = app.account().login(name, xietong_app::demo_accounts::DEMO_PASSWORD, None).unwrap();
+        xietong_app::Actor::new(xietong_domain::Viewer::User(session.principal), None)
+    };
+    let ent_a = login("ent_a");
     let deals = app.deals(&ent_a, None, None).unwrap();
     let states: std::collections::BTreeSet<&str> = deals.iter().map(|d| d.state.as_str()).collect();
-    for state in [DealState::Proposed, DealState::Meeting, DealState::Converted, DealState::Declined, DealState::Closed]
-    {
-        assert!(states.contains(state.as_str()), "a demo deal is {state}: {states:?}");
+    for state in DealState::ALL {
+        assert!(states.contains(state.as_str()), "a demo deal of ent_a is {state}: {states:?}");
     }
-    let converted = deals.iter().find(|d| d.state == DealState::Converted).unwrap();
-    assert_eq!(converted.timeline.len(), 4, "proposed → accepted → meeting → signed → converted");
-    assert_eq!(app.deals(&ent_a, None, Some(xietong_app::deal::DealSide::Owner)).unwrap().len(), 2);
+    assert!(
+        deals.iter().any(|d| d.timeline.iter().map(|s| s.state.as_str()).collect::<Vec<_>>()
+            == ["accepted", "meeting", "signed", "converted"]),
+        "proposed → accepted → meeting → signed → converted"
+    );
+    assert_eq!(app.deals(&ent_a, None, Some(xietong_app::deal::DealSide::Owner)).unwrap().len(), 5);
+    let reasons: std::collections::BTreeSet<String> = app
+        .deals(&xietong_app::Actor::operator(), Some(DealState::Declined), None)
+        .unwrap()
+        .iter()
+        .flat_map(|d| d.timeline.iter())
+        .filter_map(|step| match &step.event {
+            DealEvent::Decline { reason, .. } => Some(format!("{reason:?}")),
+            _ => None,
+        })
+        .collect();
+    assert!(reasons.len() >= 4, "declines with several reasons: {reasons:?}");
+    let brokered = app.deals(&login("tm_1"), None, Some(xietong_app::deal::DealSide::Broker)).unwrap();
+    assert!(!brokered.is_empty(), "tm_1 brokers demo deals");
+    let funnel = app.funnel(&ReadScope::All, xietong_app::funnel::FunnelBy::RegionPair).unwrap();
+    for pair in ["北京→河北", "河北→北京", "北京→天津", "河北→天津"] {
+        let row = funnel.rows.iter().find(|row| row.label == pair);
+        assert!(row.is_some_and(|row| row.converted > 0 && row.matches_viewed > 0), "{pair}: {:?}", funnel.rows);
+    }
 }

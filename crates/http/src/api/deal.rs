@@ -4,18 +4,36 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use xietong_app::deal::DealSide;
 use xietong_app::types::Deal;
 use xietong_domain::ListingId;
-use xietong_domain::deal::{DealEvent, DealState};
+use xietong_domain::deal::{DealEvent, DealState, allowed_events};
 
 use super::parse_param;
 use crate::auth::Caller;
 use crate::error::{ApiResult, Problem};
 use crate::json::{ApiJson, ApiQuery};
 use crate::state::AppState;
+
+/// A deal as the API shows it: the deal with its timeline, and the events the caller may send
+/// now (`allowed_events`, empty for someone acting for neither side).
+#[derive(Debug, Serialize)]
+pub struct DealView {
+    #[serde(flatten)]
+    pub deal: Deal,
+    /// Names of the events the caller may send in the deal's state, e.g. `["accept", "decline",
+    /// "close", "appoint_broker"]` for the owner of a proposed deal.
+    pub allowed_events: Vec<&'static str>,
+}
+
+impl DealView {
+    pub fn for_caller(caller: &Caller, deal: Deal) -> DealView {
+        let side = caller.principal().and_then(|principal| xietong_app::deal::side_of(principal, &deal));
+        DealView { allowed_events: allowed_events(deal.state, side), deal }
+    }
+}
 
 /// Body of `POST /api/v1/deals`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -58,7 +76,7 @@ pub async fn propose(
     let deal = state
         .blocking(move |app| Ok(app.propose_deal(&actor, body.listing_id, body.from_listing_id, &body.message)?))
         .await?;
-    Ok((StatusCode::CREATED, Json(deal)))
+    Ok((StatusCode::CREATED, Json(DealView::for_caller(&caller, deal))))
 }
 
 /// Moves a deal: states proposed, accepted, declined, meeting, signed, converted, closed. Only
@@ -72,19 +90,21 @@ pub async fn event(
     caller: Caller,
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<EventBody>,
-) -> ApiResult<Json<Deal>> {
+) -> ApiResult<Json<DealView>> {
     let actor = caller.actor();
-    Ok(Json(state.blocking(move |app| Ok(app.deal_event(&actor, id, body.version, body.event)?)).await?))
+    let deal = state.blocking(move |app| Ok(app.deal_event(&actor, id, body.version, body.event)?)).await?;
+    Ok(Json(DealView::for_caller(&caller, deal)))
 }
 
-/// A deal with its timeline: for its parties and their brokers, the platform admin and the
+/// A deal with its timeline and the events the caller may send now (`allowed_events`): for its parties and their brokers, the platform admin and the
 /// operators of either party's region.
 #[utoipa::path(get, path = "/api/v1/deals/{id}", tag = "deals",
     params(("id" = i64, Path, description = "Deal id")),
     responses((status = 200, body = Object), (status = 404, body = Problem)))]
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<Deal>> {
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<DealView>> {
     let actor = caller.actor();
-    Ok(Json(state.blocking(move |app| Ok(app.deal(&actor, id)?)).await?))
+    let deal = state.blocking(move |app| Ok(app.deal(&actor, id)?)).await?;
+    Ok(Json(DealView::for_caller(&caller, deal)))
 }
 
 /// Query of `GET /api/v1/deals`.
@@ -103,10 +123,10 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(params): ApiQuery<DealParams>,
-) -> ApiResult<Json<Vec<Deal>>> {
+) -> ApiResult<Json<Vec<DealView>>> {
     let deal_state = parse_param::<DealState>("state", params.state.as_deref())?;
     let side = parse_param::<DealSide>("side", params.side.as_deref())?;
     let actor = caller.actor();
     let deals = state.blocking(move |app| Ok(app.deals(&actor, deal_state, side)?)).await?;
-    Ok(Json(deals))
+    Ok(Json(deals.into_iter().map(|deal| DealView::for_caller(&caller, deal)).collect()))
 }

@@ -42,7 +42,7 @@ pub struct ListParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ListingPage {
     #[schema(value_type = Vec<ListingDoc>)]
-    pub items: Vec<Listing>,
+    pub items: Vec<ListingView>,
     /// All listings matching the filters.
     pub total: u64,
     pub limit: u32,
@@ -108,9 +108,14 @@ pub async fn get_listing(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<Listing>> {
+) -> ApiResult<Json<ListingView>> {
     let id = parse_id(&id)?;
-    let listing = state.blocking(move |app| Ok(app.read_listing(&caller.actor(), id)?)).await?;
+    let listing = state
+        .blocking(move |app| {
+            let listing = app.read_listing(&caller.actor(), id)?;
+            Ok(ListingView { stale: app.is_stale(&listing), listing })
+        })
+        .await?;
     Ok(Json(listing))
 }
 
@@ -147,13 +152,22 @@ pub async fn update_listing(
             ));
         }
     };
-    for derived in ["id", "created_at", "updated_at"] {
+    for derived in ["id", "created_at", "updated_at", "stale"] {
         object.remove(derived);
     }
     let body = parse_listing_value(raw)?;
     let body = validate(body, Reference::get())?;
     let written = state.blocking(move |app| Ok(app.update_listing(&caller.actor(), id, version, body)?)).await?;
     Ok(written_response(written))
+}
+
+/// A listing as the API shows it: every field, and whether it is stale.
+#[derive(Debug, Serialize)]
+pub struct ListingView {
+    #[serde(flatten)]
+    pub listing: Listing,
+    /// Not updated for `stale_after_days` (config, default 180): ranks lower in matching.
+    pub stale: bool,
 }
 
 /// Body of `POST /api/v1/listings/{id}/archive`.
@@ -213,6 +227,13 @@ pub async fn list_listings(
     let limit = page_limit(params.limit)?;
     let offset = page_offset(params.offset)?;
     let actor = caller.actor();
-    let page = state.blocking(move |app| Ok(app.list_listings(&actor, filter, limit, offset)?)).await?;
-    Ok(Json(ListingPage { items: page.items, total: page.total, limit, offset }))
+    let (items, total) = state
+        .blocking(move |app| {
+            let page = app.list_listings(&actor, filter, limit, offset)?;
+            let items: Vec<ListingView> =
+                page.items.into_iter().map(|listing| ListingView { stale: app.is_stale(&listing), listing }).collect();
+            Ok((items, page.total))
+        })
+        .await?;
+    Ok(Json(ListingPage { items, total, limit, offset }))
 }

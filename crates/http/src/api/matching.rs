@@ -81,6 +81,9 @@ pub struct MatchItem {
     pub mismatch_details: Vec<ExplanationDto>,
     pub region_codes: Vec<String>,
     pub trl: Option<u8>,
+    /// Not updated for `stale_after_days` (config, default 180): its score was multiplied by
+    /// 0.75 (score part `stale`) and a `stale` mismatch says so.
+    pub stale: bool,
 }
 
 /// Matches, best first.
@@ -103,6 +106,7 @@ pub fn to_page(hits: Vec<MatchHit>, english: bool) -> MatchPage {
     let items = hits
         .into_iter()
         .map(|hit| MatchItem {
+            stale: hit.mismatches.iter().any(|m| m.code == "stale"),
             id: hit.id,
             kind: hit.kind,
             title: hit.title,

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod collab;
 pub mod deal;
+pub mod feedback;
 pub mod listings;
 pub mod matching;
 pub mod reference;

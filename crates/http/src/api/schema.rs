@@ -12,6 +12,9 @@ pub struct ListingDoc {
     pub id: String,
     /// Current version; send it back with `PUT`.
     pub version: i64,
+    /// In answers only: not updated for `stale_after_days` (config, default 180); ranks lower
+    /// in matching.
+    pub stale: Option<bool>,
     /// talent, achievement, scenario, facility, enterprise, demand or challenge.
     pub kind: String,
     pub title: String,

@@ -35,6 +35,8 @@ pub struct SearchItem {
     pub industry_codes: Vec<String>,
     pub trl: Option<u8>,
     pub owner_org: Option<String>,
+    /// Not updated for `stale_after_days` (config, default 180).
+    pub stale: bool,
 }
 
 /// A page of hits with facet counts over all hits.
@@ -63,11 +65,19 @@ pub async fn search(
     let limit = query.limit as u32;
     let offset = query.offset as u64;
     let actor = caller.actor();
-    let results = state.read_work(move |app| Ok(app.search(&actor, query)?)).await?;
+    let (results, stale) = state
+        .read_work(move |app| {
+            let results = app.search(&actor, query)?;
+            let stale: Vec<bool> = results.hits.iter().map(|hit| app.is_stale(&hit.listing)).collect();
+            Ok((results, stale))
+        })
+        .await?;
     let items = results
         .hits
         .into_iter()
-        .map(|hit| SearchItem {
+        .zip(stale)
+        .map(|(hit, stale)| SearchItem {
+            stale,
             id: hit.id,
             kind: hit.kind,
             title: hit.title,

@@ -89,3 +89,78 @@ pub async fn overview(State(state): State<AppState>, caller: Caller) -> ApiResul
     };
     Ok(Json(Overview { kinds, flows, fengtai }))
 }
+
+/// Query of `GET /api/v1/stats/funnel`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub struct FunnelParams {
+    /// sector (GB/T 4754 section of the listing's industry; default), region_pair (asker's
+    /// province → owner's province, e.g. 北京→河北) or month (of the proposal or impression).
+    pub by: Option<String>,
+}
+
+/// One row of the funnel.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FunnelRowDto {
+    /// Section letter, `110000→130000`, or `2027-03` (`none`/`unknown` where not known).
+    pub key: String,
+    /// Section name, `北京→河北`, or the month.
+    pub label: String,
+    /// Appearances of the group's listings in match results.
+    pub matches_viewed: u64,
+    /// Deals proposed.
+    pub proposed: u64,
+    /// Deals that ever reached accepted or a later step (meeting, signed, converted).
+    pub accepted: u64,
+    /// Deals that ever reached signed or converted.
+    pub signed: u64,
+    /// Deals converted.
+    pub converted: u64,
+}
+
+/// The funnel: rows by key and their sum.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FunnelDto {
+    /// sector, region_pair or month.
+    pub by: String,
+    pub rows: Vec<FunnelRowDto>,
+    /// The sum of the rows (`key` "total").
+    pub total: FunnelRowDto,
+}
+
+fn row_dto(row: xietong_app::funnel::FunnelRow) -> FunnelRowDto {
+    FunnelRowDto {
+        key: row.key,
+        label: row.label,
+        matches_viewed: row.matches_viewed,
+        proposed: row.proposed,
+        accepted: row.accepted,
+        signed: row.signed,
+        converted: row.converted,
+    }
+}
+
+/// The conversion funnel (转化漏斗): matches viewed, deals proposed, accepted, signed and
+/// converted, grouped by sector, region pair or month. Like every figure it counts only
+/// impressions and deals of published listings the caller may read.
+#[utoipa::path(get, path = "/api/v1/stats/funnel", tag = "stats", params(FunnelParams),
+    responses((status = 200, body = FunnelDto), (status = 400, body = crate::error::Problem)))]
+pub async fn funnel(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::json::ApiQuery(params): crate::json::ApiQuery<FunnelParams>,
+) -> ApiResult<Json<FunnelDto>> {
+    let by = super::parse_param::<xietong_app::funnel::FunnelBy>("by", params.by.as_deref())?
+        .unwrap_or(xietong_app::funnel::FunnelBy::Sector);
+    let scope = caller.viewer.read_scope();
+    let funnel = state.blocking(move |app| Ok(app.funnel(&scope, by)?)).await?;
+    let by = match by {
+        xietong_app::funnel::FunnelBy::Sector => "sector",
+        xietong_app::funnel::FunnelBy::RegionPair => "region_pair",
+        xietong_app::funnel::FunnelBy::Month => "month",
+    };
+    Ok(Json(FunnelDto {
+        by: by.to_string(),
+        rows: funnel.rows.into_iter().map(row_dto).collect(),
+        total: row_dto(funnel.total),
+    }))
+}

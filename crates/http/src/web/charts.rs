@@ -386,3 +386,41 @@ pub fn search_href(pairs: &[(&str, &str)]) -> String {
     let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", encode_component(v))).collect();
     format!("/search?{}", query.join("&"))
 }
+
+/// A conversion funnel: one centred band per stage, its width proportional to the stage's count
+/// (the first stage is the widest the chart draws), with the count and its share of the
+/// previous stage. Drawn as inline SVG, no script.
+pub fn funnel_chart(id: &str, title: &str, stages: &[(String, &'static str, u64)]) -> String {
+    let row = 40.0;
+    let width = 560.0;
+    let centre = 300.0;
+    let widest = 340.0;
+    let height = row * stages.len() as f64 + 4.0;
+    let max = stages.iter().map(|s| s.2).max().unwrap_or(0).max(1);
+    let mut svg = format!(
+        r#"<svg id="{id}" class="chart funnel" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{id}-title" xmlns="http://www.w3.org/2000/svg"><title id="{id}-title">{}</title>"#,
+        esc(title)
+    );
+    let mut previous: Option<u64> = None;
+    for (i, (label, key, value)) in stages.iter().enumerate() {
+        let y = i as f64 * row + 2.0;
+        let band = (*value as f64 / max as f64 * widest).max(if *value > 0 { 4.0 } else { 1.0 });
+        let share = match previous {
+            Some(before) if before > 0 => format!(" ({:.0}%)", *value as f64 / before as f64 * 100.0),
+            _ => String::new(),
+        };
+        let _ = write!(
+            svg,
+            r#"<g data-stage="{key}"><text class="bar-label" x="{lx}" y="{ty:.1}" text-anchor="end">{label}</text><rect class="bar funnel-stage" x="{x:.1}" y="{y:.1}" width="{band:.1}" height="{bh}" rx="3"><title>{label}: {value}</title></rect><text class="bar-value" x="{vx:.1}" y="{ty:.1}" data-value="{value}">{value}{share}</text></g>"#,
+            lx = centre - widest / 2.0 - 10.0,
+            ty = y + 23.0,
+            label = esc(label),
+            x = centre - band / 2.0,
+            bh = row - 8.0,
+            vx = centre + widest / 2.0 + 10.0,
+        );
+        previous = Some(*value);
+    }
+    svg.push_str("</svg>");
+    svg
+}

@@ -19,6 +19,7 @@ use super::{PageCtx, esc, labels};
 use crate::error::ApiError;
 use crate::figures::figures;
 use crate::state::AppState;
+use xietong_app::funnel::{Funnel, FunnelBy};
 use xietong_app::stats::{SECTORS, ScopedFigures};
 
 /// Everything the dashboard shows, for one viewer.
@@ -28,6 +29,8 @@ struct DashboardData {
     region_counts: HashMap<String, u64>,
     facets: Facets,
     latest: Vec<(Kind, Vec<Listing>)>,
+    /// The conversion funnel by region pair (its total is the funnel chart).
+    funnel: Funnel,
 }
 
 /// Adds to the cached figures the region and industry facets and the newest demands, scenarios
@@ -52,7 +55,8 @@ fn with_facets_and_latest(
         };
         latest.push((kind, app.list_listings(actor, filter, 6, 0)?.items));
     }
-    Ok(DashboardData { figures, region_counts, facets: everything.facets, latest })
+    let funnel = app.funnel(&actor.viewer.read_scope(), FunnelBy::RegionPair)?;
+    Ok(DashboardData { figures, region_counts, facets: everything.facets, latest, funnel })
 }
 
 async fn data(state: &AppState, actor: Actor) -> Result<DashboardData, ApiError> {
@@ -162,6 +166,8 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
         ),
     );
 
+    render_funnel(ctx, &data.funnel, &mut html);
+
     html.push_str(r#"<div class="grid-3">"#);
     for (kind, items) in &data.latest {
         let title = match kind {
@@ -196,4 +202,51 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
     }
     html.push_str("</div>");
     html
+}
+
+/// The conversion funnel (all deals the viewer's scope may read) and its region-pair table.
+fn render_funnel(ctx: &PageCtx, funnel: &Funnel, html: &mut String) {
+    let total = &funnel.total;
+    let stages = [
+        (ctx.t("匹配曝光", "Matches viewed"), "matches_viewed", total.matches_viewed),
+        (ctx.t("发起对接", "Proposed"), "proposed", total.proposed),
+        (ctx.t("已接受", "Accepted"), "accepted", total.accepted),
+        (ctx.t("已签约", "Signed"), "signed", total.signed),
+        (ctx.t("已转化", "Converted"), "converted", total.converted),
+    ]
+    .map(|(label, key, value)| (label.to_string(), key, value));
+    let mut rows = String::new();
+    for row in funnel.rows.iter().filter(|row| row.proposed > 0) {
+        let _ = write!(
+            rows,
+            r#"<tr data-pair="{key}"><th scope="row">{label}</th><td class="num">{m}</td><td class="num">{p}</td><td class="num">{a}</td><td class="num">{s}</td><td class="num">{c}</td></tr>"#,
+            key = esc(&row.key),
+            label = esc(&row.label),
+            m = row.matches_viewed,
+            p = row.proposed,
+            a = row.accepted,
+            s = row.signed,
+            c = row.converted,
+        );
+    }
+    if rows.is_empty() {
+        let _ = write!(rows, r#"<tr><td colspan="6">{}</td></tr>"#, ctx.t("暂无对接", "No deals yet"));
+    }
+    let _ = write!(
+        html,
+        r#"<div class="grid-2"><section class="panel" aria-labelledby="funnel-h"><h2 id="funnel-h">{h1}</h2><p class="hint">{hint}</p>{chart}</section><section class="panel" aria-labelledby="pairs-h"><h2 id="pairs-h">{h2}</h2><div class="table-scroll"><table class="data-table" id="region-pairs"><thead><tr><th scope="col">{c0}</th><th scope="col">{c1}</th><th scope="col">{c2}</th><th scope="col">{c3}</th><th scope="col">{c4}</th><th scope="col">{c5}</th></tr></thead><tbody>{rows}</tbody></table></div></section></div>"#,
+        h1 = ctx.t("对接转化漏斗", "Conversion funnel"),
+        hint = ctx.t(
+            "从匹配结果曝光到发起对接、接受、签约与转化；括号内为相对上一环节的比例。",
+            "From listings shown in match results to deals proposed, accepted, signed and converted; in brackets the share of the step before."
+        ),
+        chart = charts::funnel_chart("funnel-chart", ctx.t("对接转化漏斗", "Conversion funnel"), &stages),
+        h2 = ctx.t("跨区域对接（发起方→资源方）", "Deals by region pair (asking → owning)"),
+        c0 = ctx.t("地区", "Regions"),
+        c1 = ctx.t("曝光", "Viewed"),
+        c2 = ctx.t("发起", "Proposed"),
+        c3 = ctx.t("接受", "Accepted"),
+        c4 = ctx.t("签约", "Signed"),
+        c5 = ctx.t("转化", "Converted"),
+    );
 }

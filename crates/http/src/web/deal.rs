@@ -10,8 +10,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use xietong_app::types::Deal;
-use xietong_domain::Day;
-use xietong_domain::deal::{AgreementType, DealEvent, DealState, DeclineReason, OutcomeStage, transition};
+use xietong_domain::deal::{DealEvent, DealState, allowed_events};
 
 use super::{Lang, PageCtx, esc, see_other};
 use crate::error::ApiError;
@@ -43,6 +42,15 @@ const STAGES: [(&str, &str, &str); 3] = [
     ("mass_production", "量产", "Mass production"),
 ];
 
+/// The label of a decline reason by its API name.
+pub fn reason_label(reason: &str, lang: Lang) -> &'static str {
+    REASONS
+        .iter()
+        .find(|(value, _, _)| *value == reason)
+        .map(|(_, zh, en)| lang.t(zh, en))
+        .unwrap_or_else(|| lang.t("其他", "Other"))
+}
+
 pub fn state_label(state: DealState, lang: Lang) -> &'static str {
     let (zh, en) = match state {
         DealState::Proposed => ("待回应", "Proposed"),
@@ -71,20 +79,6 @@ fn event_label(name: &str, lang: Lang) -> &'static str {
 
 fn option_list(options: &[(&str, &str, &str)], lang: Lang) -> String {
     options.iter().map(|(value, zh, en)| format!(r#"<option value="{value}">{}</option>"#, lang.t(zh, en))).collect()
-}
-
-/// One example of each event, to ask the state machine which the viewer may send.
-fn samples() -> Vec<DealEvent> {
-    let today = Day(time::OffsetDateTime::now_utc().date());
-    vec![
-        DealEvent::Accept,
-        DealEvent::Decline { reason: DeclineReason::Other, note: None },
-        DealEvent::Meeting { at: time::OffsetDateTime::now_utc(), place: "-".into() },
-        DealEvent::Sign { agreement_type: AgreementType::Licence, value: None, signed_on: today },
-        DealEvent::Outcome { stage: OutcomeStage::PilotRun, revenue_band: None },
-        DealEvent::Close { reason: "-".into() },
-        DealEvent::AppointBroker { username: "-".into() },
-    ]
 }
 
 /// `GET /deals/{id}`
@@ -162,8 +156,7 @@ fn render(ctx: &PageCtx, deal: &Deal, title: Option<&str>) -> String {
     }
     html.push_str("</ol>");
     let side = ctx.caller.principal().and_then(|p| xietong_app::deal::side_of(p, deal));
-    let allowed: Vec<&'static str> =
-        samples().iter().filter(|e| transition(deal.state, e, side).is_ok()).map(DealEvent::name).collect();
+    let allowed = allowed_events(deal.state, side);
     if allowed.is_empty() {
         return html;
     }

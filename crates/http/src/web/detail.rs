@@ -10,6 +10,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use xietong_app::AppError;
+use xietong_app::feedback::ListingFeedback;
 use xietong_app::types::RequestState;
 use xietong_app::types::{MatchHit, complementary_kinds};
 use xietong_domain::{Contact, Details, Kind, Listing, ListingId};
@@ -77,13 +79,37 @@ pub async fn page(
                 panels.push(Panel { kind, hits, has_more });
             }
             let access = contact_access(app, &caller, &listing)?;
-            Ok((listing, panels, access))
+            let stale = app.is_stale(&listing).then(|| app.stale_after_days());
+            // The owner's organisation and the admin learn why others said no.
+            let feedback = match app.listing_feedback(&actor, id) {
+                Ok(feedback) => Some(feedback),
+                Err(AppError::Forbidden(_) | AppError::Unauthorized(_) | AppError::NotFound(_)) => None,
+                Err(other) => return Err(other.into()),
+            };
+            Ok((listing, panels, access, stale, feedback))
         })
         .await;
     match loaded {
-        Ok((listing, panels, access)) => {
+        Ok((listing, panels, access, stale, feedback)) => {
             let requested = params.requested.as_deref() == Some("1");
             let mut html = render(&ctx, &listing, &panels, &access, requested);
+            if let Some(feedback) = &feedback {
+                let block = render_feedback(&ctx, feedback);
+                match html.find("</article>") {
+                    Some(at) => html.insert_str(at, &block),
+                    None => html.push_str(&block),
+                }
+            }
+            if let Some(days) = stale {
+                let notice = format!(
+                    r#"<p class="notice stale" role="note" id="listing-stale">{}</p>"#,
+                    esc(ctx.t(
+                        &format!("这条资源已超过{days}天未更新，信息可能已过时；在匹配结果中排序靠后。"),
+                        &format!("This listing has not been updated for {days} days and may be out of date; it ranks lower in matches."),
+                    ))
+                );
+                html.insert_str(0, &notice);
+            }
             if params.proposed.as_deref() == Some("1") {
                 let notice = format!(
                     r#"<p class="notice ok" role="status" id="deal-proposed">{}</p>"#,
@@ -99,6 +125,66 @@ pub async fn page(
         Err(ApiError::NotFound(_)) => ctx.not_found(&format!("{}{id}", ctx.t("没有这条资源：", "No such listing: "))),
         Err(err) => ctx.error_page(err),
     }
+}
+
+/// "Why others said no" (对方为何拒绝): the decline reasons counted, the notes, deals per state
+/// and impressions, for the listing's organisation.
+fn render_feedback(ctx: &PageCtx, feedback: &ListingFeedback) -> String {
+    let mut html = format!(
+        r#"<section class="panel" id="listing-feedback" aria-labelledby="feedback-h"><h2 id="feedback-h">{h}</h2><p class="hint">{hint}</p>"#,
+        h = ctx.t("对方为何拒绝", "Why others said no"),
+        hint = esc(ctx.t(
+            &format!(
+                "近30天在他人匹配结果中出现 {} 次（累计 {} 次）。",
+                feedback.impressions_30d, feedback.impressions
+            ),
+            &format!(
+                "Shown in others' match results {} times in the last 30 days ({} in all).",
+                feedback.impressions_30d, feedback.impressions
+            ),
+        )),
+    );
+    let declined: Vec<_> = feedback.decline_reasons.iter().filter(|(_, count)| **count > 0).collect();
+    if declined.is_empty() {
+        let _ = write!(html, "<p>{}</p>", ctx.t("尚无对接被婉拒。", "No deal on this listing was declined yet."));
+    } else {
+        html.push_str(r#"<ul class="decline-reasons">"#);
+        for (reason, count) in declined {
+            let _ = write!(
+                html,
+                r#"<li data-reason="{reason}">{label}：<strong>{count}</strong></li>"#,
+                label = super::deal::reason_label(reason, ctx.lang),
+            );
+        }
+        html.push_str("</ul>");
+        let notes: Vec<_> = feedback.decline_notes.iter().filter_map(|n| n.note.as_deref()).take(5).collect();
+        if !notes.is_empty() {
+            html.push_str(r#"<ul class="decline-notes">"#);
+            for note in notes {
+                let _ = write!(html, "<li>{}</li>", esc(note));
+            }
+            html.push_str("</ul>");
+        }
+    }
+    let states: Vec<String> = feedback
+        .deals_by_state
+        .iter()
+        .filter(|(_, count)| **count > 0)
+        .filter_map(|(state, count)| {
+            let state: xietong_domain::deal::DealState = state.parse().ok()?;
+            Some(format!("{} {count}", super::deal::state_label(state, ctx.lang)))
+        })
+        .collect();
+    if !states.is_empty() {
+        let _ = write!(
+            html,
+            r#"<p class="meta" id="feedback-states">{}{}</p>"#,
+            ctx.t("对接：", "Deals: "),
+            esc(&states.join(" · "))
+        );
+    }
+    html.push_str("</section>");
+    html
 }
 
 fn contact_access(app: &xietong_app::App, caller: &Caller, listing: &Listing) -> ApiResult<ContactAccess> {

@@ -119,8 +119,10 @@ async fn create_read_update_round_trip() {
     assert_eq!(created["version"], 1);
     assert_eq!(created["status"], "published");
     let id = created["id"].as_str().unwrap().to_string();
-    let (status, read) = test.get(&format!("/api/v1/listings/{id}")).await;
+    let (status, mut read) = test.get(&format!("/api/v1/listings/{id}")).await;
     assert_eq!(status, StatusCode::OK);
+    // Reads also say whether the listing is stale (not updated for `stale_after_days`).
+    assert_eq!(read.as_object_mut().unwrap().remove("stale"), Some(json!(false)));
     assert_eq!(read, created);
 
     let mut changed = read.clone();
@@ -332,6 +334,8 @@ async fn openapi_lists_every_route_and_ops_endpoints_answer() {
         "/api/v1/reference/industries",
         "/api/v1/reference/trl",
         "/api/v1/stats/overview",
+        "/api/v1/stats/funnel",
+        "/api/v1/listings/{id}/feedback",
         "/api/v1/templates/{kind}",
         "/api/v1/imports/{kind}",
         "/api/v1/exports",

@@ -197,6 +197,9 @@ fn expectations() -> Vec<Route> {
         ("GET", "/api/v1/reference/industries", vec![caller(ok_for_all)]),
         ("GET", "/api/v1/reference/trl", vec![caller(ok_for_all)]),
         ("GET", "/api/v1/stats/overview", vec![caller_checked(ok_for_all, check_demand_count)]),
+        ("GET", "/api/v1/stats/funnel", vec![caller(ok_for_all)]),
+        // An OrgA listing's feedback: OrgA's side and the admin; others who may read it get 403.
+        ("GET", "/api/v1/listings/{id}/feedback", vec![level(api_write)]),
         ("GET", "/api/v1/templates/{kind}", vec![caller(ok_for_all)]),
         ("POST", "/api/v1/imports/{kind}", vec![caller(users_only(200))]),
         ("GET", "/api/v1/exports", vec![titles(readable), Case::Titles { variant: "search", shown: findable }]),
@@ -608,6 +611,10 @@ impl Matrix {
                 let listing = self.fresh(vis);
                 json_request(method, &format!("/api/v1/listings/{}/archive", listing.id), Some(json!({})))
             }
+            ("GET", "/api/v1/listings/{id}/feedback", "") => {
+                json_request(method, &format!("/api/v1/listings/{id}/feedback"), None)
+            }
+            ("GET", "/api/v1/stats/funnel", "") => json_request(method, "/api/v1/stats/funnel?by=region_pair", None),
             ("GET", "/api/v1/listings/{id}/matches", "") => {
                 json_request(method, &format!("/api/v1/listings/{id}/matches"), None)
             }

@@ -190,6 +190,10 @@ impl Deals for PostgresStore {
             values.push(Box::new(state.as_str().to_string()));
             clauses.push(format!("state = ${}", values.len()));
         }
+        if let Some(listing) = filter.listing {
+            values.push(Box::new(listing.0));
+            clauses.push(format!("listing_id = ${}", values.len()));
+        }
         let where_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
         let sql = format!("SELECT {DEAL_COLUMNS} FROM deals {where_sql} ORDER BY id DESC LIMIT {limit}");
         self.read(|db| {

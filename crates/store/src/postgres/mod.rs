@@ -16,6 +16,7 @@
 
 mod accounts;
 mod deals;
+mod feedback;
 mod migrate;
 
 use std::collections::HashMap;

@@ -210,6 +210,10 @@ impl Deals for SqliteStore {
             clauses.push("state = ?".into());
             values.push(rusqlite::types::Value::Text(state.as_str().into()));
         }
+        if let Some(listing) = filter.listing {
+            clauses.push("listing_id = ?".into());
+            values.push(rusqlite::types::Value::Text(listing.to_string()));
+        }
         let where_sql = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
         let sql = format!("SELECT {DEAL_COLUMNS} FROM deals {where_sql} ORDER BY id DESC LIMIT {limit}");
         self.read(|conn| {

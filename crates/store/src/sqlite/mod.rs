@@ -2,6 +2,7 @@
 
 mod accounts;
 mod deals;
+mod feedback;
 mod migrate;
 
 use std::path::Path;
