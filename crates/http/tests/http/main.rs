@@ -10,6 +10,7 @@ mod api;
 mod authz_matrix;
 mod browser;
 mod deals;
+mod feedback;
 mod hardening;
 mod matching;
 mod security;

@@ -3,11 +3,9 @@
 //! left out of matching, stale listings flagged and ranked lower, and the conversion funnel
 //! equal to a direct count from the store for every read scope.
 
-mod fixture;
-
 use std::collections::BTreeMap;
 
-use fixture::{AGENCY, Fixture, ORG_A, ORG_B, ORG_C, TALENT_ORG, Vis, Who};
+use crate::fixture::{AGENCY, Fixture, ORG_A, ORG_B, ORG_C, TALENT_ORG, Vis, Who};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use xietong_domain::deal::{DealEvent, DealState, Side};
@@ -76,7 +74,7 @@ async fn every_viewer_sees_exactly_the_events_they_may_send() {
     send(&fx, Who::BMember, deal, json!({"type": "appoint_broker", "version": 1, "username": broker.username})).await;
     let tokens: BTreeMap<&str, String> = [("broker", broker_token)].into_iter().collect();
 
-    let api_events = |reply: &fixture::Reply| -> Vec<String> {
+    let api_events = |reply: &crate::fixture::Reply| -> Vec<String> {
         reply.json()["allowed_events"].as_array().expect("allowed_events").iter().map(|e| e.to_string()).collect()
     };
     let names = |list: &[&str]| list.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>();
@@ -98,15 +96,15 @@ async fn every_viewer_sees_exactly_the_events_they_may_send() {
         assert_eq!(page_events(&page.text), expected, "{who:?} on the page");
     }
     // The broker acts for the asker.
-    let reply = fx.send(fixture::with_bearer(
-        fixture::json_request("GET", &format!("/api/v1/deals/{deal}"), None),
+    let reply = fx.send(crate::fixture::with_bearer(
+        crate::fixture::json_request("GET", &format!("/api/v1/deals/{deal}"), None),
         Some(&tokens["broker"]),
     ));
     let reply = reply.await;
     assert_eq!(api_events(&reply), names(&proposed_asker), "the asker's broker: {}", reply.text);
     let page = fx
-        .send(fixture::with_bearer(
-            fixture::json_request("GET", &format!("/deals/{deal}"), None),
+        .send(crate::fixture::with_bearer(
+            crate::fixture::json_request("GET", &format!("/deals/{deal}"), None),
             Some(&tokens["broker"]),
         ))
         .await;
