@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod claim;
 pub mod collab;
 pub mod data_dir;
 pub mod deal;
@@ -26,7 +27,7 @@ use anyhow::Context;
 use parking_lot::Mutex;
 use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
-use xietong_store::{Accounts, Deals, Idempotency, IdempotencyBegin, NewAudit, Store, StoredResponse, WriteOp};
+use xietong_store::{Accounts, Claims, Deals, Idempotency, IdempotencyBegin, NewAudit, Store, StoredResponse, WriteOp};
 
 pub use account::AccountService;
 pub use auth::Auth;
@@ -45,9 +46,12 @@ pub mod types {
     };
     pub use xietong_store::copy;
     pub use xietong_store::{
-        ApiToken, AuditEntry, Broker, ContactRequest, Deal, DealStep, IdempotencyBegin, KindCount, ListFilter,
-        ListPage, ListSort, Org, RequestState, Review, Session, SiteLink, StoreError, StoredResponse, User, WriteOp,
+        ApiToken, AuditEntry, Broker, Claim, Deal, DealStep, IdempotencyBegin, KindCount, ListFilter, ListPage,
+        ListSort, Org, Review, Session, SiteLink, StoreError, StoredResponse, User, WriteOp,
     };
+    pub use crate::claim::OrgRef;
+    pub use crate::collab::{ContactRequest, RequestState};
+    pub use crate::deal::Handler;
 }
 
 /// How long the index may lag behind the store before `/healthz` reports `degraded`.
@@ -72,6 +76,8 @@ pub struct App {
     index: Arc<SearchIndex>,
     /// Deals (same database).
     deals: Arc<dyn Deals>,
+    /// Claims on organisations (same database).
+    claims: Arc<dyn Claims>,
     sync_lock: Mutex<()>,
     health: Mutex<SyncHealth>,
     idempotency: Arc<dyn Idempotency>,
@@ -128,12 +134,14 @@ impl App {
         let store: Arc<dyn Store> = database.clone();
         let accounts: Arc<dyn Accounts> = database.clone();
         let deals: Arc<dyn Deals> = database.clone();
+        let claims: Arc<dyn Claims> = database.clone();
         let idempotency: Arc<dyn Idempotency> = database;
         let app = App {
             idempotency,
             store,
             account: AccountService::new(accounts.clone()),
             deals,
+            claims,
             accounts,
             index: Arc::new(index),
             sync_lock: Mutex::new(()),

@@ -27,7 +27,6 @@ pub const TABLES: &[&str] = &[
     "appointments",
     "sessions",
     "api_tokens",
-    "contact_requests",
     "review_regions",
     "reviews",
     "audit",
@@ -35,6 +34,7 @@ pub const TABLES: &[&str] = &[
     "deals",
     "deal_events",
     "deal_brokers",
+    "org_claims",
 ];
 
 /// What happened to one table.

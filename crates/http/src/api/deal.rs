@@ -7,7 +7,8 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use xietong_app::deal::DealSide;
-use xietong_app::types::Deal;
+use serde::Serialize;
+use xietong_app::types::{Deal, Handler};
 use xietong_domain::ListingId;
 use xietong_domain::deal::{DealEvent, DealState};
 
@@ -46,6 +47,21 @@ pub struct EventBody {
     pub event: DealEvent,
 }
 
+/// A deal as the API shows one: the deal with its timeline, and who handles the owner's side
+/// when nobody represents the owner's organisation (its region's operators and technology
+/// managers; empty otherwise).
+#[derive(Debug, Serialize)]
+pub struct DealView {
+    #[serde(flatten)]
+    pub deal: Deal,
+    pub handled_by: Vec<Handler>,
+}
+
+fn view(app: &xietong_app::App, deal: Deal) -> Result<DealView, crate::error::ApiError> {
+    let handled_by = app.deal_handlers(&deal)?;
+    Ok(DealView { deal, handled_by })
+}
+
 /// Proposes a deal (对接) on another organisation's listing, for the caller's organisation.
 #[utoipa::path(post, path = "/api/v1/deals", tag = "deals", request_body = NewDealBody,
     responses((status = 201, body = Object, description = "The deal, state proposed"), (status = 404, body = Problem), (status = 409, body = Problem)))]
@@ -56,7 +72,7 @@ pub async fn propose(
 ) -> ApiResult<impl IntoResponse> {
     let actor = caller.actor();
     let deal = state
-        .blocking(move |app| Ok(app.propose_deal(&actor, body.listing_id, body.from_listing_id, &body.message)?))
+        .blocking(move |app| view(app, app.propose_deal(&actor, body.listing_id, body.from_listing_id, &body.message)?))
         .await?;
     Ok((StatusCode::CREATED, Json(deal)))
 }
@@ -72,9 +88,9 @@ pub async fn event(
     caller: Caller,
     Path(id): Path<i64>,
     ApiJson(body): ApiJson<EventBody>,
-) -> ApiResult<Json<Deal>> {
+) -> ApiResult<Json<DealView>> {
     let actor = caller.actor();
-    Ok(Json(state.blocking(move |app| Ok(app.deal_event(&actor, id, body.version, body.event)?)).await?))
+    Ok(Json(state.blocking(move |app| view(app, app.deal_event(&actor, id, body.version, body.event)?)).await?))
 }
 
 /// A deal with its timeline: for its parties and their brokers, the platform admin and the
@@ -82,9 +98,9 @@ pub async fn event(
 #[utoipa::path(get, path = "/api/v1/deals/{id}", tag = "deals",
     params(("id" = i64, Path, description = "Deal id")),
     responses((status = 200, body = Object), (status = 404, body = Problem)))]
-pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<Deal>> {
+pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<DealView>> {
     let actor = caller.actor();
-    Ok(Json(state.blocking(move |app| Ok(app.deal(&actor, id)?)).await?))
+    Ok(Json(state.blocking(move |app| view(app, app.deal(&actor, id)?)).await?))
 }
 
 /// Query of `GET /api/v1/deals`.

@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "schema", include_str!("../../migrations/postgres/0001_schema.sql")),
     (2, "login_throttle", include_str!("../../migrations/postgres/0002_login_throttle.sql")),
     (3, "deals", include_str!("../../migrations/postgres/0003_deals.sql")),
+    (6, "orgs_claims", include_str!("../../migrations/postgres/0006_orgs_claims.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrations, so that several nodes starting at once
