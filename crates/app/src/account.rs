@@ -311,7 +311,7 @@ impl App {
     }
 
     /// Everything the platform holds about the actor: account, personal listings with contacts
-    /// in full, contact requests they sent, tokens and the audit entries they caused. The
+    /// in full, deals (contact requests) they proposed, tokens and the audit entries they caused. The
     /// export itself is audited.
     pub fn export_personal_data(&self, actor: &Actor) -> AppResult<serde_json::Value> {
         let principal = actor.user()?;
@@ -320,8 +320,14 @@ impl App {
             .user(principal.user_id)?
             .ok_or_else(|| AppError::Unauthorized("your account does not exist any more".into()))?;
         let listings = self.personal_listings(principal)?;
-        let requests = self.accounts.contact_requests_of(&principal.orgs())?;
-        let requests: Vec<_> = requests.into_iter().filter(|r| r.from_user_id == user.id).collect();
+        let orgs = principal.orgs();
+        let deals = if orgs.is_empty() {
+            Vec::new()
+        } else {
+            let filter = xietong_store::DealFilter { orgs: Some(orgs), ..Default::default() };
+            self.deals.deals(&filter, 10_000)?
+        };
+        let requests: Vec<_> = deals.into_iter().filter(|d| d.asker_user_id == user.id).collect();
         let tokens = self.accounts.tokens_of(user.id)?;
         let filter = AuditFilter { actor: Some(user.username.clone()), ..AuditFilter::default() };
         let (audit, _) = self.accounts.audit_entries(&filter, 10_000, 0)?;
@@ -331,7 +337,7 @@ impl App {
             "account": user,
             "organisation": principal.org,
             "listings": listings,
-            "contact_requests_sent": requests,
+            "deals_proposed": requests,
             "api_tokens": tokens,
             "audit_entries": audit,
         }))

@@ -1,12 +1,11 @@
-//! Collaboration: contact requests (consent before contact details show), review before
+//! Collaboration: contact requests (consent before contact details show; a view of deals), review before
 //! publication, and reading the audit trail. Each decision is stored with its audit entry in
 //! one transaction, and of concurrent decisions on the same object exactly one wins.
 
 use time::OffsetDateTime;
-use xietong_domain::{Listing, ListingId, Reference, Role, Status};
-use xietong_store::{
-    AuditEntry, AuditFilter, ContactRequest, ListFilter, RequestState, Review, ReviewDecision, StoreError,
-};
+use xietong_domain::deal::{DealEvent, DealState, DeclineReason};
+use xietong_domain::{Listing, ListingId, Reference, Role, Status, UserId};
+use xietong_store::{AuditEntry, AuditFilter, Deal, DealFilter, DealId, ListFilter, Review, ReviewDecision, StoreError};
 
 use crate::App;
 use crate::error::{AppError, AppResult};
@@ -14,6 +13,8 @@ use crate::listing::Actor;
 
 /// How many pending listings the review queue shows.
 const REVIEW_QUEUE: u32 = 200;
+/// Most contact requests one list returns.
+const CONTACT_REQUESTS_LISTED: u32 = 500;
 
 /// A review decision and the listing after it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -22,45 +23,93 @@ pub struct Reviewed {
     pub listing: Listing,
 }
 
-impl App {
-    /// Asks the owner of a listing the actor may read for its contact details. Once the owner
-    /// accepts, members of the asking organisation see the contact in full on the listing.
-    pub fn request_contact(&self, actor: &Actor, id: ListingId, message: &str) -> AppResult<ContactRequest> {
-        let principal = actor.user()?;
-        let listing = self.read_listing(actor, id)?;
-        let from_org = principal
-            .org
-            .clone()
-            .ok_or_else(|| AppError::Forbidden("your account belongs to no organisation".into()))?;
-        let Some(owner) = listing.body.owner_org.clone() else {
-            return Err(AppError::Conflict("this listing names no owner to ask".into()));
+/// A contact request as the older routes show it: a thin view of a deal (对接) on the listing.
+/// Asking for the contact proposes a deal; accepting or declining the request is the deal's
+/// `accept` or `decline` (reason `other`). There is one flow and one table: deals.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ContactRequest {
+    /// The deal's id.
+    pub id: DealId,
+    pub listing_id: ListingId,
+    /// The organisation that asks (its members see the contact once accepted).
+    pub from_org: String,
+    pub from_user_id: UserId,
+    /// The listing's owner organisation, which decides.
+    pub to_org: String,
+    pub message: String,
+    pub state: RequestState,
+    /// The deal's state (`proposed`, `accepted`, …), for clients that follow the deal.
+    pub deal_state: DealState,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub decided_by: Option<UserId>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub decided_at: Option<OffsetDateTime>,
+}
+
+/// State of a contact request: `pending` while the deal is proposed, `accepted` once the owner
+/// accepted it (whatever came after), `declined` when declined or closed before acceptance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    Pending,
+    Accepted,
+    Declined,
+}
+
+impl RequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Pending => "pending",
+            RequestState::Accepted => "accepted",
+            RequestState::Declined => "declined",
+        }
+    }
+}
+
+impl From<&Deal> for ContactRequest {
+    fn from(deal: &Deal) -> Self {
+        let decision = deal.timeline.iter().find(|step| matches!(step.event, DealEvent::Accept | DealEvent::Decline { .. }));
+        let accepted = deal.timeline.iter().any(|step| step.event == DealEvent::Accept);
+        let state = match deal.state {
+            DealState::Proposed => RequestState::Pending,
+            _ if accepted => RequestState::Accepted,
+            _ => RequestState::Declined,
         };
-        if principal.orgs().contains(&owner) {
-            return Err(AppError::Conflict("this is your own organisation's listing".into()));
+        let closed = deal.timeline.iter().find(|step| matches!(step.event, DealEvent::Close { .. }));
+        let decided = decision.or(closed);
+        ContactRequest {
+            id: deal.id,
+            listing_id: deal.listing_id,
+            from_org: deal.asker_org.clone(),
+            from_user_id: deal.asker_user_id,
+            to_org: deal.owner_org.clone(),
+            message: deal.message.clone(),
+            state,
+            deal_state: deal.state,
+            created_at: deal.created_at,
+            decided_by: decided.and_then(|step| step.actor_id),
+            decided_at: decided.map(|step| step.at),
         }
-        let existing = self.accounts.contact_requests_of(std::slice::from_ref(&from_org))?;
-        if existing.iter().any(|r| r.listing_id == id && r.from_org == from_org && r.state != RequestState::Declined) {
-            return Err(AppError::Conflict("your organisation already asked for this contact".into()));
-        }
-        let region = listing.body.region_codes.first().cloned();
-        let created = self.accounts.create_contact_request(
-            id,
-            &from_org,
-            principal.user_id,
-            &owner,
-            message.trim(),
-            &|created| {
-                let mut entry = actor.audit("contact_request.create", created.id.to_string(), region.clone());
-                entry.detail = serde_json::json!({"listing": id.to_string(), "to_org": owner});
-                entry
-            },
-        )?;
-        Ok(created)
+    }
+}
+
+impl App {
+    /// Asks the owner of a listing the actor may read for its contact details: proposes a deal
+    /// on it. Once the owner accepts, members of the asking organisation see the contact.
+    pub fn request_contact(&self, actor: &Actor, id: ListingId, message: &str) -> AppResult<ContactRequest> {
+        let deal = self.propose_deal(actor, id, None, message)?;
+        Ok(ContactRequest::from(&deal))
     }
 
-    /// Contact requests sent by or to the actor's organisations, newest first.
+    /// Contact requests (deals) sent by or to the actor's organisations, newest first.
     pub fn contact_requests(&self, actor: &Actor) -> AppResult<Vec<ContactRequest>> {
-        Ok(self.accounts.contact_requests_of(&actor.user()?.orgs())?)
+        let orgs = actor.user()?.orgs();
+        if orgs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = DealFilter { orgs: Some(orgs), ..DealFilter::default() };
+        Ok(self.deals.deals(&filter, CONTACT_REQUESTS_LISTED)?.iter().map(ContactRequest::from).collect())
     }
 
     /// Requests about one listing that the actor's organisations sent or received.
@@ -70,36 +119,30 @@ impl App {
         Ok(requests)
     }
 
-    /// Whether one of the actor's organisations holds an accepted request for the listing.
+    /// Whether a deal of the actor's organisations lets them see the listing's contact.
     pub fn contact_granted(&self, actor: &Actor, id: ListingId) -> AppResult<bool> {
         let orgs = actor.principal().map(|p| p.orgs()).unwrap_or_default();
-        Ok(!orgs.is_empty() && (self.accounts.contact_granted(id, &orgs)? || self.deal_grants_contact(&orgs, id)?))
+        self.deal_grants_contact(&orgs, id)
     }
 
-    /// The listing's owner accepts or declines a pending request. `Conflict` when it was
-    /// already decided (also when a concurrent decision won).
-    pub fn decide_contact_request(&self, actor: &Actor, id: i64, accepted: bool) -> AppResult<ContactRequest> {
-        let principal = actor.user()?;
-        let orgs = principal.orgs();
-        let request = self
-            .accounts
-            .contact_request(id)?
-            .filter(|r| orgs.contains(&r.to_org) || orgs.contains(&r.from_org))
-            .ok_or_else(|| AppError::NotFound(format!("no contact request {id} for your organisation")))?;
-        if !orgs.contains(&request.to_org) {
-            return Err(AppError::Forbidden("only the listing's owner decides a contact request".into()));
+    /// The listing's owner accepts or declines a pending request: the deal's `accept`, or its
+    /// `decline` with reason `other`. `Conflict` when it was already decided (also when a
+    /// concurrent decision won).
+    pub fn decide_contact_request(&self, actor: &Actor, id: DealId, accepted: bool) -> AppResult<ContactRequest> {
+        let deal = self.deal(actor, id).map_err(|error| match error {
+            AppError::NotFound(_) => AppError::NotFound(format!("no contact request {id} for your organisation")),
+            other => other,
+        })?;
+        if deal.state != DealState::Proposed {
+            return Err(AppError::Conflict(format!("contact request {id} was already decided")));
         }
-        let action = if accepted { "contact_request.accept" } else { "contact_request.decline" };
-        let decided = self
-            .accounts
-            .decide_contact_request(id, accepted, principal.user_id, OffsetDateTime::now_utc(), &|decided| {
-                let mut entry = actor.audit(action, id.to_string(), principal.region.clone());
-                entry.detail =
-                    serde_json::json!({"listing": decided.listing_id.to_string(), "from_org": decided.from_org});
-                entry
-            })?
-            .ok_or_else(|| AppError::Conflict(format!("contact request {id} was already decided")))?;
-        Ok(decided)
+        let event = if accepted { DealEvent::Accept } else { DealEvent::Decline { reason: DeclineReason::Other, note: None } };
+        let moved = self.deal_event(actor, id, deal.version, event).map_err(|error| match error {
+            AppError::Conflict(_) => AppError::Conflict(format!("contact request {id} was already decided")),
+            AppError::Forbidden(_) => AppError::Forbidden("only the listing's owner decides a contact request".into()),
+            other => other,
+        })?;
+        Ok(ContactRequest::from(&moved))
     }
 
     /// Listings awaiting the actor's review: those of the region a region operator operates,

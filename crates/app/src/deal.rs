@@ -3,7 +3,7 @@
 //! checks who may see a deal, and stores each step with its audit entry in one transaction.
 
 use xietong_domain::deal::{DealEvent, DealRefusal, DealState, Side, transition};
-use xietong_domain::{ListingId, Principal, Role};
+use xietong_domain::{ListingId, Principal, Reference, Role};
 use xietong_store::{Deal, DealChange, DealFilter, DealId, NewDeal, StoreError};
 
 use crate::App;
@@ -113,6 +113,7 @@ impl App {
         if side_of(principal, &deal).is_some()
             || principal.is_admin()
             || self.operates_party_region(principal, &deal)?
+            || self.handles_for_owner(principal, &deal)?
         {
             Ok(deal)
         } else {
@@ -143,7 +144,13 @@ impl App {
     pub fn deal_event(&self, actor: &Actor, id: DealId, version: i64, event: DealEvent) -> AppResult<Deal> {
         let principal = actor.user()?;
         let deal = self.deal(actor, id)?;
-        let side = side_of(principal, &deal);
+        let mut side = side_of(principal, &deal);
+        // Someone acting for an owner nobody represents: recorded in the audit entry.
+        let mut acting_for_owner = false;
+        if side.is_none() && self.handles_for_owner(principal, &deal)? {
+            side = Some(Side::Owner);
+            acting_for_owner = true;
+        }
         let state = transition(deal.state, &event, side).map_err(|refusal| match refusal {
             DealRefusal::NotAParty | DealRefusal::OwnerOnly { .. } => AppError::Forbidden(refusal.to_string()),
             DealRefusal::NotAllowed { .. } => AppError::Conflict(refusal.to_string()),
@@ -184,6 +191,11 @@ impl App {
         let moved = self.deals.apply_deal_change(change, &|moved| {
             let mut entry = actor.audit(&format!("deal.{}", event.name()), id.to_string(), region.clone());
             entry.detail = serde_json::json!({"event": event, "state": moved.state.as_str(), "version": moved.version});
+            if acting_for_owner {
+                entry.detail["acting_for"] = serde_json::json!({
+                    "org": moved.owner_org, "as": principal.role.as_str(), "reason": "organisation_unrepresented",
+                });
+            }
             entry
         });
         match moved {
@@ -213,6 +225,25 @@ impl App {
             Some(DealSide::Owner) => deals.retain(|d| orgs.contains(&d.owner_org)),
             _ => {}
         }
+        if side.is_none() && matches!(principal.role, Role::RegionOperator | Role::TechManager) {
+            // Deals this operator or technology manager handles for owners nobody represents.
+            let every = DealFilter { state, ..DealFilter::default() };
+            let known: std::collections::HashSet<DealId> = deals.iter().map(|d| d.id).collect();
+            let candidates = self.deals.deals(&every, DEALS_LISTED)?;
+            let owners: std::collections::BTreeSet<String> = candidates.iter().map(|d| d.owner_org.clone()).collect();
+            let owners: Vec<String> = owners.into_iter().collect();
+            let represented: std::collections::HashSet<String> =
+                self.claims.represented_orgs(&owners)?.into_iter().collect();
+            for deal in candidates {
+                if !known.contains(&deal.id)
+                    && !represented.contains(&deal.owner_org)
+                    && self.handles_for_owner(principal, &deal)?
+                {
+                    deals.push(deal);
+                }
+            }
+            deals.sort_by(|a, b| b.id.cmp(&a.id));
+        }
         Ok(deals)
     }
 
@@ -229,4 +260,83 @@ impl App {
                     || (deal.from_listing_id == Some(listing) && orgs.contains(&deal.owner_org)))
         }))
     }
+
+    /// Who acts for the owner of a deal when nobody represents the owner's organisation on the
+    /// platform (most organisations arrive as names in imported spreadsheets): the operators of
+    /// the listing's regions and the technology managers of the same provinces. Empty when the
+    /// owner is represented. The asker sees these names on the deal.
+    pub fn deal_handlers(&self, deal: &Deal) -> AppResult<Vec<Handler>> {
+        if !self.claims.represented_orgs(std::slice::from_ref(&deal.owner_org))?.is_empty() {
+            return Ok(Vec::new());
+        }
+        let regions = self.deal_regions(deal)?;
+        let reference = Reference::get();
+        let provinces: Vec<String> =
+            regions.iter().filter_map(|code| reference.province_of(code)).map(|p| p.code.clone()).collect();
+        let mut handlers = Vec::new();
+        for user in self.accounts.users()? {
+            if user.disabled {
+                continue;
+            }
+            let handles = match user.role {
+                Role::RegionOperator => user
+                    .region_code
+                    .as_deref()
+                    .is_some_and(|operated| regions.iter().any(|code| reference.region_within(code, operated))),
+                Role::TechManager => {
+                    let home = match (&user.region_code, user.org_id) {
+                        (Some(code), _) => Some(code.clone()),
+                        (None, Some(org)) => self.accounts.org(org)?.map(|o| o.region_code),
+                        (None, None) => None,
+                    };
+                    home.and_then(|code| reference.province_of(&code).map(|p| p.code.clone()))
+                        .is_some_and(|province| provinces.contains(&province))
+                }
+                _ => false,
+            };
+            if handles {
+                handlers.push(Handler { username: user.username, display_name: user.display_name, role: user.role });
+            }
+        }
+        Ok(handlers)
+    }
+
+    /// Whether the principal acts for the deal's owner because nobody represents it.
+    fn handles_for_owner(&self, principal: &Principal, deal: &Deal) -> AppResult<bool> {
+        if !matches!(principal.role, Role::RegionOperator | Role::TechManager) {
+            return Ok(false);
+        }
+        Ok(self.deal_handlers(deal)?.iter().any(|h| h.username == principal.username))
+    }
+
+    /// The regions of a deal's listing, or the owner organisation's region when the listing
+    /// names none.
+    fn deal_regions(&self, deal: &Deal) -> AppResult<Vec<String>> {
+        let mut regions = match self.store.get(deal.listing_id) {
+            Ok(listing) => listing.body.region_codes,
+            Err(StoreError::NotFound(_)) => Vec::new(),
+            Err(other) => return Err(other.into()),
+        };
+        if regions.is_empty()
+            && let Some(org) = self.accounts.org_by_name(&deal.owner_org)?
+        {
+            regions.push(org.region_code);
+        }
+        Ok(regions)
+    }
+}
+
+/// The side the principal acts for in a deal: a party's (or a broker's), or the owner's when
+/// they are among the deal's `handlers` (see [`App::deal_handlers`]).
+pub fn acting_side(principal: Option<&Principal>, deal: &Deal, handlers: &[Handler]) -> Option<Side> {
+    let principal = principal?;
+    side_of(principal, deal).or_else(|| handlers.iter().any(|h| h.username == principal.username).then_some(Side::Owner))
+}
+
+/// Someone who acts for an owner organisation nobody represents.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Handler {
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
 }

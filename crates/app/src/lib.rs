@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod claim;
 pub mod collab;
 pub mod data_dir;
 pub mod deal;
@@ -29,7 +30,7 @@ use parking_lot::Mutex;
 use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
 use xietong_store::{
-    Accounts, Deals, Feedback, Idempotency, IdempotencyBegin, NewAudit, Store, StoredResponse, WriteOp,
+    Accounts, Claims, Deals, Feedback, Idempotency, IdempotencyBegin, NewAudit, Store, StoredResponse, WriteOp,
 };
 
 pub use account::AccountService;
@@ -49,9 +50,12 @@ pub mod types {
     };
     pub use xietong_store::copy;
     pub use xietong_store::{
-        ApiToken, AuditEntry, Broker, ContactRequest, Deal, DealStep, IdempotencyBegin, KindCount, ListFilter,
-        ListPage, ListSort, Org, RequestState, Review, Session, SiteLink, StoreError, StoredResponse, User, WriteOp,
+        ApiToken, AuditEntry, Broker, Claim, Deal, DealStep, IdempotencyBegin, KindCount, ListFilter, ListPage,
+        ListSort, Org, Review, Session, SiteLink, StoreError, StoredResponse, User, WriteOp,
     };
+    pub use crate::claim::OrgRef;
+    pub use crate::collab::{ContactRequest, RequestState};
+    pub use crate::deal::Handler;
 }
 
 /// How long the index may lag behind the store before `/healthz` reports `degraded`.
@@ -82,6 +86,8 @@ pub struct App {
     impressions: feedback::PendingImpressions,
     /// Listings not updated for this many days are stale.
     stale_after_days: u32,
+    /// Claims on organisations (same database).
+    claims: Arc<dyn Claims>,
     sync_lock: Mutex<()>,
     health: Mutex<SyncHealth>,
     idempotency: Arc<dyn Idempotency>,
@@ -148,6 +154,7 @@ impl App {
         let accounts: Arc<dyn Accounts> = database.clone();
         let deals: Arc<dyn Deals> = database.clone();
         let feedback: Arc<dyn Feedback> = database.clone();
+        let claims: Arc<dyn Claims> = database.clone();
         let idempotency: Arc<dyn Idempotency> = database;
         let app = App {
             idempotency,
@@ -157,6 +164,7 @@ impl App {
             feedback,
             impressions: Default::default(),
             stale_after_days: feedback::DEFAULT_STALE_AFTER_DAYS,
+            claims,
             accounts,
             index: Arc::new(index),
             sync_lock: Mutex::new(()),

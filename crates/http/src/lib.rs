@@ -133,6 +133,11 @@ fn api_routes() -> ApiRoutes {
         .add(&[("POST", User), ("GET", User)], routes!(api::deal::propose, api::deal::list))
         .add(&[("POST", User)], routes!(api::deal::event))
         .add(&[("GET", User)], routes!(api::deal::get))
+        .add(&[("POST", User)], routes!(api::claim::create))
+        .add(&[("GET", User)], routes!(api::claim::list))
+        .add(&[("POST", User)], routes!(api::claim::approve))
+        .add(&[("POST", User)], routes!(api::claim::reject))
+        .add(&[("POST", User)], routes!(api::claim::withdraw))
         .add(&[("GET", Public)], routes!(healthz))
         .add(&[("GET", Public)], routes!(metrics_text))
 }

@@ -100,54 +100,6 @@ pub struct NewApiToken {
     pub expires_at: Option<OffsetDateTime>,
 }
 
-/// State of a contact request (a matchmaking request asking for the contact details of a
-/// listing's owner).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestState {
-    Pending,
-    Accepted,
-    Declined,
-}
-
-impl RequestState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RequestState::Pending => "pending",
-            RequestState::Accepted => "accepted",
-            RequestState::Declined => "declined",
-        }
-    }
-}
-
-impl FromStr for RequestState {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [RequestState::Pending, RequestState::Accepted, RequestState::Declined]
-            .into_iter()
-            .find(|state| state.as_str() == s.trim())
-            .ok_or_else(|| format!("unknown request state {s:?}; expected pending, accepted or declined"))
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ContactRequest {
-    pub id: i64,
-    pub listing_id: ListingId,
-    /// The organisation that asks (its members see the contact once accepted).
-    pub from_org: String,
-    pub from_user_id: UserId,
-    /// The listing's owner organisation, which decides.
-    pub to_org: String,
-    pub message: String,
-    pub state: RequestState,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    pub decided_by: Option<UserId>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub decided_at: Option<OffsetDateTime>,
-}
-
 /// A region operator's decision on a listing awaiting review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Review {
@@ -269,34 +221,8 @@ pub trait Credentials: Send + Sync {
     fn revoke_token(&self, id: i64, now: OffsetDateTime, audit: NewAudit) -> Result<bool, StoreError>;
 }
 
-/// Contact requests (consent before contact details show) and reviews before publication.
+/// Reviews before publication.
 pub trait Collaboration: Send + Sync {
-    /// A new pending request; `NotFound` when the listing does not exist.
-    fn create_contact_request(
-        &self,
-        listing_id: ListingId,
-        from_org: &str,
-        from_user_id: UserId,
-        to_org: &str,
-        message: &str,
-        audit: &dyn Fn(&ContactRequest) -> NewAudit,
-    ) -> Result<ContactRequest, StoreError>;
-    fn contact_request(&self, id: i64) -> Result<Option<ContactRequest>, StoreError>;
-    /// Requests sent by or to any of `orgs`, newest first.
-    fn contact_requests_of(&self, orgs: &[String]) -> Result<Vec<ContactRequest>, StoreError>;
-    /// Accepts or declines a pending request; `Ok(None)` when it does not exist or is not
-    /// pending any more (then nothing is audited). Of concurrent decisions exactly one wins.
-    fn decide_contact_request(
-        &self,
-        id: i64,
-        accepted: bool,
-        decided_by: UserId,
-        now: OffsetDateTime,
-        audit: &dyn Fn(&ContactRequest) -> NewAudit,
-    ) -> Result<Option<ContactRequest>, StoreError>;
-    /// Whether any of `orgs` holds an accepted request for the listing.
-    fn contact_granted(&self, listing_id: ListingId, orgs: &[String]) -> Result<bool, StoreError>;
-
     /// Regions where publication waits for a region operator's review.
     fn review_regions(&self) -> Result<Vec<String>, StoreError>;
     fn set_review_region(&self, region_code: &str, required: bool, audit: NewAudit) -> Result<(), StoreError>;

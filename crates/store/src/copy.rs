@@ -27,7 +27,6 @@ pub const TABLES: &[&str] = &[
     "appointments",
     "sessions",
     "api_tokens",
-    "contact_requests",
     "review_regions",
     "reviews",
     "audit",
@@ -37,6 +36,7 @@ pub const TABLES: &[&str] = &[
     "deal_brokers",
     "match_impressions",
     "stale_reminders",
+    "org_claims",
 ];
 
 /// What happened to one table.

@@ -9,6 +9,7 @@
 //! [`PostgresStore`] (a server several nodes share). [`open_url`] picks one by URL.
 
 mod accounts;
+mod claims;
 pub mod copy;
 mod deals;
 mod feedback;
@@ -22,18 +23,19 @@ use std::sync::Arc;
 use xietong_domain::{Kind, Listing, ListingBody, ListingId, ReadScope, Status};
 
 pub use accounts::*;
+pub use claims::*;
 pub use deals::*;
 pub use feedback::{Feedback, ImpressionCount};
 pub use idempotency::{Idempotency, IdempotencyBegin, StoredResponse};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
-/// Everything a database holds (listings, accounts, idempotency keys, deals, feedback), as one backend
-/// implements it on one database, so writes and their audit entries share transactions.
-/// `Arc<dyn Database>` coerces to `Arc<dyn Store>`, `Arc<dyn Accounts>` and the others.
-pub trait Database: Store + Accounts + Idempotency + Deals + Feedback {}
+/// Everything a database holds (listings, accounts, idempotency keys, deals, feedback, claims),
+/// as one backend implements it on one database, so writes and their audit entries share
+/// transactions. `Arc<dyn Database>` coerces to `Arc<dyn Store>`, `Arc<dyn Accounts>` and the others.
+pub trait Database: Store + Accounts + Idempotency + Deals + Feedback + Claims {}
 
-impl<T: Store + Accounts + Idempotency + Deals + Feedback> Database for T {}
+impl<T: Store + Accounts + Idempotency + Deals + Feedback + Claims> Database for T {}
 
 /// Opens the database a URL names: `postgres://…` or `postgresql://…` connects to PostgreSQL
 /// ([`PostgresStore::connect`]); `sqlite://PATH`, `sqlite:PATH` or a plain path opens (creating)

@@ -7,18 +7,21 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use xietong_app::deal::DealSide;
-use xietong_app::types::Deal;
+use xietong_app::types::{Deal, Handler};
+use xietong_app::{Actor, App};
 use xietong_domain::ListingId;
 use xietong_domain::deal::{DealEvent, DealState, allowed_events};
 
 use super::parse_param;
 use crate::auth::Caller;
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::json::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
-/// A deal as the API shows it: the deal with its timeline, and the events the caller may send
-/// now (`allowed_events`, empty for someone acting for neither side).
+/// A deal as the API shows it: the deal with its timeline, the events the caller may send now
+/// (`allowed_events`, empty for someone acting for neither side), and who handles the owner's
+/// side when nobody represents the owner's organisation (`handled_by`: its region's operators
+/// and technology managers; empty otherwise).
 #[derive(Debug, Serialize)]
 pub struct DealView {
     #[serde(flatten)]
@@ -26,12 +29,18 @@ pub struct DealView {
     /// Names of the events the caller may send in the deal's state, e.g. `["accept", "decline",
     /// "close", "appoint_broker"]` for the owner of a proposed deal.
     pub allowed_events: Vec<&'static str>,
+    pub handled_by: Vec<Handler>,
 }
 
 impl DealView {
-    pub fn for_caller(caller: &Caller, deal: Deal) -> DealView {
-        let side = caller.principal().and_then(|principal| xietong_app::deal::side_of(principal, &deal));
-        DealView { allowed_events: allowed_events(deal.state, side), deal }
+    fn new(actor: &Actor, deal: Deal, handled_by: Vec<Handler>) -> DealView {
+        let side = xietong_app::deal::acting_side(actor.principal(), &deal, &handled_by);
+        DealView { allowed_events: allowed_events(deal.state, side), handled_by, deal }
+    }
+
+    fn of(app: &App, actor: &Actor, deal: Deal) -> Result<DealView, ApiError> {
+        let handled_by = app.deal_handlers(&deal)?;
+        Ok(DealView::new(actor, deal, handled_by))
     }
 }
 
@@ -73,10 +82,12 @@ pub async fn propose(
     ApiJson(body): ApiJson<NewDealBody>,
 ) -> ApiResult<impl IntoResponse> {
     let actor = caller.actor();
-    let deal = state
-        .blocking(move |app| Ok(app.propose_deal(&actor, body.listing_id, body.from_listing_id, &body.message)?))
+    let view = state
+        .blocking(move |app| {
+            DealView::of(app, &actor, app.propose_deal(&actor, body.listing_id, body.from_listing_id, &body.message)?)
+        })
         .await?;
-    Ok((StatusCode::CREATED, Json(DealView::for_caller(&caller, deal))))
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// Moves a deal: states proposed, accepted, declined, meeting, signed, converted, closed. Only
@@ -92,19 +103,18 @@ pub async fn event(
     ApiJson(body): ApiJson<EventBody>,
 ) -> ApiResult<Json<DealView>> {
     let actor = caller.actor();
-    let deal = state.blocking(move |app| Ok(app.deal_event(&actor, id, body.version, body.event)?)).await?;
-    Ok(Json(DealView::for_caller(&caller, deal)))
+    Ok(Json(state.blocking(move |app| DealView::of(app, &actor, app.deal_event(&actor, id, body.version, body.event)?)).await?))
 }
 
-/// A deal with its timeline and the events the caller may send now (`allowed_events`): for its parties and their brokers, the platform admin and the
-/// operators of either party's region.
+/// A deal with its timeline, the events the caller may send now (`allowed_events`) and who
+/// handles an unrepresented owner (`handled_by`): for its parties and their brokers, those
+/// handlers, the platform admin and the operators of either party's region.
 #[utoipa::path(get, path = "/api/v1/deals/{id}", tag = "deals",
     params(("id" = i64, Path, description = "Deal id")),
     responses((status = 200, body = Object), (status = 404, body = Problem)))]
 pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<DealView>> {
     let actor = caller.actor();
-    let deal = state.blocking(move |app| Ok(app.deal(&actor, id)?)).await?;
-    Ok(Json(DealView::for_caller(&caller, deal)))
+    Ok(Json(state.blocking(move |app| DealView::of(app, &actor, app.deal(&actor, id)?)).await?))
 }
 
 /// Query of `GET /api/v1/deals`.
@@ -127,6 +137,12 @@ pub async fn list(
     let deal_state = parse_param::<DealState>("state", params.state.as_deref())?;
     let side = parse_param::<DealSide>("side", params.side.as_deref())?;
     let actor = caller.actor();
-    let deals = state.blocking(move |app| Ok(app.deals(&actor, deal_state, side)?)).await?;
-    Ok(Json(deals.into_iter().map(|deal| DealView::for_caller(&caller, deal)).collect()))
+    let views = state
+        .blocking(move |app| {
+            let deals = app.deals(&actor, deal_state, side)?;
+            let handlers = app.deals_handlers(&deals)?;
+            Ok(deals.into_iter().zip(handlers).map(|(deal, handled_by)| DealView::new(&actor, deal, handled_by)).collect())
+        })
+        .await?;
+    Ok(Json(views))
 }

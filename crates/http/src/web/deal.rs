@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
-use xietong_app::types::Deal;
-use xietong_domain::deal::{DealEvent, DealState, allowed_events};
+use xietong_app::types::{Deal, Handler};
+use xietong_domain::deal::{DealEvent, DealState, Side, allowed_events};
 
 use super::{Lang, PageCtx, esc, see_other};
 use crate::error::ApiError;
@@ -88,20 +88,50 @@ pub async fn page(ctx: PageCtx, State(state): State<AppState>, Path(id): Path<i6
         .blocking(move |app| {
             let deal = app.deal(&actor, id)?;
             let title = app.titles(&actor, &[deal.listing_id])?.remove(&deal.listing_id);
-            Ok((deal, title))
+            let handlers = app.deal_handlers(&deal)?;
+            Ok((deal, title, handlers))
         })
         .await;
     match loaded {
-        Ok((deal, title)) => {
+        Ok((deal, title, handlers)) => {
             let heading = format!("{} #{}", ctx.t("对接", "Deal"), deal.id);
-            ctx.render(StatusCode::OK, &heading, &render(&ctx, &deal, title.as_deref()))
+            // A region operator or technology manager handling the deal for an owner nobody
+            // represents acts for the owner's side.
+            let side: Option<Side> = xietong_app::deal::acting_side(ctx.caller.principal(), &deal, &handlers);
+            let mut html = render(&ctx, &deal, title.as_deref(), side);
+            if !handlers.is_empty() {
+                html.insert_str(html.find("<h2>").unwrap_or(html.len()), &handled_by(&ctx, &handlers));
+            }
+            ctx.render(StatusCode::OK, &heading, &html)
         }
         Err(ApiError::NotFound(_)) => ctx.not_found(&format!("{}{id}", ctx.t("没有这项对接：", "No such deal: "))),
         Err(err) => ctx.error_page(err),
     }
 }
 
-fn render(ctx: &PageCtx, deal: &Deal, title: Option<&str>) -> String {
+/// Who acts for an owner organisation nobody represents on the platform.
+fn handled_by(ctx: &PageCtx, handlers: &[Handler]) -> String {
+    let names: Vec<String> = handlers
+        .iter()
+        .map(|h| {
+            let role = match h.role {
+                xietong_domain::Role::RegionOperator => ctx.t("区域运营方", "region operator"),
+                _ => ctx.t("技术经理人", "technology manager"),
+            };
+            format!("{}（{role}）", esc(&h.display_name))
+        })
+        .collect();
+    format!(
+        r#"<p class="notice" id="deal-handled-by">{} {}</p>"#,
+        ctx.t(
+            "资源方尚未入驻平台，本对接由以下人员代为处理，可线下联系资源方：",
+            "The owner is not on the platform yet; these people handle the deal for it and can reach it offline:"
+        ),
+        names.join("、")
+    )
+}
+
+fn render(ctx: &PageCtx, deal: &Deal, title: Option<&str>, side: Option<Side>) -> String {
     let lang = ctx.lang;
     let mut html = format!(
         r#"<h1>{h} #{id} <span class="badge state-{state}" id="deal-state">{label}</span></h1>
@@ -155,7 +185,6 @@ fn render(ctx: &PageCtx, deal: &Deal, title: Option<&str>) -> String {
         );
     }
     html.push_str("</ol>");
-    let side = ctx.caller.principal().and_then(|p| xietong_app::deal::side_of(p, deal));
     let allowed = allowed_events(deal.state, side);
     if allowed.is_empty() {
         return html;

@@ -10,16 +10,14 @@ use xietong_domain::{Listing, ListingId, OrgId, Scope, Status, UserId};
 
 use super::{Db, PostgresStore, now, opt_text, text, texts};
 use crate::{
-    ApiToken, AuditEntry, AuditFilter, AuditTrail, Collaboration, ContactRequest, Credentials, Identity, LoginFailures,
-    NewApiToken, NewAudit, NewOrg, NewUser, Org, RequestState, Review, ReviewDecision, Session, StoreError, User,
+    ApiToken, AuditEntry, AuditFilter, AuditTrail, Collaboration, Credentials, Identity, LoginFailures,
+    NewApiToken, NewAudit, NewOrg, NewUser, Org, Review, ReviewDecision, Session, StoreError, User,
 };
 
 const ORG_COLUMNS: &str = "id, name, kind, region_code, created_at";
 const USER_COLUMNS: &str = "id, username, display_name, role, org_id, region_code, password_hash, disabled, created_at";
 const SESSION_COLUMNS: &str = "token_hash, user_id, csrf_token, created_at, expires_at, ip";
 const TOKEN_COLUMNS: &str = "id, user_id, name, token_hash, scopes, created_at, expires_at, revoked_at, last_used_at";
-const REQUEST_COLUMNS: &str =
-    "id, listing_id, from_org, from_user_id, to_org, message, state, created_at, decided_by, decided_at";
 const REVIEW_COLUMNS: &str = "id, listing_id, reviewer_id, approved, reason, at";
 const AUDIT_COLUMNS: &str = "seq, at, actor_id, actor, action, target, region_code, ip, detail";
 
@@ -87,21 +85,6 @@ fn row_token(row: &Row) -> Result<ApiToken, StoreError> {
         expires_at: row.try_get(6)?,
         revoked_at: row.try_get(7)?,
         last_used_at: row.try_get(8)?,
-    })
-}
-
-fn row_request(row: &Row) -> Result<ContactRequest, StoreError> {
-    Ok(ContactRequest {
-        id: row.try_get(0)?,
-        listing_id: ListingId(row.try_get(1)?),
-        from_org: row.try_get(2)?,
-        from_user_id: row.try_get(3)?,
-        to_org: row.try_get(4)?,
-        message: row.try_get(5)?,
-        state: parsed(row, 6)?,
-        created_at: row.try_get(7)?,
-        decided_by: row.try_get(8)?,
-        decided_at: row.try_get(9)?,
     })
 }
 
@@ -490,122 +473,6 @@ impl Credentials for PostgresStore {
 }
 
 impl Collaboration for PostgresStore {
-    fn create_contact_request(
-        &self,
-        listing_id: ListingId,
-        from_org: &str,
-        from_user_id: UserId,
-        to_org: &str,
-        message: &str,
-        audit: &dyn Fn(&ContactRequest) -> NewAudit,
-    ) -> Result<ContactRequest, StoreError> {
-        self.write(|db| {
-            require_listing(db, listing_id)?;
-            let created_at = now();
-            let id: i64 = db
-                .query_one(
-                    "INSERT INTO contact_requests (listing_id, from_org, from_user_id, to_org, message, state, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                    &[
-                        &listing_id.0,
-                        &text(from_org),
-                        &from_user_id,
-                        &text(to_org),
-                        &text(message),
-                        &RequestState::Pending.as_str(),
-                        &created_at,
-                    ],
-                )?
-                .try_get(0)?;
-            let request = ContactRequest {
-                id,
-                listing_id,
-                from_org: from_org.to_string(),
-                from_user_id,
-                to_org: to_org.to_string(),
-                message: message.to_string(),
-                state: RequestState::Pending,
-                created_at,
-                decided_by: None,
-                decided_at: None,
-            };
-            insert_audit(db, audit(&request))?;
-            Ok(request)
-        })
-    }
-
-    fn contact_request(&self, id: i64) -> Result<Option<ContactRequest>, StoreError> {
-        self.read(|db| {
-            db.query_opt(&format!("SELECT {REQUEST_COLUMNS} FROM contact_requests WHERE id = $1"), &[&id])?
-                .as_ref()
-                .map(row_request)
-                .transpose()
-        })
-    }
-
-    fn contact_requests_of(&self, orgs: &[String]) -> Result<Vec<ContactRequest>, StoreError> {
-        if orgs.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.read(|db| {
-            db.query(
-                &format!(
-                    "SELECT {REQUEST_COLUMNS} FROM contact_requests
-                     WHERE from_org = ANY($1) OR to_org = ANY($1) ORDER BY id DESC"
-                ),
-                &[&texts(orgs)],
-            )?
-            .iter()
-            .map(row_request)
-            .collect()
-        })
-    }
-
-    fn decide_contact_request(
-        &self,
-        id: i64,
-        accepted: bool,
-        decided_by: UserId,
-        now: OffsetDateTime,
-        audit: &dyn Fn(&ContactRequest) -> NewAudit,
-    ) -> Result<Option<ContactRequest>, StoreError> {
-        let state = if accepted { RequestState::Accepted } else { RequestState::Declined };
-        self.write(|db| {
-            // Of concurrent decisions the first updates the row; the others wait for it, find the
-            // request no longer pending, and update nothing.
-            let decided = db
-                .query_opt(
-                    &format!(
-                        "UPDATE contact_requests SET state = $1, decided_by = $2, decided_at = $3
-                         WHERE id = $4 AND state = 'pending'
-                         RETURNING {REQUEST_COLUMNS}"
-                    ),
-                    &[&state.as_str(), &decided_by, &now, &id],
-                )?
-                .as_ref()
-                .map(row_request)
-                .transpose()?;
-            if let Some(request) = &decided {
-                insert_audit(db, audit(request))?;
-            }
-            Ok(decided)
-        })
-    }
-
-    fn contact_granted(&self, listing_id: ListingId, orgs: &[String]) -> Result<bool, StoreError> {
-        if orgs.is_empty() {
-            return Ok(false);
-        }
-        self.read(|db| {
-            Ok(db
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM contact_requests
-                                    WHERE listing_id = $1 AND state = 'accepted' AND from_org = ANY($2))",
-                    &[&listing_id.0, &texts(orgs)],
-                )?
-                .try_get(0)?)
-        })
-    }
 
     fn review_regions(&self) -> Result<Vec<String>, StoreError> {
         self.read(|db| {

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "deals", include_str!("../../migrations/postgres/0003_deals.sql")),
     // 4 is taken by the notifications branch.
     (5, "feedback", include_str!("../../migrations/postgres/0005_feedback.sql")),
+    (6, "orgs_claims", include_str!("../../migrations/postgres/0006_orgs_claims.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrations, so that several nodes starting at once

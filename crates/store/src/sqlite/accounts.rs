@@ -10,16 +10,14 @@ use xietong_domain::{Listing, ListingId, OrgId, Scope, Status, UserId};
 
 use super::{SqliteStore, fmt_utc, now, parse_time, placeholders};
 use crate::{
-    ApiToken, AuditEntry, AuditFilter, AuditTrail, Collaboration, ContactRequest, Credentials, Identity, LoginFailures,
-    NewApiToken, NewAudit, NewOrg, NewUser, Org, RequestState, Review, ReviewDecision, Session, StoreError, User,
+    ApiToken, AuditEntry, AuditFilter, AuditTrail, Collaboration, Credentials, Identity, LoginFailures,
+    NewApiToken, NewAudit, NewOrg, NewUser, Org, Review, ReviewDecision, Session, StoreError, User,
 };
 
 const ORG_COLUMNS: &str = "id, name, kind, region_code, created_at";
 const USER_COLUMNS: &str = "id, username, display_name, role, org_id, region_code, password_hash, disabled, created_at";
 const SESSION_COLUMNS: &str = "token_hash, user_id, csrf_token, created_at, expires_at, ip";
 const TOKEN_COLUMNS: &str = "id, user_id, name, token_hash, scopes, created_at, expires_at, revoked_at, last_used_at";
-const REQUEST_COLUMNS: &str =
-    "id, listing_id, from_org, from_user_id, to_org, message, state, created_at, decided_by, decided_at";
 const REVIEW_COLUMNS: &str = "id, listing_id, reviewer_id, approved, reason, at";
 const AUDIT_COLUMNS: &str = "seq, at, actor_id, actor, action, target, region_code, ip, detail";
 
@@ -102,21 +100,6 @@ fn row_token(row: &Row<'_>) -> rusqlite::Result<ApiToken> {
         expires_at: time_opt(row, 6)?,
         revoked_at: time_opt(row, 7)?,
         last_used_at: time_opt(row, 8)?,
-    })
-}
-
-fn row_request(row: &Row<'_>) -> rusqlite::Result<ContactRequest> {
-    Ok(ContactRequest {
-        id: row.get(0)?,
-        listing_id: parsed(row, 1)?,
-        from_org: row.get(2)?,
-        from_user_id: row.get(3)?,
-        to_org: row.get(4)?,
-        message: row.get(5)?,
-        state: parsed(row, 6)?,
-        created_at: time_at(row, 7)?,
-        decided_by: row.get(8)?,
-        decided_at: time_opt(row, 9)?,
     })
 }
 
@@ -485,108 +468,6 @@ impl Credentials for SqliteStore {
 }
 
 impl Collaboration for SqliteStore {
-    fn create_contact_request(
-        &self,
-        listing_id: ListingId,
-        from_org: &str,
-        from_user_id: UserId,
-        to_org: &str,
-        message: &str,
-        audit: &dyn Fn(&ContactRequest) -> NewAudit,
-    ) -> Result<ContactRequest, StoreError> {
-        self.write(|tx| {
-            require_listing(tx, listing_id)?;
-            let created_at = now();
-            tx.prepare_cached(
-                "INSERT INTO contact_requests (listing_id, from_org, from_user_id, to_org, message, state, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                listing_id.to_string(),
-                from_org,
-                from_user_id,
-                to_org,
-                message,
-                RequestState::Pending.as_str(),
-                fmt_utc(created_at),
-            ])?;
-            let request = ContactRequest {
-                id: tx.last_insert_rowid(),
-                listing_id,
-                from_org: from_org.to_string(),
-                from_user_id,
-                to_org: to_org.to_string(),
-                message: message.to_string(),
-                state: RequestState::Pending,
-                created_at,
-                decided_by: None,
-                decided_at: None,
-            };
-            insert_audit(tx, audit(&request))?;
-            Ok(request)
-        })
-    }
-
-    fn contact_request(&self, id: i64) -> Result<Option<ContactRequest>, StoreError> {
-        self.read(|conn| {
-            Ok(conn
-                .prepare_cached(&format!("SELECT {REQUEST_COLUMNS} FROM contact_requests WHERE id = ?1"))?
-                .query_row([id], row_request)
-                .optional()?)
-        })
-    }
-
-    fn contact_requests_of(&self, orgs: &[String]) -> Result<Vec<ContactRequest>, StoreError> {
-        if orgs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let list = placeholders(orgs.len());
-        let sql = format!(
-            "SELECT {REQUEST_COLUMNS} FROM contact_requests WHERE from_org IN ({list}) OR to_org IN ({list}) ORDER BY id DESC"
-        );
-        self.read(|conn| query_all(conn, &sql, params_from_iter(orgs.iter().chain(orgs)), row_request))
-    }
-
-    fn decide_contact_request(
-        &self,
-        id: i64,
-        accepted: bool,
-        decided_by: UserId,
-        now: OffsetDateTime,
-        audit: &dyn Fn(&ContactRequest) -> NewAudit,
-    ) -> Result<Option<ContactRequest>, StoreError> {
-        let state = if accepted { RequestState::Accepted } else { RequestState::Declined };
-        self.write(|tx| {
-            let decided = tx
-                .prepare_cached(&format!(
-                    "UPDATE contact_requests SET state = ?1, decided_by = ?2, decided_at = ?3
-                     WHERE id = ?4 AND state = 'pending'
-                     RETURNING {REQUEST_COLUMNS}"
-                ))?
-                .query_row(params![state.as_str(), decided_by, fmt_utc(now), id], row_request)
-                .optional()?;
-            if let Some(request) = &decided {
-                insert_audit(tx, audit(request))?;
-            }
-            Ok(decided)
-        })
-    }
-
-    fn contact_granted(&self, listing_id: ListingId, orgs: &[String]) -> Result<bool, StoreError> {
-        if orgs.is_empty() {
-            return Ok(false);
-        }
-        let sql = format!(
-            "SELECT EXISTS (SELECT 1 FROM contact_requests WHERE listing_id = ? AND state = 'accepted' AND from_org IN ({}))",
-            placeholders(orgs.len())
-        );
-        let id = listing_id.to_string();
-        self.read(|conn| {
-            Ok(conn
-                .prepare_cached(&sql)?
-                .query_row(params_from_iter(std::iter::once(&id).chain(orgs)), |r| r.get(0))?)
-        })
-    }
 
     fn review_regions(&self) -> Result<Vec<String>, StoreError> {
         self.read(|conn| {

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "deals", include_str!("../../migrations/sqlite/0006_deals.sql")),
     // 7 is taken by the notifications branch.
     (8, "feedback", include_str!("../../migrations/sqlite/0008_feedback.sql")),
+    (9, "orgs_claims", include_str!("../../migrations/sqlite/0009_orgs_claims.sql")),
 ];
 
 /// Applies every migration newer than the database's version, each in its own transaction.
