@@ -242,7 +242,7 @@ impl App {
                     deals.push(deal);
                 }
             }
-            deals.sort_by(|a, b| b.id.cmp(&a.id));
+            deals.sort_by_key(|d| std::cmp::Reverse(d.id));
         }
         Ok(deals)
     }
@@ -299,6 +299,17 @@ impl App {
             }
         }
         Ok(handlers)
+    }
+
+    /// [`App::deal_handlers`] of several deals, asking once which owners are represented.
+    pub fn deals_handlers(&self, deals: &[Deal]) -> AppResult<Vec<Vec<Handler>>> {
+        let owners: std::collections::BTreeSet<String> = deals.iter().map(|d| d.owner_org.clone()).collect();
+        let owners: Vec<String> = owners.into_iter().collect();
+        let represented: std::collections::HashSet<String> = self.claims.represented_orgs(&owners)?.into_iter().collect();
+        deals
+            .iter()
+            .map(|deal| if represented.contains(&deal.owner_org) { Ok(Vec::new()) } else { self.deal_handlers(deal) })
+            .collect()
     }
 
     /// Whether the principal acts for the deal's owner because nobody represents it.

@@ -124,17 +124,14 @@ impl App {
         Ok(listing)
     }
 
-    /// Masks the contact unless the actor owns the listing or holds an accepted contact request
-    /// for it; audits the reveal in the second case.
+    /// Masks the contact unless the actor owns the listing or a deal on it has reached acceptance
+    /// (contact requests are deals); audits the reveal in the second case.
     pub fn reveal_or_mask(&self, actor: &Actor, listing: &mut Listing) -> AppResult<()> {
         if listing.body.contact.is_none() || actor.viewer.sees_contact(&listing.body, false) {
             return Ok(());
         }
         let granted = match actor.principal() {
-            Some(p) => {
-                self.accounts.contact_granted(listing.id, &p.orgs())?
-                    || self.deal_grants_contact(&p.orgs(), listing.id)?
-            }
+            Some(p) => self.deal_grants_contact(&p.orgs(), listing.id)?,
             None => false,
         };
         if granted {

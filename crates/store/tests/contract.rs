@@ -803,8 +803,6 @@ fn account_writes_carry_their_audit_entries(store: &(impl Store + Accounts)) {
         "login".into(),
         "token:t".into(),
         "revoke".into(),
-        format!("ask:{}", request.id),
-        "decide:accepted".into(),
         "review_region".into(),
         "logout".into(),
         "erase".into(),

@@ -127,11 +127,6 @@ fn like_prefix(prefix: &str) -> String {
     pattern
 }
 
-fn require_listing<C: GenericClient>(db: &mut Db<'_, C>, id: ListingId) -> Result<(), StoreError> {
-    let exists: bool = db.query_one("SELECT EXISTS (SELECT 1 FROM listings WHERE id = $1)", &[&id.0])?.try_get(0)?;
-    if exists { Ok(()) } else { Err(StoreError::NotFound(id)) }
-}
-
 fn insert_appointment<C: GenericClient>(db: &mut Db<'_, C>, user_id: UserId, org_id: OrgId) -> Result<(), StoreError> {
     db.execute(
         "INSERT INTO appointments (user_id, org_id) VALUES ($1, $2) ON CONFLICT (user_id, org_id) DO NOTHING",

@@ -139,12 +139,6 @@ fn is_unique_violation(err: &rusqlite::Error) -> bool {
     )
 }
 
-fn require_listing(conn: &Connection, id: ListingId) -> Result<(), StoreError> {
-    let exists: bool =
-        conn.query_row("SELECT EXISTS (SELECT 1 FROM listings WHERE id = ?1)", [id.to_string()], |r| r.get(0))?;
-    if exists { Ok(()) } else { Err(StoreError::NotFound(id)) }
-}
-
 /// Runs a query binding `values` and collects the mapped rows.
 fn query_all<T>(
     conn: &Connection,
