@@ -259,6 +259,12 @@ impl App {
         &self.feedback
     }
 
+    /// The claims store, for tests that set up claims directly.
+    #[cfg(feature = "testing")]
+    pub fn claim_store(&self) -> &Arc<dyn Claims> {
+        &self.claims
+    }
+
     /// The search index, for integration tests (feature `testing`).
     #[cfg(feature = "testing")]
     pub fn index(&self) -> &Arc<SearchIndex> {

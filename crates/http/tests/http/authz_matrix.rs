@@ -89,13 +89,33 @@ fn ask_contact(who: Who, vis: Vis, success: u16) -> u16 {
     }
 }
 
-/// Deciding OrgB's request for the contact of an OrgA listing: OrgA decides; OrgB (the asker)
-/// sees the request but may not decide it; to everyone else it does not exist.
+/// Deciding OrgB's request for the contact of an OrgA listing (a deal): OrgA decides; OrgB (the
+/// asker), the admin and the region's operator see the deal but may not decide it; to everyone
+/// else it does not exist.
 fn decide_contact(who: Who, success: u16) -> u16 {
     match who {
         Who::Anonymous => 401,
         _ if owner(who) => success,
-        Who::BMember => 403,
+        Who::BMember | Who::Admin | Who::RegionOp => 403,
+        _ => 404,
+    }
+}
+
+/// Deciding a claim on a Fengtai organisation: the operator of 110106 and the admin decide; to
+/// everyone else the claim does not exist.
+fn decide_claim(who: Who) -> u16 {
+    match who {
+        Who::Anonymous => 401,
+        Who::Admin | Who::RegionOp => 200,
+        _ => 404,
+    }
+}
+
+/// Withdrawing someone else's claim: only the claimant withdraws.
+fn withdraw_claim(who: Who) -> u16 {
+    match who {
+        Who::Anonymous => 401,
+        Who::Admin | Who::RegionOp => 403,
         _ => 404,
     }
 }
@@ -251,6 +271,12 @@ fn expectations() -> Vec<Route> {
         ("GET", "/api/v1/deals", vec![caller(users_only(200))]),
         ("POST", "/api/v1/deals/{id}/events", vec![caller(accept_deal)]),
         ("GET", "/api/v1/deals/{id}", vec![caller(read_deal)]),
+        // Every fixture account but the admin belongs to an organisation; the admin is no member.
+        ("POST", "/api/v1/orgs/{id}/claims", vec![caller(|who| if who == Who::Anonymous { 401 } else { 409 })]),
+        ("GET", "/api/v1/claims", vec![caller(users_only(200))]),
+        ("POST", "/api/v1/claims/{id}/approve", vec![caller(decide_claim)]),
+        ("POST", "/api/v1/claims/{id}/reject", vec![caller(decide_claim)]),
+        ("POST", "/api/v1/claims/{id}/withdraw", vec![caller(withdraw_claim)]),
         // Review and audit.
         ("GET", "/api/v1/reviews", vec![caller_checked(operators_only, check_reviews)]),
         (
@@ -489,10 +515,18 @@ impl Matrix {
         }
         let public = fx.listings[&Vis::Public];
         fx.app
-            .accounts()
-            .create_contact_request(public, ORG_B, fx.user(Who::BMember).id, ORG_A, REQUEST_MARKER, &|_| {
-                Default::default()
-            })
+            .deal_store()
+            .create_deal(
+                xietong_store::NewDeal {
+                    listing_id: public,
+                    from_listing_id: None,
+                    asker_org: ORG_B.into(),
+                    owner_org: ORG_A.into(),
+                    asker_user_id: fx.user(Who::BMember).id,
+                    message: REQUEST_MARKER.into(),
+                },
+                &|_| Default::default(),
+            )
             .expect("contact request");
         fx.sync();
         let mut read_tokens = std::collections::BTreeMap::new();
@@ -541,17 +575,32 @@ impl Matrix {
         self.fx.org_a_demand(vis, &title)
     }
 
-    /// A fresh request of OrgB for the contact of a fresh OrgA listing.
+    /// A fresh request of OrgB for the contact of a fresh OrgA listing (a proposed deal).
     fn fresh_contact_request(&self) -> i64 {
         let listing = self.fresh(Vis::Public);
-        self.fx
-            .app
-            .accounts()
-            .create_contact_request(listing.id, ORG_B, self.fx.user(Who::BMember).id, ORG_A, "fresh request", &|_| {
-                Default::default()
-            })
-            .expect("contact request")
-            .id
+        let deal = xietong_store::NewDeal {
+            listing_id: listing.id,
+            from_listing_id: None,
+            asker_org: ORG_B.into(),
+            owner_org: ORG_A.into(),
+            asker_user_id: self.fx.user(Who::BMember).id,
+            message: "fresh request".into(),
+        };
+        self.fx.app.deal_store().create_deal(deal, &|_| Default::default()).expect("contact request").id
+    }
+
+    /// A fresh pending claim of a new account on a new Fengtai organisation.
+    fn fresh_claim(&self) -> i64 {
+        let org = xietong_store::NewOrg {
+            name: self.unique("claimed org "),
+            kind: xietong_domain::OrgKind::Enterprise,
+            region_code: "110106".into(),
+        };
+        let org = self.fx.app.accounts().create_org(org, &|_| Default::default()).expect("org");
+        let (user, _) = self.fx.add_user(&self.unique("claimant_"), Role::Member, None);
+        let claim =
+            xietong_store::NewClaim { org_id: org.id, user_id: user.id, uscc: "91110108551385082Q".into(), note: String::new() };
+        self.fx.app.claim_store().create_claim(claim, &|_| Default::default()).expect("claim").id
     }
 
     /// A fresh deal between OrgB (asking) and OrgA (owning) on a fresh public achievement. The
@@ -714,6 +763,13 @@ impl Matrix {
             ("GET", "/api/v1/deals/{id}", "") => {
                 let deal = self.fresh_deal();
                 json_request(method, &format!("/api/v1/deals/{deal}"), None)
+            }
+            ("POST", "/api/v1/orgs/{id}/claims", "") => {
+                json_request(method, &path.replace("{id}", ORG_C), Some(json!({"uscc": "91110108551385082Q"})))
+            }
+            ("POST", "/api/v1/claims/{id}/approve" | "/api/v1/claims/{id}/reject" | "/api/v1/claims/{id}/withdraw", "") => {
+                let claim = self.fresh_claim();
+                json_request(method, &path.replace("{id}", &claim.to_string()), Some(json!({"reason": "matrix"})))
             }
             ("POST", "/api/v1/contact-requests/{id}/accept" | "/api/v1/contact-requests/{id}/decline", "") => {
                 let request = self.fresh_contact_request();

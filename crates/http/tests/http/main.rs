@@ -9,6 +9,7 @@ mod support;
 mod api;
 mod authz_matrix;
 mod browser;
+mod claims;
 mod deals;
 mod feedback;
 mod hardening;
