@@ -49,9 +49,17 @@ impl App {
         if let Some(known) = self.enterprise_uscc(&org.name)?
             && known != uscc.as_str()
         {
-            return Err(AppError::bad_input("uscc", "does not match the code on the organisation's enterprise listing"));
+            return Err(AppError::bad_input(
+                "uscc",
+                "does not match the code on the organisation's enterprise listing",
+            ));
         }
-        let new = NewClaim { org_id: org.id, user_id: principal.user_id, uscc: uscc.as_str().to_string(), note: note.trim().into() };
+        let new = NewClaim {
+            org_id: org.id,
+            user_id: principal.user_id,
+            uscc: uscc.as_str().to_string(),
+            note: note.trim().into(),
+        };
         let created = self.claims.create_claim(new, &|claim| {
             let mut entry = actor.audit("claim.create", claim.id.to_string(), Some(claim.org_region.clone()));
             entry.detail = serde_json::json!({"org": claim.org_name, "org_id": claim.org_id, "uscc": claim.uscc});
@@ -107,7 +115,8 @@ impl App {
         {
             return Err(AppError::Conflict(format!("{} is represented already; reject this claim", claim.org_name)));
         }
-        let decision = ClaimDecision { claim_id: id, state, decided_by: principal.user_id, reason: reason.trim().into() };
+        let decision =
+            ClaimDecision { claim_id: id, state, decided_by: principal.user_id, reason: reason.trim().into() };
         let decided = self.claims.decide_claim(decision, &|claim| {
             let mut entry = actor.audit(&format!("claim.{}", event.as_str()), id.to_string(), Some(claim.org_region.clone()));
             entry.detail = serde_json::json!({
@@ -137,11 +146,14 @@ impl App {
                     AppError::Conflict(format!("{name:?} names no region; ask the platform operator to register it"))
                 })?;
                 let kind = org_kind_of(&listing.body);
-                let created = self.accounts.create_org(NewOrg { name: name.clone(), kind, region_code: region.clone() }, &|org| {
-                    let mut entry = actor.audit("org.create", org.id.to_string(), Some(org.region_code.clone()));
-                    entry.detail = serde_json::json!({"name": org.name, "reason": "claimed from its listings"});
-                    entry
-                });
+                let created = self.accounts.create_org(
+                    NewOrg { name: name.clone(), kind, region_code: region.clone() },
+                    &|org| {
+                        let mut entry = actor.audit("org.create", org.id.to_string(), Some(org.region_code.clone()));
+                        entry.detail = serde_json::json!({"name": org.name, "reason": "claimed from its listings"});
+                        entry
+                    },
+                );
                 match created {
                     Err(StoreError::Taken { .. }) => self
                         .accounts

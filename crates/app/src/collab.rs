@@ -5,7 +5,9 @@
 use time::OffsetDateTime;
 use xietong_domain::deal::{DealEvent, DealState, DeclineReason};
 use xietong_domain::{Listing, ListingId, Reference, Role, Status, UserId};
-use xietong_store::{AuditEntry, AuditFilter, Deal, DealFilter, DealId, ListFilter, Review, ReviewDecision, StoreError};
+use xietong_store::{
+    AuditEntry, AuditFilter, Deal, DealFilter, DealId, ListFilter, Review, ReviewDecision, StoreError,
+};
 
 use crate::App;
 use crate::error::{AppError, AppResult};
@@ -69,7 +71,8 @@ impl RequestState {
 
 impl From<&Deal> for ContactRequest {
     fn from(deal: &Deal) -> Self {
-        let decision = deal.timeline.iter().find(|step| matches!(step.event, DealEvent::Accept | DealEvent::Decline { .. }));
+        let decision =
+            deal.timeline.iter().find(|step| matches!(step.event, DealEvent::Accept | DealEvent::Decline { .. }));
         let accepted = deal.timeline.iter().any(|step| step.event == DealEvent::Accept);
         let state = match deal.state {
             DealState::Proposed => RequestState::Pending,
@@ -136,7 +139,8 @@ impl App {
         if deal.state != DealState::Proposed {
             return Err(AppError::Conflict(format!("contact request {id} was already decided")));
         }
-        let event = if accepted { DealEvent::Accept } else { DealEvent::Decline { reason: DeclineReason::Other, note: None } };
+        let event =
+            if accepted { DealEvent::Accept } else { DealEvent::Decline { reason: DeclineReason::Other, note: None } };
         let moved = self.deal_event(actor, id, deal.version, event).map_err(|error| match error {
             AppError::Conflict(_) => AppError::Conflict(format!("contact request {id} was already decided")),
             AppError::Forbidden(_) => AppError::Forbidden("only the listing's owner decides a contact request".into()),

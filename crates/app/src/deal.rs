@@ -305,7 +305,8 @@ impl App {
     pub fn deals_handlers(&self, deals: &[Deal]) -> AppResult<Vec<Vec<Handler>>> {
         let owners: std::collections::BTreeSet<String> = deals.iter().map(|d| d.owner_org.clone()).collect();
         let owners: Vec<String> = owners.into_iter().collect();
-        let represented: std::collections::HashSet<String> = self.claims.represented_orgs(&owners)?.into_iter().collect();
+        let represented: std::collections::HashSet<String> =
+            self.claims.represented_orgs(&owners)?.into_iter().collect();
         deals
             .iter()
             .map(|deal| if represented.contains(&deal.owner_org) { Ok(Vec::new()) } else { self.deal_handlers(deal) })
@@ -341,7 +342,8 @@ impl App {
 /// they are among the deal's `handlers` (see [`App::deal_handlers`]).
 pub fn acting_side(principal: Option<&Principal>, deal: &Deal, handlers: &[Handler]) -> Option<Side> {
     let principal = principal?;
-    side_of(principal, deal).or_else(|| handlers.iter().any(|h| h.username == principal.username).then_some(Side::Owner))
+    side_of(principal, deal)
+        .or_else(|| handlers.iter().any(|h| h.username == principal.username).then_some(Side::Owner))
 }
 
 /// Someone who acts for an owner organisation nobody represents.

@@ -42,6 +42,9 @@ pub use listing::{Actor, Written};
 /// The data types the use cases take and return, so the entry points (HTTP, web pages, command
 /// line) need no direct dependency on the store or the index.
 pub mod types {
+    pub use crate::claim::OrgRef;
+    pub use crate::collab::{ContactRequest, RequestState};
+    pub use crate::deal::Handler;
     pub use xietong_search::budget::{self, Budget};
     pub use xietong_search::eval;
     pub use xietong_search::{
@@ -53,9 +56,6 @@ pub mod types {
         ApiToken, AuditEntry, Broker, Claim, Deal, DealStep, IdempotencyBegin, KindCount, ListFilter, ListPage,
         ListSort, Org, Review, Session, SiteLink, StoreError, StoredResponse, User, WriteOp,
     };
-    pub use crate::claim::OrgRef;
-    pub use crate::collab::{ContactRequest, RequestState};
-    pub use crate::deal::Handler;
 }
 
 /// How long the index may lag behind the store before `/healthz` reports `degraded`.

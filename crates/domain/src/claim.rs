@@ -27,7 +27,8 @@ pub enum ClaimState {
 }
 
 impl ClaimState {
-    pub const ALL: [ClaimState; 4] = [ClaimState::Pending, ClaimState::Approved, ClaimState::Rejected, ClaimState::Withdrawn];
+    pub const ALL: [ClaimState; 4] =
+        [ClaimState::Pending, ClaimState::Approved, ClaimState::Rejected, ClaimState::Withdrawn];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -156,6 +157,9 @@ mod tests {
         }
         assert_eq!(transition(ClaimState::Pending, ClaimEvent::Approve, ClaimRole::Operator), Ok(ClaimState::Approved));
         assert_eq!(transition(ClaimState::Pending, ClaimEvent::Reject, ClaimRole::Operator), Ok(ClaimState::Rejected));
-        assert_eq!(transition(ClaimState::Pending, ClaimEvent::Withdraw, ClaimRole::Claimant), Ok(ClaimState::Withdrawn));
+        assert_eq!(
+            transition(ClaimState::Pending, ClaimEvent::Withdraw, ClaimRole::Claimant),
+            Ok(ClaimState::Withdrawn)
+        );
     }
 }

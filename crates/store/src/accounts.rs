@@ -5,7 +5,6 @@
 //! Secrets never reach the store in clear: sessions and API tokens are stored as hashes of the
 //! token (the caller hashes), passwords as argon2id PHC strings.
 
-
 use serde::Serialize;
 use time::OffsetDateTime;
 use xietong_domain::{Listing, ListingId, OrgId, OrgKind, Role, Scope, UserId};

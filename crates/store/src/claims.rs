@@ -77,7 +77,11 @@ pub trait Claims: Send + Sync {
     fn claims(&self, filter: &ClaimFilter, limit: u32) -> Result<Vec<Claim>, StoreError>;
     /// Decides a pending claim; an approval also makes the claimant a member of the
     /// organisation. `Ok(None)` when the claim is not pending any more (nothing is written).
-    fn decide_claim(&self, decision: ClaimDecision, audit: &dyn Fn(&Claim) -> NewAudit) -> Result<Option<Claim>, StoreError>;
+    fn decide_claim(
+        &self,
+        decision: ClaimDecision,
+        audit: &dyn Fn(&Claim) -> NewAudit,
+    ) -> Result<Option<Claim>, StoreError>;
     /// Of `org_names`, those that have at least one active user as a member.
     fn represented_orgs(&self, org_names: &[String]) -> Result<Vec<String>, StoreError>;
 }

@@ -14,9 +14,9 @@ use xietong_domain::{
 };
 use xietong_store::{
     Accounts, AuditEntry, AuditFilter, AuditTrail, Broker, Change, ClaimDecision, ClaimFilter, Claims, Credentials,
-    Deal, DealChange, DealFilter, Deals, Feedback, Idempotency, IdempotencyBegin, Identity, ImpressionCount, ListFilter,
-    ListingKey, ListingWrite, NewApiToken, NewAudit, NewClaim, NewDeal, NewOrg, NewUser, PostgresStore, ReviewDecision,
-    Session, SqliteStore, Store, StoreError, StoredResponse, WriteOp,
+    Deal, DealChange, DealFilter, Deals, Feedback, Idempotency, IdempotencyBegin, Identity, ImpressionCount,
+    ListFilter, ListingKey, ListingWrite, NewApiToken, NewAudit, NewClaim, NewDeal, NewOrg, NewUser, PostgresStore,
+    ReviewDecision, Session, SqliteStore, Store, StoreError, StoredResponse, WriteOp,
 };
 
 fn body(json: serde_json::Value) -> ListingBody {
@@ -542,13 +542,15 @@ fn appointments_are_per_user(store: &impl Identity) {
 }
 
 fn claims_are_decided_once_and_approval_makes_a_member(store: &(impl Store + Accounts + Claims)) {
-    let org = store.create_org(new_org("无人认领机构", OrgKind::Enterprise, "130629"), &|_| noted("org.create")).unwrap();
+    let org =
+        store.create_org(new_org("无人认领机构", OrgKind::Enterprise, "130629"), &|_| noted("org.create")).unwrap();
     let other = store.create_org(new_org("有人机构", OrgKind::Enterprise, "110106"), &|_| noted("org.create")).unwrap();
     let claimant =
         store.create_user(new_user("claimant", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
     let rival = store.create_user(new_user("rival", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
-    let member =
-        store.create_user(new_user("member", Role::Member, Some(other.id), None), &[], &|_| noted("user.create")).unwrap();
+    let member = store
+        .create_user(new_user("member", Role::Member, Some(other.id), None), &[], &|_| noted("user.create"))
+        .unwrap();
     let operator = store
         .create_user(new_user("hebei_ops", Role::RegionOperator, None, Some("130000")), &[], &|_| noted("user.create"))
         .unwrap();
@@ -556,15 +558,28 @@ fn claims_are_decided_once_and_approval_makes_a_member(store: &(impl Store + Acc
     assert_eq!(store.represented_orgs(&names).unwrap(), vec![other.name.clone()]);
     assert!(store.represented_orgs(&[]).unwrap().is_empty());
 
-    let claim_of = |user: UserId, uscc: &str| NewClaim { org_id: org.id, user_id: user, uscc: uscc.into(), note: "法人代表".into() };
-    let claim = store.create_claim(claim_of(claimant.id, "91130629MA0CXXXX1X"), &|c| noted(&format!("claim:{}", c.id))).unwrap();
-    assert_eq!((claim.state, claim.version, claim.org_name.as_str(), claim.org_region.as_str()), (ClaimState::Pending, 1, "无人认领机构", "130629"));
+    let claim_of = |user: UserId, uscc: &str| NewClaim {
+        org_id: org.id,
+        user_id: user,
+        uscc: uscc.into(),
+        note: "法人代表".into(),
+    };
+    let claim = store
+        .create_claim(claim_of(claimant.id, "91130629MA0CXXXX1X"), &|c| noted(&format!("claim:{}", c.id)))
+        .unwrap();
+    assert_eq!(
+        (claim.state, claim.version, claim.org_name.as_str(), claim.org_region.as_str()),
+        (ClaimState::Pending, 1, "无人认领机构", "130629")
+    );
     assert_eq!(claim.username, "claimant");
     assert_eq!(store.claim(claim.id).unwrap(), Some(claim.clone()));
-    assert!(matches!(
-        store.create_claim(claim_of(claimant.id, "91130629MA0CXXXX1X"), &|_| noted("claim:again")),
-        Err(StoreError::WrongState(_))
-    ), "one pending claim per user and organisation");
+    assert!(
+        matches!(
+            store.create_claim(claim_of(claimant.id, "91130629MA0CXXXX1X"), &|_| noted("claim:again")),
+            Err(StoreError::WrongState(_))
+        ),
+        "one pending claim per user and organisation"
+    );
     assert!(matches!(
         store.create_claim(NewClaim { org_id: OrgId(999_999), ..claim_of(claimant.id, "x") }, &|_| noted("claim:none")),
         Err(StoreError::WrongState(_))
@@ -580,8 +595,14 @@ fn claims_are_decided_once_and_approval_makes_a_member(store: &(impl Store + Acc
     assert!(ids(&ClaimFilter { region_prefixes: Some(Vec::new()), ..Default::default() }).is_empty());
     assert!(ids(&ClaimFilter { state: Some(ClaimState::Approved), ..Default::default() }).is_empty());
 
-    let approve = ClaimDecision { claim_id: claim.id, state: ClaimState::Approved, decided_by: operator.id, reason: String::new() };
-    let approved = store.decide_claim(approve.clone(), &|c| noted(&format!("decide:{}", c.state.as_str()))).unwrap().unwrap();
+    let approve = ClaimDecision {
+        claim_id: claim.id,
+        state: ClaimState::Approved,
+        decided_by: operator.id,
+        reason: String::new(),
+    };
+    let approved =
+        store.decide_claim(approve.clone(), &|c| noted(&format!("decide:{}", c.state.as_str()))).unwrap().unwrap();
     assert_eq!((approved.state, approved.version, approved.decided_by), (ClaimState::Approved, 2, Some(operator.id)));
     assert!(approved.decided_at.is_some());
     assert_eq!(store.user(claimant.id).unwrap().unwrap().org_id, Some(org.id), "the claimant is a member now");
@@ -590,7 +611,12 @@ fn claims_are_decided_once_and_approval_makes_a_member(store: &(impl Store + Acc
     assert_eq!(store.decide_claim(again, &|_| noted("decide:again")).unwrap(), None, "decided once");
     assert_eq!(store.claim(claim.id).unwrap().unwrap().state, ClaimState::Approved);
 
-    let reject = ClaimDecision { claim_id: second.id, state: ClaimState::Rejected, decided_by: operator.id, reason: "代码不符".into() };
+    let reject = ClaimDecision {
+        claim_id: second.id,
+        state: ClaimState::Rejected,
+        decided_by: operator.id,
+        reason: "代码不符".into(),
+    };
     let rejected = store.decide_claim(reject, &|_| noted("decide:rejected")).unwrap().unwrap();
     assert_eq!((rejected.state, rejected.reason.as_str()), (ClaimState::Rejected, "代码不符"));
     assert_eq!(store.user(rival.id).unwrap().unwrap().org_id, None, "a rejection changes no membership");

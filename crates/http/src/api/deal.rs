@@ -103,7 +103,11 @@ pub async fn event(
     ApiJson(body): ApiJson<EventBody>,
 ) -> ApiResult<Json<DealView>> {
     let actor = caller.actor();
-    Ok(Json(state.blocking(move |app| DealView::of(app, &actor, app.deal_event(&actor, id, body.version, body.event)?)).await?))
+    Ok(Json(
+        state
+            .blocking(move |app| DealView::of(app, &actor, app.deal_event(&actor, id, body.version, body.event)?))
+            .await?,
+    ))
 }
 
 /// A deal with its timeline, the events the caller may send now (`allowed_events`) and who
@@ -141,7 +145,11 @@ pub async fn list(
         .blocking(move |app| {
             let deals = app.deals(&actor, deal_state, side)?;
             let handlers = app.deals_handlers(&deals)?;
-            Ok(deals.into_iter().zip(handlers).map(|(deal, handled_by)| DealView::new(&actor, deal, handled_by)).collect())
+            Ok(deals
+                .into_iter()
+                .zip(handlers)
+                .map(|(deal, handled_by)| DealView::new(&actor, deal, handled_by))
+                .collect())
         })
         .await?;
     Ok(Json(views))

@@ -598,8 +598,12 @@ impl Matrix {
         };
         let org = self.fx.app.accounts().create_org(org, &|_| Default::default()).expect("org");
         let (user, _) = self.fx.add_user(&self.unique("claimant_"), Role::Member, None);
-        let claim =
-            xietong_store::NewClaim { org_id: org.id, user_id: user.id, uscc: "91110108551385082Q".into(), note: String::new() };
+        let claim = xietong_store::NewClaim {
+            org_id: org.id,
+            user_id: user.id,
+            uscc: "91110108551385082Q".into(),
+            note: String::new(),
+        };
         self.fx.app.claim_store().create_claim(claim, &|_| Default::default()).expect("claim").id
     }
 
@@ -764,10 +768,16 @@ impl Matrix {
                 let deal = self.fresh_deal();
                 json_request(method, &format!("/api/v1/deals/{deal}"), None)
             }
-            ("POST", "/api/v1/orgs/{id}/claims", "") => {
-                json_request(method, &path.replace("{id}", ORG_C), Some(json!({"uscc": "91110108551385082Q"})))
-            }
-            ("POST", "/api/v1/claims/{id}/approve" | "/api/v1/claims/{id}/reject" | "/api/v1/claims/{id}/withdraw", "") => {
+            ("POST", "/api/v1/orgs/{id}/claims", "") => json_request(
+                method,
+                &path.replace("{id}", crate::fixture::ORG_C),
+                Some(json!({"uscc": "91110108551385082Q"})),
+            ),
+            (
+                "POST",
+                "/api/v1/claims/{id}/approve" | "/api/v1/claims/{id}/reject" | "/api/v1/claims/{id}/withdraw",
+                "",
+            ) => {
                 let claim = self.fresh_claim();
                 json_request(method, &path.replace("{id}", &claim.to_string()), Some(json!({"reason": "matrix"})))
             }

@@ -49,13 +49,24 @@ async fn a_deal_with_an_unrepresented_owner_is_handled_for_it_until_the_organisa
     assert!(page.text.contains("deal-handled-by"), "the deal page names who handles it");
 
     // A third organisation neither sees nor moves it; the handler sees it in its list.
-    assert_eq!(fx.call(Who::CMember, "POST", &format!("/api/v1/deals/{id}/events"), Some(json!({"type": "accept", "version": 1}))).await.status, 404);
+    assert_eq!(
+        fx.call(
+            Who::CMember,
+            "POST",
+            &format!("/api/v1/deals/{id}/events"),
+            Some(json!({"type": "accept", "version": 1}))
+        )
+        .await
+        .status,
+        404
+    );
     let listed = fx.get(Who::Tm, "/api/v1/deals").await.json();
     assert!(listed.as_array().unwrap().iter().any(|d| d["id"] == id), "{listed}");
 
     // The technology manager accepts for the owner: audited as acting for it.
-    let accepted =
-        fx.call(Who::Tm, "POST", &format!("/api/v1/deals/{id}/events"), Some(json!({"type": "accept", "version": 1}))).await;
+    let accepted = fx
+        .call(Who::Tm, "POST", &format!("/api/v1/deals/{id}/events"), Some(json!({"type": "accept", "version": 1})))
+        .await;
     assert_eq!(accepted.status, 200, "{}", accepted.text);
     assert_eq!(accepted.json()["state"], "accepted");
     let (entries, _) = fx
@@ -81,7 +92,8 @@ async fn a_deal_with_an_unrepresented_owner_is_handled_for_it_until_the_organisa
     assert!(wrong.text.contains("uscc"), "{}", wrong.text);
     let member = fx.call(Who::BMember, "POST", &claims_url, Some(json!({"uscc": NOBODY_USCC}))).await;
     assert_eq!(member.status, 409, "a member of another organisation cannot claim: {}", member.text);
-    let created = send(&newcomer, "POST", &claims_url, Some(json!({"uscc": NOBODY_USCC, "note": "我是法人代表"}))).await;
+    let created =
+        send(&newcomer, "POST", &claims_url, Some(json!({"uscc": NOBODY_USCC, "note": "我是法人代表"}))).await;
     assert_eq!(created.status, 201, "{}", created.text);
     let claim = created.json();
     assert_eq!(claim["state"], "pending");
@@ -98,11 +110,14 @@ async fn a_deal_with_an_unrepresented_owner_is_handled_for_it_until_the_organisa
     let approve = format!("/api/v1/claims/{claim_id}/approve");
     assert_eq!(send(&newcomer, "POST", &approve, None).await.status, 403, "the claimant does not approve");
     assert_eq!(fx.call(Who::BMember, "POST", &approve, None).await.status, 404);
-    let reject = fx.call(Who::RegionOp, "POST", &format!("/api/v1/claims/{claim_id}/reject"), Some(json!({"reason": " "}))).await;
+    let reject = fx
+        .call(Who::RegionOp, "POST", &format!("/api/v1/claims/{claim_id}/reject"), Some(json!({"reason": " "})))
+        .await;
     assert_eq!(reject.status, 400, "a rejection says why: {}", reject.text);
 
     // Ten concurrent approvals: exactly one wins.
-    let replies = crate::deals::join_all((0..10).map(|_| fx.call(Who::RegionOp, "POST", &approve, None)).collect()).await;
+    let replies =
+        crate::deals::join_all((0..10).map(|_| fx.call(Who::RegionOp, "POST", &approve, None)).collect()).await;
     let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
     assert!(statuses.iter().all(|s| *s == 200 || *s == 409), "{statuses:?}");
@@ -117,7 +132,11 @@ async fn a_deal_with_an_unrepresented_owner_is_handled_for_it_until_the_organisa
     let moved = send(&newcomer, "POST", &format!("/api/v1/deals/{id}/events"), Some(meeting.clone())).await;
     assert_eq!(moved.status, 200, "{}", moved.text);
     let meeting = json!({"type": "close", "version": 3, "reason": "试探"});
-    assert_eq!(fx.call(Who::Tm, "POST", &format!("/api/v1/deals/{id}/events"), Some(meeting)).await.status, 404, "the handler's part ends");
+    assert_eq!(
+        fx.call(Who::Tm, "POST", &format!("/api/v1/deals/{id}/events"), Some(meeting)).await.status,
+        404,
+        "the handler's part ends"
+    );
     let second = fx.add_user("latecomer", Role::Member, None).1;
     let late = send(&second, "POST", &claims_url, Some(json!({"uscc": NOBODY_USCC}))).await;
     assert_eq!(late.status, 409, "a represented organisation is not claimable: {}", late.text);
@@ -133,14 +152,20 @@ async fn contact_requests_are_deals() {
     }));
     fx.sync();
     let asked = fx
-        .call(Who::BMember, "POST", &format!("/api/v1/listings/{}/contact-requests", listing.id), Some(json!({"message": "请联系"})))
+        .call(
+            Who::BMember,
+            "POST",
+            &format!("/api/v1/listings/{}/contact-requests", listing.id),
+            Some(json!({"message": "请联系"})),
+        )
         .await;
     assert_eq!(asked.status, 201, "{}", asked.text);
     let id = asked.json()["id"].as_i64().unwrap();
     let deal = fx.get(Who::BMember, &format!("/api/v1/deals/{id}")).await;
     assert_eq!(deal.status, 200, "the request is the deal: {}", deal.text);
     assert_eq!(deal.json()["state"], "proposed");
-    let twice = fx.call(Who::BMember, "POST", "/api/v1/deals", Some(json!({"listing_id": listing.id.to_string()}))).await;
+    let twice =
+        fx.call(Who::BMember, "POST", "/api/v1/deals", Some(json!({"listing_id": listing.id.to_string()}))).await;
     assert_eq!(twice.status, 409, "one open deal per pair, whichever route asked");
     let accepted = fx.call(Who::AMember, "POST", &format!("/api/v1/contact-requests/{id}/accept"), None).await;
     assert_eq!(accepted.status, 200, "{}", accepted.text);
@@ -148,9 +173,14 @@ async fn contact_requests_are_deals() {
     assert_eq!(fx.get(Who::BMember, &format!("/api/v1/deals/{id}")).await.json()["state"], "accepted");
     let shown = fx.get(Who::BMember, &format!("/api/v1/listings/{}", listing.id)).await.json();
     assert_eq!(shown["contact"]["phone"], "13700137000");
-    assert_eq!(fx.call(Who::AMember, "POST", &format!("/api/v1/contact-requests/{id}/decline"), None).await.status, 409);
+    assert_eq!(
+        fx.call(Who::AMember, "POST", &format!("/api/v1/contact-requests/{id}/decline"), None).await.status,
+        409
+    );
 }
 
 fn urlencode(text: &str) -> String {
-    text.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }

@@ -10,8 +10,8 @@ use xietong_domain::{Listing, ListingId, OrgId, Scope, Status, UserId};
 
 use super::{Db, PostgresStore, now, opt_text, text, texts};
 use crate::{
-    ApiToken, AuditEntry, AuditFilter, AuditTrail, Collaboration, Credentials, Identity, LoginFailures,
-    NewApiToken, NewAudit, NewOrg, NewUser, Org, Review, ReviewDecision, Session, StoreError, User,
+    ApiToken, AuditEntry, AuditFilter, AuditTrail, Collaboration, Credentials, Identity, LoginFailures, NewApiToken,
+    NewAudit, NewOrg, NewUser, Org, Review, ReviewDecision, Session, StoreError, User,
 };
 
 const ORG_COLUMNS: &str = "id, name, kind, region_code, created_at";
@@ -468,7 +468,6 @@ impl Credentials for PostgresStore {
 }
 
 impl Collaboration for PostgresStore {
-
     fn review_regions(&self) -> Result<Vec<String>, StoreError> {
         self.read(|db| {
             db.query("SELECT region_code FROM review_regions ORDER BY region_code", &[])?

@@ -6,7 +6,8 @@ use super::accounts::insert_audit;
 use super::{Db, is_unique_violation, now, text, texts};
 use crate::{Claim, ClaimDecision, ClaimFilter, ClaimId, Claims, NewAudit, NewClaim, PostgresStore, StoreError};
 
-const CLAIM_SELECT: &str = "SELECT c.id, c.org_id, o.name, o.region_code, c.user_id, u.username, c.uscc, c.note, c.state,
+const CLAIM_SELECT: &str =
+    "SELECT c.id, c.org_id, o.name, o.region_code, c.user_id, u.username, c.uscc, c.note, c.state,
         c.version, c.decided_by, c.reason, c.created_at, c.decided_at
      FROM org_claims c JOIN orgs o ON o.id = c.org_id JOIN users u ON u.id = c.user_id";
 
@@ -91,7 +92,11 @@ impl Claims for PostgresStore {
         self.read(|db| db.query(&sql, &[&user, &prefixes, &state])?.iter().map(row_claim).collect())
     }
 
-    fn decide_claim(&self, decision: ClaimDecision, audit: &dyn Fn(&Claim) -> NewAudit) -> Result<Option<Claim>, StoreError> {
+    fn decide_claim(
+        &self,
+        decision: ClaimDecision,
+        audit: &dyn Fn(&Claim) -> NewAudit,
+    ) -> Result<Option<Claim>, StoreError> {
         self.write(|db| {
             // The row lock of the update makes a concurrent decision wait, then find the claim
             // no longer pending: exactly one wins.

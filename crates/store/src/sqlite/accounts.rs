@@ -10,8 +10,8 @@ use xietong_domain::{Listing, ListingId, OrgId, Scope, Status, UserId};
 
 use super::{SqliteStore, fmt_utc, now, parse_time, placeholders};
 use crate::{
-    ApiToken, AuditEntry, AuditFilter, AuditTrail, Collaboration, Credentials, Identity, LoginFailures,
-    NewApiToken, NewAudit, NewOrg, NewUser, Org, Review, ReviewDecision, Session, StoreError, User,
+    ApiToken, AuditEntry, AuditFilter, AuditTrail, Collaboration, Credentials, Identity, LoginFailures, NewApiToken,
+    NewAudit, NewOrg, NewUser, Org, Review, ReviewDecision, Session, StoreError, User,
 };
 
 const ORG_COLUMNS: &str = "id, name, kind, region_code, created_at";
@@ -462,7 +462,6 @@ impl Credentials for SqliteStore {
 }
 
 impl Collaboration for SqliteStore {
-
     fn review_regions(&self) -> Result<Vec<String>, StoreError> {
         self.read(|conn| {
             query_all(conn, "SELECT region_code FROM review_regions ORDER BY region_code", [], |r| r.get(0))

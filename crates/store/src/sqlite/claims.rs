@@ -7,7 +7,8 @@ use super::accounts::insert_audit;
 use super::{SqliteStore, fmt_utc, now, parse_time, placeholders};
 use crate::{Claim, ClaimDecision, ClaimFilter, ClaimId, Claims, NewAudit, NewClaim, StoreError};
 
-const CLAIM_SELECT: &str = "SELECT c.id, c.org_id, o.name, o.region_code, c.user_id, u.username, c.uscc, c.note, c.state,
+const CLAIM_SELECT: &str =
+    "SELECT c.id, c.org_id, o.name, o.region_code, c.user_id, u.username, c.uscc, c.note, c.state,
         c.version, c.decided_by, c.reason, c.created_at, c.decided_at
      FROM org_claims c JOIN orgs o ON o.id = c.org_id JOIN users u ON u.id = c.user_id";
 
@@ -31,7 +32,9 @@ fn row_claim(row: &Row<'_>) -> rusqlite::Result<(Claim, String, String, Option<S
     Ok((claim, row.get(8)?, row.get(12)?, row.get(13)?))
 }
 
-fn complete((mut claim, state, created_at, decided_at): (Claim, String, String, Option<String>)) -> Result<Claim, StoreError> {
+fn complete(
+    (mut claim, state, created_at, decided_at): (Claim, String, String, Option<String>),
+) -> Result<Claim, StoreError> {
     claim.state = state.parse().map_err(StoreError::backend)?;
     claim.created_at = parse_time(&created_at)?;
     claim.decided_at = decided_at.as_deref().map(parse_time).transpose()?;
@@ -39,7 +42,8 @@ fn complete((mut claim, state, created_at, decided_at): (Claim, String, String, 
 }
 
 fn load(conn: &Connection, id: ClaimId) -> Result<Option<Claim>, StoreError> {
-    let found = conn.prepare_cached(&format!("{CLAIM_SELECT} WHERE c.id = ?1"))?.query_row([id], row_claim).optional()?;
+    let found =
+        conn.prepare_cached(&format!("{CLAIM_SELECT} WHERE c.id = ?1"))?.query_row([id], row_claim).optional()?;
     found.map(complete).transpose()
 }
 
@@ -47,7 +51,9 @@ impl Claims for SqliteStore {
     fn create_claim(&self, claim: NewClaim, audit: &dyn Fn(&Claim) -> NewAudit) -> Result<Claim, StoreError> {
         self.write(|tx| {
             let exists: bool = tx
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM orgs WHERE id = ?1) AND EXISTS (SELECT 1 FROM users WHERE id = ?2)")?
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM orgs WHERE id = ?1) AND EXISTS (SELECT 1 FROM users WHERE id = ?2)",
+                )?
                 .query_row(params![claim.org_id, claim.user_id], |r| r.get(0))?;
             if !exists {
                 return Err(StoreError::WrongState("the organisation or the user does not exist".into()));
@@ -60,12 +66,15 @@ impl Claims for SqliteStore {
                 .execute(params![claim.org_id, claim.user_id, claim.uscc, claim.note, fmt_utc(now())]);
             match inserted {
                 Ok(_) => {}
-                Err(rusqlite::Error::SqliteFailure(error, _)) if error.code == rusqlite::ErrorCode::ConstraintViolation => {
+                Err(rusqlite::Error::SqliteFailure(error, _))
+                    if error.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
                     return Err(StoreError::WrongState("you already have a pending claim on this organisation".into()));
                 }
                 Err(other) => return Err(other.into()),
             }
-            let created = load(tx, tx.last_insert_rowid())?.ok_or_else(|| StoreError::backend("the new claim vanished"))?;
+            let created =
+                load(tx, tx.last_insert_rowid())?.ok_or_else(|| StoreError::backend("the new claim vanished"))?;
             insert_audit(tx, audit(&created))?;
             Ok(created)
         })
@@ -104,7 +113,11 @@ impl Claims for SqliteStore {
         })
     }
 
-    fn decide_claim(&self, decision: ClaimDecision, audit: &dyn Fn(&Claim) -> NewAudit) -> Result<Option<Claim>, StoreError> {
+    fn decide_claim(
+        &self,
+        decision: ClaimDecision,
+        audit: &dyn Fn(&Claim) -> NewAudit,
+    ) -> Result<Option<Claim>, StoreError> {
         self.write(|tx| {
             let updated = tx
                 .prepare_cached(
