@@ -434,12 +434,9 @@ async fn contacts_are_masked_until_the_owner_accepts_a_request() {
     // Its own listing can't be asked for.
     assert_eq!(fx.call(Who::Tm, "POST", &format!("{by_id}/contact-requests"), Some(json!({}))).await.status, 409);
 
-    let actions: BTreeSet<String> =
-        audit_actions(&fx, "&action=contact_request.").await.into_iter().map(|a| a.0).collect();
-    assert_eq!(
-        actions,
-        ["contact_request.accept", "contact_request.create", "contact_request.decline"].map(String::from).into()
-    );
+    // Contact requests are deals: audited as the deal's steps.
+    let actions: BTreeSet<String> = audit_actions(&fx, "&action=deal.").await.into_iter().map(|a| a.0).collect();
+    assert_eq!(actions, ["deal.accept", "deal.decline", "deal.propose"].map(String::from).into());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -635,8 +632,8 @@ async fn every_event_is_audited_and_operators_see_their_region() {
         "login.success",
         "login.failure",
         "import",
-        "contact_request.create",
-        "contact_request.accept",
+        "deal.propose",
+        "deal.accept",
         "contact.reveal",
         "review_region.set",
         "review.approve",
