@@ -9,6 +9,7 @@ use xietong_store::{Deal, DealChange, DealFilter, DealId, NewDeal, StoreError};
 use crate::App;
 use crate::error::{AppError, AppResult};
 use crate::listing::Actor;
+use crate::notify;
 
 /// Most deals one list returns.
 const DEALS_LISTED: u32 = 500;
@@ -90,12 +91,14 @@ impl App {
             asker_user_id: principal.user_id,
             message: message.trim().to_string(),
         };
+        let email = self.email_notices();
         let created = self.deals.create_deal(new, &|deal| {
             let mut entry = actor.audit("deal.propose", deal.id.to_string(), region.clone());
             entry.detail = serde_json::json!({
                 "listing": listing_id.to_string(), "asker_org": deal.asker_org, "owner_org": deal.owner_org,
                 "state": deal.state.as_str(), "version": deal.version,
             });
+            entry.notices = vec![notify::deal_proposed(deal, &listing.body.title, principal, email)];
             entry
         });
         match created {
@@ -180,10 +183,14 @@ impl App {
             state,
             broker,
         };
-        let region = self.store.get(deal.listing_id).ok().and_then(|l| l.body.region_codes.first().cloned());
+        let listing = self.store.get(deal.listing_id).ok();
+        let region = listing.as_ref().and_then(|l| l.body.region_codes.first().cloned());
+        let title = listing.map_or_else(|| deal.listing_id.to_string(), |l| l.body.title);
+        let email = self.email_notices();
         let moved = self.deals.apply_deal_change(change, &|moved| {
             let mut entry = actor.audit(&format!("deal.{}", event.name()), id.to_string(), region.clone());
             entry.detail = serde_json::json!({"event": event, "state": moved.state.as_str(), "version": moved.version});
+            entry.notices = vec![notify::deal_moved(moved, &event, side, &title, principal, email)];
             entry
         });
         match moved {

@@ -14,6 +14,8 @@ pub mod deal;
 pub mod demo_accounts;
 pub mod error;
 pub mod listing;
+pub mod notify;
+pub mod outbox;
 pub mod search;
 pub mod stats;
 pub mod transfer;
@@ -23,10 +25,12 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
-use xietong_store::{Accounts, Deals, Idempotency, IdempotencyBegin, NewAudit, Store, StoredResponse, WriteOp};
+use xietong_store::{
+    Accounts, Deals, Idempotency, IdempotencyBegin, NewAudit, Notifications, Store, StoredResponse, WriteOp,
+};
 
 pub use account::AccountService;
 pub use auth::Auth;
@@ -45,8 +49,9 @@ pub mod types {
     };
     pub use xietong_store::copy;
     pub use xietong_store::{
-        ApiToken, AuditEntry, Broker, ContactRequest, Deal, DealStep, IdempotencyBegin, KindCount, ListFilter,
-        ListPage, ListSort, Org, RequestState, Review, Session, SiteLink, StoreError, StoredResponse, User, WriteOp,
+        ApiToken, AuditEntry, Broker, ContactRequest, Deal, DealStep, Delivery, DeliveryState, IdempotencyBegin,
+        InboxItem, InboxPage, KindCount, ListFilter, ListPage, ListSort, Org, RequestState, Review, Session, SiteLink,
+        StoreError, StoredResponse, User, Webhook, WriteOp,
     };
 }
 
@@ -72,6 +77,10 @@ pub struct App {
     index: Arc<SearchIndex>,
     /// Deals (same database).
     deals: Arc<dyn Deals>,
+    /// Inboxes, webhooks and the outbox (same database).
+    notifications: Arc<dyn Notifications>,
+    /// How notices leave the platform (webhook guard, outbox pace, SMTP).
+    notify: RwLock<Arc<notify::NotifySettings>>,
     sync_lock: Mutex<()>,
     health: Mutex<SyncHealth>,
     idempotency: Arc<dyn Idempotency>,
@@ -128,12 +137,15 @@ impl App {
         let store: Arc<dyn Store> = database.clone();
         let accounts: Arc<dyn Accounts> = database.clone();
         let deals: Arc<dyn Deals> = database.clone();
+        let notifications: Arc<dyn Notifications> = database.clone();
         let idempotency: Arc<dyn Idempotency> = database;
         let app = App {
             idempotency,
             store,
             account: AccountService::new(accounts.clone()),
             deals,
+            notifications,
+            notify: RwLock::new(Arc::new(notify::NotifySettings::default())),
             accounts,
             index: Arc::new(index),
             sync_lock: Mutex::new(()),
@@ -219,6 +231,12 @@ impl App {
     #[cfg(feature = "testing")]
     pub fn deal_store(&self) -> &Arc<dyn Deals> {
         &self.deals
+    }
+
+    /// The notifications store, for integration tests (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub fn notification_store(&self) -> &Arc<dyn Notifications> {
+        &self.notifications
     }
 
     /// The search index, for integration tests (feature `testing`).

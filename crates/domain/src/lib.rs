@@ -5,6 +5,7 @@
 
 mod access;
 pub mod deal;
+pub mod notify;
 mod ids;
 mod listing;
 mod reference;

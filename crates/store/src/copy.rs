@@ -35,6 +35,9 @@ pub const TABLES: &[&str] = &[
     "deals",
     "deal_events",
     "deal_brokers",
+    "inbox",
+    "webhooks",
+    "outbox",
 ];
 
 /// What happened to one table.

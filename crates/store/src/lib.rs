@@ -12,6 +12,7 @@ mod accounts;
 pub mod copy;
 mod deals;
 mod idempotency;
+mod notifications;
 mod postgres;
 mod sqlite;
 
@@ -23,15 +24,17 @@ use xietong_domain::{Kind, Listing, ListingBody, ListingId, ReadScope, Status};
 pub use accounts::*;
 pub use deals::*;
 pub use idempotency::{Idempotency, IdempotencyBegin, StoredResponse};
+pub use notifications::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
-/// Everything a database holds (listings, accounts, idempotency keys, deals), as one backend
-/// implements it on one database, so writes and their audit entries share transactions.
-/// `Arc<dyn Database>` coerces to `Arc<dyn Store>`, `Arc<dyn Accounts>` and the others.
-pub trait Database: Store + Accounts + Idempotency + Deals {}
+/// Everything a database holds (listings, accounts, idempotency keys, deals, notifications), as
+/// one backend implements it on one database, so writes, their audit entries and their notices
+/// share transactions. `Arc<dyn Database>` coerces to `Arc<dyn Store>`, `Arc<dyn Accounts>` and
+/// the others.
+pub trait Database: Store + Accounts + Idempotency + Deals + Notifications {}
 
-impl<T: Store + Accounts + Idempotency + Deals> Database for T {}
+impl<T: Store + Accounts + Idempotency + Deals + Notifications> Database for T {}
 
 /// Opens the database a URL names: `postgres://…` or `postgresql://…` connects to PostgreSQL
 /// ([`PostgresStore::connect`]); `sqlite://PATH`, `sqlite:PATH` or a plain path opens (creating)

@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "schema", include_str!("../../migrations/postgres/0001_schema.sql")),
     (2, "login_throttle", include_str!("../../migrations/postgres/0002_login_throttle.sql")),
     (3, "deals", include_str!("../../migrations/postgres/0003_deals.sql")),
+    (4, "notifications", include_str!("../../migrations/postgres/0004_notifications.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrations, so that several nodes starting at once

@@ -17,6 +17,7 @@
 mod accounts;
 mod deals;
 mod migrate;
+mod notifications;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -3,6 +3,7 @@
 mod accounts;
 mod deals;
 mod migrate;
+mod notifications;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
