@@ -47,6 +47,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(database = %data_dir.database_label(), "opening the database");
     let app = App::open(&data_dir)?;
     configure_embedder(&app, &file)?;
+    app.set_notify_settings(config::notify_settings(&file)?);
     if demo {
         let loaded = app.load_demo(xietong_demo::DEFAULT_SEED)?;
         if loaded > 0 {
@@ -87,6 +88,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         // Writes from other processes, and writes whose index step failed, reach the index.
         App::spawn_follower(&app);
+        // Webhook and e-mail deliveries waiting in the outbox (also those from before a restart).
+        App::spawn_outbox_worker(&app);
         let limits = file.limits.clone().unwrap_or_default();
         let mut state = AppState::with_limits(app, limits.work());
         state.secure_cookies = secure_cookies;

@@ -5,6 +5,7 @@ pub mod collab;
 pub mod deal;
 pub mod listings;
 pub mod matching;
+pub mod notify;
 pub mod reference;
 pub mod schema;
 pub mod search;
