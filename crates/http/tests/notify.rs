@@ -267,19 +267,24 @@ async fn the_inbox_tells_the_other_party_and_marks_read() {
         .await;
     assert_eq!(rejected.status, 200, "{}", rejected.text);
     let a_inbox = inbox(&fx, Who::AMember, "?unread=true").await;
-    assert_eq!(events(&a_inbox), ["listing.rejected", "deal.declined", "deal.proposed"], "newest first: {a_inbox}");
+    // OrgA heard of both proposals and of the broker OrgB appointed, not of its own decline.
+    assert_eq!(
+        events(&a_inbox),
+        ["listing.rejected", "deal.proposed", "deal.broker_appointed", "deal.proposed"],
+        "newest first: {a_inbox}"
+    );
     assert!(a_inbox["items"][0]["body_zh"].as_str().unwrap().contains("缺少联系方式"));
 
     // Mark one read, then all; unread counts follow; paging.
-    let first = a_inbox["items"][2]["id"].as_i64().unwrap();
+    let first = a_inbox["items"][3]["id"].as_i64().unwrap();
     let marked = fx.call(Who::AMember, "POST", &format!("/api/v1/inbox/{first}/read"), None).await;
     assert_eq!(marked.status, 200, "{}", marked.text);
-    assert_eq!(marked.json()["unread_count"], 2);
+    assert_eq!(marked.json()["unread_count"], 3);
     assert_eq!(fx.call(Who::BMember, "POST", &format!("/api/v1/inbox/{first}/read"), None).await.status, 404, "another user's notice");
     let unread = inbox(&fx, Who::AMember, "?unread=true").await;
-    assert_eq!((unread["total"].as_u64(), unread["unread_count"].as_u64()), (Some(2), Some(2)));
-    let page = inbox(&fx, Who::AMember, "?limit=1&offset=1").await;
-    assert_eq!((events(&page), page["total"].as_u64()), (vec!["deal.declined".to_string()], Some(3)));
+    assert_eq!((unread["total"].as_u64(), unread["unread_count"].as_u64()), (Some(3), Some(3)));
+    let page = inbox(&fx, Who::AMember, "?limit=1&offset=2").await;
+    assert_eq!((events(&page), page["total"].as_u64()), (vec!["deal.broker_appointed".to_string()], Some(4)));
     assert_eq!(fx.get(Who::AMember, "/api/v1/inbox?limit=0").await.status, 400);
 
     let html = fx.get(Who::AMember, "/inbox").await;
@@ -291,7 +296,7 @@ async fn the_inbox_tells_the_other_party_and_marks_read() {
     let all = fx.call(Who::AMember, "POST", "/api/v1/inbox/read-all", None).await;
     assert_eq!(all.json()["unread_count"], 0);
     let after = inbox(&fx, Who::AMember, "").await;
-    assert_eq!((after["total"].as_u64(), after["unread_count"].as_u64()), (Some(3), Some(0)));
+    assert_eq!((after["total"].as_u64(), after["unread_count"].as_u64()), (Some(4), Some(0)));
     assert!(after["items"].as_array().unwrap().iter().all(|i| !i["read_at"].is_null()));
     let html = fx.get(Who::AMember, "/inbox").await;
     assert!(!html.text.contains(r#"id="unread-badge""#), "no badge once everything is read");
