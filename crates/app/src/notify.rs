@@ -261,7 +261,13 @@ pub(crate) fn deal_moved(
 
 /// The notice of a review decision: to the publisher's organisation (none for a listing
 /// without an owner).
-pub(crate) fn reviewed(listing: &Listing, approved: bool, reason: &str, actor: &Principal, email: bool) -> Option<Notice> {
+pub(crate) fn reviewed(
+    listing: &Listing,
+    approved: bool,
+    reason: &str,
+    actor: &Principal,
+    email: bool,
+) -> Option<Notice> {
     let owner = listing.body.owner_org.clone()?;
     let title = &listing.body.title;
     let status = if approved { xietong_domain::Status::Published } else { xietong_domain::Status::Rejected };
@@ -386,7 +392,11 @@ impl App {
         }
         let mut errors = ValidationErrors::default();
         if events.is_empty() {
-            errors.push("events", "请至少订阅一个事件，或用 \"*\" 订阅全部", "subscribe to at least one event, or to \"*\" for all");
+            errors.push(
+                "events",
+                "请至少订阅一个事件，或用 \"*\" 订阅全部",
+                "subscribe to at least one event, or to \"*\" for all",
+            );
         }
         for (index, event) in events.iter().enumerate() {
             if event != ALL_EVENTS && !is_event(event) {

@@ -87,9 +87,8 @@ fn forbidden_v4(v4: Ipv4Addr) -> bool {
 /// Checks a webhook URL at registration: http or https, a host, and (unless `allow_private`)
 /// no address of the host (literal or resolved) that [`forbidden_address`] refuses.
 pub fn check_webhook_url(url: &str, allow_private: bool) -> Result<(), UrlRefusal> {
-    let parsed = url::Url::parse(url).map_err(|err| {
-        refusal(format!("网址无效：{err}"), format!("not a valid URL: {err}"))
-    })?;
+    let parsed =
+        url::Url::parse(url).map_err(|err| refusal(format!("网址无效：{err}"), format!("not a valid URL: {err}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(refusal("网址须以 http:// 或 https:// 开头", "the URL must start with http:// or https://"));
     }
@@ -229,7 +228,8 @@ impl Worker {
 fn send_email(smtp: &SmtpSettings, to: &str, payload: &str) -> Result<(), String> {
     use lettre::Transport;
     use lettre::message::header::ContentType;
-    let payload: serde_json::Value = serde_json::from_str(payload).map_err(|e| format!("corrupt e-mail payload: {e}"))?;
+    let payload: serde_json::Value =
+        serde_json::from_str(payload).map_err(|e| format!("corrupt e-mail payload: {e}"))?;
     let subject = payload["subject"].as_str().unwrap_or_default();
     let body = payload["body"].as_str().unwrap_or_default().to_string();
     let message = lettre::Message::builder()
@@ -246,10 +246,8 @@ fn send_email(smtp: &SmtpSettings, to: &str, payload: &str) -> Result<(), String
     };
     let mut builder = builder.port(smtp.port).timeout(Some(Duration::from_secs(20)));
     if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-        builder = builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
-            user.clone(),
-            password.clone(),
-        ));
+        builder = builder
+            .credentials(lettre::transport::smtp::authentication::Credentials::new(user.clone(), password.clone()));
     }
     builder.build().send(&message).map(|_| ()).map_err(|e| format!("SMTP failed: {e}"))
 }
@@ -315,7 +313,10 @@ impl App {
                     }
                 };
                 if !self.notifications.finish_outbox(job.id, &worker.owner, outcome)? {
-                    tracing::warn!(delivery.id = job.id, "the lease of a delivery ended before its outcome was recorded");
+                    tracing::warn!(
+                        delivery.id = job.id,
+                        "the lease of a delivery ended before its outcome was recorded"
+                    );
                 }
                 tried += 1;
             }
@@ -330,8 +331,21 @@ mod tests {
     #[test]
     fn private_addresses_are_forbidden() {
         for text in [
-            "127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1", "::1",
-            "::", "fc00::1", "fd12:3456::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3", "64:ff9b::a00:1",
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.1.2.3",
+            "64:ff9b::a00:1",
         ] {
             assert!(forbidden_address(text.parse().unwrap()), "{text}");
         }
@@ -342,7 +356,13 @@ mod tests {
 
     #[test]
     fn registration_refuses_private_and_odd_urls() {
-        for url in ["http://127.0.0.1/hook", "http://10.0.0.1/", "http://[::1]:8080/", "http://localhost/x", "http://0x7f000001/"] {
+        for url in [
+            "http://127.0.0.1/hook",
+            "http://10.0.0.1/",
+            "http://[::1]:8080/",
+            "http://localhost/x",
+            "http://0x7f000001/",
+        ] {
             assert!(check_webhook_url(url, false).is_err(), "{url}");
             assert!(check_webhook_url(url, true).is_ok(), "{url} with private addresses allowed");
         }

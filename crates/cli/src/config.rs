@@ -153,7 +153,9 @@ pub fn notify_settings(file: &FileConfig) -> anyhow::Result<xietong_app::notify:
         let tls: xietong_app::notify::SmtpTls =
             smtp.tls.as_deref().unwrap_or("starttls").parse().map_err(|e: String| anyhow::anyhow!(e))?;
         let password = match &smtp.password_env {
-            Some(name) => Some(std::env::var(name).with_context(|| format!("smtp.password_env names {name}, which is not set"))?),
+            Some(name) => {
+                Some(std::env::var(name).with_context(|| format!("smtp.password_env names {name}, which is not set"))?)
+            }
             None => smtp.password.clone(),
         };
         let default_port = match tls {

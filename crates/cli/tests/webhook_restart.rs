@@ -93,8 +93,12 @@ fn a_pending_delivery_arrives_signed_after_kill_9_and_restart() {
     let listing = json!({"kind": "achievement", "title": "重启后送达的成果", "summary": "膜电极", "trl": 6, "region_codes": ["110106"]});
     let (status, listing) = call("POST", &format!("{base}/api/v1/listings"), &owner, Some(listing));
     assert_eq!(status, 201, "{listing}");
-    let (status, deal) =
-        call("POST", &format!("{base}/api/v1/deals"), &asker, Some(json!({"listing_id": listing["id"], "message": "重启"})));
+    let (status, deal) = call(
+        "POST",
+        &format!("{base}/api/v1/deals"),
+        &asker,
+        Some(json!({"listing_id": listing["id"], "message": "重启"})),
+    );
     assert_eq!(status, 201, "{deal}");
     let deal = deal["id"].as_i64().unwrap();
 

@@ -5,9 +5,9 @@
 
 mod access;
 pub mod deal;
-pub mod notify;
 mod ids;
 mod listing;
+pub mod notify;
 mod reference;
 mod uscc;
 mod validate;

@@ -18,14 +18,34 @@ pub const ALL_EVENTS: &str = "*";
 pub const EVENTS: [EventName; 10] = [
     EventName { name: "deal.proposed", zh: "收到对接请求", en: "a deal was proposed on your listing" },
     EventName { name: "deal.accepted", zh: "对接已被接受", en: "the owner accepted your deal" },
-    EventName { name: "deal.declined", zh: "对接被婉拒（附原因）", en: "the owner declined your deal (with the reason)" },
+    EventName {
+        name: "deal.declined",
+        zh: "对接被婉拒（附原因）",
+        en: "the owner declined your deal (with the reason)",
+    },
     EventName { name: "deal.meeting", zh: "记录了洽谈", en: "a meeting was recorded" },
     EventName { name: "deal.signed", zh: "记录了签约", en: "an agreement was recorded" },
-    EventName { name: "deal.converted", zh: "记录了转化成果", en: "an outcome (pilot run, small batch, mass production) was recorded" },
+    EventName {
+        name: "deal.converted",
+        zh: "记录了转化成果",
+        en: "an outcome (pilot run, small batch, mass production) was recorded",
+    },
     EventName { name: "deal.closed", zh: "对接已关闭", en: "the deal was closed" },
-    EventName { name: "deal.broker_appointed", zh: "委托了技术经理人", en: "a technology manager now brokers for one side" },
-    EventName { name: "listing.approved", zh: "资源已审核通过并发布", en: "a region operator approved and published your listing" },
-    EventName { name: "listing.rejected", zh: "资源审核未通过（附原因）", en: "a region operator rejected your listing (with the reason)" },
+    EventName {
+        name: "deal.broker_appointed",
+        zh: "委托了技术经理人",
+        en: "a technology manager now brokers for one side",
+    },
+    EventName {
+        name: "listing.approved",
+        zh: "资源已审核通过并发布",
+        en: "a region operator approved and published your listing",
+    },
+    EventName {
+        name: "listing.rejected",
+        zh: "资源审核未通过（附原因）",
+        en: "a region operator rejected your listing (with the reason)",
+    },
 ];
 
 /// Whether `name` is an event of [`EVENTS`].

@@ -640,7 +640,8 @@ impl Matrix {
 
     /// A fresh notice in a_member's inbox.
     fn fresh_notice(&self) -> i64 {
-        let mut entry = xietong_store::NewAudit { actor: "matrix".into(), action: "matrix.notice".into(), ..Default::default() };
+        let mut entry =
+            xietong_store::NewAudit { actor: "matrix".into(), action: "matrix.notice".into(), ..Default::default() };
         entry.notices = vec![xietong_store::Notice {
             event: "deal.closed".into(),
             title_zh: NOTICE_MARKER.into(),
@@ -910,7 +911,11 @@ impl Matrix {
             ("POST", "/api/v1/inbox/{id}/read" | "/inbox/{id}/read", "") => {
                 let notice = self.fresh_notice();
                 let uri = path.replace("{id}", &notice.to_string());
-                if path.starts_with("/api/") { json_request(method, &uri, None) } else { form_request(method, &uri, &[]) }
+                if path.starts_with("/api/") {
+                    json_request(method, &uri, None)
+                } else {
+                    form_request(method, &uri, &[])
+                }
             }
             ("POST", "/inbox/read-all", "") => form_request(method, path, &[]),
             ("POST", "/api/v1/webhooks", "") => json_request(
@@ -922,9 +927,7 @@ impl Matrix {
                 let hook = self.fresh_webhook();
                 json_request(method, &path.replace("{id}", &hook.to_string()), None)
             }
-            ("PUT", "/api/v1/me/email", "") => {
-                json_request(method, path, Some(json!({"email": "matrix@example.com"})))
-            }
+            ("PUT", "/api/v1/me/email", "") => json_request(method, path, Some(json!({"email": "matrix@example.com"}))),
             ("POST", "/account/requests/{id}", "") => {
                 let request = self.fresh_contact_request();
                 form_request(method, &format!("/account/requests/{request}"), &[("decision", "accept")])

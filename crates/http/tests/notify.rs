@@ -112,7 +112,8 @@ fn org_a_achievement(fx: &Fixture, title: &str) -> String {
 }
 
 async fn propose(fx: &Fixture, who: Who, listing: &str) -> i64 {
-    let proposed = fx.call(who, "POST", "/api/v1/deals", Some(json!({"listing_id": listing, "message": "想合作"}))).await;
+    let proposed =
+        fx.call(who, "POST", "/api/v1/deals", Some(json!({"listing_id": listing, "message": "想合作"}))).await;
     assert_eq!(proposed.status, 201, "{}", proposed.text);
     proposed.json()["id"].as_i64().unwrap()
 }
@@ -134,7 +135,12 @@ async fn webhook_deliveries_are_signed_retried_after_a_500_and_logged() {
     let (url, seen) = receiver(1);
     let secret = "a-long-webhook-secret";
     let registered = fx
-        .call(Who::AMember, "POST", "/api/v1/webhooks", Some(json!({"url": url, "secret": secret, "events": ["deal.proposed"]})))
+        .call(
+            Who::AMember,
+            "POST",
+            "/api/v1/webhooks",
+            Some(json!({"url": url, "secret": secret, "events": ["deal.proposed"]})),
+        )
         .await;
     assert_eq!(registered.status, 201, "{}", registered.text);
     assert!(!registered.text.contains(secret), "the secret is never shown: {}", registered.text);
@@ -145,7 +151,14 @@ async fn webhook_deliveries_are_signed_retried_after_a_500_and_logged() {
     let listing = org_a_achievement(&fx, "质子交换膜电解槽膜电极");
     let deal = propose(&fx, Who::BMember, &listing).await;
     // A notice OrgA's webhook did not subscribe to is not delivered.
-    let accepted = fx.call(Who::AMember, "POST", &format!("/api/v1/deals/{deal}/events"), Some(json!({"type": "accept", "version": 1}))).await;
+    let accepted = fx
+        .call(
+            Who::AMember,
+            "POST",
+            &format!("/api/v1/deals/{deal}/events"),
+            Some(json!({"type": "accept", "version": 1})),
+        )
+        .await;
     assert_eq!(accepted.status, 200, "{}", accepted.text);
 
     wait_for("a retried delivery", || seen.lock().unwrap().len() >= 2);
@@ -155,7 +168,10 @@ async fn webhook_deliveries_are_signed_retried_after_a_500_and_logged() {
     for received in &seen {
         let expected = format!("sha256={}", hex_hmac(secret, &received.body));
         assert_eq!(received.header("X-Xietong-Signature"), expected, "signed with the secret over the exact body");
-        assert_ne!(received.header("X-Xietong-Signature"), format!("sha256={}", hex_hmac("another secret", &received.body)));
+        assert_ne!(
+            received.header("X-Xietong-Signature"),
+            format!("sha256={}", hex_hmac("another secret", &received.body))
+        );
         assert_eq!(received.header("X-Xietong-Event"), "deal.proposed");
         assert!(received.header("Content-Type").starts_with("application/json"));
     }
@@ -190,24 +206,50 @@ async fn webhook_deliveries_are_signed_retried_after_a_500_and_logged() {
 #[tokio::test]
 async fn private_webhook_urls_are_refused_without_allow_private() {
     let fx = Fixture::new();
-    for url in ["http://127.0.0.1/hook", "http://10.0.0.1/", "http://[::1]:9000/x", "http://localhost:8080/", "http://169.254.169.254/latest"] {
+    for url in [
+        "http://127.0.0.1/hook",
+        "http://10.0.0.1/",
+        "http://[::1]:9000/x",
+        "http://localhost:8080/",
+        "http://169.254.169.254/latest",
+    ] {
         let refused = fx
-            .call(Who::AMember, "POST", "/api/v1/webhooks", Some(json!({"url": url, "secret": "long-enough", "events": ["*"]})))
+            .call(
+                Who::AMember,
+                "POST",
+                "/api/v1/webhooks",
+                Some(json!({"url": url, "secret": "long-enough", "events": ["*"]})),
+            )
             .await;
         assert_eq!(refused.status, 422, "{url}: {}", refused.text);
         assert!(refused.text.contains("private") && refused.text.contains("url"), "{url}: {}", refused.text);
     }
     let unknown = fx
-        .call(Who::AMember, "POST", "/api/v1/webhooks", Some(json!({"url": "https://1.1.1.1/h", "secret": "long-enough", "events": ["deal.accept"]})))
+        .call(
+            Who::AMember,
+            "POST",
+            "/api/v1/webhooks",
+            Some(json!({"url": "https://1.1.1.1/h", "secret": "long-enough", "events": ["deal.accept"]})),
+        )
         .await;
     assert_eq!(unknown.status, 422, "{}", unknown.text);
     assert!(unknown.text.contains("deal.accepted"), "names the events: {}", unknown.text);
     let short = fx
-        .call(Who::AMember, "POST", "/api/v1/webhooks", Some(json!({"url": "https://1.1.1.1/h", "secret": "short", "events": ["*"]})))
+        .call(
+            Who::AMember,
+            "POST",
+            "/api/v1/webhooks",
+            Some(json!({"url": "https://1.1.1.1/h", "secret": "short", "events": ["*"]})),
+        )
         .await;
     assert_eq!(short.status, 422, "{}", short.text);
     let public = fx
-        .call(Who::AMember, "POST", "/api/v1/webhooks", Some(json!({"url": "https://1.1.1.1/h", "secret": "long-enough", "events": ["*"]})))
+        .call(
+            Who::AMember,
+            "POST",
+            "/api/v1/webhooks",
+            Some(json!({"url": "https://1.1.1.1/h", "secret": "long-enough", "events": ["*"]})),
+        )
         .await;
     assert_eq!(public.status, 201, "{}", public.text);
     assert_eq!(fx.get(Who::AMember, "/api/v1/webhooks").await.json().as_array().unwrap().len(), 1);
@@ -235,12 +277,24 @@ async fn the_inbox_tells_the_other_party_and_marks_read() {
     assert!(events(&inbox(&fx, Who::BMember, "").await).is_empty(), "the actor is not told");
     assert!(events(&inbox(&fx, Who::CMember, "").await).is_empty(), "a third organisation is not told");
 
-    let accepted = fx.call(Who::AMember, "POST", &format!("/api/v1/deals/{deal}/events"), Some(json!({"type": "accept", "version": 1}))).await;
+    let accepted = fx
+        .call(
+            Who::AMember,
+            "POST",
+            &format!("/api/v1/deals/{deal}/events"),
+            Some(json!({"type": "accept", "version": 1})),
+        )
+        .await;
     assert_eq!(accepted.status, 200, "{}", accepted.text);
     assert_eq!(events(&inbox(&fx, Who::BMember, "").await), ["deal.accepted"], "the asker hears of the acceptance");
     assert_eq!(events(&inbox(&fx, Who::AMember, "").await), ["deal.proposed"], "the acting side is not told");
     let appointed = fx
-        .call(Who::BMember, "POST", &format!("/api/v1/deals/{deal}/events"), Some(json!({"type": "appoint_broker", "version": 2, "username": "tm"})))
+        .call(
+            Who::BMember,
+            "POST",
+            &format!("/api/v1/deals/{deal}/events"),
+            Some(json!({"type": "appoint_broker", "version": 2, "username": "tm"})),
+        )
         .await;
     assert_eq!(appointed.status, 200, "{}", appointed.text);
     assert_eq!(events(&inbox(&fx, Who::Tm, "").await), ["deal.broker_appointed"], "the deal's broker");
@@ -249,7 +303,12 @@ async fn the_inbox_tells_the_other_party_and_marks_read() {
     let other = org_a_achievement(&fx, "氢燃料电池双极板");
     let declined_deal = propose(&fx, Who::CMember, &other).await;
     let declined = fx
-        .call(Who::AAdmin, "POST", &format!("/api/v1/deals/{declined_deal}/events"), Some(json!({"type": "decline", "version": 1, "reason": "trl_too_low", "note": "需要 TRL 7"})))
+        .call(
+            Who::AAdmin,
+            "POST",
+            &format!("/api/v1/deals/{declined_deal}/events"),
+            Some(json!({"type": "decline", "version": 1, "reason": "trl_too_low", "note": "需要 TRL 7"})),
+        )
         .await;
     assert_eq!(declined.status, 200, "{}", declined.text);
     let c_inbox = inbox(&fx, Who::CMember, "").await;
@@ -263,7 +322,12 @@ async fn the_inbox_tells_the_other_party_and_marks_read() {
         "owner_org": ORG_A, "status": "pending",
     }));
     let rejected = fx
-        .call(Who::RegionOp, "POST", &format!("/api/v1/listings/{}/review", pending.id), Some(json!({"approve": false, "reason": "缺少联系方式"})))
+        .call(
+            Who::RegionOp,
+            "POST",
+            &format!("/api/v1/listings/{}/review", pending.id),
+            Some(json!({"approve": false, "reason": "缺少联系方式"})),
+        )
         .await;
     assert_eq!(rejected.status, 200, "{}", rejected.text);
     let a_inbox = inbox(&fx, Who::AMember, "?unread=true").await;
@@ -280,7 +344,11 @@ async fn the_inbox_tells_the_other_party_and_marks_read() {
     let marked = fx.call(Who::AMember, "POST", &format!("/api/v1/inbox/{first}/read"), None).await;
     assert_eq!(marked.status, 200, "{}", marked.text);
     assert_eq!(marked.json()["unread_count"], 3);
-    assert_eq!(fx.call(Who::BMember, "POST", &format!("/api/v1/inbox/{first}/read"), None).await.status, 404, "another user's notice");
+    assert_eq!(
+        fx.call(Who::BMember, "POST", &format!("/api/v1/inbox/{first}/read"), None).await.status,
+        404,
+        "another user's notice"
+    );
     let unread = inbox(&fx, Who::AMember, "?unread=true").await;
     assert_eq!((unread["total"].as_u64(), unread["unread_count"].as_u64()), (Some(3), Some(3)));
     let page = inbox(&fx, Who::AMember, "?limit=1&offset=2").await;
@@ -389,12 +457,13 @@ fn message_text(data: &str) -> String {
         let raw = joined.as_bytes();
         let mut i = 0;
         while i < raw.len() {
-            if raw[i] == b'=' && i + 2 < raw.len() {
-                if let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
-                    bytes.push(byte);
-                    i += 3;
-                    continue;
-                }
+            if raw[i] == b'='
+                && i + 2 < raw.len()
+                && let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+            {
+                bytes.push(byte);
+                i += 3;
+                continue;
             }
             bytes.push(raw[i]);
             i += 1;

@@ -171,11 +171,20 @@ pub struct OutboxJob {
 /// How an attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutboxOutcome {
-    Delivered { status: Option<i64> },
+    Delivered {
+        status: Option<i64>,
+    },
     /// Failed; try again at `at`.
-    Retry { status: Option<i64>, error: String, at: OffsetDateTime },
+    Retry {
+        status: Option<i64>,
+        error: String,
+        at: OffsetDateTime,
+    },
     /// Failed for the last time.
-    Failed { status: Option<i64>, error: String },
+    Failed {
+        status: Option<i64>,
+        error: String,
+    },
 }
 
 /// Which rows a worker claims.
@@ -245,9 +254,6 @@ pub(crate) fn webhook_body(notice: &Notice, at: OffsetDateTime) -> Result<String
 /// The e-mail outbox payload of `notice`: subject and plain-text body in both languages.
 pub(crate) fn email_payload(notice: &Notice) -> Result<String, StoreError> {
     let subject = format!("{} / {}", notice.title_zh, notice.title_en);
-    let body = format!(
-        "{}\n\n{}\n\n{}\n\n{}\n",
-        notice.title_zh, notice.body_zh, notice.body_en, notice.link
-    );
+    let body = format!("{}\n\n{}\n\n{}\n\n{}\n", notice.title_zh, notice.body_zh, notice.body_en, notice.link);
     Ok(serde_json::to_string(&serde_json::json!({"subject": subject, "body": body}))?)
 }

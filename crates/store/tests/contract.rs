@@ -14,8 +14,8 @@ use xietong_domain::{
 use xietong_store::{
     Accounts, AuditEntry, AuditFilter, AuditTrail, Broker, Change, Claim, Credentials, Deal, DealChange, DealFilter,
     Deals, DeliveryState, Idempotency, IdempotencyBegin, Identity, ListFilter, ListingKey, ListingWrite, NewApiToken,
-    NewAudit, NewDeal, NewOrg, NewUser, NewWebhook, Notice, Notifications, OutboxOutcome, OutboxTarget,
-    PostgresStore, RequestState, ReviewDecision, Session, SqliteStore, Store, StoreError, StoredResponse, WriteOp,
+    NewAudit, NewDeal, NewOrg, NewUser, NewWebhook, Notice, Notifications, OutboxOutcome, OutboxTarget, PostgresStore,
+    RequestState, ReviewDecision, Session, SqliteStore, Store, StoreError, StoredResponse, WriteOp,
 };
 
 fn body(json: serde_json::Value) -> ListingBody {
@@ -1041,7 +1041,11 @@ fn notifications_commit_with_their_event(store: &(impl Store + Accounts + Deals 
     let user = |name: &str, role: Role, org: Option<OrgId>| {
         store.create_user(new_user(name, role, org, None), &[], &|_| noted("user.create")).unwrap()
     };
-    let (a1, a2, a3) = (user("a1", Role::Member, Some(org_a.id)), user("a2", Role::Member, Some(org_a.id)), user("a3", Role::Member, Some(org_a.id)));
+    let (a1, a2, a3) = (
+        user("a1", Role::Member, Some(org_a.id)),
+        user("a2", Role::Member, Some(org_a.id)),
+        user("a3", Role::Member, Some(org_a.id)),
+    );
     let b1 = user("b1", Role::Member, Some(org_b.id));
     let broker = user("tm", Role::TechManager, None);
     store.disable_user(a3.id, &[], noted("user.disable")).unwrap();
@@ -1066,7 +1070,10 @@ fn notifications_commit_with_their_event(store: &(impl Store + Accounts + Deals 
     let closed_hook = hook(org_a.id, &["deal.closed"]);
     let b_hook = hook(org_b.id, &["*"]);
     assert_eq!(proposed_hook.secret, "s3cret");
-    assert_eq!(store.webhooks_of(org_a.id).unwrap().iter().map(|h| h.id).collect::<Vec<_>>(), vec![proposed_hook.id, closed_hook.id]);
+    assert_eq!(
+        store.webhooks_of(org_a.id).unwrap().iter().map(|h| h.id).collect::<Vec<_>>(),
+        vec![proposed_hook.id, closed_hook.id]
+    );
 
     let listing = store.create(owned("通知成果", "110106", "甲机构", Visibility::Public, Status::Published)).unwrap();
     let with_notice = |action: &str| {
@@ -1074,7 +1081,8 @@ fn notifications_commit_with_their_event(store: &(impl Store + Accounts + Deals 
         entry.notices = vec![notice("deal.proposed", &["甲机构"], &[broker.id], Some(a2.id))];
         entry
     };
-    let deal = store.create_deal(deal_of(listing.id, "乙机构", "甲机构", b1.id), &|_| with_notice("deal.propose")).unwrap();
+    let deal =
+        store.create_deal(deal_of(listing.id, "乙机构", "甲机构", b1.id), &|_| with_notice("deal.propose")).unwrap();
     let inbox_total = |user: UserId| store.inbox(user, false, 50, 0).unwrap().total;
     assert_eq!(inbox_total(a1.id), 1, "a member of the organisation");
     assert_eq!(inbox_total(broker.id), 1, "a named user");
@@ -1082,7 +1090,10 @@ fn notifications_commit_with_their_event(store: &(impl Store + Accounts + Deals 
     assert_eq!(inbox_total(a3.id), 0, "a disabled user is not told");
     assert_eq!(inbox_total(b1.id), 0, "another organisation is not told");
     let item = &store.inbox(a1.id, false, 50, 0).unwrap().items[0];
-    assert_eq!((item.event.as_str(), item.title_en.as_str(), item.link.as_str()), ("deal.proposed", "A deal was proposed", "/deals/1"));
+    assert_eq!(
+        (item.event.as_str(), item.title_en.as_str(), item.link.as_str()),
+        ("deal.proposed", "A deal was proposed", "/deals/1")
+    );
     assert_eq!((item.deal_id, item.read_at), (Some(1), None));
     assert_eq!(store.deliveries(proposed_hook.id, 10).unwrap().len(), 1, "subscribed");
     assert_eq!(store.deliveries(closed_hook.id, 10).unwrap().len(), 0, "not subscribed to this event");
@@ -1093,9 +1104,11 @@ fn notifications_commit_with_their_event(store: &(impl Store + Accounts + Deals 
     assert_eq!((delivery.state, delivery.attempts), (DeliveryState::Pending, 0));
 
     // Refused writes notify nobody: a second open deal on the pair, a stale event.
-    let twice = store.create_deal(deal_of(listing.id, "乙机构", "甲机构", b1.id), &|_| with_notice("deal.propose"));
+    let twice =
+        store.create_deal(deal_of(listing.id, "乙机构", "甲机构", b1.id), &|_| with_notice("deal.propose"));
     assert!(matches!(twice, Err(StoreError::WrongState(_))), "{twice:?}");
-    let stale = DealChange { expected_version: 7, ..change(&deal, DealEvent::Accept, Side::Owner, DealState::Accepted) };
+    let stale =
+        DealChange { expected_version: 7, ..change(&deal, DealEvent::Accept, Side::Owner, DealState::Accepted) };
     assert!(store.apply_deal_change(stale, &|_| with_notice("deal.accept")).is_err());
     assert_eq!((inbox_total(a1.id), inbox_total(broker.id)), (1, 1));
     assert_eq!(store.deliveries(proposed_hook.id, 10).unwrap().len(), 1);
@@ -1135,16 +1148,36 @@ fn notifications_commit_with_their_event(store: &(impl Store + Accounts + Deals 
     let webhooks_only = store.claim_outbox(&outbox_claim("w1", now, false)).unwrap();
     assert_eq!(webhooks_only.len(), 3, "{webhooks_only:?}");
     assert!(webhooks_only.iter().all(|job| matches!(job.target, OutboxTarget::Webhook { .. })));
-    assert!(matches!(&webhooks_only[0].target, OutboxTarget::Webhook { url, secret, .. } if url == "https://hooks.example.com/x" && secret == "s3cret"));
+    assert!(
+        matches!(&webhooks_only[0].target, OutboxTarget::Webhook { url, secret, .. } if url == "https://hooks.example.com/x" && secret == "s3cret")
+    );
     let emails = store.claim_outbox(&outbox_claim("w2", now, true)).unwrap();
-    assert_eq!(emails.iter().map(|j| j.target.clone()).collect::<Vec<_>>(), vec![OutboxTarget::Email { to: "a1@example.com".into() }, OutboxTarget::Email { to: "a1@example.com".into() }], "held rows are skipped");
+    assert_eq!(
+        emails.iter().map(|j| j.target.clone()).collect::<Vec<_>>(),
+        vec![OutboxTarget::Email { to: "a1@example.com".into() }, OutboxTarget::Email { to: "a1@example.com".into() }],
+        "held rows are skipped"
+    );
     assert!(emails[0].payload.contains("A deal was proposed"));
     let first = webhooks_only.iter().find(|j| j.event == "deal.proposed").unwrap();
-    assert!(!store.finish_outbox(first.id, "w2", OutboxOutcome::Delivered { status: Some(200) }).unwrap(), "not w2's row");
+    assert!(
+        !store.finish_outbox(first.id, "w2", OutboxOutcome::Delivered { status: Some(200) }).unwrap(),
+        "not w2's row"
+    );
     let retry_at = now + Duration::hours(1);
-    assert!(store.finish_outbox(first.id, "w1", OutboxOutcome::Retry { status: Some(500), error: "HTTP 500".into(), at: retry_at }).unwrap());
+    assert!(
+        store
+            .finish_outbox(
+                first.id,
+                "w1",
+                OutboxOutcome::Retry { status: Some(500), error: "HTTP 500".into(), at: retry_at }
+            )
+            .unwrap()
+    );
     let later = now + Duration::seconds(30);
-    assert!(store.claim_outbox(&outbox_claim("w3", later, false)).unwrap().is_empty(), "leases held, the retry not due yet");
+    assert!(
+        store.claim_outbox(&outbox_claim("w3", later, false)).unwrap().is_empty(),
+        "leases held, the retry not due yet"
+    );
     let again = store.claim_outbox(&outbox_claim("w3", retry_at, false)).unwrap();
     assert_eq!(again.len(), 3, "leases ended and the retry is due");
     let retried = again.iter().find(|j| j.id == first.id).unwrap();
@@ -1153,8 +1186,17 @@ fn notifications_commit_with_their_event(store: &(impl Store + Accounts + Deals 
     let logged = &store.deliveries(proposed_hook.id, 10).unwrap()[0];
     assert_eq!((logged.state, logged.attempts, logged.last_status), (DeliveryState::Delivered, 2, Some(204)));
     let other = again.iter().find(|j| j.id != first.id).unwrap();
-    assert!(store.finish_outbox(other.id, "w3", OutboxOutcome::Failed { status: None, error: "refused".into() }).unwrap());
-    assert!(store.claim_outbox(&outbox_claim("w4", retry_at + Duration::hours(1), false)).unwrap().iter().all(|j| j.id != first.id && j.id != other.id), "delivered and failed rows are done");
+    assert!(
+        store.finish_outbox(other.id, "w3", OutboxOutcome::Failed { status: None, error: "refused".into() }).unwrap()
+    );
+    assert!(
+        store
+            .claim_outbox(&outbox_claim("w4", retry_at + Duration::hours(1), false))
+            .unwrap()
+            .iter()
+            .all(|j| j.id != first.id && j.id != other.id),
+        "delivered and failed rows are done"
+    );
 
     // Removing a webhook removes its log.
     assert!(store.delete_webhook(closed_hook.id, noted("webhook.delete")).unwrap());
@@ -1167,10 +1209,17 @@ fn notifications_commit_with_their_event(store: &(impl Store + Accounts + Deals 
 /// Workers racing for the outbox: every due row is claimed by exactly one of them.
 fn outbox_claims_race_without_doubles(store: &(impl Accounts + Notifications)) {
     let org = store.create_org(new_org("竞争机构", OrgKind::Enterprise, "110106"), &|_| noted("org.create")).unwrap();
-    let member = store.create_user(new_user("racer", Role::Member, Some(org.id), None), &[], &|_| noted("user.create")).unwrap();
+    let member =
+        store.create_user(new_user("racer", Role::Member, Some(org.id), None), &[], &|_| noted("user.create")).unwrap();
     store
         .create_webhook(
-            NewWebhook { org_id: org.id, url: "https://h.example.com/".into(), secret: "s".into(), events: vec!["*".into()], created_by: member.id },
+            NewWebhook {
+                org_id: org.id,
+                url: "https://h.example.com/".into(),
+                secret: "s".into(),
+                events: vec!["*".into()],
+                created_by: member.id,
+            },
             &|_| noted("webhook.create"),
         )
         .unwrap();

@@ -126,9 +126,8 @@ pub async fn create_webhook(
     ApiJson(body): ApiJson<NewWebhookBody>,
 ) -> ApiResult<impl IntoResponse> {
     let actor = caller.actor();
-    let created = state
-        .blocking(move |app| Ok(app.register_webhook(&actor, &body.url, &body.secret, &body.events)?))
-        .await?;
+    let created =
+        state.blocking(move |app| Ok(app.register_webhook(&actor, &body.url, &body.secret, &body.events)?)).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 

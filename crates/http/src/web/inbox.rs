@@ -50,7 +50,7 @@ fn item_html(ctx: &PageCtx, item: &InboxItem) -> String {
                 id = item.id,
                 csrf = ctx.csrf_input(),
                 label = ctx.t("标为已读", "Mark read"),
-            )
+            ),
         )
     };
     let link = if item.link.starts_with('/') {
@@ -86,11 +86,7 @@ pub async fn page(ctx: PageCtx, State(state): State<AppState>, Query(params): Qu
     let mut body = format!(
         r#"<h1>{h}</h1><p class="hint" id="inbox-summary">{summary}</p>"#,
         h = ctx.t("消息", "Inbox"),
-        summary = esc(&format!(
-            "{}{}",
-            ctx.t("未读：", "Unread: "),
-            inbox.unread_count
-        )),
+        summary = esc(&format!("{}{}", ctx.t("未读：", "Unread: "), inbox.unread_count)),
     );
     let _ = write!(
         body,
@@ -117,7 +113,7 @@ pub async fn page(ctx: PageCtx, State(state): State<AppState>, Query(params): Qu
             } else {
                 ctx.t(
                     "还没有消息。对接有进展、资源审核有结果时，这里会通知您。",
-                    "No notices yet. You are told here when a deal moves or a review of your listing is decided."
+                    "No notices yet. You are told here when a deal moves or a review of your listing is decided.",
                 )
             }
         );

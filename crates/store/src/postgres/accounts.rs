@@ -159,7 +159,10 @@ fn insert_appointment<C: GenericClient>(db: &mut Db<'_, C>, user_id: UserId, org
 
 /// Appends an audit entry inside the caller's transaction, with the inbox and outbox rows of
 /// its notices.
-pub(super) fn insert_audit<C: GenericClient>(db: &mut Db<'_, C>, mut entry: NewAudit) -> Result<AuditEntry, StoreError> {
+pub(super) fn insert_audit<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    mut entry: NewAudit,
+) -> Result<AuditEntry, StoreError> {
     let at = now();
     let notices = std::mem::take(&mut entry.notices);
     super::notifications::insert_notices(db, &notices, at)?;

@@ -17,7 +17,8 @@ use crate::{
 const INBOX_COLUMNS: &str =
     "id, user_id, event, title_zh, title_en, body_zh, body_en, link, deal_id, listing_id, created_at, read_at";
 const WEBHOOK_COLUMNS: &str = "id, org_id, url, secret, events, created_by, created_at, active";
-const DELIVERY_COLUMNS: &str = "id, webhook_id, event, payload, attempts, state, last_status, last_error, created_at, updated_at, next_attempt_at";
+const DELIVERY_COLUMNS: &str =
+    "id, webhook_id, event, payload, attempts, state, last_status, last_error, created_at, updated_at, next_attempt_at";
 
 fn row_inbox(row: &Row) -> Result<InboxItem, StoreError> {
     Ok(InboxItem {
@@ -166,8 +167,7 @@ impl Notifications for PostgresStore {
             )?;
             let items = rows.iter().map(row_inbox).collect::<Result<Vec<_>, _>>()?;
             let total = count(db, &format!("SELECT COUNT(*) FROM inbox WHERE user_id = $1 {filter}"), user_id)?;
-            let unread_count =
-                count(db, "SELECT COUNT(*) FROM inbox WHERE user_id = $1 AND read_at IS NULL", user_id)?;
+            let unread_count = count(db, "SELECT COUNT(*) FROM inbox WHERE user_id = $1 AND read_at IS NULL", user_id)?;
             Ok(InboxPage { items, total, unread_count })
         })
     }
@@ -178,7 +178,8 @@ impl Notifications for PostgresStore {
 
     fn mark_read(&self, user_id: UserId, id: i64, now: OffsetDateTime) -> Result<bool, StoreError> {
         self.write(|db| {
-            let exists = db.query_opt("SELECT 1 FROM inbox WHERE id = $1 AND user_id = $2", &[&id, &user_id])?.is_some();
+            let exists =
+                db.query_opt("SELECT 1 FROM inbox WHERE id = $1 AND user_id = $2", &[&id, &user_id])?.is_some();
             db.execute(
                 "UPDATE inbox SET read_at = $1 WHERE id = $2 AND user_id = $3 AND read_at IS NULL",
                 &[&now, &id, &user_id],
@@ -221,9 +222,10 @@ impl Notifications for PostgresStore {
 
     fn webhooks_of(&self, org_id: OrgId) -> Result<Vec<Webhook>, StoreError> {
         self.read(|db| {
-            db.query(&format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = $1 AND active ORDER BY id"), &[
-                &org_id,
-            ])?
+            db.query(
+                &format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE org_id = $1 AND active ORDER BY id"),
+                &[&org_id],
+            )?
             .iter()
             .map(row_webhook)
             .collect()
@@ -323,7 +325,9 @@ impl Notifications for PostgresStore {
     fn finish_outbox(&self, id: i64, owner: &str, outcome: OutboxOutcome) -> Result<bool, StoreError> {
         let (state, status, error, next) = match outcome {
             OutboxOutcome::Delivered { status } => (DeliveryState::Delivered, status, None, None),
-            OutboxOutcome::Retry { status, error, at } => (DeliveryState::Pending, status, Some(text(&error)), Some(at)),
+            OutboxOutcome::Retry { status, error, at } => {
+                (DeliveryState::Pending, status, Some(text(&error)), Some(at))
+            }
             OutboxOutcome::Failed { status, error } => (DeliveryState::Failed, status, Some(text(&error)), None),
         };
         let owner = owner.to_string();

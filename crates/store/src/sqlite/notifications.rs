@@ -17,7 +17,8 @@ use crate::{
 const INBOX_COLUMNS: &str =
     "id, user_id, event, title_zh, title_en, body_zh, body_en, link, deal_id, listing_id, created_at, read_at";
 const WEBHOOK_COLUMNS: &str = "id, org_id, url, secret, events, created_by, created_at, active";
-const DELIVERY_COLUMNS: &str = "id, webhook_id, event, payload, attempts, state, last_status, last_error, created_at, updated_at, next_attempt_at";
+const DELIVERY_COLUMNS: &str =
+    "id, webhook_id, event, payload, attempts, state, last_status, last_error, created_at, updated_at, next_attempt_at";
 
 fn row_inbox(row: &Row<'_>) -> rusqlite::Result<(InboxItem, Option<String>, String, Option<String>)> {
     let item = InboxItem {
@@ -250,8 +251,8 @@ impl Notifications for SqliteStore {
                 hook.created_by,
                 fmt_utc(now()),
             ])?;
-            let created =
-                load_webhook(tx, tx.last_insert_rowid())?.ok_or_else(|| StoreError::backend("the new webhook vanished"))?;
+            let created = load_webhook(tx, tx.last_insert_rowid())?
+                .ok_or_else(|| StoreError::backend("the new webhook vanished"))?;
             insert_audit(tx, audit(&created))?;
             Ok(created)
         })
@@ -298,7 +299,8 @@ impl Notifications for SqliteStore {
 
     fn set_email(&self, user_id: UserId, email: Option<&str>, audit: NewAudit) -> Result<(), StoreError> {
         self.write(|tx| {
-            let updated = tx.prepare_cached("UPDATE users SET email = ?1 WHERE id = ?2")?.execute(params![email, user_id])?;
+            let updated =
+                tx.prepare_cached("UPDATE users SET email = ?1 WHERE id = ?2")?.execute(params![email, user_id])?;
             if updated == 0 {
                 return Err(StoreError::WrongState(format!("user {user_id} does not exist")));
             }
@@ -362,7 +364,9 @@ impl Notifications for SqliteStore {
         let stamp = fmt_utc(now());
         let (state, status, error, next) = match outcome {
             OutboxOutcome::Delivered { status } => (DeliveryState::Delivered, status, None, None),
-            OutboxOutcome::Retry { status, error, at } => (DeliveryState::Pending, status, Some(error), Some(fmt_utc(at))),
+            OutboxOutcome::Retry { status, error, at } => {
+                (DeliveryState::Pending, status, Some(error), Some(fmt_utc(at)))
+            }
             OutboxOutcome::Failed { status, error } => (DeliveryState::Failed, status, Some(error), None),
         };
         self.write(|tx| {
