@@ -256,7 +256,7 @@ fn login_audit(
         target: username.to_string(),
         region_code,
         ip: ip.map(str::to_string),
-        detail: serde_json::Value::Null,
+        ..NewAudit::default()
     }
 }
 

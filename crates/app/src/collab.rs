@@ -198,9 +198,13 @@ impl App {
         };
         let action = if approve { "review.approve" } else { "review.reject" };
         let region = listing.body.region_codes.first().cloned();
+        let email = self.email_notices();
         let (review, listing) = self.accounts.review_listing(decision, &|review| {
             let mut entry = actor.audit(action, id.to_string(), region.clone());
             entry.detail = serde_json::json!({"reason": review.reason, "title": listing.body.title});
+            entry.notices = crate::notify::reviewed(&listing, review.approved, &review.reason, principal, email)
+                .into_iter()
+                .collect();
             entry
         })?;
         self.sync_after_write();

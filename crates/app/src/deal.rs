@@ -9,6 +9,7 @@ use xietong_store::{Deal, DealChange, DealFilter, DealId, NewDeal, StoreError};
 use crate::App;
 use crate::error::{AppError, AppResult};
 use crate::listing::Actor;
+use crate::notify;
 
 /// Most deals one list returns.
 const DEALS_LISTED: u32 = 500;
@@ -90,12 +91,18 @@ impl App {
             asker_user_id: principal.user_id,
             message: message.trim().to_string(),
         };
+        let email = self.email_notices();
+        // Nobody represents the owner: its region's handlers hear of the proposal instead.
+        let handlers: Vec<_> = self.owner_handlers(&new.owner_org, listing_id)?.into_iter().map(|h| h.user_id).collect();
         let created = self.deals.create_deal(new, &|deal| {
             let mut entry = actor.audit("deal.propose", deal.id.to_string(), region.clone());
             entry.detail = serde_json::json!({
                 "listing": listing_id.to_string(), "asker_org": deal.asker_org, "owner_org": deal.owner_org,
                 "state": deal.state.as_str(), "version": deal.version,
             });
+            let mut notice = notify::deal_proposed(deal, &listing.body.title, principal, email);
+            notice.to_users.extend(&handlers);
+            entry.notices = vec![notice];
             entry
         });
         match created {
@@ -144,13 +151,16 @@ impl App {
     pub fn deal_event(&self, actor: &Actor, id: DealId, version: i64, event: DealEvent) -> AppResult<Deal> {
         let principal = actor.user()?;
         let deal = self.deal(actor, id)?;
+        // Someone acting for an owner nobody represents is recorded in the audit entry; the
+        // handlers hear of every step.
+        let owner_handlers = self.deal_handlers(&deal)?;
         let mut side = side_of(principal, &deal);
-        // Someone acting for an owner nobody represents: recorded in the audit entry.
         let mut acting_for_owner = false;
-        if side.is_none() && self.handles_for_owner(principal, &deal)? {
+        if side.is_none() && owner_handlers.iter().any(|h| h.user_id == principal.user_id) {
             side = Some(Side::Owner);
             acting_for_owner = true;
         }
+        let handlers: Vec<_> = owner_handlers.iter().map(|h| h.user_id).collect();
         let state = transition(deal.state, &event, side).map_err(|refusal| match refusal {
             DealRefusal::NotAParty | DealRefusal::OwnerOnly { .. } => AppError::Forbidden(refusal.to_string()),
             DealRefusal::NotAllowed { .. } => AppError::Conflict(refusal.to_string()),
@@ -187,7 +197,10 @@ impl App {
             state,
             broker,
         };
-        let region = self.store.get(deal.listing_id).ok().and_then(|l| l.body.region_codes.first().cloned());
+        let listing = self.store.get(deal.listing_id).ok();
+        let region = listing.as_ref().and_then(|l| l.body.region_codes.first().cloned());
+        let title = listing.map_or_else(|| deal.listing_id.to_string(), |l| l.body.title);
+        let email = self.email_notices();
         let moved = self.deals.apply_deal_change(change, &|moved| {
             let mut entry = actor.audit(&format!("deal.{}", event.name()), id.to_string(), region.clone());
             entry.detail = serde_json::json!({"event": event, "state": moved.state.as_str(), "version": moved.version});
@@ -196,6 +209,9 @@ impl App {
                     "org": moved.owner_org, "as": principal.role.as_str(), "reason": "organisation_unrepresented",
                 });
             }
+            let mut notice = notify::deal_moved(moved, &event, side, &title, principal, email);
+            notice.to_users.extend(&handlers);
+            entry.notices = vec![notice];
             entry
         });
         match moved {
@@ -266,10 +282,15 @@ impl App {
     /// the listing's regions and the technology managers of the same provinces. Empty when the
     /// owner is represented. The asker sees these names on the deal.
     pub fn deal_handlers(&self, deal: &Deal) -> AppResult<Vec<Handler>> {
-        if !self.claims.represented_orgs(std::slice::from_ref(&deal.owner_org))?.is_empty() {
+        self.owner_handlers(&deal.owner_org, deal.listing_id)
+    }
+
+    /// [`App::deal_handlers`] of a deal `owner_org` would own on `listing_id`.
+    fn owner_handlers(&self, owner_org: &str, listing_id: ListingId) -> AppResult<Vec<Handler>> {
+        if !self.claims.represented_orgs(&[owner_org.to_string()])?.is_empty() {
             return Ok(Vec::new());
         }
-        let regions = self.deal_regions(deal)?;
+        let regions = self.listing_regions(owner_org, listing_id)?;
         let reference = Reference::get();
         let provinces: Vec<String> =
             regions.iter().filter_map(|code| reference.province_of(code)).map(|p| p.code.clone()).collect();
@@ -295,7 +316,12 @@ impl App {
                 _ => false,
             };
             if handles {
-                handlers.push(Handler { username: user.username, display_name: user.display_name, role: user.role });
+                handlers.push(Handler {
+                    user_id: user.id,
+                    username: user.username,
+                    display_name: user.display_name,
+                    role: user.role,
+                });
             }
         }
         Ok(handlers)
@@ -323,14 +349,14 @@ impl App {
 
     /// The regions of a deal's listing, or the owner organisation's region when the listing
     /// names none.
-    fn deal_regions(&self, deal: &Deal) -> AppResult<Vec<String>> {
-        let mut regions = match self.store.get(deal.listing_id) {
+    fn listing_regions(&self, owner_org: &str, listing_id: ListingId) -> AppResult<Vec<String>> {
+        let mut regions = match self.store.get(listing_id) {
             Ok(listing) => listing.body.region_codes,
             Err(StoreError::NotFound(_)) => Vec::new(),
             Err(other) => return Err(other.into()),
         };
         if regions.is_empty()
-            && let Some(org) = self.accounts.org_by_name(&deal.owner_org)?
+            && let Some(org) = self.accounts.org_by_name(owner_org)?
         {
             regions.push(org.region_code);
         }
@@ -349,6 +375,8 @@ pub fn acting_side(principal: Option<&Principal>, deal: &Deal, handlers: &[Handl
 /// Someone who acts for an owner organisation nobody represents.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Handler {
+    #[serde(skip)]
+    pub user_id: xietong_domain::UserId,
     pub username: String,
     pub display_name: String,
     pub role: Role,

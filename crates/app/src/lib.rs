@@ -17,6 +17,8 @@ pub mod error;
 pub mod feedback;
 pub mod funnel;
 pub mod listing;
+pub mod notify;
+pub mod outbox;
 pub mod search;
 pub mod stats;
 pub mod transfer;
@@ -26,11 +28,12 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
 use xietong_store::{
-    Accounts, Claims, Deals, Feedback, Idempotency, IdempotencyBegin, NewAudit, Store, StoredResponse, WriteOp,
+    Accounts, Claims, Deals, Feedback, Idempotency, IdempotencyBegin, NewAudit, Notifications, Store, StoredResponse,
+    WriteOp,
 };
 
 pub use account::AccountService;
@@ -53,8 +56,9 @@ pub mod types {
     };
     pub use xietong_store::copy;
     pub use xietong_store::{
-        ApiToken, AuditEntry, Broker, Claim, Deal, DealStep, IdempotencyBegin, KindCount, ListFilter, ListPage,
-        ListSort, Org, Review, Session, SiteLink, StoreError, StoredResponse, User, WriteOp,
+        ApiToken, AuditEntry, Broker, Claim, Deal, DealStep, Delivery, DeliveryState, IdempotencyBegin, InboxItem,
+        InboxPage, KindCount, ListFilter, ListPage, ListSort, Org, Review, Session, SiteLink, StoreError,
+        StoredResponse, User, Webhook, WriteOp,
     };
 }
 
@@ -88,6 +92,10 @@ pub struct App {
     stale_after_days: u32,
     /// Claims on organisations (same database).
     claims: Arc<dyn Claims>,
+    /// Inboxes, webhooks and the outbox (same database).
+    notifications: Arc<dyn Notifications>,
+    /// How notices leave the platform (webhook guard, outbox pace, SMTP).
+    notify: RwLock<Arc<notify::NotifySettings>>,
     sync_lock: Mutex<()>,
     health: Mutex<SyncHealth>,
     idempotency: Arc<dyn Idempotency>,
@@ -155,6 +163,7 @@ impl App {
         let deals: Arc<dyn Deals> = database.clone();
         let feedback: Arc<dyn Feedback> = database.clone();
         let claims: Arc<dyn Claims> = database.clone();
+        let notifications: Arc<dyn Notifications> = database.clone();
         let idempotency: Arc<dyn Idempotency> = database;
         let app = App {
             idempotency,
@@ -165,6 +174,8 @@ impl App {
             impressions: Default::default(),
             stale_after_days: feedback::DEFAULT_STALE_AFTER_DAYS,
             claims,
+            notifications,
+            notify: RwLock::new(Arc::new(notify::NotifySettings::default())),
             accounts,
             index: Arc::new(index),
             sync_lock: Mutex::new(()),
@@ -263,6 +274,12 @@ impl App {
     #[cfg(feature = "testing")]
     pub fn claim_store(&self) -> &Arc<dyn Claims> {
         &self.claims
+    }
+
+    /// The notifications store, for integration tests (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub fn notification_store(&self) -> &Arc<dyn Notifications> {
+        &self.notifications
     }
 
     /// The search index, for integration tests (feature `testing`).

@@ -59,7 +59,7 @@ impl Actor {
             target: target.into(),
             region_code,
             ip: self.ip.clone(),
-            detail: serde_json::Value::Null,
+            ..NewAudit::default()
         }
     }
 }

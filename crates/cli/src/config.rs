@@ -46,6 +46,25 @@ log_format = "pretty"
 # max_expensive = 8               # matching/import/export requests at once (default 2 x cores, at least 4)
 # max_expensive_per_client = 2    # the same, per client address
 
+# Webhooks of organisations (POST /api/v1/webhooks) and the outbox worker that delivers them.
+# [webhooks]
+# allow_private = false           # accept URLs on loopback/private/link-local addresses (closed networks, tests); env XT_WEBHOOK_ALLOW_PRIVATE=1
+# poll_interval_ms = 1000         # how often the worker looks for due deliveries
+# backoff_base_ms = 2000          # first retry after this; each further one waits twice as long
+# backoff_cap_s = 3600            # no retry waits longer
+# max_attempts = 8                # then the delivery is marked failed
+# timeout_s = 10                  # one webhook call
+
+# E-mail notices (to users who set an address with PUT /api/v1/me/email). Without [smtp] no
+# e-mail is sent.
+# [smtp]
+# host = "smtp.example.com"
+# port = 587
+# from = "协同平台 <noreply@example.com>"
+# username = "noreply@example.com"
+# password_env = "XT_SMTP_PASSWORD"   # name of the env var holding the password
+# tls = "starttls"                    # starttls, tls (port 465) or none (local relay only)
+
 # Optional embeddings, fused with text relevance when set. The default needs none.
 # [embedding]
 # OpenAI-compatible endpoint (POST {url}/v1/embeddings):
@@ -70,6 +89,96 @@ pub struct FileConfig {
     pub stale_after_days: Option<u32>,
     pub embedding: Option<EmbeddingConfig>,
     pub limits: Option<LimitsConfig>,
+    pub webhooks: Option<WebhooksConfig>,
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// Webhook delivery settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    pub allow_private: Option<bool>,
+    pub poll_interval_ms: Option<u64>,
+    pub backoff_base_ms: Option<u64>,
+    pub backoff_cap_s: Option<u64>,
+    pub max_attempts: Option<u32>,
+    pub timeout_s: Option<u64>,
+}
+
+/// The SMTP server for e-mail notices.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: Option<u16>,
+    pub from: String,
+    pub username: Option<String>,
+    /// Prefer `password_env`; a password here is read as given.
+    pub password: Option<String>,
+    pub password_env: Option<String>,
+    pub tls: Option<String>,
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("from", &self.from)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("password_env", &self.password_env)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+/// The notification settings from the file and the environment (`XT_WEBHOOK_ALLOW_PRIVATE=1`).
+pub fn notify_settings(file: &FileConfig) -> anyhow::Result<xietong_app::notify::NotifySettings> {
+    use std::time::Duration;
+    let mut settings = xietong_app::notify::NotifySettings::default();
+    let hooks = file.webhooks.clone().unwrap_or_default();
+    let env_private = std::env::var("XT_WEBHOOK_ALLOW_PRIVATE").map(|v| v == "1" || v == "true").unwrap_or(false);
+    settings.allow_private = env_private || hooks.allow_private.unwrap_or(false);
+    if let Some(ms) = hooks.poll_interval_ms {
+        settings.poll_interval = Duration::from_millis(ms.max(10));
+    }
+    if let Some(ms) = hooks.backoff_base_ms {
+        settings.backoff_base = Duration::from_millis(ms.max(1));
+    }
+    if let Some(s) = hooks.backoff_cap_s {
+        settings.backoff_cap = Duration::from_secs(s.max(1));
+    }
+    if let Some(n) = hooks.max_attempts {
+        settings.max_attempts = n.max(1);
+    }
+    if let Some(s) = hooks.timeout_s {
+        settings.request_timeout = Duration::from_secs(s.max(1));
+    }
+    if let Some(smtp) = &file.smtp {
+        let tls: xietong_app::notify::SmtpTls =
+            smtp.tls.as_deref().unwrap_or("starttls").parse().map_err(|e: String| anyhow::anyhow!(e))?;
+        let password = match &smtp.password_env {
+            Some(name) => {
+                Some(std::env::var(name).with_context(|| format!("smtp.password_env names {name}, which is not set"))?)
+            }
+            None => smtp.password.clone(),
+        };
+        let default_port = match tls {
+            xietong_app::notify::SmtpTls::Tls => 465,
+            xietong_app::notify::SmtpTls::StartTls => 587,
+            xietong_app::notify::SmtpTls::None => 25,
+        };
+        settings.smtp = Some(xietong_app::notify::SmtpSettings {
+            host: smtp.host.clone(),
+            port: smtp.port.unwrap_or(default_port),
+            from: smtp.from.clone(),
+            username: smtp.username.clone(),
+            password,
+            tls,
+        });
+    }
+    Ok(settings)
 }
 
 /// Connection and work caps of `xietong serve`.

@@ -48,6 +48,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut app = App::open(&data_dir)?;
     app.set_stale_after_days(stale_after_days(&file)?);
     configure_embedder(&app, &file)?;
+    app.set_notify_settings(config::notify_settings(&file)?);
     if demo {
         let loaded = app.load_demo(xietong_demo::DEFAULT_SEED)?;
         if loaded > 0 {
@@ -88,6 +89,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         // Writes from other processes, and writes whose index step failed, reach the index.
         App::spawn_follower(&app);
+        // Webhook and e-mail deliveries waiting in the outbox (also those from before a restart).
+        App::spawn_outbox_worker(&app);
         let limits = file.limits.clone().unwrap_or_default();
         let mut state = AppState::with_limits(app, limits.work());
         state.secure_cookies = secure_cookies;

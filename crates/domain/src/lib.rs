@@ -8,6 +8,7 @@ pub mod claim;
 pub mod deal;
 mod ids;
 mod listing;
+pub mod notify;
 mod reference;
 mod uscc;
 mod validate;

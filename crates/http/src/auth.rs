@@ -195,9 +195,20 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
         }
         return error.into_response();
     }
+    if web && method == Method::GET && caller.principal().is_some() {
+        // The header of every page shows the unread notices; a failure only hides the badge.
+        let actor = caller.actor();
+        if let Ok(count) = state.blocking(move |app| Ok(app.unread_count(&actor)?)).await {
+            request.extensions_mut().insert(UnreadBadge(count));
+        }
+    }
     request.extensions_mut().insert(caller);
     next.run(request).await
 }
+
+/// Unread notices of the signed-in caller of a page, for the header's badge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnreadBadge(pub u64);
 
 /// The viewer behind the request's credentials. A bearer token that is unknown, expired or
 /// revoked is an error (the client meant to authenticate); a stale session cookie is ignored.

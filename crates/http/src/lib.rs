@@ -55,6 +55,7 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
         (name = "collaboration", description = "Contact requests: consent before contact details are shown"),
         (name = "review", description = "Review before publication and the audit trail"),
         (name = "deals", description = "Deals (对接): from a match to a signed and converted collaboration"),
+        (name = "notifications", description = "Inbox, webhooks (signed with HMAC-SHA256, retried with back-off) and e-mail for every event that concerns the caller; see POST /api/v1/webhooks for the event names"),
         (name = "ops", description = "Health and metrics"),
     )
 )]
@@ -138,6 +139,13 @@ fn api_routes() -> ApiRoutes {
         .add(&[("POST", User)], routes!(api::claim::approve))
         .add(&[("POST", User)], routes!(api::claim::reject))
         .add(&[("POST", User)], routes!(api::claim::withdraw))
+        .add(&[("GET", User)], routes!(api::notify::inbox))
+        .add(&[("POST", User)], routes!(api::notify::read_one))
+        .add(&[("POST", User)], routes!(api::notify::read_all))
+        .add(&[("POST", User), ("GET", User)], routes!(api::notify::create_webhook, api::notify::list_webhooks))
+        .add(&[("DELETE", User)], routes!(api::notify::delete_webhook))
+        .add(&[("GET", User)], routes!(api::notify::deliveries))
+        .add(&[("PUT", User)], routes!(api::notify::set_email))
         .add(&[("GET", Public)], routes!(healthz))
         .add(&[("GET", Public)], routes!(metrics_text))
 }

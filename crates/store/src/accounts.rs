@@ -141,6 +141,9 @@ pub struct NewAudit {
     pub region_code: Option<String>,
     pub ip: Option<String>,
     pub detail: serde_json::Value,
+    /// Notices of the event, stored with the entry in the same transaction (see
+    /// [`crate::Notice`]); not part of the entry itself.
+    pub notices: Vec<crate::Notice>,
 }
 
 /// A region operator's decision on a listing awaiting review.

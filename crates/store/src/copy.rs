@@ -37,6 +37,9 @@ pub const TABLES: &[&str] = &[
     "match_impressions",
     "stale_reminders",
     "org_claims",
+    "inbox",
+    "webhooks",
+    "outbox",
 ];
 
 /// What happened to one table.

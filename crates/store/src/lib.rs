@@ -14,6 +14,7 @@ pub mod copy;
 mod deals;
 mod feedback;
 mod idempotency;
+mod notifications;
 mod postgres;
 mod sqlite;
 
@@ -27,15 +28,17 @@ pub use claims::*;
 pub use deals::*;
 pub use feedback::{Feedback, ImpressionCount};
 pub use idempotency::{Idempotency, IdempotencyBegin, StoredResponse};
+pub use notifications::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
-/// Everything a database holds (listings, accounts, idempotency keys, deals, feedback, claims),
-/// as one backend implements it on one database, so writes and their audit entries share
-/// transactions. `Arc<dyn Database>` coerces to `Arc<dyn Store>`, `Arc<dyn Accounts>` and the others.
-pub trait Database: Store + Accounts + Idempotency + Deals + Feedback + Claims {}
+/// Everything a database holds (listings, accounts, idempotency keys, deals, feedback, claims,
+/// notifications), as one backend implements it on one database, so writes, their audit entries
+/// and their notices share transactions. `Arc<dyn Database>` coerces to `Arc<dyn Store>`,
+/// `Arc<dyn Accounts>` and the others.
+pub trait Database: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications {}
 
-impl<T: Store + Accounts + Idempotency + Deals + Feedback + Claims> Database for T {}
+impl<T: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications> Database for T {}
 
 /// Opens the database a URL names: `postgres://…` or `postgresql://…` connects to PostgreSQL
 /// ([`PostgresStore::connect`]); `sqlite://PATH`, `sqlite:PATH` or a plain path opens (creating)

@@ -13,10 +13,11 @@ use xietong_domain::{
     Kind, ListingBody, ListingId, OrgId, OrgKind, ReadScope, Role, Scope, Status, UserId, Visibility,
 };
 use xietong_store::{
-    Accounts, AuditEntry, AuditFilter, AuditTrail, Broker, Change, ClaimDecision, ClaimFilter, Claims, Credentials,
-    Deal, DealChange, DealFilter, Deals, Feedback, Idempotency, IdempotencyBegin, Identity, ImpressionCount,
-    ListFilter, ListingKey, ListingWrite, NewApiToken, NewAudit, NewClaim, NewDeal, NewOrg, NewUser, PostgresStore,
-    ReviewDecision, Session, SqliteStore, Store, StoreError, StoredResponse, WriteOp,
+    Accounts, AuditEntry, AuditFilter, AuditTrail, Broker, Change, ClaimDecision, ClaimFilter, Claims,
+    Credentials, Deal, DealChange, DealFilter, Deals, DeliveryState, Feedback, Idempotency, IdempotencyBegin, Identity,
+    ImpressionCount, ListFilter, ListingKey, ListingWrite, NewApiToken, NewAudit, NewClaim, NewDeal, NewOrg, NewUser, OutboxClaim,
+    NewWebhook, Notice, Notifications, OutboxOutcome, OutboxTarget, PostgresStore, ReviewDecision, Session, SqliteStore,
+    Store, StoreError, StoredResponse, WriteOp,
 };
 
 fn body(json: serde_json::Value) -> ListingBody {
@@ -683,6 +684,7 @@ fn audit_trail_filters(store: &impl AuditTrail) {
                     region_code: region.map(Into::into),
                     ip: actor_id.map(|id| format!("10.0.0.{id}")),
                     detail,
+                    ..NewAudit::default()
                 })
                 .unwrap()
         };
@@ -749,6 +751,7 @@ fn audited_writes_and_their_entries_commit_together(store: &(impl Store + Accoun
             region_code: None,
             ip: None,
             detail: serde_json::json!({"version": listing.version}),
+            ..NewAudit::default()
         }
     };
     let created = store
@@ -992,6 +995,244 @@ fn deals_move_one_version_at_a_time(store: &(impl Store + Accounts + Deals)) {
         ],
         "one entry per stored step, none for refused ones"
     );
+}
+
+/// A notice to the members of `orgs` (and `users`), not to `except`.
+fn notice(event: &str, orgs: &[&str], users: &[UserId], except: Option<UserId>) -> Notice {
+    Notice {
+        event: event.into(),
+        title_zh: "收到对接请求".into(),
+        title_en: "A deal was proposed".into(),
+        body_zh: "正文".into(),
+        body_en: "Body".into(),
+        link: "/deals/1".into(),
+        deal_id: Some(1),
+        to_orgs: orgs.iter().map(|o| o.to_string()).collect(),
+        to_users: users.to_vec(),
+        except,
+        data: serde_json::json!({"n": 1}),
+        email: true,
+        ..Notice::default()
+    }
+}
+
+fn outbox_claim(owner: &str, now: OffsetDateTime, email: bool) -> OutboxClaim {
+    OutboxClaim { owner: owner.into(), now, lease_until: now + Duration::minutes(1), limit: 100, email }
+}
+
+/// Notices ride on audit entries: the inbox rows, the webhook deliveries of subscribed
+/// organisations and the e-mails commit with the event's write, and a write refused or rolled
+/// back tells nobody. Claims lease rows to one worker at a time; outcomes are logged.
+fn notifications_commit_with_their_event(store: &(impl Store + Accounts + Deals + Notifications)) {
+    let org_a = store.create_org(new_org("甲机构", OrgKind::Enterprise, "110106"), &|_| noted("org.create")).unwrap();
+    let org_b = store.create_org(new_org("乙机构", OrgKind::University, "120116"), &|_| noted("org.create")).unwrap();
+    let user = |name: &str, role: Role, org: Option<OrgId>| {
+        store.create_user(new_user(name, role, org, None), &[], &|_| noted("user.create")).unwrap()
+    };
+    let (a1, a2, a3) = (
+        user("a1", Role::Member, Some(org_a.id)),
+        user("a2", Role::Member, Some(org_a.id)),
+        user("a3", Role::Member, Some(org_a.id)),
+    );
+    let b1 = user("b1", Role::Member, Some(org_b.id));
+    let broker = user("tm", Role::TechManager, None);
+    store.disable_user(a3.id, &[], noted("user.disable")).unwrap();
+    store.set_email(a1.id, Some("a1@example.com"), noted("user.email")).unwrap();
+    assert_eq!(store.email_of(a1.id).unwrap().as_deref(), Some("a1@example.com"));
+    assert_eq!(store.email_of(a2.id).unwrap(), None);
+    let hook = |org: OrgId, events: &[&str]| {
+        store
+            .create_webhook(
+                NewWebhook {
+                    org_id: org,
+                    url: "https://hooks.example.com/x".into(),
+                    secret: "s3cret".into(),
+                    events: events.iter().map(|e| e.to_string()).collect(),
+                    created_by: a1.id,
+                },
+                &|_| noted("webhook.create"),
+            )
+            .unwrap()
+    };
+    let proposed_hook = hook(org_a.id, &["deal.proposed"]);
+    let closed_hook = hook(org_a.id, &["deal.closed"]);
+    let b_hook = hook(org_b.id, &["*"]);
+    assert_eq!(proposed_hook.secret, "s3cret");
+    assert_eq!(
+        store.webhooks_of(org_a.id).unwrap().iter().map(|h| h.id).collect::<Vec<_>>(),
+        vec![proposed_hook.id, closed_hook.id]
+    );
+
+    let listing = store.create(owned("通知成果", "110106", "甲机构", Visibility::Public, Status::Published)).unwrap();
+    let with_notice = |action: &str| {
+        let mut entry = noted(action);
+        entry.notices = vec![notice("deal.proposed", &["甲机构"], &[broker.id], Some(a2.id))];
+        entry
+    };
+    let deal =
+        store.create_deal(deal_of(listing.id, "乙机构", "甲机构", b1.id), &|_| with_notice("deal.propose")).unwrap();
+    let inbox_total = |user: UserId| store.inbox(user, false, 50, 0).unwrap().total;
+    assert_eq!(inbox_total(a1.id), 1, "a member of the organisation");
+    assert_eq!(inbox_total(broker.id), 1, "a named user");
+    assert_eq!(inbox_total(a2.id), 0, "the actor is not told");
+    assert_eq!(inbox_total(a3.id), 0, "a disabled user is not told");
+    assert_eq!(inbox_total(b1.id), 0, "another organisation is not told");
+    let item = &store.inbox(a1.id, false, 50, 0).unwrap().items[0];
+    assert_eq!(
+        (item.event.as_str(), item.title_en.as_str(), item.link.as_str()),
+        ("deal.proposed", "A deal was proposed", "/deals/1")
+    );
+    assert_eq!((item.deal_id, item.read_at), (Some(1), None));
+    assert_eq!(store.deliveries(proposed_hook.id, 10).unwrap().len(), 1, "subscribed");
+    assert_eq!(store.deliveries(closed_hook.id, 10).unwrap().len(), 0, "not subscribed to this event");
+    assert_eq!(store.deliveries(b_hook.id, 10).unwrap().len(), 0, "another organisation's webhook");
+    let delivery = &store.deliveries(proposed_hook.id, 10).unwrap()[0];
+    let body: serde_json::Value = serde_json::from_str(&delivery.payload).unwrap();
+    assert_eq!((body["event"].as_str(), body["data"]["n"].as_i64()), (Some("deal.proposed"), Some(1)));
+    assert_eq!((delivery.state, delivery.attempts), (DeliveryState::Pending, 0));
+
+    // Refused writes notify nobody: a second open deal on the pair, a stale event.
+    let twice =
+        store.create_deal(deal_of(listing.id, "乙机构", "甲机构", b1.id), &|_| with_notice("deal.propose"));
+    assert!(matches!(twice, Err(StoreError::WrongState(_))), "{twice:?}");
+    let stale =
+        DealChange { expected_version: 7, ..change(&deal, DealEvent::Accept, Side::Owner, DealState::Accepted) };
+    assert!(store.apply_deal_change(stale, &|_| with_notice("deal.accept")).is_err());
+    assert_eq!((inbox_total(a1.id), inbox_total(broker.id)), (1, 1));
+    assert_eq!(store.deliveries(proposed_hook.id, 10).unwrap().len(), 1);
+    // A listing write that conflicts stores neither its entry nor its notices.
+    let conflicting = store.write_audited(
+        ListingWrite::Update { id: listing.id, expected_version: 99, body: listing.body.clone() },
+        &|_| with_notice("listing.update"),
+    );
+    assert!(conflicting.is_err());
+    assert_eq!(inbox_total(a1.id), 1);
+
+    // A plain audit entry carries notices too; the organisation's events reach its webhook.
+    let mut closed = noted("deal.close");
+    closed.notices = vec![notice("deal.closed", &["甲机构", "乙机构"], &[], None)];
+    store.audit(closed).unwrap();
+    assert_eq!((inbox_total(a1.id), inbox_total(a2.id), inbox_total(b1.id)), (2, 1, 1));
+    assert_eq!(store.deliveries(closed_hook.id, 10).unwrap().len(), 1);
+    assert_eq!(store.deliveries(b_hook.id, 10).unwrap().len(), 1, "`*` subscribes to everything");
+
+    // Reading the inbox: unread first, then one read, then all.
+    let page = store.inbox(a1.id, true, 1, 0).unwrap();
+    assert_eq!((page.items.len(), page.total, page.unread_count), (1, 2, 2));
+    assert_eq!(page.items[0].event, "deal.closed", "newest first");
+    assert!(store.mark_read(a1.id, page.items[0].id, T0).unwrap());
+    assert!(!store.mark_read(b1.id, page.items[0].id, T0).unwrap(), "not another user's item");
+    assert!(!store.mark_read(a1.id, i64::MAX, T0).unwrap());
+    assert_eq!(store.unread_count(a1.id).unwrap(), 1);
+    let all = store.inbox(a1.id, false, 50, 0).unwrap();
+    assert_eq!((all.total, all.unread_count), (2, 1));
+    assert_eq!(all.items[0].read_at, Some(T0));
+    assert_eq!(store.mark_all_read(a1.id, T0).unwrap(), 1);
+    assert_eq!(store.unread_count(a1.id).unwrap(), 0);
+    assert_eq!(store.unread_count(b1.id).unwrap(), 1, "another user's inbox is untouched");
+
+    // Claims: one holder at a time, e-mails only when asked for, outcomes counted.
+    let now = OffsetDateTime::now_utc() + Duration::seconds(1);
+    let webhooks_only = store.claim_outbox(&outbox_claim("w1", now, false)).unwrap();
+    assert_eq!(webhooks_only.len(), 3, "{webhooks_only:?}");
+    assert!(webhooks_only.iter().all(|job| matches!(job.target, OutboxTarget::Webhook { .. })));
+    assert!(
+        matches!(&webhooks_only[0].target, OutboxTarget::Webhook { url, secret, .. } if url == "https://hooks.example.com/x" && secret == "s3cret")
+    );
+    let emails = store.claim_outbox(&outbox_claim("w2", now, true)).unwrap();
+    assert_eq!(
+        emails.iter().map(|j| j.target.clone()).collect::<Vec<_>>(),
+        vec![OutboxTarget::Email { to: "a1@example.com".into() }, OutboxTarget::Email { to: "a1@example.com".into() }],
+        "held rows are skipped"
+    );
+    assert!(emails[0].payload.contains("A deal was proposed"));
+    let first = webhooks_only.iter().find(|j| j.event == "deal.proposed").unwrap();
+    assert!(
+        !store.finish_outbox(first.id, "w2", OutboxOutcome::Delivered { status: Some(200) }).unwrap(),
+        "not w2's row"
+    );
+    let retry_at = now + Duration::hours(1);
+    assert!(
+        store
+            .finish_outbox(
+                first.id,
+                "w1",
+                OutboxOutcome::Retry { status: Some(500), error: "HTTP 500".into(), at: retry_at }
+            )
+            .unwrap()
+    );
+    let later = now + Duration::seconds(30);
+    assert!(
+        store.claim_outbox(&outbox_claim("w3", later, false)).unwrap().is_empty(),
+        "leases held, the retry not due yet"
+    );
+    let again = store.claim_outbox(&outbox_claim("w3", retry_at, false)).unwrap();
+    assert_eq!(again.len(), 3, "leases ended and the retry is due");
+    let retried = again.iter().find(|j| j.id == first.id).unwrap();
+    assert_eq!(retried.attempts, 1);
+    assert!(store.finish_outbox(first.id, "w3", OutboxOutcome::Delivered { status: Some(204) }).unwrap());
+    let logged = &store.deliveries(proposed_hook.id, 10).unwrap()[0];
+    assert_eq!((logged.state, logged.attempts, logged.last_status), (DeliveryState::Delivered, 2, Some(204)));
+    let other = again.iter().find(|j| j.id != first.id).unwrap();
+    assert!(
+        store.finish_outbox(other.id, "w3", OutboxOutcome::Failed { status: None, error: "refused".into() }).unwrap()
+    );
+    assert!(
+        store
+            .claim_outbox(&outbox_claim("w4", retry_at + Duration::hours(1), false))
+            .unwrap()
+            .iter()
+            .all(|j| j.id != first.id && j.id != other.id),
+        "delivered and failed rows are done"
+    );
+
+    // Removing a webhook removes its log.
+    assert!(store.delete_webhook(closed_hook.id, noted("webhook.delete")).unwrap());
+    assert!(!store.delete_webhook(closed_hook.id, noted("webhook.delete")).unwrap());
+    assert_eq!(store.webhook(closed_hook.id).unwrap(), None);
+    assert!(store.deliveries(closed_hook.id, 10).unwrap().is_empty());
+    assert_eq!(audited(store).iter().filter(|a| *a == "webhook.delete").count(), 1);
+}
+
+/// Workers racing for the outbox: every due row is claimed by exactly one of them.
+fn outbox_claims_race_without_doubles(store: &(impl Accounts + Notifications)) {
+    let org = store.create_org(new_org("竞争机构", OrgKind::Enterprise, "110106"), &|_| noted("org.create")).unwrap();
+    let member =
+        store.create_user(new_user("racer", Role::Member, Some(org.id), None), &[], &|_| noted("user.create")).unwrap();
+    store
+        .create_webhook(
+            NewWebhook {
+                org_id: org.id,
+                url: "https://h.example.com/".into(),
+                secret: "s".into(),
+                events: vec!["*".into()],
+                created_by: member.id,
+            },
+            &|_| noted("webhook.create"),
+        )
+        .unwrap();
+    for _ in 0..30 {
+        let mut entry = noted("deal.close");
+        entry.notices = vec![notice("deal.closed", &["竞争机构"], &[], None)];
+        store.audit(entry).unwrap();
+    }
+    let now = OffsetDateTime::now_utc() + Duration::seconds(1);
+    let claimed: Vec<Vec<i64>> = race(6, |worker| {
+        let mut mine = Vec::new();
+        loop {
+            let claim = OutboxClaim { limit: 4, ..outbox_claim(&format!("w{worker}"), now, false) };
+            let jobs = store.claim_outbox(&claim).unwrap();
+            if jobs.is_empty() {
+                return mine;
+            }
+            mine.extend(jobs.iter().map(|j| j.id));
+        }
+    });
+    let mut all: Vec<i64> = claimed.into_iter().flatten().collect();
+    let count = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!((count, all.len()), (30, 30), "each row claimed once");
 }
 
 /// The whole change log after `after_seq`, oldest first.
@@ -1272,6 +1513,16 @@ macro_rules! store_suite {
                 super::feedback_counts_and_reminders(&store);
             }
             #[test]
+            fn notifications_commit_with_their_event() {
+                let (_guard, store) = $make;
+                super::notifications_commit_with_their_event(&store);
+            }
+            #[test]
+            fn outbox_claims_race_without_doubles() {
+                let (_guard, store) = $make;
+                super::outbox_claims_race_without_doubles(&store);
+            }
+            #[test]
             fn deals_move_one_version_at_a_time() {
                 let (_guard, store) = $make;
                 super::deals_move_one_version_at_a_time(&store);
@@ -1499,7 +1750,7 @@ fn postgres_data_survives_reconnect() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 5, 6], "each migration applied once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6], "each migration applied once");
     drop(reconnected);
     drop(guard);
 }
@@ -1517,7 +1768,7 @@ fn postgres_nodes_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 5, 6], "each migration applied once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6], "each migration applied once");
     drop(stores);
     drop(guard);
 }

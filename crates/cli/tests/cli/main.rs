@@ -10,6 +10,7 @@ mod import_kill;
 mod migrate_cli;
 mod serve_limits;
 mod two_nodes;
+mod webhook_restart;
 
 /// The tests of this binary start servers, kill them and count what they stored; each takes the
 /// machine's cores, so they run one at a time, as they did when each was a binary of its own.

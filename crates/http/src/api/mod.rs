@@ -7,6 +7,7 @@ pub mod deal;
 pub mod feedback;
 pub mod listings;
 pub mod matching;
+pub mod notify;
 pub mod reference;
 pub mod schema;
 pub mod search;

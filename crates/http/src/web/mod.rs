@@ -2,7 +2,7 @@
 //! JavaScript and one stylesheet, all embedded in the binary.
 //!
 //! Pages: `/` dashboard, `/search`, `/listings/{id}`, `/listings/new?kind=…`,
-//! `/listings/{id}/edit`, `/transfer`, `/login`, `/account` and (for operators) `/audit`. Every text that is not already
+//! `/listings/{id}/edit`, `/transfer`, `/login`, `/account`, `/inbox` and (for operators) `/audit`. Every text that is not already
 //! escaped HTML goes through [`esc`]. Every page knows its caller (resolved by
 //! [`crate::auth::authorize`]); every form that changes something carries the session's CSRF
 //! token ([`PageCtx::csrf_input`]).
@@ -14,6 +14,7 @@ mod dashboard;
 mod deal;
 mod detail;
 mod form;
+mod inbox;
 mod labels;
 mod search;
 mod transfer;
@@ -25,7 +26,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::auth::{CSRF_FIELD, Caller, Rule};
+use crate::auth::{CSRF_FIELD, Caller, Rule, UnreadBadge};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -53,6 +54,9 @@ pub fn routes() -> Recorded {
         .post("/account/requests/{id}", User, account::decide_request)
         .post("/listings/{id}/review", Operator, account::review_listing)
         .get("/audit", Operator, audit::page)
+        .get("/inbox", User, inbox::page)
+        .post("/inbox/{id}/read", User, inbox::read_one)
+        .post("/inbox/read-all", User, inbox::read_all)
         .get("/assets/web/app.css", Public, || {
             asset("text/css; charset=utf-8", include_str!("../../assets/web/app.css"))
         })
@@ -152,6 +156,8 @@ pub struct PageCtx {
     pub lang: Lang,
     /// Who is asking; anonymous unless the session cookie (or a token) named a user.
     pub caller: Caller,
+    /// Unread notices of the signed-in caller (for the header's badge).
+    unread: Option<u64>,
     remember: bool,
     path: String,
     /// Path and query of the request, for the `next` of the login link.
@@ -177,6 +183,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
         Ok(PageCtx {
             lang: from_query.or(from_cookie).unwrap_or(Lang::Zh),
             caller: parts.extensions.get::<Caller>().cloned().unwrap_or_else(Caller::anonymous),
+            unread: parts.extensions.get::<UnreadBadge>().map(|badge| badge.0),
             remember: from_query.is_some(),
             path: parts.uri.path().to_string(),
             path_and_query: parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_string(),
@@ -365,9 +372,18 @@ fn account_area(ctx: &PageCtx) -> String {
         ),
         None => String::new(),
     };
+    let badge = match ctx.unread {
+        Some(count) if count > 0 => format!(
+            r#" <span class="badge" id="unread-badge" title="{title}">{count}</span>"#,
+            title = ctx.t("未读消息", "Unread notices")
+        ),
+        _ => String::new(),
+    };
+    let current = if ctx.path == "/inbox" { r#" aria-current="page""# } else { "" };
     format!(
-        r#"<div class="account-area"><span class="user-name" id="user-name">{name} <span class="user-role">{role}</span></span> <a class="account-link" id="account-link" href="/account">{account}</a>{logout}</div>"#,
+        r#"<div class="account-area"><span class="user-name" id="user-name">{name} <span class="user-role">{role}</span></span> <a class="account-link" id="inbox-link" href="/inbox"{current}>{inbox}{badge}</a> <a class="account-link" id="account-link" href="/account">{account}</a>{logout}</div>"#,
         name = esc(&principal.display_name),
+        inbox = ctx.t("消息", "Inbox"),
         account = ctx.t("我的账户", "My account"),
     )
 }

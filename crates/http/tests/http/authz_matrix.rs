@@ -150,6 +150,35 @@ fn operators_only(who: Who) -> u16 {
     }
 }
 
+/// A notice in a_member's inbox: only a_member marks it read; to everyone else it does not exist.
+fn own_notice(status: u16) -> impl Fn(Who) -> u16 {
+    move |who| match who {
+        Who::Anonymous => 401,
+        Who::AMember => status,
+        _ => 404,
+    }
+}
+
+/// Webhooks belong to the caller's own organisation: the platform admin has none.
+fn org_member(status: u16) -> impl Fn(Who) -> u16 {
+    move |who| match who {
+        Who::Anonymous => 401,
+        Who::Admin => 403,
+        _ => status,
+    }
+}
+
+/// A webhook of OrgA: its members manage it; OrgA's technology manager belongs to another
+/// organisation; to everyone else it does not exist.
+fn org_a_webhook(status: u16) -> impl Fn(Who) -> u16 {
+    move |who| match who {
+        Who::Anonymous => 401,
+        Who::Admin => 403,
+        Who::AMember | Who::AAdmin => status,
+        _ => 404,
+    }
+}
+
 fn admin_only(status: u16) -> impl Fn(Who) -> u16 {
     move |who| match who {
         Who::Anonymous => 401,
@@ -277,6 +306,15 @@ fn expectations() -> Vec<Route> {
         ("POST", "/api/v1/claims/{id}/approve", vec![caller(decide_claim)]),
         ("POST", "/api/v1/claims/{id}/reject", vec![caller(decide_claim)]),
         ("POST", "/api/v1/claims/{id}/withdraw", vec![caller(withdraw_claim)]),
+        // Notifications: the caller's own inbox; webhooks of the caller's own organisation.
+        ("GET", "/api/v1/inbox", vec![caller_checked(users_only(200), check_inbox)]),
+        ("POST", "/api/v1/inbox/{id}/read", vec![caller(own_notice(200))]),
+        ("POST", "/api/v1/inbox/read-all", vec![caller(users_only(200))]),
+        ("POST", "/api/v1/webhooks", vec![caller(org_member(201))]),
+        ("GET", "/api/v1/webhooks", vec![caller_checked(org_member(200), check_webhooks)]),
+        ("DELETE", "/api/v1/webhooks/{id}", vec![caller(org_a_webhook(204))]),
+        ("GET", "/api/v1/webhooks/{id}/deliveries", vec![caller(org_a_webhook(200))]),
+        ("PUT", "/api/v1/me/email", vec![caller(users_only(200))]),
         // Review and audit.
         ("GET", "/api/v1/reviews", vec![caller_checked(operators_only, check_reviews)]),
         (
@@ -372,6 +410,9 @@ fn expectations() -> Vec<Route> {
         ("POST", "/logout", vec![caller(users_only(303))]),
         ("GET", "/account", vec![caller_checked(|who| if who == Who::Anonymous { 303 } else { 200 }, check_account)]),
         ("POST", "/account/requests/{id}", vec![caller(|who| decide_contact(who, 303))]),
+        ("GET", "/inbox", vec![caller(|who| if who == Who::Anonymous { 303 } else { 200 })]),
+        ("POST", "/inbox/{id}/read", vec![caller(own_notice(303))]),
+        ("POST", "/inbox/read-all", vec![caller(users_only(303))]),
         (
             "POST",
             "/listings/{id}/review",
@@ -411,6 +452,11 @@ fn expectations() -> Vec<Route> {
     ]
 }
 
+/// Title of the notices in a_member's inbox (nobody else sees them).
+const NOTICE_MARKER: &str = "MKNOTICE for a_member";
+/// Path of OrgA's webhooks (nobody outside OrgA sees them).
+const WEBHOOK_MARKER: &str = "MKWEBHOOK";
+
 /// Safe routes that need the `admin` scope of a token (besides the role).
 const NEEDS_ADMIN_SCOPE: &[(&str, &str)] =
     &[("GET", "/api/v1/reviews"), ("GET", "/api/v1/audit"), ("GET", "/api/v1/users"), ("GET", "/audit")];
@@ -447,6 +493,19 @@ fn check_contact_requests(_: &Fixture, who: Who, reply: &Reply) {
 
 const PENDING_HERE: &str = "MKPENDINGFENGTAI";
 const PENDING_THERE: &str = "MKPENDINGHAIDIAN";
+
+fn check_inbox(_: &Fixture, who: Who, reply: &Reply) {
+    if who != Who::Anonymous {
+        assert!(!reply.text.contains(NOTICE_MARKER), "{who:?} sees only their own notices: {}", reply.text);
+    }
+}
+
+fn check_webhooks(_: &Fixture, who: Who, reply: &Reply) {
+    if !matches!(who, Who::AMember | Who::AAdmin | Who::Anonymous | Who::Admin) {
+        assert!(!reply.text.contains(WEBHOOK_MARKER), "{who:?} sees only their organisation's webhooks");
+    }
+    assert!(!reply.text.contains("matrix-secret"), "secrets are never shown");
+}
 
 fn check_reviews(_: &Fixture, who: Who, reply: &Reply) {
     if operator(who) {
@@ -630,6 +689,41 @@ impl Matrix {
                 &|_| Default::default(),
             )
             .expect("deal")
+            .id
+    }
+
+    /// A fresh notice in a_member's inbox.
+    fn fresh_notice(&self) -> i64 {
+        let mut entry =
+            xietong_store::NewAudit { actor: "matrix".into(), action: "matrix.notice".into(), ..Default::default() };
+        entry.notices = vec![xietong_store::Notice {
+            event: "deal.closed".into(),
+            title_zh: NOTICE_MARKER.into(),
+            title_en: NOTICE_MARKER.into(),
+            to_users: vec![self.fx.user(Who::AMember).id],
+            ..Default::default()
+        }];
+        self.fx.app.accounts().audit(entry).expect("notice");
+        let inbox = self.fx.app.notification_store().inbox(self.fx.user(Who::AMember).id, false, 1, 0).expect("inbox");
+        inbox.items[0].id
+    }
+
+    /// A fresh webhook of OrgA.
+    fn fresh_webhook(&self) -> i64 {
+        self.fx
+            .app
+            .notification_store()
+            .create_webhook(
+                xietong_store::NewWebhook {
+                    org_id: self.fx.orgs[ORG_A].id,
+                    url: format!("https://1.1.1.1/{WEBHOOK_MARKER}"),
+                    secret: "matrix-secret".into(),
+                    events: vec!["*".into()],
+                    created_by: self.fx.user(Who::AMember).id,
+                },
+                &|_| Default::default(),
+            )
+            .expect("webhook")
             .id
     }
 
@@ -886,6 +980,26 @@ impl Matrix {
                 form_request(method, path, &[("username", username), ("password", PASSWORD), ("next", "/")])
             }
             ("POST", "/logout", "") => form_request(method, path, &[]),
+            ("POST", "/api/v1/inbox/{id}/read" | "/inbox/{id}/read", "") => {
+                let notice = self.fresh_notice();
+                let uri = path.replace("{id}", &notice.to_string());
+                if path.starts_with("/api/") {
+                    json_request(method, &uri, None)
+                } else {
+                    form_request(method, &uri, &[])
+                }
+            }
+            ("POST", "/inbox/read-all", "") => form_request(method, path, &[]),
+            ("POST", "/api/v1/webhooks", "") => json_request(
+                method,
+                path,
+                Some(json!({"url": "https://1.1.1.1/matrix-hook", "secret": "matrix-secret", "events": ["*"]})),
+            ),
+            ("DELETE" | "GET", "/api/v1/webhooks/{id}" | "/api/v1/webhooks/{id}/deliveries", "") => {
+                let hook = self.fresh_webhook();
+                json_request(method, &path.replace("{id}", &hook.to_string()), None)
+            }
+            ("PUT", "/api/v1/me/email", "") => json_request(method, path, Some(json!({"email": "matrix@example.com"}))),
             ("POST", "/account/requests/{id}", "") => {
                 let request = self.fresh_contact_request();
                 form_request(method, &format!("/account/requests/{request}"), &[("decision", "accept")])

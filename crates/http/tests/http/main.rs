@@ -14,5 +14,6 @@ mod deals;
 mod feedback;
 mod hardening;
 mod matching;
+mod notify;
 mod security;
 mod web_pages;

@@ -135,9 +135,15 @@ fn insert_appointment<C: GenericClient>(db: &mut Db<'_, C>, user_id: UserId, org
     Ok(())
 }
 
-/// Appends an audit entry inside the caller's transaction.
-pub(super) fn insert_audit<C: GenericClient>(db: &mut Db<'_, C>, entry: NewAudit) -> Result<AuditEntry, StoreError> {
+/// Appends an audit entry inside the caller's transaction, with the inbox and outbox rows of
+/// its notices.
+pub(super) fn insert_audit<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    mut entry: NewAudit,
+) -> Result<AuditEntry, StoreError> {
     let at = now();
+    let notices = std::mem::take(&mut entry.notices);
+    super::notifications::insert_notices(db, &notices, at)?;
     let detail = serde_json::to_string(&entry.detail)?;
     let seq: i64 = db
         .query_one(

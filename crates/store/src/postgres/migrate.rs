@@ -9,7 +9,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "schema", include_str!("../../migrations/postgres/0001_schema.sql")),
     (2, "login_throttle", include_str!("../../migrations/postgres/0002_login_throttle.sql")),
     (3, "deals", include_str!("../../migrations/postgres/0003_deals.sql")),
-    // 4 is taken by the notifications branch.
+    (4, "notifications", include_str!("../../migrations/postgres/0004_notifications.sql")),
     (5, "feedback", include_str!("../../migrations/postgres/0005_feedback.sql")),
     (6, "orgs_claims", include_str!("../../migrations/postgres/0006_orgs_claims.sql")),
 ];

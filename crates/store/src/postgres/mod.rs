@@ -19,6 +19,7 @@ mod claims;
 mod deals;
 mod feedback;
 mod migrate;
+mod notifications;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

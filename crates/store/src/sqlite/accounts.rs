@@ -608,9 +608,12 @@ fn insert_appointment(tx: &Connection, user_id: UserId, org_id: OrgId) -> Result
     Ok(())
 }
 
-/// Appends an audit entry inside the caller's transaction.
-pub(super) fn insert_audit(tx: &Connection, entry: NewAudit) -> Result<AuditEntry, StoreError> {
+/// Appends an audit entry inside the caller's transaction, with the inbox and outbox rows of
+/// its notices.
+pub(super) fn insert_audit(tx: &Connection, mut entry: NewAudit) -> Result<AuditEntry, StoreError> {
     let at = now();
+    let notices = std::mem::take(&mut entry.notices);
+    super::notifications::insert_notices(tx, &notices, at)?;
     tx.prepare_cached(
         "INSERT INTO audit (at, actor_id, actor, action, target, region_code, ip, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

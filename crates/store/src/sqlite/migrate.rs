@@ -12,7 +12,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "idempotency", include_str!("../../migrations/sqlite/0004_idempotency.sql")),
     (5, "login_throttle", include_str!("../../migrations/sqlite/0005_login_throttle.sql")),
     (6, "deals", include_str!("../../migrations/sqlite/0006_deals.sql")),
-    // 7 is taken by the notifications branch.
+    (7, "notifications", include_str!("../../migrations/sqlite/0007_notifications.sql")),
     (8, "feedback", include_str!("../../migrations/sqlite/0008_feedback.sql")),
     (9, "orgs_claims", include_str!("../../migrations/sqlite/0009_orgs_claims.sql")),
 ];

@@ -5,6 +5,7 @@ mod claims;
 mod deals;
 mod feedback;
 mod migrate;
+mod notifications;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

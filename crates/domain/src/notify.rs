@@ -1,0 +1,104 @@
+//! Notification events: the names every notice, inbox item and webhook delivery carries, in one
+//! list. Webhooks subscribe to some of them or to [`ALL_EVENTS`] (`"*"`).
+
+use crate::deal::DealEvent;
+
+/// One notification event: its fixed name and what it means, in Chinese and English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventName {
+    pub name: &'static str,
+    pub zh: &'static str,
+    pub en: &'static str,
+}
+
+/// Subscribes a webhook to every event.
+pub const ALL_EVENTS: &str = "*";
+
+/// Every event a notice can be about.
+pub const EVENTS: [EventName; 10] = [
+    EventName { name: "deal.proposed", zh: "收到对接请求", en: "a deal was proposed on your listing" },
+    EventName { name: "deal.accepted", zh: "对接已被接受", en: "the owner accepted your deal" },
+    EventName {
+        name: "deal.declined",
+        zh: "对接被婉拒（附原因）",
+        en: "the owner declined your deal (with the reason)",
+    },
+    EventName { name: "deal.meeting", zh: "记录了洽谈", en: "a meeting was recorded" },
+    EventName { name: "deal.signed", zh: "记录了签约", en: "an agreement was recorded" },
+    EventName {
+        name: "deal.converted",
+        zh: "记录了转化成果",
+        en: "an outcome (pilot run, small batch, mass production) was recorded",
+    },
+    EventName { name: "deal.closed", zh: "对接已关闭", en: "the deal was closed" },
+    EventName {
+        name: "deal.broker_appointed",
+        zh: "委托了技术经理人",
+        en: "a technology manager now brokers for one side",
+    },
+    EventName {
+        name: "listing.approved",
+        zh: "资源已审核通过并发布",
+        en: "a region operator approved and published your listing",
+    },
+    EventName {
+        name: "listing.rejected",
+        zh: "资源审核未通过（附原因）",
+        en: "a region operator rejected your listing (with the reason)",
+    },
+];
+
+/// Whether `name` is an event of [`EVENTS`].
+pub fn is_event(name: &str) -> bool {
+    EVENTS.iter().any(|event| event.name == name)
+}
+
+/// Whether a subscription to `events` (names or `"*"`) covers `event`.
+pub fn subscribed(events: &[String], event: &str) -> bool {
+    events.iter().any(|e| e == ALL_EVENTS || e == event)
+}
+
+/// The notification event of a deal event.
+pub fn deal_event_name(event: &DealEvent) -> &'static str {
+    match event {
+        DealEvent::Accept => "deal.accepted",
+        DealEvent::Decline { .. } => "deal.declined",
+        DealEvent::Meeting { .. } => "deal.meeting",
+        DealEvent::Sign { .. } => "deal.signed",
+        DealEvent::Outcome { .. } => "deal.converted",
+        DealEvent::Close { .. } => "deal.closed",
+        DealEvent::AppointBroker { .. } => "deal.broker_appointed",
+    }
+}
+
+/// The event list as Markdown, for API descriptions.
+pub fn events_markdown() -> String {
+    EVENTS.iter().map(|e| format!("- `{}`: {} ({})\n", e.name, e.en, e.zh)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_deal_event_has_a_listed_name() {
+        let events = [
+            DealEvent::Accept,
+            DealEvent::Close { reason: "x".into() },
+            DealEvent::AppointBroker { username: "tm".into() },
+        ];
+        for event in events {
+            assert!(is_event(deal_event_name(&event)), "{event:?}");
+        }
+        assert!(is_event("deal.proposed") && is_event("listing.rejected"));
+        assert!(!is_event("*") && !is_event("deal.accept"));
+    }
+
+    #[test]
+    fn wildcard_subscribes_to_all() {
+        assert!(subscribed(&["*".into()], "deal.closed"));
+        assert!(subscribed(&["deal.closed".into()], "deal.closed"));
+        assert!(!subscribed(&["deal.accepted".into()], "deal.closed"));
+        assert!(!subscribed(&[], "deal.closed"));
+    }
+}
