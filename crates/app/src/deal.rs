@@ -93,7 +93,8 @@ impl App {
         };
         let email = self.email_notices();
         // Nobody represents the owner: its region's handlers hear of the proposal instead.
-        let handlers: Vec<_> = self.owner_handlers(&new.owner_org, listing_id)?.into_iter().map(|h| h.user_id).collect();
+        let handlers: Vec<_> =
+            self.owner_handlers(&new.owner_org, listing_id)?.into_iter().map(|h| h.user_id).collect();
         let created = self.deals.create_deal(new, &|deal| {
             let mut entry = actor.audit("deal.propose", deal.id.to_string(), region.clone());
             entry.detail = serde_json::json!({

@@ -13,11 +13,11 @@ use xietong_domain::{
     Kind, ListingBody, ListingId, OrgId, OrgKind, ReadScope, Role, Scope, Status, UserId, Visibility,
 };
 use xietong_store::{
-    Accounts, AuditEntry, AuditFilter, AuditTrail, Broker, Change, ClaimDecision, ClaimFilter, Claims,
-    Credentials, Deal, DealChange, DealFilter, Deals, DeliveryState, Feedback, Idempotency, IdempotencyBegin, Identity,
-    ImpressionCount, ListFilter, ListingKey, ListingWrite, NewApiToken, NewAudit, NewClaim, NewDeal, NewOrg, NewUser, OutboxClaim,
-    NewWebhook, Notice, Notifications, OutboxOutcome, OutboxTarget, PostgresStore, ReviewDecision, Session, SqliteStore,
-    Store, StoreError, StoredResponse, WriteOp,
+    Accounts, AuditEntry, AuditFilter, AuditTrail, Broker, Change, ClaimDecision, ClaimFilter, Claims, Credentials,
+    Deal, DealChange, DealFilter, Deals, DeliveryState, Feedback, Idempotency, IdempotencyBegin, Identity,
+    ImpressionCount, ListFilter, ListingKey, ListingWrite, NewApiToken, NewAudit, NewClaim, NewDeal, NewOrg, NewUser,
+    NewWebhook, Notice, Notifications, OutboxClaim, OutboxOutcome, OutboxTarget, PostgresStore, ReviewDecision,
+    Session, SqliteStore, Store, StoreError, StoredResponse, WriteOp,
 };
 
 fn body(json: serde_json::Value) -> ListingBody {

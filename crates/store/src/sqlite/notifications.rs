@@ -10,7 +10,7 @@ use super::accounts::insert_audit;
 use super::{SqliteStore, fmt_utc, now, parse_time, placeholders};
 use crate::notifications::{email_payload, webhook_body};
 use crate::{
-    OutboxClaim, Delivery, DeliveryState, InboxItem, InboxPage, NewAudit, NewWebhook, Notice, Notifications, OutboxJob,
+    Delivery, DeliveryState, InboxItem, InboxPage, NewAudit, NewWebhook, Notice, Notifications, OutboxClaim, OutboxJob,
     OutboxOutcome, OutboxTarget, StoreError, Webhook,
 };
 
