@@ -60,9 +60,21 @@ impl App {
             uscc: uscc.as_str().to_string(),
             note: note.trim().into(),
         };
+        // The operators of the organisation's region decide: they are told.
+        let reference = xietong_domain::Reference::get();
+        let operators: Vec<_> = self
+            .accounts
+            .users()?
+            .into_iter()
+            .filter(|u| !u.disabled && u.role == Role::RegionOperator)
+            .filter(|u| u.region_code.as_deref().is_some_and(|r| reference.region_within(&org.region_code, r)))
+            .map(|u| u.id)
+            .collect();
+        let email = self.email_notices();
         let created = self.claims.create_claim(new, &|claim| {
             let mut entry = actor.audit("claim.create", claim.id.to_string(), Some(claim.org_region.clone()));
             entry.detail = serde_json::json!({"org": claim.org_name, "org_id": claim.org_id, "uscc": claim.uscc});
+            entry.notices = vec![crate::notify::claim_notice(claim, operators.clone(), email)];
             entry
         });
         match created {
@@ -110,6 +122,7 @@ impl App {
         if event == ClaimEvent::Reject && reason.trim().is_empty() {
             return Err(AppError::bad_input("reason", "say why the claim is rejected; the claimant reads it"));
         }
+        let email = self.email_notices();
         if event == ClaimEvent::Approve
             && !self.claims.represented_orgs(std::slice::from_ref(&claim.org_name))?.is_empty()
         {
@@ -123,6 +136,9 @@ impl App {
                 "org": claim.org_name, "org_id": claim.org_id, "claimant": claim.username, "state": claim.state.as_str(),
                 "reason": claim.reason,
             });
+            if event != ClaimEvent::Withdraw {
+                entry.notices = vec![crate::notify::claim_notice(claim, vec![claim.user_id], email)];
+            }
             entry
         })?;
         decided.ok_or_else(|| AppError::Conflict(format!("claim {id} was decided meanwhile")))

@@ -308,6 +308,76 @@ pub(crate) fn reviewed(
     })
 }
 
+/// The reminder to the owner of a listing nobody updated for `days` days.
+pub(crate) fn stale_reminder(listing: &Listing, owner: &str, days: u32, email: bool) -> Notice {
+    let title = &listing.body.title;
+    Notice {
+        event: "listing.stale".into(),
+        title_zh: format!("资源超过{days}天未更新：「{title}」"),
+        title_en: format!("Listing not updated for {days} days: “{title}”"),
+        body_zh: "请核实信息是否仍然有效并更新；长期未更新的资源在匹配中排序靠后。".into(),
+        body_en: "Please check that it is still current and update it; stale listings rank lower in matching.".into(),
+        link: format!("/listings/{}/edit", listing.id),
+        deal_id: None,
+        listing_id: Some(listing.id),
+        to_orgs: vec![owner.to_string()],
+        to_users: Vec::new(),
+        except: None,
+        data: serde_json::json!({
+            "listing": {"id": listing.id.to_string(), "title": title, "owner_org": owner}, "stale_after_days": days,
+        }),
+        email,
+    }
+}
+
+/// A claim on an organisation, to the operators who decide it (`submitted`) or to the claimant
+/// (`approved`, `rejected` with the reason).
+pub(crate) fn claim_notice(claim: &xietong_store::Claim, to_users: Vec<xietong_domain::UserId>, email: bool) -> Notice {
+    use xietong_domain::claim::ClaimState;
+    let org = &claim.org_name;
+    let (event, title_zh, title_en, body_zh, body_en) = match claim.state {
+        ClaimState::Approved => (
+            "claim.approved",
+            format!("机构认领已通过：{org}"),
+            format!("Claim approved: {org}"),
+            "您现在代表该机构，其资源和进行中的对接已归入您的账户。".to_string(),
+            "You now represent the organisation; its listings and open deals are yours.".to_string(),
+        ),
+        ClaimState::Rejected => (
+            "claim.rejected",
+            format!("机构认领未通过：{org}"),
+            format!("Claim rejected: {org}"),
+            format!("原因：{}", claim.reason),
+            format!("Reason: {}", claim.reason),
+        ),
+        _ => (
+            "claim.submitted",
+            format!("{} 申请认领机构：{org}", claim.username),
+            format!("{} asks to represent {org}", claim.username),
+            format!("统一社会信用代码 {}。说明：{}", claim.uscc, claim.note),
+            format!("Unified social credit code {}. Note: {}", claim.uscc, claim.note),
+        ),
+    };
+    Notice {
+        event: event.into(),
+        title_zh,
+        title_en,
+        body_zh,
+        body_en,
+        link: "/api/v1/claims".into(),
+        deal_id: None,
+        listing_id: None,
+        to_orgs: Vec::new(),
+        to_users,
+        except: None,
+        data: serde_json::json!({"claim": {
+            "id": claim.id, "org": org, "org_id": claim.org_id, "claimant": claim.username, "state": claim.state.as_str(),
+            "reason": claim.reason,
+        }}),
+        email,
+    }
+}
+
 /// A refusal of the webhook's `url` (422).
 fn bad_url(message_zh: &str, message_en: &str) -> AppError {
     AppError::Invalid(ValidationErrors::single("url", message_zh, message_en))
@@ -327,6 +397,33 @@ impl App {
     /// Whether notices are also e-mailed (SMTP is configured).
     pub(crate) fn email_notices(&self) -> bool {
         self.notify.read().smtp.is_some()
+    }
+
+    /// Sends the inbox reminders of listings stale at `now` (each once per period, see
+    /// [`App::listings_due_stale_reminder`]); returns how many were sent. Each reminder is an
+    /// audit entry of the system carrying its notice.
+    pub fn send_stale_reminders(&self, now: OffsetDateTime) -> AppResult<usize> {
+        let due = self.listings_due_stale_reminder(now)?;
+        let email = self.email_notices();
+        let days = self.stale_after_days();
+        for (id, _) in &due {
+            let listing = match self.store.get(*id) {
+                Ok(listing) => listing,
+                Err(xietong_store::StoreError::NotFound(_)) => continue,
+                Err(other) => return Err(other.into()),
+            };
+            let Some(owner) = listing.body.owner_org.clone() else { continue };
+            let mut entry = Actor::operator().audit(
+                "listing.stale_reminder",
+                id.to_string(),
+                listing.body.region_codes.first().cloned(),
+            );
+            entry.actor = "system".into();
+            entry.detail = serde_json::json!({"owner_org": owner, "stale_after_days": days});
+            entry.notices = vec![stale_reminder(&listing, &owner, days, email)];
+            self.accounts.audit(entry)?;
+        }
+        Ok(due.len())
     }
 
     /// A page of the actor's inbox, newest first, with its unread count.

@@ -252,6 +252,11 @@ fn send_email(smtp: &SmtpSettings, to: &str, payload: &str) -> Result<(), String
     builder.build().send(&message).map(|_| ()).map_err(|e| format!("SMTP failed: {e}"))
 }
 
+/// When the outbox worker first looks for stale listings to remind their owners of.
+const STALE_CHECK_FIRST: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often it looks again.
+const STALE_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
 impl App {
     /// Starts the thread that drains the outbox with the notification settings in force (see
     /// [`App::set_notify_settings`]): every `poll_interval` it claims due rows, sends them and
@@ -263,9 +268,20 @@ impl App {
             .name("outbox-worker".into())
             .spawn(move || {
                 let mut failing = false;
+                // Stale-listing reminders: a minute after start, then every few hours (each
+                // listing is reminded once per period whatever the pace).
+                let mut reminders_due = std::time::Instant::now() + STALE_CHECK_FIRST;
                 loop {
                     std::thread::sleep(worker.settings.poll_interval);
                     let Some(app) = weak.upgrade() else { return };
+                    if std::time::Instant::now() >= reminders_due {
+                        reminders_due = std::time::Instant::now() + STALE_CHECK_EVERY;
+                        match app.send_stale_reminders(OffsetDateTime::now_utc()) {
+                            Ok(0) => {}
+                            Ok(sent) => tracing::info!(sent, "stale-listing reminders sent"),
+                            Err(error) => tracing::warn!(%error, "stale-listing reminders failed; trying again later"),
+                        }
+                    }
                     match app.deliver_due(&worker) {
                         Ok(_) => failing = false,
                         Err(error) => {

@@ -15,7 +15,7 @@ pub struct EventName {
 pub const ALL_EVENTS: &str = "*";
 
 /// Every event a notice can be about.
-pub const EVENTS: [EventName; 10] = [
+pub const EVENTS: [EventName; 14] = [
     EventName { name: "deal.proposed", zh: "收到对接请求", en: "a deal was proposed on your listing" },
     EventName { name: "deal.accepted", zh: "对接已被接受", en: "the owner accepted your deal" },
     EventName {
@@ -45,6 +45,22 @@ pub const EVENTS: [EventName; 10] = [
         name: "listing.rejected",
         zh: "资源审核未通过（附原因）",
         en: "a region operator rejected your listing (with the reason)",
+    },
+    EventName {
+        name: "listing.stale",
+        zh: "资源长期未更新，请核实（每个周期提醒一次）",
+        en: "your listing has not been updated for a long time (reminded once per period)",
+    },
+    EventName {
+        name: "claim.submitted",
+        zh: "有用户申请认领本区域的机构",
+        en: "someone asks to represent an organisation of your region",
+    },
+    EventName { name: "claim.approved", zh: "机构认领已通过", en: "your claim on an organisation was approved" },
+    EventName {
+        name: "claim.rejected",
+        zh: "机构认领未通过（附原因）",
+        en: "your claim on an organisation was rejected (with the reason)",
     },
 ];
 

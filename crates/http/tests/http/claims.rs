@@ -48,7 +48,15 @@ async fn a_deal_with_an_unrepresented_owner_is_handled_for_it_until_the_organisa
     let page = fx.get(Who::BMember, &format!("/deals/{id}")).await;
     assert!(page.text.contains("deal-handled-by"), "the deal page names who handles it");
 
-    // A third organisation neither sees nor moves it; the handler sees it in its list.
+    // The handlers were told; a third organisation neither sees nor moves it; the handler sees
+    // it in its list.
+    for who in [Who::RegionOp, Who::Tm] {
+        let inbox = fx.get(who, "/api/v1/inbox").await.json();
+        assert!(
+            inbox["items"].as_array().unwrap().iter().any(|i| i["event"] == "deal.proposed" && i["deal_id"] == id),
+            "{who:?}: {inbox}"
+        );
+    }
     assert_eq!(
         fx.call(
             Who::CMember,
@@ -115,6 +123,9 @@ async fn a_deal_with_an_unrepresented_owner_is_handled_for_it_until_the_organisa
         .await;
     assert_eq!(reject.status, 400, "a rejection says why: {}", reject.text);
 
+    let operator_inbox = fx.get(Who::RegionOp, "/api/v1/inbox").await.json();
+    assert!(operator_inbox.to_string().contains("claim.submitted"), "the operator is told: {operator_inbox}");
+
     // Ten concurrent approvals: exactly one wins.
     let replies =
         crate::deals::join_all((0..10).map(|_| fx.call(Who::RegionOp, "POST", &approve, None)).collect()).await;
@@ -123,6 +134,9 @@ async fn a_deal_with_an_unrepresented_owner_is_handled_for_it_until_the_organisa
     assert!(statuses.iter().all(|s| *s == 200 || *s == 409), "{statuses:?}");
 
     // The organisation and its open deal pass to the claimant; nobody handles it for it now.
+    let told = send(&newcomer, "GET", "/api/v1/inbox", None).await.json();
+    let approvals = told["items"].as_array().unwrap().iter().filter(|i| i["event"] == "claim.approved").count();
+    assert_eq!(approvals, 1, "the claimant is told once: {told}");
     let me = send(&newcomer, "GET", "/api/v1/me", None).await.json();
     assert_eq!(me["org"], NOBODY, "{me}");
     let now = send(&newcomer, "GET", &format!("/api/v1/deals/{id}"), None).await;

@@ -256,8 +256,16 @@ async fn stale_listings_are_flagged_rank_lower_and_are_reminded_once_per_period(
     // Reminders: the stale listing of a registered organisation, once per period.
     let now = OffsetDateTime::now_utc();
     let org_a = fx.orgs[ORG_A].id;
-    assert_eq!(fx.app.listings_due_stale_reminder(now).unwrap(), vec![(stale, org_a)]);
-    assert!(fx.app.listings_due_stale_reminder(now + time::Duration::days(1)).unwrap().is_empty(), "once");
+    assert_eq!(fx.app.send_stale_reminders(now).unwrap(), 1);
+    let inbox = fx.get(Who::AMember, "/api/v1/inbox").await.json();
+    let reminders: Vec<&Value> =
+        inbox["items"].as_array().unwrap().iter().filter(|i| i["event"] == "listing.stale").collect();
+    assert_eq!(reminders.len(), 1, "{inbox}");
+    assert_eq!(reminders[0]["listing_id"], stale.to_string(), "{inbox}");
+    let others = fx.get(Who::BMember, "/api/v1/inbox").await.json();
+    assert!(!others.to_string().contains("listing.stale"), "only the owner's members: {others}");
+    assert_eq!(fx.app.send_stale_reminders(now + time::Duration::days(1)).unwrap(), 0, "once per period");
+    let _ = org_a;
     let next_period = now + time::Duration::days(181);
     let due = fx.app.listings_due_stale_reminder(next_period).unwrap();
     assert!(due.contains(&(stale, org_a)), "again a period later: {due:?}");
