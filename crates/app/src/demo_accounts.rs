@@ -132,6 +132,16 @@ fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
         published(ListFilter { region: Some("120000".into()), ..ListFilter::default() }, 40)?
             .into_iter()
             .filter(|l| l.body.owner_org.as_deref().is_some_and(|o| o != plan.ent_a && o != plan.ent_b))
+            // Located in Tianjin first (the funnel places an organisation without an account by
+            // its listing's first region; a listing with only a branch site in Tianjin would
+            // make the pair 北京→北京, depending on which listings the page happens to hold).
+            .filter(|l| {
+                l.body
+                    .region_codes
+                    .first()
+                    .and_then(|code| Reference::get().province_of(code))
+                    .is_some_and(|p| p.code == "120000")
+            })
             .collect();
 
     let meeting_at = time::macros::datetime!(2026-11-18 14:00 +08:00);
