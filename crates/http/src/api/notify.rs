@@ -112,9 +112,14 @@ pub struct NewWebhookBody {
 /// - `deal.broker_appointed`: a technology manager now brokers for one side
 /// - `listing.approved`: a region operator approved and published your listing
 /// - `listing.rejected`: a region operator rejected your listing, with the reason
+/// - `listing.stale`: your listing has not been updated for `stale_after_days` (once per period)
+/// - `claim.submitted`: someone asks to represent an organisation of your region (operators)
+/// - `claim.approved`: your claim on an organisation was approved (the claimant)
+/// - `claim.rejected`: your claim was rejected, with the reason (the claimant)
 ///
 /// Deal events go to the other party's organisation (and the deal's brokers' inboxes), never to
-/// the side that acted.
+/// the side that acted; when nobody represents the owner, to the operators and technology
+/// managers who handle the deal for it.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "notifications", request_body = NewWebhookBody,
     responses(
         (status = 201, body = Object, description = "The webhook (without its secret)"),
