@@ -83,6 +83,14 @@ impl App {
         }
     }
 
+    /// Whether an active member represents the organisation named `name` on the platform (when
+    /// nobody does, its region's operators and technology managers act for it, and a member
+    /// account of no organisation may claim it).
+    pub fn org_represented(&self, name: &str) -> AppResult<bool> {
+        let names = [name.trim().to_string()];
+        Ok(!self.claims.represented_orgs(&names)?.is_empty())
+    }
+
     /// Claims the actor may see: their own; those of the regions a region operator operates;
     /// every claim for the platform admin.
     pub fn claims(&self, actor: &Actor, state: Option<ClaimState>) -> AppResult<Vec<Claim>> {

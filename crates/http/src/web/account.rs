@@ -1,6 +1,7 @@
 //! Logging in and out, and the account page (`/account`): who the user is, contact requests
-//! received (to accept or decline) and sent, API tokens, the personal-data download, the
-//! organisation's own listings and, for region operators, what waits for their review.
+//! received (to accept or decline) and sent, claims on organisations (`web::claim`), API tokens,
+//! the personal-data download, the organisation's own listings and, for region operators, what
+//! waits for their review.
 
 use std::fmt::Write;
 
@@ -13,7 +14,7 @@ use time::OffsetDateTime;
 use xietong_app::AppError;
 use xietong_app::auth::AuthError;
 use xietong_app::demo_accounts::DEMO_PASSWORD;
-use xietong_app::types::{ApiToken, ContactRequest, Deal, ListFilter, ListSort, RequestState};
+use xietong_app::types::{ApiToken, Claim, ContactRequest, Deal, ListFilter, ListSort, RequestState};
 use xietong_domain::{Listing, ListingId, Principal, Role};
 
 use super::{PageCtx, esc, labels, see_other};
@@ -200,6 +201,8 @@ struct AccountData {
     reviews: Option<Vec<Listing>>,
     /// Deals of the user's organisations and those they broker, with their listings' titles.
     deals: Vec<(Deal, Option<String>)>,
+    /// The user's claims and, for region operators and the admin, those they decide.
+    claims: Vec<Claim>,
 }
 
 fn load_account(app: &xietong_app::App, caller: &Caller) -> ApiResult<AccountData> {
@@ -244,7 +247,8 @@ fn load_account(app: &xietong_app::App, caller: &Caller) -> ApiResult<AccountDat
             (deal, title)
         })
         .collect();
-    Ok(AccountData { received, sent, tokens, own_listings, reviews, deals })
+    let claims = app.claims(&actor, None)?;
+    Ok(AccountData { received, sent, tokens, own_listings, reviews, deals, claims })
 }
 
 /// `GET /account`
@@ -258,7 +262,7 @@ pub async fn page(ctx: PageCtx, State(state): State<AppState>) -> Response {
 }
 
 /// A time in China Standard Time, to the minute.
-fn when(at: OffsetDateTime) -> String {
+pub(super) fn when(at: OffsetDateTime) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]");
     at.to_offset(time::macros::offset!(+8)).format(&format).unwrap_or_default()
 }
@@ -318,6 +322,7 @@ fn render(ctx: &PageCtx, principal: &Principal, data: &AccountData, review_error
     );
 
     html.push_str(&deals(ctx, &data.deals));
+    html.push_str(&super::claim::account_panel(ctx, principal, &data.claims));
     html.push_str(&received_requests(ctx, &data.received));
     html.push_str(&sent_requests(ctx, &data.sent));
     if let Some(reviews) = &data.reviews {
@@ -523,7 +528,7 @@ fn own_listings(ctx: &PageCtx, listings: &[Listing]) -> String {
 
 /// A panel of the account page: heading, optional hint, then `content`, or `empty_html` when
 /// there is none.
-fn panel(id: &str, heading: &str, hint_html: &str, empty_html: &str, content: Option<String>) -> String {
+pub(super) fn panel(id: &str, heading: &str, hint_html: &str, empty_html: &str, content: Option<String>) -> String {
     let body = content.unwrap_or_else(|| empty_html.to_string());
     format!(
         r#"<section class="panel" aria-labelledby="{id}-h" id="{id}"><h2 id="{id}-h">{heading}</h2>{hint_html}{body}</section>"#
@@ -531,7 +536,7 @@ fn panel(id: &str, heading: &str, hint_html: &str, empty_html: &str, content: Op
 }
 
 /// A scrollable data table with the given column headings around `rows` (`<tr>` elements).
-fn data_table(headings: &[&str], rows: &str) -> String {
+pub(super) fn data_table(headings: &[&str], rows: &str) -> String {
     let head: String = headings.iter().map(|h| format!(r#"<th scope="col">{h}</th>"#)).collect();
     format!(
         r#"<div class="table-scroll"><table class="data-table"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"#

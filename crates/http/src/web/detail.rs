@@ -1,7 +1,9 @@
 //! The listing page: every field of the kind, readably, and a "best matches" (推荐对接) panel per
 //! complementary kind: eight matches with their fit score (0–100) and its explained parts,
 //! reasons and mismatches, a 发起对接 button on each (the contact-request flow of the match) and a
-//! "更多" link that shows fifty of the kind.
+//! "更多" link that shows fifty of the kind. When nobody represents the owner organisation, a
+//! note says who handles deals for it, with the claim form (`web::claim`) for a member account of
+//! no organisation.
 
 use std::fmt::Write;
 
@@ -80,19 +82,27 @@ pub async fn page(
             }
             let access = contact_access(app, &caller, &listing)?;
             let stale = app.is_stale(&listing).then(|| app.stale_after_days());
+            let unrepresented = super::claim::unrepresented_owner(app, &caller, &listing)?;
             // The owner's organisation and the admin learn why others said no.
             let feedback = match app.listing_feedback(&actor, id) {
                 Ok(feedback) => Some(feedback),
                 Err(AppError::Forbidden(_) | AppError::Unauthorized(_) | AppError::NotFound(_)) => None,
                 Err(other) => return Err(other.into()),
             };
-            Ok((listing, panels, access, stale, feedback))
+            Ok((listing, panels, access, stale, feedback, unrepresented))
         })
         .await;
     match loaded {
-        Ok((listing, panels, access, stale, feedback)) => {
+        Ok((listing, panels, access, stale, feedback, unrepresented)) => {
             let requested = params.requested.as_deref() == Some("1");
             let mut html = render(&ctx, &listing, &panels, &access, requested);
+            if let Some(owner) = &unrepresented {
+                let block = super::claim::unrepresented_block(&ctx, listing.id, owner);
+                match html.find("</article>") {
+                    Some(at) => html.insert_str(at, &block),
+                    None => html.push_str(&block),
+                }
+            }
             if let Some(feedback) = &feedback {
                 let block = render_feedback(&ctx, feedback);
                 match html.find("</article>") {

@@ -2,7 +2,9 @@
 //! JavaScript and one stylesheet, all embedded in the binary.
 //!
 //! Pages: `/` dashboard, `/search`, `/listings/{id}`, `/listings/new?kind=…`,
-//! `/listings/{id}/edit`, `/transfer`, `/login`, `/account`, `/inbox` and (for operators) `/audit`. Every text that is not already
+//! `/listings/{id}/edit`, `/transfer`, `/login`, `/account`, `/inbox` and (for operators) `/audit`;
+//! forms post to `/orgs/claims` (claim the organisation a listing names) and
+//! `/account/claims/{id}` (decide or withdraw a claim). Every text that is not already
 //! escaped HTML goes through [`esc`]. Every page knows its caller (resolved by
 //! [`crate::auth::authorize`]); every form that changes something carries the session's CSRF
 //! token ([`PageCtx::csrf_input`]).
@@ -10,6 +12,7 @@
 mod account;
 mod audit;
 mod charts;
+mod claim;
 mod dashboard;
 mod deal;
 mod detail;
@@ -52,6 +55,8 @@ pub fn routes() -> Recorded {
         .post("/logout", User, account::logout)
         .get("/account", User, account::page)
         .post("/account/requests/{id}", User, account::decide_request)
+        .post("/account/claims/{id}", User, claim::decide)
+        .post("/orgs/claims", User, claim::create)
         .post("/listings/{id}/review", Operator, account::review_listing)
         .get("/audit", Operator, audit::page)
         .get("/inbox", User, inbox::page)

@@ -410,6 +410,33 @@ fn expectations() -> Vec<Route> {
         ("POST", "/logout", vec![caller(users_only(303))]),
         ("GET", "/account", vec![caller_checked(|who| if who == Who::Anonymous { 303 } else { 200 }, check_account)]),
         ("POST", "/account/requests/{id}", vec![caller(|who| decide_contact(who, 303))]),
+        // Claims from the pages, as through the API: only a member account of no organisation
+        // claims (none in the fixture); the operator of 110106 and the admin decide a Fengtai
+        // claim, only the claimant withdraws.
+        ("POST", "/orgs/claims", vec![caller(|who| if who == Who::Anonymous { 401 } else { 409 })]),
+        (
+            "POST",
+            "/account/claims/{id}",
+            vec![
+                Case::Caller {
+                    variant: "approve",
+                    status: Box::new(|who| match decide_claim(who) {
+                        200 => 303,
+                        other => other,
+                    }),
+                    check: None,
+                },
+                Case::Caller {
+                    variant: "reject",
+                    status: Box::new(|who| match decide_claim(who) {
+                        200 => 303,
+                        other => other,
+                    }),
+                    check: None,
+                },
+                Case::Caller { variant: "withdraw", status: Box::new(withdraw_claim), check: None },
+            ],
+        ),
         ("GET", "/inbox", vec![caller(|who| if who == Who::Anonymous { 303 } else { 200 })]),
         ("POST", "/inbox/{id}/read", vec![caller(own_notice(303))]),
         ("POST", "/inbox/read-all", vec![caller(users_only(303))]),
@@ -1003,6 +1030,19 @@ impl Matrix {
             ("POST", "/account/requests/{id}", "") => {
                 let request = self.fresh_contact_request();
                 form_request(method, &format!("/account/requests/{request}"), &[("decision", "accept")])
+            }
+            ("POST", "/orgs/claims", "") => form_request(
+                method,
+                path,
+                &[("org", crate::fixture::ORG_C), ("uscc", "91110108551385082Q"), ("note", "matrix")],
+            ),
+            ("POST", "/account/claims/{id}", decision) => {
+                let claim = self.fresh_claim();
+                form_request(
+                    method,
+                    &format!("/account/claims/{claim}"),
+                    &[("decision", decision), ("reason", "matrix")],
+                )
             }
             // Routes without parameters or body.
             (_, _, "") if !path.contains('{') => json_request(method, path, None),

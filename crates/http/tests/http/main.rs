@@ -10,6 +10,7 @@ mod api;
 mod authz_matrix;
 mod browser;
 mod claims;
+mod claims_web;
 mod deals;
 mod feedback;
 mod hardening;
