@@ -786,6 +786,16 @@ impl SearchIndex {
         if weights.candidates == 0 || scoped.num_docs() <= (4 * k) as u64 {
             return Ok(None);
         }
+        // Listings of the kinds looked for (whatever their visibility: a cheap upper bound of
+        // the readable ones): a catalogue large in other kinds needs no restriction either.
+        let searcher = scoped.searcher();
+        let mut of_kinds = 0u64;
+        for kind in &profile.target_kinds {
+            of_kinds += searcher.doc_freq(&Term::from_field_text(self.fields.kind, kind.as_str()))?;
+        }
+        if of_kinds <= (4 * k) as u64 {
+            return Ok(None);
+        }
         let terms: Vec<WeightedTerm> = text_terms(&self.fields, &profile.text, text_weights, DEMAND_STOPWORDS)
             .into_iter()
             .flat_map(|(title, body)| [title, body])

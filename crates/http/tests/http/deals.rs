@@ -25,6 +25,9 @@ async fn a_deal_moves_from_proposal_to_conversion_and_reveals_contacts_on_accept
     let contact =
         |reply: crate::fixture::Reply| reply.json()["contact"]["phone"].as_str().unwrap_or_default().to_string();
     assert_ne!(contact(fx.get(Who::BMember, &format!("/api/v1/listings/{listing}")).await), "13800138000");
+    let before = fx.get(Who::BMember, &format!("/listings/{listing}")).await;
+    assert_eq!(before.status, 200);
+    assert!(!before.text.contains("13800138000"), "the listing page masks the contact before acceptance");
 
     let proposed =
         fx.call(Who::BMember, "POST", "/api/v1/deals", Some(json!({"listing_id": listing, "message": "想合作"}))).await;
