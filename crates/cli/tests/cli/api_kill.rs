@@ -9,18 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::xietong;
 use xietong_app::{App, DataDir};
 use xietong_store::AuditFilter;
-
-fn xietong(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_xietong"))
-        .args(args)
-        .env("XT_PASSWORD", "long-enough-password")
-        .output()
-        .expect("failed to run xietong");
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
 
 #[test]
 fn kill_9_during_concurrent_api_writes_keeps_each_acknowledged_write_with_one_audit_entry() {

@@ -9,23 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::{token, xietong};
 use serde_json::{Value, json};
 use xietong_app::{App, DataDir};
 use xietong_store::{AuditFilter, DealFilter};
-
-fn xietong(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_xietong"))
-        .args(args)
-        .env("XT_PASSWORD", "long-enough-password")
-        .output()
-        .expect("failed to run xietong");
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn token(data: &str, user: &str) -> String {
-    xietong(&["token", "issue", "--data", data, "--user", user]).lines().last().unwrap().trim().to_string()
-}
 
 /// (deal id, event name, the deal's version after it) of every acknowledged step.
 type Acknowledged = Arc<Mutex<Vec<(i64, String, i64)>>>;

@@ -18,3 +18,20 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
     SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Runs `xietong ARGS` (with a password in the environment for commands that ask one) and
+/// returns its standard output; fails the test when it fails.
+fn xietong(args: &[&str]) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_xietong"))
+        .args(args)
+        .env("XT_PASSWORD", "long-enough-password")
+        .output()
+        .expect("failed to run xietong");
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A fresh API token of `user` in the data directory `data`.
+fn token(data: &str, user: &str) -> String {
+    xietong(&["token", "issue", "--data", data, "--user", user]).lines().last().unwrap().trim().to_string()
+}

@@ -7,23 +7,10 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::{token, xietong};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-
-fn xietong(args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_xietong"))
-        .args(args)
-        .env("XT_PASSWORD", "long-enough-password")
-        .output()
-        .expect("failed to run xietong");
-    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn token(data: &str, user: &str) -> String {
-    xietong(&["token", "issue", "--data", data, "--user", user]).lines().last().unwrap().trim().to_string()
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
