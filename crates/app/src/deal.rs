@@ -4,7 +4,7 @@
 
 use xietong_domain::deal::{DealEvent, DealRefusal, DealState, Side, transition};
 use xietong_domain::{ListingId, Principal, Reference, Role};
-use xietong_store::{Deal, DealChange, DealFilter, DealId, NewDeal, StoreError};
+use xietong_store::{Deal, DealChange, DealFilter, DealId, NewDeal, StoreError, User};
 
 use crate::App;
 use crate::error::{AppError, AppResult};
@@ -115,15 +115,20 @@ impl App {
     /// A deal the actor may see: its parties and their brokers, the platform admin, and the
     /// operators of either party's region. `NotFound` for anyone else.
     pub fn deal(&self, actor: &Actor, id: DealId) -> AppResult<Deal> {
-        let principal = actor.user()?;
+        Ok(self.visible_deal(actor.user()?, id)?.0)
+    }
+
+    /// [`App::deal`] with the deal's handlers ([`App::deal_handlers`]), who may see it too.
+    fn visible_deal(&self, principal: &Principal, id: DealId) -> AppResult<(Deal, Vec<Handler>)> {
         let not_found = || AppError::NotFound(format!("no deal {id}"));
         let deal = self.deals.deal(id)?.ok_or_else(not_found)?;
+        let handlers = self.deal_handlers(&deal)?;
         if side_of(principal, &deal).is_some()
             || principal.is_admin()
+            || handlers.iter().any(|h| h.user_id == principal.user_id)
             || self.operates_party_region(principal, &deal)?
-            || self.handles_for_owner(principal, &deal)?
         {
-            Ok(deal)
+            Ok((deal, handlers))
         } else {
             Err(not_found())
         }
@@ -151,10 +156,9 @@ impl App {
     /// or a stale version (of concurrent events exactly one wins).
     pub fn deal_event(&self, actor: &Actor, id: DealId, version: i64, event: DealEvent) -> AppResult<Deal> {
         let principal = actor.user()?;
-        let deal = self.deal(actor, id)?;
         // Someone acting for an owner nobody represents is recorded in the audit entry; the
         // handlers hear of every step.
-        let owner_handlers = self.deal_handlers(&deal)?;
+        let (deal, owner_handlers) = self.visible_deal(principal, id)?;
         let mut side = side_of(principal, &deal);
         let mut acting_for_owner = false;
         if side.is_none() && owner_handlers.iter().any(|h| h.user_id == principal.user_id) {
@@ -247,15 +251,9 @@ impl App {
             let every = DealFilter { state, ..DealFilter::default() };
             let known: std::collections::HashSet<DealId> = deals.iter().map(|d| d.id).collect();
             let candidates = self.deals.deals(&every, DEALS_LISTED)?;
-            let owners: std::collections::BTreeSet<String> = candidates.iter().map(|d| d.owner_org.clone()).collect();
-            let owners: Vec<String> = owners.into_iter().collect();
-            let represented: std::collections::HashSet<String> =
-                self.claims.represented_orgs(&owners)?.into_iter().collect();
-            for deal in candidates {
-                if !known.contains(&deal.id)
-                    && !represented.contains(&deal.owner_org)
-                    && self.handles_for_owner(principal, &deal)?
-                {
+            let handlers = self.deals_handlers(&candidates)?;
+            for (deal, handlers) in candidates.into_iter().zip(handlers) {
+                if !known.contains(&deal.id) && handlers.iter().any(|h| h.user_id == principal.user_id) {
                     deals.push(deal);
                 }
             }
@@ -291,12 +289,18 @@ impl App {
         if !self.claims.represented_orgs(&[owner_org.to_string()])?.is_empty() {
             return Ok(Vec::new());
         }
+        self.handlers_among(&self.accounts.users()?, owner_org, listing_id)
+    }
+
+    /// Of `users`, the operators and technology managers who handle a deal with the
+    /// (unrepresented) `owner_org` on `listing_id`.
+    fn handlers_among(&self, users: &[User], owner_org: &str, listing_id: ListingId) -> AppResult<Vec<Handler>> {
         let regions = self.listing_regions(owner_org, listing_id)?;
         let reference = Reference::get();
         let provinces: Vec<String> =
             regions.iter().filter_map(|code| reference.province_of(code)).map(|p| p.code.clone()).collect();
         let mut handlers = Vec::new();
-        for user in self.accounts.users()? {
+        for user in users {
             if user.disabled {
                 continue;
             }
@@ -319,8 +323,8 @@ impl App {
             if handles {
                 handlers.push(Handler {
                     user_id: user.id,
-                    username: user.username,
-                    display_name: user.display_name,
+                    username: user.username.clone(),
+                    display_name: user.display_name.clone(),
                     role: user.role,
                 });
             }
@@ -328,24 +332,27 @@ impl App {
         Ok(handlers)
     }
 
-    /// [`App::deal_handlers`] of several deals, asking once which owners are represented.
+    /// [`App::deal_handlers`] of several deals, asking once which owners are represented and
+    /// reading the users once.
     pub fn deals_handlers(&self, deals: &[Deal]) -> AppResult<Vec<Vec<Handler>>> {
         let owners: std::collections::BTreeSet<String> = deals.iter().map(|d| d.owner_org.clone()).collect();
         let owners: Vec<String> = owners.into_iter().collect();
         let represented: std::collections::HashSet<String> =
             self.claims.represented_orgs(&owners)?.into_iter().collect();
+        if deals.iter().all(|deal| represented.contains(&deal.owner_org)) {
+            return Ok(vec![Vec::new(); deals.len()]);
+        }
+        let users = self.accounts.users()?;
         deals
             .iter()
-            .map(|deal| if represented.contains(&deal.owner_org) { Ok(Vec::new()) } else { self.deal_handlers(deal) })
+            .map(|deal| {
+                if represented.contains(&deal.owner_org) {
+                    Ok(Vec::new())
+                } else {
+                    self.handlers_among(&users, &deal.owner_org, deal.listing_id)
+                }
+            })
             .collect()
-    }
-
-    /// Whether the principal acts for the deal's owner because nobody represents it.
-    fn handles_for_owner(&self, principal: &Principal, deal: &Deal) -> AppResult<bool> {
-        if !matches!(principal.role, Role::RegionOperator | Role::TechManager) {
-            return Ok(false);
-        }
-        Ok(self.deal_handlers(deal)?.iter().any(|h| h.username == principal.username))
     }
 
     /// The regions of a deal's listing, or the owner organisation's region when the listing
@@ -369,8 +376,7 @@ impl App {
 /// they are among the deal's `handlers` (see [`App::deal_handlers`]).
 pub fn acting_side(principal: Option<&Principal>, deal: &Deal, handlers: &[Handler]) -> Option<Side> {
     let principal = principal?;
-    side_of(principal, deal)
-        .or_else(|| handlers.iter().any(|h| h.username == principal.username).then_some(Side::Owner))
+    side_of(principal, deal).or_else(|| handlers.iter().any(|h| h.user_id == principal.user_id).then_some(Side::Owner))
 }
 
 /// Someone who acts for an owner organisation nobody represents.
