@@ -208,9 +208,11 @@ impl App {
     /// Stores a new listing for the actor: owner and review state settled, the write and its
     /// audit entry in one transaction, the index synced.
     pub fn create_listing(&self, actor: &Actor, body: ListingBody) -> AppResult<Written> {
+        let in_flight = self.listing_write_started();
         let body = self.settle_listing(actor, body, None)?;
         let listing =
             self.store.write_audited(ListingWrite::Create(body), &|l| audit_entry(actor, "listing.create", l))?;
+        drop(in_flight);
         let searchable = self.sync_after_write();
         Ok(Written { listing, searchable })
     }
@@ -225,9 +227,11 @@ impl App {
                 message: format!("a listing's kind cannot change (it is {})", current.kind()),
             });
         }
+        let in_flight = self.listing_write_started();
         let body = self.settle_listing(actor, body, Some(&current.body))?;
         let write = ListingWrite::Update { id, expected_version: version, body };
         let listing = self.store.write_audited(write, &|l| audit_entry(actor, "listing.update", l))?;
+        drop(in_flight);
         let searchable = self.sync_after_write();
         Ok(Written { listing, searchable })
     }
@@ -237,7 +241,9 @@ impl App {
     pub fn archive_listing(&self, actor: &Actor, id: ListingId, version: Option<i64>) -> AppResult<Written> {
         self.writable_listing(actor, id)?;
         let write = ListingWrite::SetStatus { id, expected_version: version, status: Status::Archived };
+        let in_flight = self.listing_write_started();
         let listing = self.store.write_audited(write, &|l| audit_entry(actor, "listing.archive", l))?;
+        drop(in_flight);
         let searchable = self.sync_after_write();
         Ok(Written { listing, searchable })
     }

@@ -24,7 +24,8 @@ const VERSION_FILE: &str = "xietong-search.version";
 const VECTORS_FILE: &str = "vectors.jsonl";
 /// Batches up to this size infer missing disciplines before their one commit...
 const UPFRONT_INFERENCE_MAX_BATCH: usize = 64;
-/// ...when the index already holds this many listings to infer from.
+/// ...when the index already holds this many listings to infer from, or when no listing of the
+/// batch has a discipline (then the batch has nothing to teach its own listings).
 const UPFRONT_INFERENCE_MIN_DOCS: u64 = 1_000;
 /// Memory budget of the single indexing thread.
 const WRITER_MEMORY_BYTES: usize = 50_000_000;
@@ -183,10 +184,13 @@ impl SearchIndex {
         let is_unlabeled = |l: &&Listing| l.body.disciplines.iter().all(|d: &String| d.trim().is_empty());
         // Listings without a discipline get one inferred from their labelled neighbours (see
         // `infer`). A few writes to a populated index infer from it as it is, so one commit
-        // suffices; a large batch (or a young index) is committed first, so that its listings
-        // are among the neighbours, and the inferred ones are written in a second commit.
+        // suffices (also in a young index when the batch holds no labelled listing, e.g. API
+        // writes); a large batch, or labelled listings arriving in a young index, is committed
+        // first, so that its listings are among the neighbours, and the inferred ones are
+        // written in a second commit.
+        let batch_teaches = published.iter().any(|l| !is_unlabeled(l));
         let upfront = published.len() <= UPFRONT_INFERENCE_MAX_BATCH
-            && self.reader.searcher().num_docs() >= UPFRONT_INFERENCE_MIN_DOCS;
+            && (!batch_teaches || self.reader.searcher().num_docs() >= UPFRONT_INFERENCE_MIN_DOCS);
         let mut inferred_upfront: HashMap<ListingId, Vec<String>> = HashMap::new();
         if upfront {
             let searcher = self.reader.searcher();

@@ -11,6 +11,7 @@ mod migrate_cli;
 mod serve_limits;
 mod two_nodes;
 mod webhook_restart;
+mod write_load;
 
 /// The tests of this binary start servers, kill them and count what they stored; each takes the
 /// machine's cores, so they run one at a time, as they did when each was a binary of its own.
@@ -34,4 +35,39 @@ fn xietong(args: &[&str]) -> String {
 /// A fresh API token of `user` in the data directory `data`.
 fn token(data: &str, user: &str) -> String {
     xietong(&["token", "issue", "--data", data, "--user", user]).lines().last().unwrap().trim().to_string()
+}
+
+/// `xietong serve` over the data directory `data` on a free port of 127.0.0.1, killed (SIGKILL)
+/// when dropped.
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Server {
+    /// Starts the server and waits (at most 60 s) until `/healthz` answers.
+    fn start(data: &str) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let base = format!("http://127.0.0.1:{port}");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_xietong"))
+            .args(["serve", "--data", data, "--addr", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("failed to start xietong serve");
+        let server = Server { child, base };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while ureq::get(&format!("{}/healthz", server.base)).call().is_err() {
+            assert!(std::time::Instant::now() < deadline, "xietong serve did not start within 60 s");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        server
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
