@@ -8,10 +8,11 @@
 //!    phrase occurs verbatim (a bigram phrase query) in the body, and another when it occurs in
 //!    the title. Requested disciplines, industries and regions add constant bonuses.
 //! 2. **Discipline feedback**: the top candidates vote for their discipline (weighted by score);
-//!    every candidate gains `prf_weight × share of its discipline`. A demand rarely names its field,
-//!    but its best matches reveal it, and matches from the same field are the useful ones. A
-//!    listing without a discipline gains with the one inferred for it at index time (`infer`);
-//!    only explicit labels vote.
+//!    every candidate gains `prf_weight × share` of its best voted discipline (the best, not the
+//!    sum, so that a listing naming three fields has no edge over one naming one). A demand
+//!    rarely names its field, but its best matches reveal it, and matches from the same field
+//!    are the useful ones. A listing without a discipline gains with the two inferred for it at
+//!    index time (`infer`); only explicit labels vote.
 //! 3. **Structured fit** on the loaded listings: TRL, region relation, preferred regions,
 //!    budget, working patterns and willing regions of talents, industry, freshness and
 //!    completeness, each a named part of the score. Required regions are a filter of stage 1.
@@ -28,7 +29,9 @@ use std::ops::Bound;
 
 use serde::Serialize;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, PhraseQuery, Query, QueryClone, RangeQuery, TermQuery};
+use tantivy::query::{
+    BooleanQuery, ConstScoreQuery, DisjunctionMaxQuery, Occur, PhraseQuery, Query, QueryClone, RangeQuery, TermQuery,
+};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, Term};
 use time::OffsetDateTime;
@@ -538,23 +541,24 @@ impl SearchIndex {
         let shares: BTreeMap<String, f64> =
             votes.into_iter().map(|(d, v)| (d, v / vote_total.max(f64::EPSILON))).collect();
         let mut boosted: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, query.box_clone())];
-        if weights.prf_weight > 0.0 {
+        if weights.prf_weight > 0.0 && !shares.is_empty() {
+            // A listing earns the share of its best voted discipline, not the sum over all its
+            // disciplines: a listing labelled with three related fields would otherwise outrank
+            // one labelled with one, and every listing whose discipline is inferred (one field)
+            // would lose to the labelled ones (issue 13: equal terms).
+            let mut per_discipline: Vec<Box<dyn Query>> = Vec::new();
             for (discipline, share) in &shares {
                 let bonus = (weights.prf_weight * share * max_score) as f32;
-                boosted.push((
-                    Occur::Should,
-                    Box::new(ConstScoreQuery::new(restrict(term_query(fields.discipline, discipline)), bonus)),
-                ));
+                per_discipline
+                    .push(Box::new(ConstScoreQuery::new(restrict(term_query(fields.discipline, discipline)), bonus)));
                 // A listing without an explicit discipline competes with its inferred one.
                 let inferred_bonus = bonus * INFERRED_WEIGHT as f32;
-                boosted.push((
-                    Occur::Should,
-                    Box::new(ConstScoreQuery::new(
-                        restrict(term_query(fields.discipline_inferred, discipline)),
-                        inferred_bonus,
-                    )),
-                ));
+                per_discipline.push(Box::new(ConstScoreQuery::new(
+                    restrict(term_query(fields.discipline_inferred, discipline)),
+                    inferred_bonus,
+                )));
             }
+            boosted.push((Occur::Should, Box::new(DisjunctionMaxQuery::new(per_discipline))));
         }
         if weights.expansion_terms > 0 {
             for (term, weight) in self.expansion_terms(scoped, &voters, max_score, profile, weights)? {
@@ -577,9 +581,10 @@ impl SearchIndex {
             if weights.prf_weight > 0.0 {
                 for discipline in &doc_disciplines {
                     let Some(share) = shares.get(discipline) else { continue };
-                    // The same f32 bonus as in the query, so that `text` is what remains.
+                    // The same f32 bonus as in the query (the best of the listing's voted
+                    // disciplines), so that `text` is what remains.
                     let bonus = f64::from((weights.prf_weight * share * max_score) as f32 * label_weight as f32);
-                    discipline_part += bonus / max_score;
+                    discipline_part = f64::max(discipline_part, bonus / max_score);
                     if inferred {
                         inferred_voted.push(discipline.clone());
                     }
