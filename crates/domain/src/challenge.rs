@@ -266,7 +266,9 @@ pub enum Action {
     /// A racing team reports on a milestone.
     FileReport,
     /// Decide a milestone gate: a failed gate eliminates the team.
-    DecideGate { passed: bool },
+    DecideGate {
+        passed: bool,
+    },
     /// Name the winners (per winner: `racing` → `awarded`).
     Award,
     /// End the challenge without award.
@@ -400,16 +402,12 @@ pub fn transition(
         Action::Score => (state == S::Submitted).then_some(S::Submitted),
         Action::Race => (state == S::Submitted).then_some(S::Racing),
         Action::FileReport => (state == S::Racing).then_some(S::Racing),
-        Action::DecideGate { passed } => {
-            (state == S::Racing).then_some(if passed { S::Racing } else { S::Eliminated })
-        }
+        Action::DecideGate { passed } => (state == S::Racing).then_some(if passed { S::Racing } else { S::Eliminated }),
         Action::Award => (state == S::Racing).then_some(S::Awarded),
         // Moves on the challenge alone do not look at one application.
-        Action::Apply
-        | Action::CloseApplications
-        | Action::AppointReviewer
-        | Action::AddMilestone
-        | Action::Close => Some(state),
+        Action::Apply | Action::CloseApplications | Action::AppointReviewer | Action::AddMilestone | Action::Close => {
+            Some(state)
+        }
     }
     .ok_or_else(wrong_state)?;
     Ok(Move { phase: next_phase, application: Some(next_state) })
@@ -581,11 +579,9 @@ mod tests {
                                 let submitted = (action == Action::Apply).then_some(S::Submitted);
                                 assert_eq!(moved.application, submitted, "{label}");
                             }
-                            None => assert_eq!(
-                                result,
-                                Err(Refusal::WrongPhase { phase, action: action.name() }),
-                                "{label}"
-                            ),
+                            None => {
+                                assert_eq!(result, Err(Refusal::WrongPhase { phase, action: action.name() }), "{label}")
+                            }
                         },
                     }
                 }
@@ -625,21 +621,20 @@ mod tests {
                         assert!(matches!(result, Err(Refusal::WrongPhase { .. })), "{label}: {result:?}");
                         continue;
                     }
-                    let expected = match action {
-                        Action::DecideGate { passed } => (phase == Racing && state == S::Racing)
-                            .then_some(if passed { S::Racing } else { S::Eliminated }),
-                        _ => APPLICATION_MOVES
-                            .iter()
-                            .find(|(p, s, a, _)| *p == phase && *s == state && *a == action.name())
-                            .map(|(_, _, _, to)| *to),
-                    };
+                    let expected =
+                        match action {
+                            Action::DecideGate { passed } => (phase == Racing && state == S::Racing)
+                                .then_some(if passed { S::Racing } else { S::Eliminated }),
+                            _ => APPLICATION_MOVES
+                                .iter()
+                                .find(|(p, s, a, _)| *p == phase && *s == state && *a == action.name())
+                                .map(|(_, _, _, to)| *to),
+                        };
                     match expected {
                         Some(to) => assert_eq!(result.map(|m| m.application), Ok(Some(to)), "{label}"),
-                        None => assert_eq!(
-                            result,
-                            Err(Refusal::WrongState { state, action: action.name() }),
-                            "{label}"
-                        ),
+                        None => {
+                            assert_eq!(result, Err(Refusal::WrongState { state, action: action.name() }), "{label}")
+                        }
                     }
                 }
             }
@@ -654,10 +649,7 @@ mod tests {
                 assert!(allowed_actions(phase, None, standing).is_empty(), "{phase} {standing:?}");
             }
         }
-        assert_eq!(
-            allowed_actions(Open, None, W::Organiser),
-            ["close_applications", "appoint_reviewer", "close"]
-        );
+        assert_eq!(allowed_actions(Open, None, W::Organiser), ["close_applications", "appoint_reviewer", "close"]);
         assert_eq!(allowed_actions(Racing, Some(S::Racing), W::TeamLead), ["withdraw", "file_report"]);
         assert_eq!(allowed_actions(Reviewing, Some(S::Submitted), W::ConflictedReviewer), Vec::<&str>::new());
     }
@@ -724,9 +716,11 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(member.role, MemberRole::Lead);
-        assert!(serde_json::from_value::<TeamMember>(serde_json::json!({
-            "name": "x", "organisation": "y", "region_code": "110000", "role": "boss"
-        }))
-        .is_err());
+        assert!(
+            serde_json::from_value::<TeamMember>(serde_json::json!({
+                "name": "x", "organisation": "y", "region_code": "110000", "role": "boss"
+            }))
+            .is_err()
+        );
     }
 }

@@ -63,9 +63,7 @@ pub const EVENTS: [EventName; 23] = [
         en: "your claim on an organisation was rejected (with the reason)",
     },
     EventName {
-        name: "challenge.applied",
-        zh: "您发布的榜单收到揭榜申请",
-        en: "a team applied to your challenge",
+        name: "challenge.applied", zh: "您发布的榜单收到揭榜申请", en: "a team applied to your challenge"
     },
     EventName {
         name: "challenge.reviewer_appointed",
@@ -103,9 +101,7 @@ pub const EVENTS: [EventName; 23] = [
         en: "a challenge you took part in was closed without award",
     },
     EventName {
-        name: "challenge.invited",
-        zh: "有榜单邀请您揭榜",
-        en: "a challenge organiser invites you to apply",
+        name: "challenge.invited", zh: "有榜单邀请您揭榜", en: "a challenge organiser invites you to apply"
     },
 ];
 
