@@ -255,6 +255,27 @@ pub fn application_standing(
     }
 }
 
+/// How the principal stands towards an application when scoring it: as an appointed reviewer
+/// (conflicted when their organisation is in the team, even when it leads it), else as
+/// [`application_standing`] says.
+pub fn scoring_standing(
+    principal: Option<&Principal>,
+    listing: &Listing,
+    run: &ChallengeRun,
+    application: &Application,
+) -> Standing {
+    let standing = application_standing(principal, listing, run, application);
+    let Some(principal) = principal else { return standing };
+    if standing == Standing::Organiser {
+        return standing;
+    }
+    match run.reviewers.iter().find(|r| r.user_id == principal.user_id) {
+        Some(reviewer) if conflicted(reviewer, principal.org.as_deref(), application) => Standing::ConflictedReviewer,
+        Some(_) if standing == Standing::Outsider => Standing::Reviewer,
+        _ => standing,
+    }
+}
+
 /// The totals of a run: per application, the per-criterion means, the total and the number of
 /// sheets counted, over the reviewers not in conflict with the team.
 pub fn totals(
@@ -361,8 +382,11 @@ impl App {
         let awarded = loaded.phase == Phase::Awarded;
         let mut applications = Vec::new();
         for application in &loaded.run.applications {
-            let app_standing = application_standing(principal, &loaded.listing, &loaded.run, application);
-            let in_team = matches!(app_standing, Standing::TeamLead | Standing::TeamMember);
+            let team_standing = application_standing(principal, &loaded.listing, &loaded.run, application);
+            let review_standing = scoring_standing(principal, &loaded.listing, &loaded.run, application);
+            let in_team = matches!(team_standing, Standing::TeamLead | Standing::TeamMember);
+            let app_standing =
+                if review_standing == Standing::ConflictedReviewer { review_standing } else { team_standing };
             if !(sees_all || reviews || in_team) {
                 continue;
             }
@@ -390,7 +414,12 @@ impl App {
             } else {
                 Vec::new()
             };
-            let mut actions = allowed_actions(loaded.phase, Some(application.state), app_standing);
+            let mut actions = allowed_actions(loaded.phase, Some(application.state), team_standing);
+            for action in allowed_actions(loaded.phase, Some(application.state), review_standing) {
+                if !actions.contains(&action) {
+                    actions.push(action);
+                }
+            }
             actions.retain(|a| matches!(*a, "withdraw" | "score" | "file_report" | "decide_gate"));
             if actions.contains(&"score")
                 && principal.is_some_and(|p| {
@@ -613,7 +642,7 @@ impl App {
         scores: &BTreeMap<String, f64>,
     ) -> AppResult<ScoreSheet> {
         let (loaded, application) = self.challenge_of_application(actor, id)?;
-        let standing = application_standing(actor.principal(), &loaded.listing, &loaded.run, &application);
+        let standing = scoring_standing(actor.principal(), &loaded.listing, &loaded.run, &application);
         let moved = transition(loaded.phase, Some(application.state), Action::Score, standing).map_err(refused)?;
         let principal = actor.user()?;
         let checked =
