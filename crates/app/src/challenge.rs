@@ -546,6 +546,11 @@ impl App {
             .ok_or_else(|| AppError::NotFound(format!("application {id} does not exist")))
     }
 
+    /// The challenge an application the actor may see belongs to (`NotFound` otherwise).
+    pub fn application_challenge_id(&self, actor: &Actor, id: ApplicationId) -> AppResult<ListingId> {
+        Ok(self.challenge_of_application(actor, id)?.0.listing.id)
+    }
+
     /// The organiser ends the open phase before the deadline (`open` → `reviewing`).
     pub fn close_applications(&self, actor: &Actor, id: ListingId) -> AppResult<ChallengeView> {
         let loaded = self.load_challenge(actor, id)?;

@@ -525,6 +525,39 @@ fn expectations() -> Vec<Route> {
         ("POST", "/api/v1/challenges/{id}/award", vec![caller(organiser_only(200))]),
         ("POST", "/api/v1/challenges/{id}/close", vec![caller(organiser_only(200))]),
         ("POST", "/api/v1/challenges/{id}/invitations", vec![caller(organiser_only(201))]),
+        // The challenge's pages: the page is public; its forms answer 303 on success.
+        ("GET", "/challenges/{id}", vec![caller(ok_for_all)]),
+        (
+            "POST",
+            "/challenges/{id}/apply",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::Admin => 403,
+                _ if owner(who) => 409,
+                Who::BMember => 409,
+                _ => 303,
+            })],
+        ),
+        ("POST", "/challenges/{id}/manage", vec![caller(organiser_only(303))]),
+        (
+            "POST",
+            "/applications/{id}/act",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::RegionOp => 303,
+                _ => 403,
+            })],
+        ),
+        (
+            "POST",
+            "/reports/{id}/decision",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                _ if owner(who) => 303,
+                Who::BMember | Who::Talent => 403,
+                _ => 404,
+            })],
+        ),
     ]
 }
 
@@ -1293,6 +1326,49 @@ impl Matrix {
                     &path.replace("{id}", &challenge),
                     Some(json!({"listing_id": talent.id.to_string()})),
                 )
+            }
+            ("GET", "/challenges/{id}", "") => {
+                let (challenge, ..) = self.fresh_challenge("open");
+                json_request(method, &path.replace("{id}", &challenge), None)
+            }
+            ("POST", "/challenges/{id}/apply", "") => {
+                let (challenge, ..) = self.fresh_challenge("open");
+                let (org, region) = match who {
+                    Who::CMember => (crate::fixture::ORG_C, "110108"),
+                    Who::Talent => (crate::fixture::TALENT_ORG, "120101"),
+                    Who::RegionOp => (crate::fixture::GOV, "110106"),
+                    Who::Tm => (AGENCY, "110106"),
+                    Who::BMember => (ORG_B, "130602"),
+                    _ => (ORG_A, "110106"),
+                };
+                form_request(
+                    method,
+                    &path.replace("{id}", &challenge),
+                    &[
+                        ("team_name", "matrix team"),
+                        ("proposal", "matrix"),
+                        ("member_name_0", "lead"),
+                        ("member_org_0", org),
+                        ("member_region_0", region),
+                        ("member_role_0", "lead"),
+                    ],
+                )
+            }
+            ("POST", "/challenges/{id}/manage", "") => {
+                let (challenge, ..) = self.fresh_challenge("open");
+                form_request(method, &path.replace("{id}", &challenge), &[("action", "close_applications")])
+            }
+            ("POST", "/applications/{id}/act", "") => {
+                let (_, application, ..) = self.fresh_challenge("reviewing");
+                form_request(
+                    method,
+                    &path.replace("{id}", &application.to_string()),
+                    &[("action", "score"), ("score:tech", "80"), ("score:feasibility", "70")],
+                )
+            }
+            ("POST", "/reports/{id}/decision", "") => {
+                let (.., report) = self.fresh_challenge("reported");
+                form_request(method, &path.replace("{id}", &report.to_string()), &[("passed", "true"), ("note", "ok")])
             }
             // Routes without parameters or body.
             (_, _, "") if !path.contains('{') => json_request(method, path, None),

@@ -411,3 +411,125 @@ async fn the_organiser_sees_suggested_solvers_and_invites_them() {
     assert_eq!(item["event"], "challenge.invited");
     assert_eq!(item["link"], format!("/challenges/{id}"));
 }
+
+async fn form(fx: &Fixture, who: Who, uri: &str, pairs: &[(&str, &str)]) -> crate::fixture::Reply {
+    fx.send(crate::fixture::with_bearer(crate::fixture::form_request("POST", uri, pairs), fx.token(who))).await
+}
+
+/// The challenge page through every phase, driven by its own forms: apply, the organiser's
+/// control panel, scoring, reports, gates, the award and the results; in Chinese and English;
+/// and the applications on /account.
+#[tokio::test]
+async fn the_challenge_page_runs_every_phase_through_its_forms() {
+    let fx = Fixture::new();
+    let id = challenge(&fx, "2099-12-31");
+    let page = format!("/challenges/{id}");
+    let anonymous = fx.get(Who::Anonymous, &page).await;
+    assert_eq!(anonymous.status, 200);
+    assert!(anonymous.text.contains("揭榜报名中") && anonymous.text.contains("登录后申请揭榜"), "{}", anonymous.text);
+    assert!(!anonymous.text.contains("control-panel"));
+    let english = fx.get(Who::Anonymous, &format!("{page}?lang=en")).await.text;
+    assert!(english.contains("Open for applications") && english.contains("Log in to apply"));
+    let listing_page = fx.get(Who::Anonymous, &format!("/listings/{id}")).await.text;
+    assert!(listing_page.contains(&format!("/challenges/{id}")), "the listing links to its run");
+
+    let b_page = fx.get(Who::BMember, &page).await.text;
+    assert!(b_page.contains(r#"id="apply-form""#));
+    let applied = form(
+        &fx,
+        Who::BMember,
+        &format!("{page}/apply"),
+        &[
+            ("team_name", "冀津联合攻关队"),
+            ("proposal", "低温电堆方案"),
+            ("member_name_0", "王工"),
+            ("member_org_0", ORG_B),
+            ("member_region_0", "130602"),
+            ("member_role_0", "lead"),
+            ("member_name_1", "刘博士"),
+            ("member_org_1", TALENT_ORG),
+            ("member_region_1", "120101"),
+            ("member_role_1", "member"),
+        ],
+    )
+    .await;
+    assert_eq!(applied.status, 303, "{}", applied.text);
+    assert_eq!(applied.header("location"), Some(format!("{page}?done=apply").as_str()));
+    let refused = form(&fx, Who::CMember, &format!("{page}/apply"), &[("team_name", "京队"), ("proposal", "x")]).await;
+    assert_eq!(refused.status, 400, "no lead named: {}", refused.text);
+    assert!(refused.text.contains("refused"), "an explained refusal page");
+    let b_page = fx.get(Who::BMember, &page).await.text;
+    assert!(b_page.contains("我的团队") && b_page.contains("冀津联合攻关队"));
+    let account = fx.get(Who::Talent, "/account").await.text;
+    assert!(account.contains("我的揭榜申请") && account.contains("冀津联合攻关队"), "a member organisation sees it");
+
+    // The organiser's control panel.
+    let organiser = fx.get(Who::AMember, &page).await.text;
+    assert!(organiser.contains("发榜方控制台") && organiser.contains("推荐揭榜方"), "{organiser}");
+    let manage = format!("{page}/manage");
+    assert_eq!(
+        form(&fx, Who::AMember, &manage, &[("action", "appoint_reviewer"), ("username", "region_op")]).await.status,
+        303
+    );
+    assert_eq!(form(&fx, Who::BMember, &manage, &[("action", "close_applications")]).await.status, 403);
+    assert_eq!(form(&fx, Who::AMember, &manage, &[("action", "close_applications")]).await.status, 303);
+    let reviewer_page = fx.get(Who::RegionOp, &page).await.text;
+    assert!(reviewer_page.contains("评审打分") && reviewer_page.contains("score:技术先进性"), "{reviewer_page}");
+    let view = fx.get(Who::AMember, &format!("/api/v1/challenges/{id}")).await.json();
+    let application = view["applications"][0]["id"].as_i64().unwrap().to_string();
+    let scored = form(
+        &fx,
+        Who::RegionOp,
+        &format!("/applications/{application}/act"),
+        &[("action", "score"), ("score:技术先进性", "88"), ("score:落地可行性", "72")],
+    )
+    .await;
+    assert_eq!(scored.status, 303, "{}", scored.text);
+    assert!(fx.get(Who::RegionOp, &page).await.text.contains("已提交"));
+    let raced = form(&fx, Who::AMember, &manage, &[("action", "race"), ("application_id", &application)]).await;
+    assert_eq!(raced.status, 303, "{}", raced.text);
+    let added = form(
+        &fx,
+        Who::AMember,
+        &manage,
+        &[("action", "add_milestone"), ("title", "样机验证"), ("due_on", "2099-06-30")],
+    )
+    .await;
+    assert_eq!(added.status, 303, "{}", added.text);
+    let board = fx.get(Who::Anonymous, &page).await.text;
+    assert!(board.contains("赛马看板") && board.contains("冀津联合攻关队") && board.contains("样机验证"), "{board}");
+    let milestone = fx.get(Who::AMember, &format!("/api/v1/challenges/{id}")).await.json()["milestones"][0]["id"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let reported = form(
+        &fx,
+        Who::BMember,
+        &format!("/applications/{application}/act"),
+        &[("action", "report"), ("milestone_id", &milestone), ("text", "-30℃ 启动成功"), ("attachment", "")],
+    )
+    .await;
+    assert_eq!(reported.status, 303, "{}", reported.text);
+    let organiser = fx.get(Who::AMember, &page).await.text;
+    assert!(organiser.contains("考核通过"), "the gate form");
+    let view = fx.get(Who::AMember, &format!("/api/v1/challenges/{id}")).await.json();
+    let report = view["applications"][0]["reports"][0]["id"].as_i64().unwrap();
+    let decided =
+        form(&fx, Who::AMember, &format!("/reports/{report}/decision"), &[("passed", "true"), ("note", "达标")]).await;
+    assert_eq!(decided.status, 303, "{}", decided.text);
+    let awarded = form(&fx, Who::AMember, &manage, &[("action", "award"), ("application_id", &application)]).await;
+    assert_eq!(awarded.status, 303, "{}", awarded.text);
+    let results = fx.get(Who::Anonymous, &page).await.text;
+    assert!(
+        results.contains("揭榜结果")
+            && results.contains(r#"class="winner""#)
+            && results.contains("data-total=\"81.60\""),
+        "{results}"
+    );
+    let english = fx.get(Who::Anonymous, &format!("{page}?lang=en")).await.text;
+    assert!(english.contains("Results") && english.contains("winner"));
+    let reviewer_account = fx.get(Who::RegionOp, "/account").await.text;
+    assert!(reviewer_account.contains("评审任务"));
+    let again = form(&fx, Who::AMember, &manage, &[("action", "award"), ("application_id", &application)]).await;
+    assert_eq!(again.status, 409);
+}
