@@ -14,6 +14,7 @@ pub mod collab;
 pub mod data_dir;
 pub mod deal;
 pub mod demo_accounts;
+mod demo_challenges;
 pub mod error;
 pub mod feedback;
 pub mod funnel;

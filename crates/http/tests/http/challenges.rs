@@ -533,3 +533,52 @@ async fn the_challenge_page_runs_every_phase_through_its_forms() {
     let again = form(&fx, Who::AMember, &manage, &[("action", "award"), ("application_id", &application)]).await;
     assert_eq!(again.status, 409);
 }
+
+/// The demo data hold challenges in every phase, with teams from Beijing, Tianjin and Hebei,
+/// scores (a conflicted reviewer's left out), milestones and a winner.
+#[tokio::test]
+async fn the_demo_has_challenges_in_every_phase() {
+    use std::sync::Arc;
+    use xietong_app::types::ListFilter;
+    use xietong_app::{Actor, App, DataDir};
+    let dir = tempfile::tempdir().unwrap();
+    let app = Arc::new(App::open(&DataDir::create(dir.path()).unwrap()).unwrap());
+    app.load_demo(xietong_demo::DEFAULT_SEED).unwrap();
+    let operator = Actor::operator();
+    let filter = ListFilter { kind: Some(xietong_domain::Kind::Challenge), ..ListFilter::default() };
+    let challenges = app.list_listings(&operator, filter, 200, 0).unwrap().items;
+    let phases = app.challenge_phases(&challenges).unwrap();
+    for phase in Phase::ALL {
+        assert!(phases.values().any(|p| *p == phase), "a demo challenge is {phase}: {phases:?}");
+    }
+    let awarded = phases.iter().find(|(_, p)| **p == Phase::Awarded).map(|(id, _)| *id).unwrap();
+    let router = xietong_http::router(xietong_http::AppState::new(app.clone()));
+    let send = |uri: String| {
+        let router = router.clone();
+        async move {
+            use tower::ServiceExt;
+            let response = router.oneshot(crate::fixture::json_request("GET", &uri, None)).await.unwrap();
+            let status = response.status();
+            let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+            (status.as_u16(), String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    let (status, text) = send(format!("/api/v1/challenges/{awarded}/board")).await;
+    assert_eq!(status, 200, "{text}");
+    let board: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(board["winners"].as_array().unwrap().len(), 1);
+    let provinces: std::collections::BTreeSet<String> = board["teams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["regions"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()[..2].to_string()))
+        .collect();
+    assert_eq!(provinces, ["11", "12", "13"].map(String::from).into(), "teams from Beijing, Tianjin and Hebei");
+    let university = board["teams"].as_array().unwrap().iter().find(|t| t["team_name"] == "京津产学研联合体").unwrap();
+    assert_eq!(university["reviewers_counted"], 1, "uni_1 is conflicted for its own team");
+    assert!(board["teams"].as_array().unwrap().iter().any(|t| t["milestones"][0]["passed"] == false));
+    for (id, _) in phases.iter().filter(|(_, p)| **p != Phase::Open) {
+        let (status, text) = send(format!("/challenges/{id}")).await;
+        assert_eq!(status, 200, "{text}");
+    }
+}
