@@ -256,8 +256,8 @@ pub fn application_standing(
 }
 
 /// How the principal stands towards an application when scoring it: as an appointed reviewer
-/// (conflicted when their organisation is in the team, even when it leads it), else as
-/// [`application_standing`] says.
+/// (conflicted when their organisation is in the team, even when it leads it; an organiser's
+/// user the organiser appointed reviews too), else as [`application_standing`] says.
 pub fn scoring_standing(
     principal: Option<&Principal>,
     listing: &Listing,
@@ -266,13 +266,10 @@ pub fn scoring_standing(
 ) -> Standing {
     let standing = application_standing(principal, listing, run, application);
     let Some(principal) = principal else { return standing };
-    if standing == Standing::Organiser {
-        return standing;
-    }
     match run.reviewers.iter().find(|r| r.user_id == principal.user_id) {
         Some(reviewer) if conflicted(reviewer, principal.org.as_deref(), application) => Standing::ConflictedReviewer,
-        Some(_) if standing == Standing::Outsider => Standing::Reviewer,
-        _ => standing,
+        Some(_) => Standing::Reviewer,
+        None => standing,
     }
 }
 

@@ -2018,6 +2018,26 @@ fn postgres() -> (PostgresTestDb, PostgresStore) {
 
 store_suite!(postgres_backend, postgres());
 
+/// `store::copy::TABLES` names every table of the SQLite schema, so `xietong migrate` moves
+/// them all.
+#[test]
+fn the_copy_names_every_table() {
+    let (dir, store) = sqlite();
+    drop(store);
+    let conn = rusqlite::Connection::open(dir.path().join("xietong.db")).unwrap();
+    let mut tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    tables.sort();
+    let mut listed: Vec<String> = xietong_store::copy::TABLES.iter().map(|t| t.to_string()).collect();
+    listed.sort();
+    assert_eq!(listed, tables);
+}
+
 #[test]
 fn test_database_urls_name_the_database() {
     assert_eq!(database_url("postgres://u@h:1/postgres", "xt_1"), "postgres://u@h:1/xt_1");
