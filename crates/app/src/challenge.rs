@@ -162,6 +162,15 @@ pub struct Suggestion {
     pub invitable: bool,
 }
 
+/// A move the domain allowed, to store: the phase after it, what it writes, its audit action
+/// (`challenge.<action>`) and the entry's detail.
+struct Planned<'a> {
+    phase: Phase,
+    write: ChallengeWrite,
+    action: &'a str,
+    detail: serde_json::Value,
+}
+
 /// A challenge listing with its details, as the rules need it.
 struct Loaded {
     listing: Listing,
@@ -273,12 +282,19 @@ pub fn scoring_standing(
     }
 }
 
-/// The totals of a run: per application, the per-criterion means, the total and the number of
-/// sheets counted, over the reviewers not in conflict with the team.
-pub fn totals(
-    details: &ChallengeDetails,
-    run: &ChallengeRun,
-) -> BTreeMap<ApplicationId, (BTreeMap<String, f64>, Option<f64>, usize)> {
+/// An application's scores as they count: over the reviewers not in conflict with the team.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Totals {
+    /// Per criterion, the mean score.
+    pub per_criterion: BTreeMap<String, f64>,
+    /// The mean of the reviewers' weighted means.
+    pub total: Option<f64>,
+    /// Score sheets counted.
+    pub counted: usize,
+}
+
+/// The [`Totals`] of every application of a run.
+pub fn totals(details: &ChallengeDetails, run: &ChallengeRun) -> BTreeMap<ApplicationId, Totals> {
     let mut out = BTreeMap::new();
     for application in &run.applications {
         let counted: Vec<&ScoreSheet> = run
@@ -303,7 +319,7 @@ pub fn totals(
         }
         let means: Vec<f64> = counted.iter().filter_map(|s| weighted_mean(details, &s.scores)).collect();
         let total = (!means.is_empty()).then(|| means.iter().sum::<f64>() / means.len() as f64);
-        out.insert(application.id, (per_criterion, total, counted.len()));
+        out.insert(application.id, Totals { per_criterion, total, counted: counted.len() });
     }
     out
 }
@@ -340,12 +356,10 @@ impl App {
         &self,
         actor: &Actor,
         loaded: &Loaded,
-        phase: Phase,
-        write: ChallengeWrite,
-        action: &str,
+        planned: Planned<'_>,
         notices: &dyn Fn(&ChallengeWritten) -> Vec<Notice>,
-        detail: serde_json::Value,
     ) -> AppResult<ChallengeWritten> {
+        let Planned { phase, write, action, detail } = planned;
         let change =
             ChallengeChange { challenge_id: loaded.listing.id, expected_phase: loaded.run.phase, phase, write };
         let region = loaded.listing.body.region_codes.first().cloned();
@@ -495,9 +509,12 @@ impl App {
         let written = self.store_move(
             actor,
             &loaded,
-            Phase::Open,
-            ChallengeWrite::Apply { application: application.clone(), accept_until },
-            "apply",
+            Planned {
+                phase: Phase::Open,
+                write: ChallengeWrite::Apply { application: application.clone(), accept_until },
+                action: "apply",
+                detail: serde_json::json!({"team_name": application.team_name, "lead_org": application.lead_org}),
+            },
             &|written| {
                 let Some(owner) = &owner else { return Vec::new() };
                 let id = written.created.unwrap_or_default();
@@ -516,7 +533,6 @@ impl App {
                     email,
                 )]
             },
-            serde_json::json!({"team_name": application.team_name, "lead_org": application.lead_org}),
         )?;
         let created = written.created.ok_or_else(|| AppError::Internal(anyhow::anyhow!("no application id")))?;
         written.run.application(created).cloned().ok_or_else(|| AppError::Internal(anyhow::anyhow!("lost application")))
@@ -530,11 +546,13 @@ impl App {
         let written = self.store_move(
             actor,
             &loaded,
-            moved.phase,
-            ChallengeWrite::Withdraw { application_id: id, from: application.state },
-            "withdraw",
+            Planned {
+                phase: moved.phase,
+                write: ChallengeWrite::Withdraw { application_id: id, from: application.state },
+                action: "withdraw",
+                detail: serde_json::json!({"application_id": id}),
+            },
             &|_| Vec::new(),
-            serde_json::json!({"application_id": id}),
         )?;
         written
             .run
@@ -560,9 +578,12 @@ impl App {
         let written = self.store_move(
             actor,
             &loaded,
-            moved.phase,
-            ChallengeWrite::Phase { note: None },
-            "close_applications",
+            Planned {
+                phase: moved.phase,
+                write: ChallengeWrite::Phase { note: None },
+                action: "close_applications",
+                detail: serde_json::json!({}),
+            },
             &|_| {
                 vec![challenge_notice(
                     "challenge.reviewing",
@@ -576,7 +597,6 @@ impl App {
                     email,
                 )]
             },
-            serde_json::json!({}),
         )?;
         self.view_after(actor, loaded, written)
     }
@@ -603,13 +623,7 @@ impl App {
         };
         let email = self.email_notices();
         let title = loaded.listing.body.title.clone();
-        let written = self.store_move(
-            actor,
-            &loaded,
-            moved.phase,
-            ChallengeWrite::AppointReviewer { user_id: user.id, username: user.username.clone(), org: org.clone() },
-            "appoint_reviewer",
-            &|_| {
+        let written = self.store_move(actor, &loaded, Planned { phase: moved.phase, write: ChallengeWrite::AppointReviewer { user_id: user.id, username: user.username.clone(), org: org.clone() }, action: "appoint_reviewer", detail: serde_json::json!({"reviewer": user.username, "org": org}) }, &|_| {
                 vec![challenge_notice(
                     "challenge.reviewer_appointed",
                     &loaded.listing,
@@ -624,9 +638,7 @@ impl App {
                     serde_json::json!({"reviewer": user.username}),
                     email,
                 )]
-            },
-            serde_json::json!({"reviewer": user.username, "org": org}),
-        )?;
+            })?;
         written
             .run
             .reviewers
@@ -652,11 +664,17 @@ impl App {
         let written = self.store_move(
             actor,
             &loaded,
-            moved.phase,
-            ChallengeWrite::Score { application_id: id, reviewer_id: principal.user_id, scores: checked.clone() },
-            "score",
+            Planned {
+                phase: moved.phase,
+                write: ChallengeWrite::Score {
+                    application_id: id,
+                    reviewer_id: principal.user_id,
+                    scores: checked.clone(),
+                },
+                action: "score",
+                detail: serde_json::json!({"application_id": id, "scores": scores}),
+            },
             &|_| Vec::new(),
-            serde_json::json!({"application_id": id, "scores": scores}),
         )?;
         written
             .run
@@ -695,9 +713,12 @@ impl App {
         let written = self.store_move(
             actor,
             &loaded,
-            moved.phase,
-            ChallengeWrite::Race { application_ids: chosen.clone() },
-            "race",
+            Planned {
+                phase: moved.phase,
+                write: ChallengeWrite::Race { application_ids: chosen.clone() },
+                action: "race",
+                detail: serde_json::json!({"application_ids": chosen}),
+            },
             &|_| {
                 vec![
                     challenge_notice(
@@ -727,7 +748,6 @@ impl App {
                     ),
                 ]
             },
-            serde_json::json!({"application_ids": chosen}),
         )?;
         self.view_after(actor, loaded, written)
     }
@@ -741,11 +761,13 @@ impl App {
         let written = self.store_move(
             actor,
             &loaded,
-            moved.phase,
-            ChallengeWrite::AddMilestone { title: title.clone(), due_on },
-            "add_milestone",
+            Planned {
+                phase: moved.phase,
+                write: ChallengeWrite::AddMilestone { title: title.clone(), due_on },
+                action: "add_milestone",
+                detail: serde_json::json!({"title": title, "due_on": due_on.to_string()}),
+            },
             &|_| Vec::new(),
-            serde_json::json!({"title": title, "due_on": due_on.to_string()}),
         )?;
         let created = written.created.unwrap_or_default();
         written
@@ -795,15 +817,18 @@ impl App {
         let written = self.store_move(
             actor,
             &loaded,
-            moved.phase,
-            ChallengeWrite::FileReport {
-                application_id: id,
-                milestone_id,
-                text: text.clone(),
-                attachment,
-                filed_by: principal.user_id,
+            Planned {
+                phase: moved.phase,
+                write: ChallengeWrite::FileReport {
+                    application_id: id,
+                    milestone_id,
+                    text: text.clone(),
+                    attachment,
+                    filed_by: principal.user_id,
+                },
+                action: "file_report",
+                detail: serde_json::json!({"application_id": id, "milestone_id": milestone_id}),
             },
-            "file_report",
             &|_| {
                 vec![challenge_notice(
                     "challenge.report_filed",
@@ -820,7 +845,6 @@ impl App {
                     email,
                 )]
             },
-            serde_json::json!({"application_id": id, "milestone_id": milestone_id}),
         )?;
         let created = written.created.unwrap_or_default();
         written
@@ -867,13 +891,7 @@ impl App {
         let milestone = loaded.run.milestones.iter().find(|m| m.id == report.milestone_id).map(|m| m.title.clone());
         let milestone = milestone.unwrap_or_default();
         let team = team_orgs(&loaded.run, |a| a.id == application.id);
-        let written = self.store_move(
-            actor,
-            &loaded,
-            moved.phase,
-            ChallengeWrite::DecideGate { report_id, passed, note: note.clone(), decided_by: principal.user_id },
-            "decide_gate",
-            &|_| {
+        let written = self.store_move(actor, &loaded, Planned { phase: moved.phase, write: ChallengeWrite::DecideGate { report_id, passed, note: note.clone(), decided_by: principal.user_id }, action: "decide_gate", detail: serde_json::json!({"report_id": report_id, "application_id": application.id, "passed": passed, "note": note}) }, &|_| {
                 let (zh, en) = if passed {
                     (format!("节点「{milestone}」考核通过"), format!("Gate “{milestone}” passed"))
                 } else {
@@ -890,9 +908,7 @@ impl App {
                     serde_json::json!({"report_id": report_id, "passed": passed}),
                     email,
                 )]
-            },
-            serde_json::json!({"report_id": report_id, "application_id": application.id, "passed": passed, "note": note}),
-        )?;
+            })?;
         written
             .run
             .reports
@@ -923,9 +939,12 @@ impl App {
         let written = self.store_move(
             actor,
             &loaded,
-            moved.phase,
-            ChallengeWrite::Award { application_ids: chosen.clone() },
-            "award",
+            Planned {
+                phase: moved.phase,
+                write: ChallengeWrite::Award { application_ids: chosen.clone() },
+                action: "award",
+                detail: serde_json::json!({"application_ids": chosen}),
+            },
             &|_| {
                 vec![challenge_notice(
                     "challenge.awarded",
@@ -939,7 +958,6 @@ impl App {
                     email,
                 )]
             },
-            serde_json::json!({"application_ids": chosen}),
         )?;
         self.view_after(actor, loaded, written)
     }
@@ -957,9 +975,12 @@ impl App {
         let written = self.store_move(
             actor,
             &loaded,
-            moved.phase,
-            ChallengeWrite::Phase { note: Some(reason.clone()) },
-            "close",
+            Planned {
+                phase: moved.phase,
+                write: ChallengeWrite::Phase { note: Some(reason.clone()) },
+                action: "close",
+                detail: serde_json::json!({"reason": reason}),
+            },
             &|_| {
                 vec![challenge_notice(
                     "challenge.closed",
@@ -973,7 +994,6 @@ impl App {
                     email,
                 )]
             },
-            serde_json::json!({"reason": reason}),
         )?;
         self.view_after(actor, loaded, written)
     }
@@ -1005,7 +1025,8 @@ impl App {
             if !listed {
                 continue;
             }
-            let (criterion_scores, total, counted) = totals.get(&application.id).cloned().unwrap_or_default();
+            let Totals { per_criterion: criterion_scores, total, counted } =
+                totals.get(&application.id).cloned().unwrap_or_default();
             let outcomes_visible = organiser || public || own;
             let milestones = if outcomes_visible {
                 loaded

@@ -62,9 +62,7 @@ pub async fn page(
     Path(raw_id): Path<String>,
     Query(params): Query<PageParams>,
 ) -> Response {
-    let Ok(id) = raw_id.parse::<ListingId>() else {
-        return ctx.not_found(&format!("{}{raw_id}", ctx.t("没有这个榜单：", "No such challenge: ")));
-    };
+    let Ok(id) = raw_id.parse::<ListingId>() else { return no_challenge(&ctx, &raw_id) };
     let caller = ctx.caller.clone();
     let loaded = state
         .blocking(move |app| {
@@ -712,8 +710,8 @@ fn outcome<T>(ctx: &PageCtx, result: Result<T, ApiError>, back: &str, done: &str
     }
 }
 
-fn challenge_id(ctx: &PageCtx, raw: &str) -> Result<ListingId, Response> {
-    raw.parse().map_err(|_| ctx.not_found(&format!("{}{raw}", ctx.t("没有这个榜单：", "No such challenge: "))))
+fn no_challenge(ctx: &PageCtx, raw: &str) -> Response {
+    ctx.not_found(&format!("{}{raw}", ctx.t("没有这个榜单：", "No such challenge: ")))
 }
 
 /// `POST /challenges/{id}/apply`
@@ -723,10 +721,7 @@ pub async fn apply(
     Path(raw_id): Path<String>,
     Form(pairs): Form<Pairs>,
 ) -> Response {
-    let id = match challenge_id(&ctx, &raw_id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
+    let Ok(id) = raw_id.parse::<ListingId>() else { return no_challenge(&ctx, &raw_id) };
     let back = format!("/challenges/{id}");
     let mut members = Vec::new();
     for index in 0..MEMBER_ROWS {
@@ -762,10 +757,7 @@ pub async fn manage(
     Path(raw_id): Path<String>,
     Form(pairs): Form<Pairs>,
 ) -> Response {
-    let id = match challenge_id(&ctx, &raw_id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
+    let Ok(id) = raw_id.parse::<ListingId>() else { return no_challenge(&ctx, &raw_id) };
     let back = format!("/challenges/{id}");
     let action = field(&pairs, "action").to_string();
     let chosen = match ids(&pairs, "application_id") {
