@@ -1682,8 +1682,9 @@ fn challenges_run_one_move_at_a_time(store: &(impl Store + Accounts + Challenges
     let winner = winners[0];
     let run = store.challenge_run(id).unwrap();
     assert_eq!(run.phase, Phase::Racing);
-    let racing: Vec<i64> =
+    let mut racing: Vec<i64> =
         run.applications.iter().filter(|a| a.state == ApplicationState::Racing).map(|a| a.id).collect();
+    racing.sort_unstable();
     let mut expected = vec![ids[winner], ids[(winner + 1) % 20]];
     expected.sort_unstable();
     assert_eq!(racing, expected, "exactly the winning race's teams");

@@ -377,16 +377,18 @@ impl Challenges for PostgresStore {
             if db.query_opt("SELECT 1 FROM listings WHERE id = $1", &[&challenge])?.is_none() {
                 return Err(StoreError::NotFound(change.challenge_id));
             }
-            let at = now();
             db.execute(
                 "INSERT INTO challenge_phases (listing_id, phase, version, updated_at) VALUES ($1, 'open', 0, $2) ON CONFLICT DO NOTHING",
-                &[&challenge, &at],
+                &[&challenge, &now()],
             )?;
             // The lock every move on this challenge takes first: concurrent moves wait here.
             let stored: String = db
                 .query_one("SELECT phase FROM challenge_phases WHERE listing_id = $1 FOR UPDATE", &[&challenge])?
                 .try_get(0)?;
             let stored: Phase = stored.parse().map_err(corrupt)?;
+            // Taken under the lock, so moves on one challenge are stamped in the order they
+            // commit (ties of applications go to the earlier submission).
+            let at = now();
             if stored != change.expected_phase {
                 return Err(wrong(format!("the challenge is now {stored}, not {}", change.expected_phase)));
             }
