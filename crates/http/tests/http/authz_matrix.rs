@@ -514,11 +514,11 @@ fn expectations() -> Vec<Route> {
         (
             "POST",
             "/api/v1/reports/{id}/decision",
-            // Only the organiser and the team know of a report.
+            // Only the organiser, the team and the platform admin know of a report.
             vec![caller(|who| match who {
                 Who::Anonymous => 401,
                 _ if owner(who) => 200,
-                Who::BMember | Who::Talent => 403,
+                Who::BMember | Who::Talent | Who::Admin => 403,
                 _ => 404,
             })],
         ),
@@ -554,7 +554,7 @@ fn expectations() -> Vec<Route> {
             vec![caller(|who| match who {
                 Who::Anonymous => 401,
                 _ if owner(who) => 303,
-                Who::BMember | Who::Talent => 403,
+                Who::BMember | Who::Talent | Who::Admin => 403,
                 _ => 404,
             })],
         ),
