@@ -19,6 +19,8 @@ use xietong_domain::{Day, ListingId};
 
 use super::account::{data_table, panel};
 use super::{Lang, PageCtx, esc, fmt_num, labels, see_other};
+use xietong_app::AppError;
+
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -822,25 +824,29 @@ pub async fn act(
     let text = field(&pairs, "text").to_string();
     let attachment = field(&pairs, "attachment").to_string();
     let actor = ctx.caller.actor();
+    // The challenge's page is where the form was and where a refusal leads back to.
     let moved = state
         .blocking(move |app| {
-            match action.as_str() {
-                "score" => drop(app.score_application(&actor, id, &scores)?),
-                "report" => {
-                    let milestone =
-                        milestone.ok_or_else(|| ApiError::bad_param("milestone_id", "choose a milestone"))?;
-                    drop(app.file_report(&actor, id, milestone, &text, Some(attachment.as_str()))?)
-                }
-                "withdraw" => drop(app.withdraw_application(&actor, id)?),
-                other => return Err(ApiError::bad_param("action", format!("unknown action {other:?}"))),
-            }
-            Ok(app.application_challenge_id(&actor, id)?)
+            let challenge = app.application_challenge_id(&actor, id)?;
+            let outcome = match action.as_str() {
+                "score" => app.score_application(&actor, id, &scores).map(drop),
+                "report" => match milestone {
+                    Some(milestone) => {
+                        app.file_report(&actor, id, milestone, &text, Some(attachment.as_str())).map(drop)
+                    }
+                    None => Err(AppError::bad_input("milestone_id", "choose a milestone")),
+                },
+                "withdraw" => app.withdraw_application(&actor, id).map(drop),
+                other => Err(AppError::bad_input("action", format!("unknown action {other:?}"))),
+            };
+            Ok((challenge, outcome.map_err(ApiError::from)))
         })
         .await;
     match moved {
-        Ok(challenge) => see_other(&format!("/challenges/{challenge}?done={}", field(&pairs, "action"))),
-        Err(ApiError::Conflict(detail)) => ctx.refused(StatusCode::CONFLICT, &detail, "/account"),
-        Err(ApiError::BadRequest { detail, .. }) => ctx.refused(StatusCode::BAD_REQUEST, &detail, "/account"),
+        Ok((challenge, result)) => {
+            let back = format!("/challenges/{challenge}");
+            outcome(&ctx, result, &back, field(&pairs, "action"))
+        }
         Err(err) => ctx.error_page(err),
     }
 }
