@@ -297,6 +297,35 @@ async fn applications_end_with_the_deadline_day_in_beijing_and_the_phase_reads_r
         post(&fx, Who::BMember, &format!("/api/v1/challenges/{id}/applications"), team("乙", ORG_B, "130602", &[]))
             .await;
     assert_eq!(late.status, 409, "{}", late.text);
+    // An application made before the deadline (stored directly); the phase is still stored as
+    // `open`, and the first move decided on `reviewing` stores it.
+    let challenge_id: xietong_domain::ListingId = id.parse().unwrap();
+    let store = fx.app.challenge_store();
+    assert_eq!(store.challenge_run(challenge_id).unwrap().phase, Phase::Open);
+    let lead = xietong_domain::challenge::TeamMember {
+        name: "李工".into(),
+        organisation: ORG_B.into(),
+        region_code: "130602".into(),
+        role: xietong_domain::challenge::MemberRole::Lead,
+    };
+    let application = xietong_store::NewApplication {
+        team_name: "按时提交".into(),
+        lead_org: ORG_B.into(),
+        lead_user_id: fx.user(Who::BMember).id,
+        members: vec![lead],
+        proposal: "方案".into(),
+    };
+    let change = ChallengeChange {
+        challenge_id,
+        expected_phase: Phase::Open,
+        phase: Phase::Open,
+        write: ChallengeWrite::Apply { application, accept_until: None },
+    };
+    let application = store.apply_challenge_change(change, &|_| Default::default()).unwrap().created.unwrap();
+    let race = format!("/api/v1/challenges/{id}/race");
+    let raced = post(&fx, Who::AAdmin, &race, json!({"application_ids": [application]})).await;
+    assert_eq!(raced.status, 200, "a race decided on the read phase `reviewing`: {}", raced.text);
+    assert_eq!(store.challenge_run(challenge_id).unwrap().phase, Phase::Racing);
     let today = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+8)).date().to_string();
     let open = challenge(&fx, &today);
     assert_eq!(fx.get(Who::Anonymous, &format!("/api/v1/challenges/{open}")).await.json()["phase"], "open");
