@@ -95,6 +95,16 @@ pub fn ensure(app: &App, listings: &[ListingBody]) -> anyhow::Result<Vec<DemoAcc
         app.store.create(body).context("failed to store a demo showcase listing")?;
     }
     demo_deals(app, &plan)?;
+    let talent_org = format!("{TALENT_NAME}（个人）");
+    crate::demo_challenges::create(
+        app,
+        &crate::demo_challenges::DemoOrgs {
+            organiser: &plan.ent_a,
+            hebei: &plan.ent_b,
+            university: &plan.university,
+            talent: &talent_org,
+        },
+    )?;
     let usernames: Vec<&str> = plan.users().iter().map(|user| user.0).collect();
     app.store.meta_set(META_KEY, &usernames.join(","))?;
     app.sync_index()?;

@@ -8,11 +8,13 @@
 
 pub mod account;
 pub mod auth;
+pub mod challenge;
 pub mod claim;
 pub mod collab;
 pub mod data_dir;
 pub mod deal;
 pub mod demo_accounts;
+mod demo_challenges;
 pub mod error;
 pub mod feedback;
 pub mod funnel;
@@ -33,8 +35,8 @@ use parking_lot::{Mutex, RwLock};
 use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
 use xietong_store::{
-    Accounts, Claims, Deals, Feedback, Idempotency, IdempotencyBegin, NewAudit, Notifications, Store, StoredResponse,
-    WriteOp,
+    Accounts, Challenges, Claims, Deals, Feedback, Idempotency, IdempotencyBegin, NewAudit, Notifications, Store,
+    StoredResponse, WriteOp,
 };
 
 pub use account::AccountService;
@@ -46,6 +48,9 @@ pub use listing::{Actor, Written};
 /// The data types the use cases take and return, so the entry points (HTTP, web pages, command
 /// line) need no direct dependency on the store or the index.
 pub mod types {
+    pub use crate::challenge::{
+        ApplicationInput, ApplicationView, Board, BoardTeam, ChallengeView, MilestoneOutcome, MyApplication, Suggestion,
+    };
     pub use crate::claim::OrgRef;
     pub use crate::collab::{ContactRequest, RequestState};
     pub use crate::deal::Handler;
@@ -57,8 +62,9 @@ pub mod types {
     };
     pub use xietong_store::copy;
     pub use xietong_store::{
-        ApiToken, AuditEntry, Broker, Claim, Deal, DealStep, Delivery, DeliveryState, IdempotencyBegin, InboxItem,
-        InboxPage, KindCount, ListFilter, ListPage, ListSort, Org, Review, Session, SiteLink, StoreError,
+        ApiToken, Application, ApplicationId, AuditEntry, Broker, ChallengeRun, Claim, Deal, DealStep, Delivery,
+        DeliveryState, GateDecision, IdempotencyBegin, InboxItem, InboxPage, KindCount, ListFilter, ListPage, ListSort,
+        Milestone, MilestoneId, Org, Report, ReportId, Review, Reviewer, ScoreSheet, Session, SiteLink, StoreError,
         StoredResponse, User, Webhook, WriteOp,
     };
 }
@@ -85,6 +91,8 @@ pub struct App {
     index: Arc<SearchIndex>,
     /// Deals (same database).
     deals: Arc<dyn Deals>,
+    /// Challenges' runs (same database).
+    challenges: Arc<dyn Challenges>,
     /// Match impressions and stale reminders (same database).
     feedback: Arc<dyn Feedback>,
     /// Impressions counted since the last flush.
@@ -176,6 +184,7 @@ impl App {
         let store: Arc<dyn Store> = database.clone();
         let accounts: Arc<dyn Accounts> = database.clone();
         let deals: Arc<dyn Deals> = database.clone();
+        let challenges: Arc<dyn Challenges> = database.clone();
         let feedback: Arc<dyn Feedback> = database.clone();
         let claims: Arc<dyn Claims> = database.clone();
         let notifications: Arc<dyn Notifications> = database.clone();
@@ -185,6 +194,7 @@ impl App {
             store,
             account: AccountService::new(accounts.clone()),
             deals,
+            challenges,
             feedback,
             impressions: Default::default(),
             stale_after_days: feedback::DEFAULT_STALE_AFTER_DAYS,
@@ -284,6 +294,12 @@ impl App {
     #[cfg(feature = "testing")]
     pub fn deal_store(&self) -> &Arc<dyn Deals> {
         &self.deals
+    }
+
+    /// The challenges store, for integration tests (feature `testing`).
+    #[cfg(feature = "testing")]
+    pub fn challenge_store(&self) -> &Arc<dyn Challenges> {
+        &self.challenges
     }
 
     /// The feedback store (impressions, stale reminders), for integration tests (feature

@@ -4,6 +4,7 @@
 //! This crate does no IO: reference tables are compiled in from `data/`.
 
 mod access;
+pub mod challenge;
 pub mod claim;
 pub mod deal;
 mod ids;

@@ -15,7 +15,7 @@ pub struct EventName {
 pub const ALL_EVENTS: &str = "*";
 
 /// Every event a notice can be about.
-pub const EVENTS: [EventName; 14] = [
+pub const EVENTS: [EventName; 23] = [
     EventName { name: "deal.proposed", zh: "收到对接请求", en: "a deal was proposed on your listing" },
     EventName { name: "deal.accepted", zh: "对接已被接受", en: "the owner accepted your deal" },
     EventName {
@@ -61,6 +61,47 @@ pub const EVENTS: [EventName; 14] = [
         name: "claim.rejected",
         zh: "机构认领未通过（附原因）",
         en: "your claim on an organisation was rejected (with the reason)",
+    },
+    EventName {
+        name: "challenge.applied", zh: "您发布的榜单收到揭榜申请", en: "a team applied to your challenge"
+    },
+    EventName {
+        name: "challenge.reviewer_appointed",
+        zh: "您被聘为榜单评审专家",
+        en: "you were appointed a reviewer of a challenge",
+    },
+    EventName {
+        name: "challenge.reviewing",
+        zh: "榜单报名截止，进入评审",
+        en: "a challenge you applied to closed its applications and is being reviewed",
+    },
+    EventName {
+        name: "challenge.race_started",
+        zh: "赛马名单公布（入围或未入围）",
+        en: "the racing teams were chosen (your team raced or was not selected)",
+    },
+    EventName {
+        name: "challenge.report_filed",
+        zh: "赛马团队提交了节点报告",
+        en: "a racing team filed a milestone report",
+    },
+    EventName {
+        name: "challenge.gate_decided",
+        zh: "节点考核结果（通过或淘汰）",
+        en: "a milestone gate of your team was decided (passed or eliminated)",
+    },
+    EventName {
+        name: "challenge.awarded",
+        zh: "榜单揭晓，结果公示",
+        en: "a challenge you took part in named its winners",
+    },
+    EventName {
+        name: "challenge.closed",
+        zh: "榜单已关闭，未授榜",
+        en: "a challenge you took part in was closed without award",
+    },
+    EventName {
+        name: "challenge.invited", zh: "有榜单邀请您揭榜", en: "a challenge organiser invites you to apply"
     },
 ];
 

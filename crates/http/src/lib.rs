@@ -55,6 +55,7 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
         (name = "collaboration", description = "Contact requests: consent before contact details are shown"),
         (name = "review", description = "Review before publication and the audit trail"),
         (name = "deals", description = "Deals (对接): from a match to a signed and converted collaboration"),
+        (name = "challenges", description = "Challenges that run (揭榜挂帅, 赛马制): applications, reviewers with conflicts of interest, scores, the race through milestone gates, the award and the public board"),
         (name = "notifications", description = "Inbox, webhooks (signed with HMAC-SHA256, retried with back-off) and e-mail for every event that concerns the caller; see POST /api/v1/webhooks for the event names"),
         (name = "ops", description = "Health and metrics"),
     )
@@ -134,6 +135,22 @@ fn api_routes() -> ApiRoutes {
         .add(&[("POST", User), ("GET", User)], routes!(api::deal::propose, api::deal::list))
         .add(&[("POST", User)], routes!(api::deal::event))
         .add(&[("GET", User)], routes!(api::deal::get))
+        .add(&[("GET", Public)], routes!(api::challenge::get))
+        .add(&[("POST", User)], routes!(api::challenge::apply))
+        .add(&[("POST", User)], routes!(api::challenge::withdraw))
+        .add(&[("POST", User)], routes!(api::challenge::close_applications))
+        .add(&[("POST", User)], routes!(api::challenge::appoint_reviewer))
+        .add(&[("POST", User)], routes!(api::challenge::score))
+        .add(&[("POST", User)], routes!(api::challenge::race))
+        .add(&[("POST", User)], routes!(api::challenge::add_milestone))
+        .add(&[("POST", User)], routes!(api::challenge::file_report))
+        .add(&[("POST", User)], routes!(api::challenge::decide))
+        .add(&[("POST", User)], routes!(api::challenge::award))
+        .add(&[("POST", User)], routes!(api::challenge::close))
+        .add(&[("GET", Public)], routes!(api::challenge::board))
+        .add(&[("GET", User)], routes!(api::challenge::suggestions))
+        .add(&[("POST", User)], routes!(api::challenge::invite))
+        .add(&[("GET", User)], routes!(api::challenge::mine))
         .add(&[("POST", User)], routes!(api::claim::create))
         .add(&[("GET", User)], routes!(api::claim::list))
         .add(&[("POST", User)], routes!(api::claim::approve))

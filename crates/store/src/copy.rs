@@ -40,6 +40,13 @@ pub const TABLES: &[&str] = &[
     "inbox",
     "webhooks",
     "outbox",
+    "challenge_phases",
+    "challenge_applications",
+    "challenge_members",
+    "challenge_reviewers",
+    "challenge_scores",
+    "challenge_milestones",
+    "challenge_reports",
 ];
 
 /// What happened to one table.

@@ -7,17 +7,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use time::macros::{datetime, offset};
 use time::{Duration, OffsetDateTime};
+use xietong_domain::challenge::{ApplicationState, MemberRole, Phase, TeamMember};
 use xietong_domain::claim::ClaimState;
 use xietong_domain::deal::{DealEvent, DealState, Side};
 use xietong_domain::{
     Kind, ListingBody, ListingId, OrgId, OrgKind, ReadScope, Role, Scope, Status, UserId, Visibility,
 };
 use xietong_store::{
-    Accounts, AuditEntry, AuditFilter, AuditTrail, Broker, Change, ClaimDecision, ClaimFilter, Claims, Credentials,
-    Deal, DealChange, DealFilter, Deals, DeliveryState, Feedback, Idempotency, IdempotencyBegin, Identity,
-    ImpressionCount, ListFilter, ListingKey, ListingWrite, NewApiToken, NewAudit, NewClaim, NewDeal, NewOrg, NewUser,
-    NewWebhook, Notice, Notifications, OutboxClaim, OutboxOutcome, OutboxTarget, PostgresStore, ReviewDecision,
-    Session, SqliteStore, Store, StoreError, StoredResponse, WriteOp,
+    Accounts, AuditEntry, AuditFilter, AuditTrail, Broker, ChallengeChange, ChallengeWrite, Challenges, Change,
+    ClaimDecision, ClaimFilter, Claims, Credentials, Deal, DealChange, DealFilter, Deals, DeliveryState, Feedback,
+    Idempotency, IdempotencyBegin, Identity, ImpressionCount, ListFilter, ListingKey, ListingWrite, NewApiToken,
+    NewApplication, NewAudit, NewClaim, NewDeal, NewOrg, NewUser, NewWebhook, Notice, Notifications, OutboxClaim,
+    OutboxOutcome, OutboxTarget, PostgresStore, ReviewDecision, Session, SqliteStore, Store, StoreError,
+    StoredResponse, WriteOp,
 };
 
 fn body(json: serde_json::Value) -> ListingBody {
@@ -1498,6 +1500,295 @@ fn feedback_counts_and_reminders(store: &(impl Store + Accounts + Deals + Feedba
     assert_eq!(about.iter().map(|d| d.listing_id).collect::<Vec<_>>(), vec![listing.id]);
 }
 
+fn team(lead_org: &str, user: UserId) -> NewApplication {
+    NewApplication {
+        team_name: format!("{lead_org}攻关队"),
+        lead_org: lead_org.into(),
+        lead_user_id: user,
+        members: vec![
+            TeamMember {
+                name: "张工".into(),
+                organisation: lead_org.into(),
+                region_code: "110108".into(),
+                role: MemberRole::Lead,
+            },
+            TeamMember {
+                name: "李工".into(),
+                organisation: "河北工大".into(),
+                region_code: "130100".into(),
+                role: MemberRole::Member,
+            },
+        ],
+        proposal: "方案".into(),
+    }
+}
+
+fn challenge_move(challenge: ListingId, expected: Phase, phase: Phase, write: ChallengeWrite) -> ChallengeChange {
+    ChallengeChange { challenge_id: challenge, expected_phase: expected, phase, write }
+}
+
+/// Challenges: each move stored with its audit entry under the challenge's lock, checked against
+/// the phase it was decided on and the states it changes; of twenty concurrent races (and
+/// awards) exactly one is stored; scores are fixed once submitted; the deadline is checked by the
+/// store's clock; nothing of a refused move is left behind.
+fn challenges_run_one_move_at_a_time(store: &(impl Store + Accounts + Challenges)) {
+    let user = store.create_user(new_user("solver", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    let reviewer =
+        store.create_user(new_user("judge", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    let listing =
+        store.create(owned("揭榜挂帅：氢能储运", "110106", "主办方", Visibility::Public, Status::Published)).unwrap();
+    let id = listing.id;
+    let fresh = store.challenge_run(id).unwrap();
+    assert_eq!((fresh.phase, fresh.version, fresh.applications.len()), (Phase::Open, 0, 0));
+    let missing = store.apply_challenge_change(
+        challenge_move(ListingId::new(), Phase::Open, Phase::Reviewing, ChallengeWrite::Phase { note: None }),
+        &|_| noted("challenge.missing"),
+    );
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+
+    // Twenty organisations apply at once: all are stored, one application each.
+    let applied = race(20, |i| {
+        store.apply_challenge_change(
+            challenge_move(
+                id,
+                Phase::Open,
+                Phase::Open,
+                ChallengeWrite::Apply { application: team(&format!("团队{i:02}"), user.id), accept_until: None },
+            ),
+            &|w| noted(&format!("challenge.apply.{}", w.created.unwrap())),
+        )
+    });
+    assert!(applied.iter().all(Result::is_ok), "{applied:?}");
+    // One organisation twenty times at once: exactly one application.
+    let twice = race(20, |_| {
+        store.apply_challenge_change(
+            challenge_move(
+                id,
+                Phase::Open,
+                Phase::Open,
+                ChallengeWrite::Apply { application: team("重复机构", user.id), accept_until: None },
+            ),
+            &|_| noted("challenge.apply.again"),
+        )
+    });
+    assert_eq!(twice.iter().filter(|r| r.is_ok()).count(), 1);
+    assert!(twice.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, StoreError::WrongState(_))));
+    let run = store.challenge_run(id).unwrap();
+    assert_eq!(run.applications.len(), 21);
+    assert_eq!(run.version, 21);
+    assert_eq!(run.applications[0].members.len(), 2);
+    assert_eq!(run.applications[0].members[1].region_code, "130100");
+    let past = store.apply_challenge_change(
+        challenge_move(
+            id,
+            Phase::Open,
+            Phase::Open,
+            ChallengeWrite::Apply {
+                application: team("迟到机构", user.id),
+                accept_until: Some(OffsetDateTime::now_utc() - Duration::seconds(1)),
+            },
+        ),
+        &|_| noted("challenge.apply.late"),
+    );
+    assert!(matches!(past, Err(StoreError::WrongState(_))), "the store's clock decides the deadline: {past:?}");
+    let ids: Vec<i64> = run.applications.iter().map(|a| a.id).collect();
+    assert_eq!(store.application_challenge(ids[0]).unwrap(), Some(id));
+    assert_eq!(store.applications_of(&["河北工大".into()], 100).unwrap().len(), 21, "member organisations see theirs");
+    assert_eq!(store.applications_of(&["团队03".into()], 100).unwrap().len(), 1);
+
+    store
+        .apply_challenge_change(
+            challenge_move(
+                id,
+                Phase::Open,
+                Phase::Open,
+                ChallengeWrite::AppointReviewer {
+                    user_id: reviewer.id,
+                    username: "judge".into(),
+                    org: Some("评审院".into()),
+                },
+            ),
+            &|_| noted("challenge.appoint_reviewer"),
+        )
+        .unwrap();
+    assert_eq!(store.reviewed_by(reviewer.id).unwrap(), vec![id]);
+    let closed = store
+        .apply_challenge_change(
+            challenge_move(id, Phase::Open, Phase::Reviewing, ChallengeWrite::Phase { note: None }),
+            &|_| noted("challenge.close_applications"),
+        )
+        .unwrap();
+    assert_eq!(closed.run.phase, Phase::Reviewing);
+    assert_eq!(store.challenge_phases(&[id, ListingId::new()]).unwrap(), vec![(id, Phase::Reviewing)]);
+    let late = store.apply_challenge_change(
+        challenge_move(
+            id,
+            Phase::Open,
+            Phase::Open,
+            ChallengeWrite::Apply { application: team("迟到机构", user.id), accept_until: None },
+        ),
+        &|_| noted("challenge.apply.closed"),
+    );
+    assert!(matches!(late, Err(StoreError::WrongState(_))), "decided on a phase that is gone: {late:?}");
+
+    let score = |application: i64, value: f64| {
+        store.apply_challenge_change(
+            challenge_move(
+                id,
+                Phase::Reviewing,
+                Phase::Reviewing,
+                ChallengeWrite::Score {
+                    application_id: application,
+                    reviewer_id: reviewer.id,
+                    scores: vec![("技术".into(), value), ("落地".into(), value / 2.0)],
+                },
+            ),
+            &|_| noted("challenge.score"),
+        )
+    };
+    let scored = score(ids[0], 90.0).unwrap();
+    assert_eq!(scored.run.scores.len(), 1);
+    assert_eq!(scored.run.scores[0].scores.get("落地"), Some(&45.0));
+    let again = score(ids[0], 10.0);
+    assert!(matches!(again, Err(StoreError::WrongState(_))), "scores are fixed: {again:?}");
+    let stranger = store.apply_challenge_change(
+        challenge_move(
+            id,
+            Phase::Reviewing,
+            Phase::Reviewing,
+            ChallengeWrite::Score {
+                application_id: ids[1], reviewer_id: user.id, scores: vec![("技术".into(), 1.0)]
+            },
+        ),
+        &|_| noted("challenge.score.stranger"),
+    );
+    assert!(matches!(stranger, Err(StoreError::WrongState(_))), "{stranger:?}");
+    assert_eq!(store.challenge_run(id).unwrap().scores[0].scores.get("技术"), Some(&90.0));
+
+    // Twenty concurrent races decided on `reviewing`, each choosing other teams: one is stored.
+    let raced = race(20, |i| {
+        store.apply_challenge_change(
+            challenge_move(
+                id,
+                Phase::Reviewing,
+                Phase::Racing,
+                ChallengeWrite::Race { application_ids: vec![ids[i], ids[(i + 1) % 20]] },
+            ),
+            &|_| noted("challenge.race"),
+        )
+    });
+    let winners: Vec<usize> = (0..20).filter(|i| raced[*i].is_ok()).collect();
+    assert_eq!(winners.len(), 1, "{raced:?}");
+    let winner = winners[0];
+    let run = store.challenge_run(id).unwrap();
+    assert_eq!(run.phase, Phase::Racing);
+    let mut racing: Vec<i64> =
+        run.applications.iter().filter(|a| a.state == ApplicationState::Racing).map(|a| a.id).collect();
+    racing.sort_unstable();
+    let mut expected = vec![ids[winner], ids[(winner + 1) % 20]];
+    expected.sort_unstable();
+    assert_eq!(racing, expected, "exactly the winning race's teams");
+    assert_eq!(run.applications.iter().filter(|a| a.state == ApplicationState::NotSelected).count(), 19);
+
+    let milestone = store
+        .apply_challenge_change(
+            challenge_move(
+                id,
+                Phase::Racing,
+                Phase::Racing,
+                ChallengeWrite::AddMilestone {
+                    title: "样机".into(),
+                    due_on: xietong_domain::Day::parse("2027-06-30").unwrap(),
+                },
+            ),
+            &|_| noted("challenge.add_milestone"),
+        )
+        .unwrap()
+        .created
+        .unwrap();
+    let report = |application: i64| {
+        store.apply_challenge_change(
+            challenge_move(
+                id,
+                Phase::Racing,
+                Phase::Racing,
+                ChallengeWrite::FileReport {
+                    application_id: application,
+                    milestone_id: milestone,
+                    text: "完成样机".into(),
+                    attachment: None,
+                    filed_by: user.id,
+                },
+            ),
+            &|_| noted("challenge.file_report"),
+        )
+    };
+    let first = report(racing[0]).unwrap().created.unwrap();
+    let second = report(racing[1]).unwrap().created.unwrap();
+    assert!(matches!(report(racing[1]), Err(StoreError::WrongState(_))), "one report per milestone");
+    let not_racing = ids.iter().find(|a| !racing.contains(a)).copied().unwrap();
+    assert!(matches!(report(not_racing), Err(StoreError::WrongState(_))), "only racing teams report");
+    assert_eq!(store.report_challenge(first).unwrap(), Some(id));
+    let decide = |report: i64, passed: bool| {
+        store.apply_challenge_change(
+            challenge_move(
+                id,
+                Phase::Racing,
+                Phase::Racing,
+                ChallengeWrite::DecideGate {
+                    report_id: report,
+                    passed,
+                    note: "评审意见".into(),
+                    decided_by: reviewer.id,
+                },
+            ),
+            &|_| noted("challenge.decide_gate"),
+        )
+    };
+    decide(first, true).unwrap();
+    assert!(matches!(decide(first, false), Err(StoreError::WrongState(_))), "a gate is decided once");
+    let eliminated = decide(second, false).unwrap();
+    assert_eq!(eliminated.run.application(racing[1]).unwrap().state, ApplicationState::Eliminated);
+
+    // An award naming an eliminated team is refused whole; twenty concurrent awards: one wins.
+    let refused = store.apply_challenge_change(
+        challenge_move(id, Phase::Racing, Phase::Awarded, ChallengeWrite::Award { application_ids: racing.clone() }),
+        &|_| noted("challenge.award.refused"),
+    );
+    assert!(matches!(refused, Err(StoreError::WrongState(_))), "{refused:?}");
+    assert_eq!(store.challenge_run(id).unwrap().phase, Phase::Racing, "nothing of a refused move stays");
+    let awarded = race(20, |_| {
+        store.apply_challenge_change(
+            challenge_move(
+                id,
+                Phase::Racing,
+                Phase::Awarded,
+                ChallengeWrite::Award { application_ids: vec![racing[0]] },
+            ),
+            &|_| noted("challenge.award"),
+        )
+    });
+    assert_eq!(awarded.iter().filter(|r| r.is_ok()).count(), 1);
+    let run = store.challenge_run(id).unwrap();
+    assert_eq!(run.phase, Phase::Awarded);
+    assert_eq!(run.application(racing[0]).unwrap().state, ApplicationState::Awarded);
+    assert_eq!(run.reports.iter().filter(|r| r.decision.is_some()).count(), 2);
+
+    let actions: Vec<String> = audited(store).into_iter().filter(|a| a.starts_with("challenge.")).collect();
+    let count = |prefix: &str| actions.iter().filter(|a| a.starts_with(prefix)).count();
+    assert_eq!(count("challenge.apply."), 21, "one entry per stored application, none for refused ones");
+    assert_eq!(count("challenge.race"), 1);
+    assert_eq!(count("challenge.award"), 1);
+    assert_eq!(count("challenge.score"), 1);
+    assert_eq!(count("challenge.decide_gate"), 2);
+    assert_eq!(count("challenge.file_report"), 2);
+    assert_eq!(actions.len(), 21 + 1 + 1 + 1 + 1 + 1 + 2 + 2 + 1);
+    // The run goes with its listing.
+    store.delete(id).unwrap();
+    assert_eq!(store.application_challenge(ids[0]).unwrap(), None);
+    assert_eq!(store.challenge_run(id).unwrap().applications.len(), 0);
+}
+
 macro_rules! store_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -1521,6 +1812,11 @@ macro_rules! store_suite {
             fn outbox_claims_race_without_doubles() {
                 let (_guard, store) = $make;
                 super::outbox_claims_race_without_doubles(&store);
+            }
+            #[test]
+            fn challenges_run_one_move_at_a_time() {
+                let (_guard, store) = $make;
+                super::challenges_run_one_move_at_a_time(&store);
             }
             #[test]
             fn deals_move_one_version_at_a_time() {
@@ -1723,6 +2019,26 @@ fn postgres() -> (PostgresTestDb, PostgresStore) {
 
 store_suite!(postgres_backend, postgres());
 
+/// `store::copy::TABLES` names every table of the SQLite schema, so `xietong migrate` moves
+/// them all.
+#[test]
+fn the_copy_names_every_table() {
+    let (dir, store) = sqlite();
+    drop(store);
+    let conn = rusqlite::Connection::open(dir.path().join("xietong.db")).unwrap();
+    let mut tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    tables.sort();
+    let mut listed: Vec<String> = xietong_store::copy::TABLES.iter().map(|t| t.to_string()).collect();
+    listed.sort();
+    assert_eq!(listed, tables);
+}
+
 #[test]
 fn test_database_urls_name_the_database() {
     assert_eq!(database_url("postgres://u@h:1/postgres", "xt_1"), "postgres://u@h:1/xt_1");
@@ -1750,7 +2066,7 @@ fn postgres_data_survives_reconnect() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6], "each migration applied once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7], "each migration applied once");
     drop(reconnected);
     drop(guard);
 }
@@ -1768,7 +2084,7 @@ fn postgres_nodes_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6], "each migration applied once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7], "each migration applied once");
     drop(stores);
     drop(guard);
 }

@@ -116,6 +116,15 @@ pub struct NewWebhookBody {
 /// - `claim.submitted`: someone asks to represent an organisation of your region (operators)
 /// - `claim.approved`: your claim on an organisation was approved (the claimant)
 /// - `claim.rejected`: your claim was rejected, with the reason (the claimant)
+/// - `challenge.applied`: a team applied to your challenge (the organiser)
+/// - `challenge.reviewer_appointed`: you were appointed a reviewer of a challenge
+/// - `challenge.reviewing`: a challenge you applied to closed its applications
+/// - `challenge.race_started`: the racing teams were chosen (racing and not selected teams)
+/// - `challenge.report_filed`: a racing team filed a milestone report (the organiser)
+/// - `challenge.gate_decided`: a milestone gate of your team was decided (passed or eliminated)
+/// - `challenge.awarded`: a challenge you took part in named its winners
+/// - `challenge.closed`: a challenge you took part in was closed without award
+/// - `challenge.invited`: a challenge's organiser invites your organisation to apply
 ///
 /// Deal events go to the other party's organisation (and the deal's brokers' inboxes), never to
 /// the side that acted; when nobody represents the owner, to the operators and technology

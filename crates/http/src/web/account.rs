@@ -203,6 +203,9 @@ struct AccountData {
     deals: Vec<(Deal, Option<String>)>,
     /// The user's claims and, for region operators and the admin, those they decide.
     claims: Vec<Claim>,
+    /// Applications of the user's organisations to challenges, and the challenges they review.
+    applications: Vec<xietong_app::types::MyApplication>,
+    challenge_reviews: Vec<(ListingId, String, xietong_domain::challenge::Phase)>,
 }
 
 fn load_account(app: &xietong_app::App, caller: &Caller) -> ApiResult<AccountData> {
@@ -248,7 +251,9 @@ fn load_account(app: &xietong_app::App, caller: &Caller) -> ApiResult<AccountDat
         })
         .collect();
     let claims = app.claims(&actor, None)?;
-    Ok(AccountData { received, sent, tokens, own_listings, reviews, deals, claims })
+    let applications = app.my_applications(&actor)?;
+    let challenge_reviews = app.my_reviews(&actor)?;
+    Ok(AccountData { received, sent, tokens, own_listings, reviews, deals, claims, applications, challenge_reviews })
 }
 
 /// `GET /account`
@@ -322,6 +327,7 @@ fn render(ctx: &PageCtx, principal: &Principal, data: &AccountData, review_error
     );
 
     html.push_str(&deals(ctx, &data.deals));
+    html.push_str(&super::challenge::account_panel(ctx, &data.applications, &data.challenge_reviews));
     html.push_str(&super::claim::account_panel(ctx, principal, &data.claims));
     html.push_str(&received_requests(ctx, &data.received));
     html.push_str(&sent_requests(ctx, &data.sent));

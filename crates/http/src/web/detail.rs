@@ -120,6 +120,17 @@ pub async fn page(
                 );
                 html.insert_str(0, &notice);
             }
+            if listing.kind() == Kind::Challenge {
+                let link = format!(
+                    r#"<p class="notice info" id="challenge-run-link"><a href="/challenges/{}">{}</a></p>"#,
+                    listing.id,
+                    ctx.t(
+                        "揭榜挂帅进展：申请揭榜、评审、赛马与结果 →",
+                        "This challenge's run: apply, review, race and results →"
+                    ),
+                );
+                html.insert_str(0, &link);
+            }
             if params.proposed.as_deref() == Some("1") {
                 let notice = format!(
                     r#"<p class="notice ok" role="status" id="deal-proposed">{}</p>"#,

@@ -2,7 +2,8 @@
 //! JavaScript and one stylesheet, all embedded in the binary.
 //!
 //! Pages: `/` dashboard, `/search`, `/listings/{id}`, `/listings/new?kind=…`,
-//! `/listings/{id}/edit`, `/transfer`, `/login`, `/account`, `/inbox` and (for operators) `/audit`;
+//! `/listings/{id}/edit`, `/challenges/{id}` (a challenge's run by phase, with the organiser's
+//! control panel), `/transfer`, `/login`, `/account`, `/inbox` and (for operators) `/audit`;
 //! forms post to `/orgs/claims` (claim the organisation a listing names) and
 //! `/account/claims/{id}` (decide or withdraw a claim). Every text that is not already
 //! escaped HTML goes through [`esc`]. Every page knows its caller (resolved by
@@ -11,6 +12,7 @@
 
 mod account;
 mod audit;
+mod challenge;
 mod charts;
 mod claim;
 mod dashboard;
@@ -48,6 +50,11 @@ pub fn routes() -> Recorded {
         .post("/listings/{id}/deal", User, detail::propose_deal)
         .get("/deals/{id}", User, deal::page)
         .post("/deals/{id}/events", User, deal::event)
+        .get("/challenges/{id}", Public, challenge::page)
+        .post("/challenges/{id}/apply", User, challenge::apply)
+        .post("/challenges/{id}/manage", User, challenge::manage)
+        .post("/applications/{id}/act", User, challenge::act)
+        .post("/reports/{id}/decision", User, challenge::decide)
         .get("/transfer", Public, transfer::page)
         .post("/transfer/import", User, transfer::import)
         .get("/login", Public, account::login_page)

@@ -476,7 +476,107 @@ fn expectations() -> Vec<Route> {
         ("GET", "/assets/web/app.css", vec![caller(ok_for_all)]),
         ("GET", "/assets/web/app.js", vec![caller(ok_for_all)]),
         ("GET", "/assets/web/logo.svg", vec![caller(ok_for_all)]),
+        // Challenges (last, so the fresh challenges of OrgA don't crowd its account page). A
+        // fresh public challenge of OrgA: OrgA's side organises; OrgB leads a team with the
+        // talent's organisation as a member; the region operator reviews; OrgC is another
+        // organisation; the platform admin belongs to none.
+        ("GET", "/api/v1/challenges/{id}", vec![caller(ok_for_all)]),
+        ("GET", "/api/v1/challenges/{id}/board", vec![caller(ok_for_all)]),
+        ("GET", "/api/v1/challenges/{id}/suggestions", vec![caller(organiser_only(200))]),
+        ("GET", "/api/v1/me/applications", vec![caller(users_only(200))]),
+        (
+            "POST",
+            "/api/v1/challenges/{id}/applications",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::Admin => 403,
+                // The organiser, and OrgB, which already applied.
+                _ if owner(who) => 409,
+                Who::BMember => 409,
+                _ => 201,
+            })],
+        ),
+        ("POST", "/api/v1/applications/{id}/withdraw", vec![caller(team_lead_only(200))]),
+        ("POST", "/api/v1/challenges/{id}/close-applications", vec![caller(organiser_only(200))]),
+        ("POST", "/api/v1/challenges/{id}/reviewers", vec![caller(organiser_only(201))]),
+        (
+            "POST",
+            "/api/v1/applications/{id}/scores",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::RegionOp => 201,
+                _ => 403,
+            })],
+        ),
+        ("POST", "/api/v1/challenges/{id}/race", vec![caller(organiser_only(200))]),
+        ("POST", "/api/v1/challenges/{id}/milestones", vec![caller(organiser_only(201))]),
+        ("POST", "/api/v1/applications/{id}/reports", vec![caller(team_lead_only(201))]),
+        (
+            "POST",
+            "/api/v1/reports/{id}/decision",
+            // Only the organiser, the team and the platform admin know of a report.
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                _ if owner(who) => 200,
+                Who::BMember | Who::Talent | Who::Admin => 403,
+                _ => 404,
+            })],
+        ),
+        ("POST", "/api/v1/challenges/{id}/award", vec![caller(organiser_only(200))]),
+        ("POST", "/api/v1/challenges/{id}/close", vec![caller(organiser_only(200))]),
+        ("POST", "/api/v1/challenges/{id}/invitations", vec![caller(organiser_only(201))]),
+        // The challenge's pages: the page is public; its forms answer 303 on success.
+        ("GET", "/challenges/{id}", vec![caller(ok_for_all)]),
+        (
+            "POST",
+            "/challenges/{id}/apply",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::Admin => 403,
+                _ if owner(who) => 409,
+                Who::BMember => 409,
+                _ => 303,
+            })],
+        ),
+        ("POST", "/challenges/{id}/manage", vec![caller(organiser_only(303))]),
+        (
+            "POST",
+            "/applications/{id}/act",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::RegionOp => 303,
+                _ => 403,
+            })],
+        ),
+        (
+            "POST",
+            "/reports/{id}/decision",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                _ if owner(who) => 303,
+                Who::BMember | Who::Talent | Who::Admin => 403,
+                _ => 404,
+            })],
+        ),
     ]
+}
+
+/// A move of a challenge's organiser (OrgA's side).
+fn organiser_only(status: u16) -> impl Fn(Who) -> u16 {
+    move |who| match who {
+        Who::Anonymous => 401,
+        _ if owner(who) => status,
+        _ => 403,
+    }
+}
+
+/// A move of the team's lead (OrgB).
+fn team_lead_only(status: u16) -> impl Fn(Who) -> u16 {
+    move |who| match who {
+        Who::Anonymous => 401,
+        Who::BMember => status,
+        _ => 403,
+    }
 }
 
 /// Title of the notices in a_member's inbox (nobody else sees them).
@@ -717,6 +817,96 @@ impl Matrix {
             )
             .expect("deal")
             .id
+    }
+
+    /// A fresh public challenge of OrgA at `stage` (open, reviewing, racing, reported): OrgB's
+    /// application (with the talent's organisation as a member), the region operator as its
+    /// reviewer, and from racing on a milestone (and OrgB's report). Returns the ids of the
+    /// challenge, the application, the milestone and the report (0 when none).
+    fn fresh_challenge(&self, stage: &str) -> (String, i64, i64, i64) {
+        use xietong_domain::challenge::{MemberRole, Phase, TeamMember};
+        use xietong_store::{ChallengeChange, ChallengeWrite, NewApplication};
+        let listing = self.fx.store_listing(json!({
+            "kind": "challenge", "title": self.unique("challenge "), "summary": "cold start",
+            "region_codes": ["110106"], "owner_org": ORG_A, "visibility": "public", "status": "published",
+            "deadline": "2099-12-31", "max_teams": 2,
+            "criteria": [{"name": "tech", "weight": 60}, {"name": "feasibility", "weight": 40}],
+        }));
+        let store = self.fx.app.challenge_store();
+        let step = |expected: Phase, phase: Phase, write: ChallengeWrite| {
+            store
+                .apply_challenge_change(
+                    ChallengeChange { challenge_id: listing.id, expected_phase: expected, phase, write },
+                    &|_| Default::default(),
+                )
+                .expect("challenge move")
+                .created
+                .unwrap_or(0)
+        };
+        let member = |org: &str, region: &str, role| TeamMember {
+            name: "member".into(),
+            organisation: org.into(),
+            region_code: region.into(),
+            role,
+        };
+        let application = step(
+            Phase::Open,
+            Phase::Open,
+            ChallengeWrite::Apply {
+                application: NewApplication {
+                    team_name: "OrgB team".into(),
+                    lead_org: ORG_B.into(),
+                    lead_user_id: self.fx.user(Who::BMember).id,
+                    members: vec![
+                        member(ORG_B, "130602", MemberRole::Lead),
+                        member(crate::fixture::TALENT_ORG, "120101", MemberRole::Member),
+                    ],
+                    proposal: "proposal".into(),
+                },
+                accept_until: None,
+            },
+        );
+        step(
+            Phase::Open,
+            Phase::Open,
+            ChallengeWrite::AppointReviewer {
+                user_id: self.fx.user(Who::RegionOp).id,
+                username: "region_op".into(),
+                org: Some(crate::fixture::GOV.into()),
+            },
+        );
+        let id = listing.id.to_string();
+        if stage == "open" {
+            return (id, application, 0, 0);
+        }
+        step(Phase::Open, Phase::Reviewing, ChallengeWrite::Phase { note: None });
+        if stage == "reviewing" {
+            return (id, application, 0, 0);
+        }
+        step(Phase::Reviewing, Phase::Racing, ChallengeWrite::Race { application_ids: vec![application] });
+        let milestone = step(
+            Phase::Racing,
+            Phase::Racing,
+            ChallengeWrite::AddMilestone {
+                title: "prototype".into(),
+                due_on: xietong_domain::Day::parse("2099-06-30").expect("day"),
+            },
+        );
+        if stage == "racing" {
+            return (id, application, milestone, 0);
+        }
+        let report = step(
+            Phase::Racing,
+            Phase::Racing,
+            ChallengeWrite::FileReport {
+                application_id: application,
+                milestone_id: milestone,
+                text: "report".into(),
+                attachment: None,
+                filed_by: self.fx.user(Who::BMember).id,
+            },
+        );
+        (id, application, milestone, report)
     }
 
     /// A fresh notice in a_member's inbox.
@@ -1043,6 +1233,142 @@ impl Matrix {
                     &format!("/account/claims/{claim}"),
                     &[("decision", decision), ("reason", "matrix")],
                 )
+            }
+            (
+                "GET",
+                "/api/v1/challenges/{id}" | "/api/v1/challenges/{id}/board" | "/api/v1/challenges/{id}/suggestions",
+                "",
+            ) => {
+                let (challenge, ..) = self.fresh_challenge("open");
+                json_request(method, &path.replace("{id}", &challenge), None)
+            }
+            ("POST", "/api/v1/challenges/{id}/applications", "") => {
+                let (challenge, ..) = self.fresh_challenge("open");
+                let (org, region) = match who {
+                    Who::CMember => (crate::fixture::ORG_C, "110108"),
+                    Who::Talent => (crate::fixture::TALENT_ORG, "120101"),
+                    Who::RegionOp => (crate::fixture::GOV, "110106"),
+                    Who::Tm => (AGENCY, "110106"),
+                    Who::BMember => (ORG_B, "130602"),
+                    _ => (ORG_A, "110106"),
+                };
+                json_request(
+                    method,
+                    &path.replace("{id}", &challenge),
+                    Some(json!({"team_name": "matrix team", "proposal": "matrix", "members": [
+                        {"name": "lead", "organisation": org, "region_code": region, "role": "lead"}]})),
+                )
+            }
+            ("POST", "/api/v1/applications/{id}/withdraw", "") => {
+                let (_, application, ..) = self.fresh_challenge("open");
+                json_request(method, &path.replace("{id}", &application.to_string()), None)
+            }
+            ("POST", "/api/v1/challenges/{id}/close-applications", "") => {
+                let (challenge, ..) = self.fresh_challenge("open");
+                json_request(method, &path.replace("{id}", &challenge), None)
+            }
+            ("POST", "/api/v1/challenges/{id}/reviewers", "") => {
+                let (challenge, ..) = self.fresh_challenge("open");
+                json_request(method, &path.replace("{id}", &challenge), Some(json!({"username": "c_member"})))
+            }
+            ("POST", "/api/v1/applications/{id}/scores", "") => {
+                let (_, application, ..) = self.fresh_challenge("reviewing");
+                json_request(
+                    method,
+                    &path.replace("{id}", &application.to_string()),
+                    Some(json!({"scores": {"tech": 80, "feasibility": 70}})),
+                )
+            }
+            ("POST", "/api/v1/challenges/{id}/race", "") => {
+                let (challenge, application, ..) = self.fresh_challenge("reviewing");
+                json_request(method, &path.replace("{id}", &challenge), Some(json!({"application_ids": [application]})))
+            }
+            ("POST", "/api/v1/challenges/{id}/milestones", "") => {
+                let (challenge, ..) = self.fresh_challenge("racing");
+                json_request(
+                    method,
+                    &path.replace("{id}", &challenge),
+                    Some(json!({"title": "matrix gate", "due_on": "2099-09-30"})),
+                )
+            }
+            ("POST", "/api/v1/applications/{id}/reports", "") => {
+                let (_, application, milestone, _) = self.fresh_challenge("racing");
+                json_request(
+                    method,
+                    &path.replace("{id}", &application.to_string()),
+                    Some(json!({"milestone_id": milestone, "text": "matrix report"})),
+                )
+            }
+            ("POST", "/api/v1/reports/{id}/decision", "") => {
+                let (.., report) = self.fresh_challenge("reported");
+                json_request(
+                    method,
+                    &path.replace("{id}", &report.to_string()),
+                    Some(json!({"passed": true, "note": "matrix"})),
+                )
+            }
+            ("POST", "/api/v1/challenges/{id}/award", "") => {
+                let (challenge, application, ..) = self.fresh_challenge("racing");
+                json_request(method, &path.replace("{id}", &challenge), Some(json!({"application_ids": [application]})))
+            }
+            ("POST", "/api/v1/challenges/{id}/close", "") => {
+                let (challenge, ..) = self.fresh_challenge("open");
+                json_request(method, &path.replace("{id}", &challenge), Some(json!({"reason": "matrix"})))
+            }
+            ("POST", "/api/v1/challenges/{id}/invitations", "") => {
+                let (challenge, ..) = self.fresh_challenge("open");
+                let talent = fx.store_listing(json!({
+                    "kind": "talent", "title": self.unique("invited talent "), "summary": "cold start expert",
+                    "region_codes": ["110108"], "owner_org": crate::fixture::ORG_C, "visibility": "public", "status": "published",
+                }));
+                json_request(
+                    method,
+                    &path.replace("{id}", &challenge),
+                    Some(json!({"listing_id": talent.id.to_string()})),
+                )
+            }
+            ("GET", "/challenges/{id}", "") => {
+                let (challenge, ..) = self.fresh_challenge("open");
+                json_request(method, &path.replace("{id}", &challenge), None)
+            }
+            ("POST", "/challenges/{id}/apply", "") => {
+                let (challenge, ..) = self.fresh_challenge("open");
+                let (org, region) = match who {
+                    Who::CMember => (crate::fixture::ORG_C, "110108"),
+                    Who::Talent => (crate::fixture::TALENT_ORG, "120101"),
+                    Who::RegionOp => (crate::fixture::GOV, "110106"),
+                    Who::Tm => (AGENCY, "110106"),
+                    Who::BMember => (ORG_B, "130602"),
+                    _ => (ORG_A, "110106"),
+                };
+                form_request(
+                    method,
+                    &path.replace("{id}", &challenge),
+                    &[
+                        ("team_name", "matrix team"),
+                        ("proposal", "matrix"),
+                        ("member_name_0", "lead"),
+                        ("member_org_0", org),
+                        ("member_region_0", region),
+                        ("member_role_0", "lead"),
+                    ],
+                )
+            }
+            ("POST", "/challenges/{id}/manage", "") => {
+                let (challenge, ..) = self.fresh_challenge("open");
+                form_request(method, &path.replace("{id}", &challenge), &[("action", "close_applications")])
+            }
+            ("POST", "/applications/{id}/act", "") => {
+                let (_, application, ..) = self.fresh_challenge("reviewing");
+                form_request(
+                    method,
+                    &path.replace("{id}", &application.to_string()),
+                    &[("action", "score"), ("score:tech", "80"), ("score:feasibility", "70")],
+                )
+            }
+            ("POST", "/reports/{id}/decision", "") => {
+                let (.., report) = self.fresh_challenge("reported");
+                form_request(method, &path.replace("{id}", &report.to_string()), &[("passed", "true"), ("note", "ok")])
             }
             // Routes without parameters or body.
             (_, _, "") if !path.contains('{') => json_request(method, path, None),

@@ -50,6 +50,9 @@ async fn run_scenarios(client: &Client, server: &DemoServer) {
     phone_width_has_no_horizontal_scroll(client, &base).await;
     eprintln!("browser: phone width ok ({} ms)", step.elapsed().as_millis());
     let step = Instant::now();
+    challenge_pages_show_results_and_the_control_panel(client, server).await;
+    eprintln!("browser: challenges ok ({} ms)", step.elapsed().as_millis());
+    let step = Instant::now();
     logging_out_ends_the_session(client, &base).await;
     eprintln!("browser: logout ok ({} ms)", step.elapsed().as_millis());
 }
@@ -196,6 +199,52 @@ async fn publishing_asks_for_a_login_first(client: &Client, base: &str) {
     let user = text_of(client, "#user-name").await;
     assert!(user.contains("企业A成员"), "the header names the user, got {user:?}");
     crate::support::screenshot(client, "login-form").await;
+}
+
+/// The demo's awarded challenge shows its results with the winner (also at phone width); the
+/// open one shows `ent_a` (logged in, the organiser) the control panel, whose reviewer form
+/// appoints `uni_1`.
+async fn challenge_pages_show_results_and_the_control_panel(client: &Client, server: &DemoServer) {
+    use xietong_domain::challenge::Phase;
+    let base = &server.base_url;
+    let ent_a = server.app.accounts().user_by_name("ent_a").expect("users").expect("ent_a");
+    let organiser = server.app.accounts().org(ent_a.org_id.expect("an organisation")).expect("orgs").expect("its org");
+    let filter = xietong_app::types::ListFilter {
+        kind: Some(xietong_domain::Kind::Challenge),
+        owner_org: Some(organiser.name),
+        ..Default::default()
+    };
+    let operator = xietong_app::Actor::operator();
+    let demo = server.app.list_listings(&operator, filter, 200, 0).expect("challenges").items;
+    let phases = server.app.challenge_phases(&demo).expect("phases");
+    let of = |phase: Phase| phases.iter().find(|(_, p)| **p == phase).map(|(id, _)| *id).expect("a demo challenge");
+    client.set_window_size(1280, 1800).await.unwrap();
+    client.goto(&format!("{base}/challenges/{}", of(Phase::Awarded))).await.unwrap();
+    wait_for(client, "#board").await;
+    assert_eq!(attr_of(client, "#challenge-phase", "data-phase").await.as_deref(), Some("awarded"));
+    assert_eq!(count(client, "#board tr.winner").await, 1, "one winner");
+    let totals = count(client, "#board td.total").await;
+    assert!(totals >= 3, "totals of every team, got {totals}");
+    crate::support::screenshot(client, "challenge-results").await;
+    client.set_window_size(375, 800).await.unwrap();
+    let overflow = client
+        .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap_or(0);
+    assert!(overflow <= 1, "the results scroll sideways by {overflow}px at 375px");
+    client.set_window_size(1280, 2400).await.unwrap();
+    client.goto(&format!("{base}/challenges/{}", of(Phase::Open))).await.unwrap();
+    wait_for(client, "#control-panel").await;
+    assert_eq!(attr_of(client, "#challenge-standing", "data-standing").await.as_deref(), Some("organiser"));
+    let form = client.find(Locator::Css(r#"form[data-action="appoint_reviewer"]"#)).await.unwrap();
+    form.find(Locator::Css(r#"input[name="username"]"#)).await.unwrap().send_keys("uni_1").await.unwrap();
+    form.find(Locator::Css("button")).await.unwrap().click().await.unwrap();
+    wait_for(client, "#challenge-done").await;
+    let reviewers = text_of(client, "#reviewers").await;
+    assert!(reviewers.contains("uni_1"), "the new reviewer is listed, got {reviewers:?}");
+    crate::support::screenshot(client, "challenge-control-panel").await;
 }
 
 async fn logging_out_ends_the_session(client: &Client, base: &str) {

@@ -9,6 +9,7 @@ mod support;
 mod api;
 mod authz_matrix;
 mod browser;
+mod challenges;
 mod claims;
 mod claims_web;
 mod deals;
