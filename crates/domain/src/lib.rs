@@ -4,6 +4,7 @@
 //! This crate does no IO: reference tables are compiled in from `data/`.
 
 mod access;
+pub mod booking;
 pub mod claim;
 pub mod deal;
 mod ids;
@@ -12,6 +13,7 @@ pub mod notify;
 mod reference;
 mod uscc;
 mod validate;
+pub mod voucher;
 
 pub use access::{OrgKind, Principal, ReadScope, Role, Scope, Viewer};
 pub use ids::{OrgId, UserId};
