@@ -115,6 +115,21 @@ pub fn fmt_beijing(at: i64) -> String {
     to_datetime(at).to_offset(beijing()).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
+/// Serialises an instant in milliseconds as RFC 3339 in Beijing time (`serialize_with`).
+pub fn serialize_ms<S: serde::Serializer>(at: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&fmt_beijing(*at))
+}
+
+/// Serialises fen as 元 with two decimals' precision (`serialize_with`).
+pub fn serialize_yuan<S: serde::Serializer>(fen: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(*fen as f64 / FEN_PER_YUAN as f64)
+}
+
+/// Serialises fen as 万元 (`serialize_with`).
+pub fn serialize_wan<S: serde::Serializer>(fen: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(*fen as f64 / FEN_PER_WAN as f64)
+}
+
 /// A day of the week, as opening hours name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -40,6 +40,12 @@ pub const TABLES: &[&str] = &[
     "inbox",
     "webhooks",
     "outbox",
+    "facility_calendars",
+    "vouchers",
+    "bookings",
+    "booking_events",
+    "facility_clearances",
+    "voucher_ledger",
 ];
 
 /// What happened to one table.

@@ -9,6 +9,7 @@
 //! [`PostgresStore`] (a server several nodes share). [`open_url`] picks one by URL.
 
 mod accounts;
+mod bookings;
 mod claims;
 pub mod copy;
 mod deals;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use xietong_domain::{Kind, Listing, ListingBody, ListingId, ReadScope, Status};
 
 pub use accounts::*;
+pub use bookings::*;
 pub use claims::*;
 pub use deals::*;
 pub use feedback::{Feedback, ImpressionCount};
@@ -33,12 +35,12 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Everything a database holds (listings, accounts, idempotency keys, deals, feedback, claims,
-/// notifications), as one backend implements it on one database, so writes, their audit entries
+/// notifications, bookings and vouchers), as one backend implements it on one database, so writes, their audit entries
 /// and their notices share transactions. `Arc<dyn Database>` coerces to `Arc<dyn Store>`,
 /// `Arc<dyn Accounts>` and the others.
-pub trait Database: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications {}
+pub trait Database: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Bookings {}
 
-impl<T: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications> Database for T {}
+impl<T: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Bookings> Database for T {}
 
 /// Opens the database a URL names: `postgres://…` or `postgresql://…` connects to PostgreSQL
 /// ([`PostgresStore::connect`]); `sqlite://PATH`, `sqlite:PATH` or a plain path opens (creating)

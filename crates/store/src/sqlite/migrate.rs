@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "notifications", include_str!("../../migrations/sqlite/0007_notifications.sql")),
     (8, "feedback", include_str!("../../migrations/sqlite/0008_feedback.sql")),
     (9, "orgs_claims", include_str!("../../migrations/sqlite/0009_orgs_claims.sql")),
+    (11, "bookings", include_str!("../../migrations/sqlite/0011_bookings.sql")),
 ];
 
 /// Applies every migration newer than the database's version, each in its own transaction.
