@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod booking;
 pub mod claim;
 pub mod collab;
 pub mod data_dir;
@@ -32,8 +33,8 @@ use parking_lot::{Mutex, RwLock};
 use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
 use xietong_store::{
-    Accounts, Claims, Deals, Feedback, Idempotency, IdempotencyBegin, NewAudit, Notifications, Store, StoredResponse,
-    WriteOp,
+    Accounts, Bookings, Claims, Deals, Feedback, Idempotency, IdempotencyBegin, NewAudit, Notifications, Store,
+    StoredResponse, WriteOp,
 };
 
 pub use account::AccountService;
@@ -45,6 +46,9 @@ pub use listing::{Actor, Written};
 /// The data types the use cases take and return, so the entry points (HTTP, web pages, command
 /// line) need no direct dependency on the store or the index.
 pub mod types {
+    pub use crate::booking::{
+        Availability, BookingRequest, FreeWindow, Slot, Utilisation, UtilisationBy, VoucherInput,
+    };
     pub use crate::claim::OrgRef;
     pub use crate::collab::{ContactRequest, RequestState};
     pub use crate::deal::Handler;
@@ -56,9 +60,9 @@ pub mod types {
     };
     pub use xietong_store::copy;
     pub use xietong_store::{
-        ApiToken, AuditEntry, Broker, Claim, Deal, DealStep, Delivery, DeliveryState, IdempotencyBegin, InboxItem,
-        InboxPage, KindCount, ListFilter, ListPage, ListSort, Org, Review, Session, SiteLink, StoreError,
-        StoredResponse, User, Webhook, WriteOp,
+        ApiToken, AuditEntry, Booking, BookingStep, Broker, Claim, Clearance, Deal, DealStep, Delivery, DeliveryState,
+        FacilityCalendar, IdempotencyBegin, InboxItem, InboxPage, KindCount, LedgerEntry, ListFilter, ListPage,
+        ListSort, Org, Review, Session, SiteLink, StoreError, StoredResponse, User, Voucher, Webhook, WriteOp,
     };
 }
 
@@ -84,6 +88,8 @@ pub struct App {
     index: Arc<SearchIndex>,
     /// Deals (same database).
     deals: Arc<dyn Deals>,
+    /// Facility calendars, bookings, clearances and vouchers (same database).
+    bookings: Arc<dyn Bookings>,
     /// Match impressions and stale reminders (same database).
     feedback: Arc<dyn Feedback>,
     /// Impressions counted since the last flush.
@@ -161,6 +167,7 @@ impl App {
         let store: Arc<dyn Store> = database.clone();
         let accounts: Arc<dyn Accounts> = database.clone();
         let deals: Arc<dyn Deals> = database.clone();
+        let bookings: Arc<dyn Bookings> = database.clone();
         let feedback: Arc<dyn Feedback> = database.clone();
         let claims: Arc<dyn Claims> = database.clone();
         let notifications: Arc<dyn Notifications> = database.clone();
@@ -170,6 +177,7 @@ impl App {
             store,
             account: AccountService::new(accounts.clone()),
             deals,
+            bookings,
             feedback,
             impressions: Default::default(),
             stale_after_days: feedback::DEFAULT_STALE_AFTER_DAYS,
