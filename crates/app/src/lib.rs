@@ -265,6 +265,13 @@ impl App {
         &self.accounts
     }
 
+    /// The bookings store (calendars, bookings, vouchers), for integration tests (feature
+    /// `testing`).
+    #[cfg(feature = "testing")]
+    pub fn booking_store(&self) -> &Arc<dyn Bookings> {
+        &self.bookings
+    }
+
     /// The deals store, for integration tests (feature `testing`).
     #[cfg(feature = "testing")]
     pub fn deal_store(&self) -> &Arc<dyn Deals> {
