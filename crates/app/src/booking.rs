@@ -630,14 +630,14 @@ impl App {
         Ok((voucher, self.bookings.voucher_ledger(id)?))
     }
 
-    /// Approved bookings of a facility from 30 days ago to a year ahead, for its iCalendar feed.
+    /// Approved bookings of a facility from 30 days ago on (at most 2000), for its iCalendar feed.
     pub fn facility_feed(&self, actor: &Actor, id: ListingId) -> AppResult<FacilityFeed> {
         let facility = self.readable_facility(actor, id)?;
         let now = now_ms();
         let filter = BookingFilter {
             facilities: Some(vec![id]),
             states: Some(vec![BookingState::Approved]),
-            window: Some((now - 30 * booking::DAY_MS, now + 366 * booking::DAY_MS)),
+            window: Some((now - 30 * booking::DAY_MS, i64::MAX / 2)),
             ..BookingFilter::default()
         };
         let bookings = self.bookings.bookings(&filter, BOOKINGS_LISTED)?;

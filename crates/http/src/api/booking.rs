@@ -417,7 +417,7 @@ pub async fn voucher_ledger(
     Ok(Json(LedgerView { voucher, entries }))
 }
 
-/// The facility's approved bookings as iCalendar (RFC 5545), from 30 days ago to a year ahead;
+/// The facility's approved bookings as iCalendar (RFC 5545), from 30 days ago on;
 /// who booked only for the facility's operators.
 #[utoipa::path(get, path = "/api/v1/facilities/{id}/calendar.ics", tag = "bookings",
     params(("id" = String, Path, description = "Facility listing id")),

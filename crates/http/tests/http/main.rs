@@ -8,6 +8,7 @@ mod support;
 
 mod api;
 mod authz_matrix;
+mod bookings;
 mod browser;
 mod claims;
 mod claims_web;
