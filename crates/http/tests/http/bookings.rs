@@ -408,7 +408,8 @@ async fn the_ics_feed_parses_and_utilisation_equals_a_direct_count() {
         .find(|r| r["key"] == id.as_str())
         .cloned()
         .expect("the facility's row");
-    let booked = 2 * 1 + 1 * 2 + 3 * 3;
+    // (hours × units): 2 × 1, 1 × 2, 3 × 3.
+    let booked = 2 + 2 + 9;
     assert_eq!(row["open_units"].as_u64(), Some(9 * 3));
     assert_eq!(row["booked_units"].as_u64(), Some(booked));
     assert_eq!(row["used_units"].as_u64(), Some(9));
