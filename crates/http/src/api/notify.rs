@@ -116,6 +116,9 @@ pub struct NewWebhookBody {
 /// - `claim.submitted`: someone asks to represent an organisation of your region (operators)
 /// - `claim.approved`: your claim on an organisation was approved (the claimant)
 /// - `claim.rejected`: your claim was rejected, with the reason (the claimant)
+/// - `booking.requested`: a booking or waitlist entry was requested at your facility (its owner)
+/// - `booking.updated`: your booking was approved, declined, cancelled, rescheduled, promoted from
+///   the waitlist, completed or marked no-show (the booker)
 ///
 /// Deal events go to the other party's organisation (and the deal's brokers' inboxes), never to
 /// the side that acted; when nobody represents the owner, to the operators and technology
