@@ -473,10 +473,16 @@ impl App {
     /// The operator's approval queue: requested and waitlisted bookings of the facilities the
     /// actor operates, by start.
     pub fn approval_queue(&self, actor: &Actor) -> AppResult<Vec<(Booking, Listing)>> {
+        self.operated_bookings(actor, &[BookingState::Requested, BookingState::Waitlisted])
+    }
+
+    /// Bookings in `states` of the facilities the actor operates, with their facility, by start
+    /// (the queue page also lists approved ones, to complete or mark as no-shows).
+    pub fn operated_bookings(&self, actor: &Actor, states: &[BookingState]) -> AppResult<Vec<(Booking, Listing)>> {
         let facilities = self.operated_facilities(actor)?;
         let filter = BookingFilter {
             facilities: Some(facilities.iter().map(|f| f.id).collect()),
-            states: Some(vec![BookingState::Requested, BookingState::Waitlisted]),
+            states: Some(states.to_vec()),
             ..BookingFilter::default()
         };
         let by_id: BTreeMap<ListingId, Listing> = facilities.into_iter().map(|f| (f.id, f)).collect();

@@ -203,6 +203,8 @@ struct AccountData {
     deals: Vec<(Deal, Option<String>)>,
     /// The user's claims and, for region operators and the admin, those they decide.
     claims: Vec<Claim>,
+    /// The user's bookings and the vouchers they see.
+    bookings: super::booking::AccountBookings,
 }
 
 fn load_account(app: &xietong_app::App, caller: &Caller) -> ApiResult<AccountData> {
@@ -248,7 +250,8 @@ fn load_account(app: &xietong_app::App, caller: &Caller) -> ApiResult<AccountDat
         })
         .collect();
     let claims = app.claims(&actor, None)?;
-    Ok(AccountData { received, sent, tokens, own_listings, reviews, deals, claims })
+    let bookings = super::booking::load_account(app, caller)?;
+    Ok(AccountData { received, sent, tokens, own_listings, reviews, deals, claims, bookings })
 }
 
 /// `GET /account`
@@ -322,6 +325,7 @@ fn render(ctx: &PageCtx, principal: &Principal, data: &AccountData, review_error
     );
 
     html.push_str(&deals(ctx, &data.deals));
+    html.push_str(&super::booking::account_panels(ctx, principal, &data.bookings));
     html.push_str(&super::claim::account_panel(ctx, principal, &data.claims));
     html.push_str(&received_requests(ctx, &data.received));
     html.push_str(&sent_requests(ctx, &data.sent));
