@@ -9,6 +9,7 @@ mod support;
 mod api;
 mod authz_matrix;
 mod bookings;
+mod bookings_web;
 mod browser;
 mod claims;
 mod claims_web;
