@@ -469,6 +469,31 @@ fn expectations() -> Vec<Route> {
                 other => other,
             })],
         ),
+        // Bookings on the pages, as through the API: anyone logged in books OrgA's facility;
+        // its operators set the calendar and grant clearances; the queue page is everyone's
+        // own (empty for those who operate nothing); approving is the operators'; vouchers are
+        // issued by region operators and the admin and read by their holders and issuers.
+        ("POST", "/listings/{id}/bookings", vec![caller(users_only(303))]),
+        ("POST", "/listings/{id}/calendar", vec![caller(facility_operators_only(303))]),
+        ("POST", "/listings/{id}/clearances", vec![caller(facility_operators_only(303))]),
+        ("GET", "/bookings/queue", vec![caller(|who| if who == Who::Anonymous { 303 } else { 200 })]),
+        (
+            "POST",
+            "/bookings/{id}/events",
+            vec![caller(|who| match approve_booking(who) {
+                200 => 303,
+                other => other,
+            })],
+        ),
+        (
+            "POST",
+            "/vouchers",
+            vec![caller(|who| match operators_only(who) {
+                200 => 303,
+                other => other,
+            })],
+        ),
+        ("GET", "/vouchers/{id}", vec![caller(|who| if who == Who::Anonymous { 303 } else { read_voucher(who) })]),
         ("GET", "/transfer", vec![caller(ok_for_all)]),
         ("POST", "/transfer/import", vec![caller(users_only(200))]),
         ("GET", "/login", vec![caller(ok_for_all)]),
@@ -1208,6 +1233,51 @@ impl Matrix {
                 path,
                 &[("org", crate::fixture::ORG_C), ("uscc", "91110108551385082Q"), ("note", "matrix")],
             ),
+            ("POST", "/listings/{id}/bookings", "") => {
+                let hours = i64::from(self.counter.get()) + 1;
+                self.counter.set(self.counter.get() + 1);
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let start = (now / 3600 + 24 * 500 + hours) * 3600;
+                let at = |secs: i64| {
+                    time::OffsetDateTime::from_unix_timestamp(secs)
+                        .expect("time")
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .expect("format")
+                };
+                let (start, end) = (at(start), at(start + 3600));
+                form_request(
+                    method,
+                    &path.replace("{id}", &self.facility),
+                    &[("start", start.as_str()), ("end", end.as_str()), ("quantity", "1"), ("purpose", "matrix")],
+                )
+            }
+            ("POST", "/listings/{id}/calendar", "") => form_request(
+                method,
+                &path.replace("{id}", &self.facility),
+                &[("unit", "hour"), ("capacity", "10000"), ("price_per_unit", "100")],
+            ),
+            ("POST", "/listings/{id}/clearances", "") => form_request(
+                method,
+                &path.replace("{id}", &self.facility),
+                &[("username", "b_member"), ("valid_until", "2099-01-01")],
+            ),
+            ("POST", "/bookings/{id}/events", "") => form_request(
+                method,
+                &format!("/bookings/{}/events", self.fresh_booking()),
+                &[("type", "approve"), ("back", "/bookings/queue")],
+            ),
+            ("POST", "/vouchers", "") => form_request(
+                method,
+                path,
+                &[
+                    ("organisation", ORG_A),
+                    ("amount", "5"),
+                    ("issuing_region", "110106"),
+                    ("accepted_regions", "110000"),
+                    ("valid_until", "2099-12-31"),
+                ],
+            ),
+            ("GET", "/vouchers/{id}", "") => json_request(method, &format!("/vouchers/{}", self.fresh_voucher()), None),
             ("POST", "/account/claims/{id}", decision) => {
                 let claim = self.fresh_claim();
                 form_request(
