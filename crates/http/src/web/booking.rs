@@ -337,7 +337,7 @@ fn request_form(ctx: &PageCtx, facility: &Listing, calendar: &Calendar, section:
         ctx.t("创新券按余额抵扣费用：提交时预留，完成后核销，取消或被拒绝时退回。", "A voucher covers the charge up to its balance: reserved now, spent on completion, released on cancellation or decline.")
     };
     format!(
-        r#"{heading}<form method="post" action="/listings/{id}/bookings" class="booking-form" id="booking-form">{csrf}
+        r#"{heading}<form method="post" action="/listings/{id}/bookings" class="booking-form" id="booking-form">{csrf}<input type="hidden" name="week" value="{week}">
 <div class="field"><label for="booking-start">{start_label}</label><input type="{input_type}" id="booking-start" name="start" required></div>
 <div class="field"><label for="booking-end">{end_label}</label><input type="{input_type}" id="booking-end" name="end" required></div>
 <div class="field"><label for="booking-quantity">{l_qty}</label><input type="number" id="booking-quantity" name="quantity" min="1" max="{cap}" value="1" required></div>
@@ -347,6 +347,7 @@ fn request_form(ctx: &PageCtx, facility: &Listing, calendar: &Calendar, section:
 <p><button type="submit" id="booking-submit">{submit}</button></p></form>"#,
         id = facility.id,
         csrf = ctx.csrf_input(),
+        week = section.week,
         l_qty = ctx.t("数量", "Quantity"),
         cap = calendar.capacity,
         l_purpose = ctx.t("用途", "Purpose"),
@@ -501,6 +502,9 @@ pub struct BookingForm {
     pub voucher_id: String,
     #[serde(default)]
     pub waitlist: String,
+    /// The week the page showed (`YYYY-MM-DD`), shown again afterwards.
+    #[serde(default)]
+    pub week: String,
 }
 
 impl BookingForm {
@@ -563,11 +567,15 @@ pub async fn request_booking(
         Ok(request) => request,
         Err(detail) => return ctx.refused(StatusCode::BAD_REQUEST, &detail, &back),
     };
+    let week = match xietong_domain::Day::parse(form.week.trim()) {
+        Ok(day) => format!("&week={}", day.0),
+        Err(_) => String::new(),
+    };
     let actor = ctx.caller.actor();
     match state.blocking(move |app| Ok(app.request_booking(&actor, id, request)?)).await {
         Ok(booking) => {
             tracing::info!(listing.id = %id, booking.id = booking.id, "booking requested from the facility page");
-            see_other(&format!("/listings/{id}?booked={}#booking", booking.state.as_str()))
+            see_other(&format!("/listings/{id}?booked={}{week}#booking", booking.state.as_str()))
         }
         Err(err) => refused(&ctx, err, "预约未提交", "The booking was not made", &back),
     }

@@ -115,6 +115,7 @@ async fn a_booking_from_the_facility_page_is_approved_from_the_queue_page() {
     assert_eq!(booked.status, 303, "{}", booked.text);
     let location = booked.header("location").expect("a redirect").to_string();
     assert!(location.contains("booked=requested"), "{location}");
+    assert!(!location.contains("week="), "the form was posted without a week: {location}");
     let outcome = page(&fx, &booker, &location).await;
     assert!(outcome.text.contains(r#"id="booking-sent" data-state="requested""#), "{}", outcome.text);
     let after = fx.get(Who::Anonymous, &format!("/listings/{id}?week={day}")).await;
