@@ -498,7 +498,7 @@ fn demo_bookings(app: &App, plan: &Plan) -> anyhow::Result<()> {
     step(used, "facility_1", BookingEvent::Complete)?;
     // A few weeks of use at the next facilities, for the utilisation panel.
     for (rank, facility) in order.iter().skip(1).take(8).enumerate() {
-        let booker = if rank % 2 == 0 { "ent_a" } else { "ent_b" };
+        let booker = if rank.is_multiple_of(2) { "ent_a" } else { "ent_b" };
         for weeks in 1..=3 {
             let Some(start) = open_slot(&facility.1, weeks_ago(weeks), rank % 3) else { continue };
             let past = book(booker, facility, start, 1, None, false)?;
@@ -518,7 +518,7 @@ fn demo_bookings(app: &App, plan: &Plan) -> anyhow::Result<()> {
 /// A pilot base's calendar (the `rank`th by title): booked by the day or the batch, two to four
 /// lines at once, open Monday to Saturday, some with a maintenance closure or a clearance.
 fn pilot_base_calendar(rank: usize) -> xietong_domain::booking::Calendar {
-    let unit = if rank % 3 == 0 { "batch" } else { "day" };
+    let unit = if rank.is_multiple_of(3) { "batch" } else { "day" };
     let hours: Vec<serde_json::Value> = ["mon", "tue", "wed", "thu", "fri", "sat"]
         .iter()
         .map(|weekday| serde_json::json!({"weekday": weekday, "open": "08:00", "close": "20:00"}))
@@ -526,7 +526,7 @@ fn pilot_base_calendar(rank: usize) -> xietong_domain::booking::Calendar {
     let price = if unit == "batch" { 30_000 + (rank % 4) * 5_000 } else { 8_000 + (rank % 5) * 2_000 };
     serde_json::from_value(serde_json::json!({
         "unit": unit, "capacity": 2 + rank % 3, "opening_hours": hours, "closures": [],
-        "min_length": 1, "max_length": 14, "lead_time_hours": 48, "requires_clearance": rank % 2 == 0,
+        "min_length": 1, "max_length": 14, "lead_time_hours": 48, "requires_clearance": rank.is_multiple_of(2),
         "price_per_unit": price, "free_cancellation_hours": 72,
     }))
     .expect("a demo pilot base calendar is well-formed")
@@ -536,7 +536,7 @@ fn pilot_base_calendar(rank: usize) -> xietong_domain::booking::Calendar {
 /// one or two at once.
 fn instrument_calendar(rank: usize) -> xietong_domain::booking::Calendar {
     let mut weekdays = vec!["mon", "tue", "wed", "thu", "fri"];
-    if rank % 3 == 0 {
+    if rank.is_multiple_of(3) {
         weekdays.push("sat");
     }
     let hours: Vec<serde_json::Value> = weekdays
@@ -545,7 +545,7 @@ fn instrument_calendar(rank: usize) -> xietong_domain::booking::Calendar {
         .collect();
     serde_json::from_value(serde_json::json!({
         "unit": "hour", "capacity": 1 + rank % 2, "opening_hours": hours, "closures": [],
-        "min_length": 1, "max_length": 8, "lead_time_hours": 24, "requires_clearance": rank % 4 == 0,
+        "min_length": 1, "max_length": 8, "lead_time_hours": 24, "requires_clearance": rank.is_multiple_of(4),
         "price_per_unit": 200 + (rank % 8) * 100, "free_cancellation_hours": 24,
     }))
     .expect("a demo instrument calendar is well-formed")

@@ -531,10 +531,9 @@ impl BookingForm {
     }
 }
 
-fn parse_facility(ctx: &PageCtx, raw_id: &str) -> Result<ListingId, Response> {
-    raw_id
-        .parse::<ListingId>()
-        .map_err(|_| ctx.not_found(&format!("{}{raw_id}", ctx.t("没有这条资源：", "No such listing: "))))
+/// The 404 page of a listing id that does not parse.
+fn no_listing(ctx: &PageCtx, raw_id: &str) -> Response {
+    ctx.not_found(&format!("{}{raw_id}", ctx.t("没有这条资源：", "No such listing: ")))
 }
 
 /// A refusal of a booking form as a page with the reason (the first full slot, the closed
@@ -558,10 +557,7 @@ pub async fn request_booking(
     Path(raw_id): Path<String>,
     Form(form): Form<BookingForm>,
 ) -> Response {
-    let id = match parse_facility(&ctx, &raw_id) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
+    let Ok(id) = raw_id.parse::<ListingId>() else { return no_listing(&ctx, &raw_id) };
     let back = format!("/listings/{id}#booking");
     let request = match form.request() {
         Ok(request) => request,
@@ -671,10 +667,7 @@ pub async fn set_calendar(
     Path(raw_id): Path<String>,
     Form(form): Form<CalendarForm>,
 ) -> Response {
-    let id = match parse_facility(&ctx, &raw_id) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
+    let Ok(id) = raw_id.parse::<ListingId>() else { return no_listing(&ctx, &raw_id) };
     let back = format!("/listings/{id}#booking");
     let calendar = match form.calendar() {
         Ok(calendar) => calendar,
@@ -704,10 +697,7 @@ pub async fn grant_clearance(
     Path(raw_id): Path<String>,
     Form(form): Form<ClearanceForm>,
 ) -> Response {
-    let id = match parse_facility(&ctx, &raw_id) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
+    let Ok(id) = raw_id.parse::<ListingId>() else { return no_listing(&ctx, &raw_id) };
     let back = format!("/listings/{id}#booking");
     // A date is valid through that day.
     let until = match parse_instant("valid_until", &form.valid_until, true) {
@@ -776,7 +766,7 @@ fn booking_row(ctx: &PageCtx, booking: &Booking, title: Option<&str>, acting: Ac
     )
 }
 
-fn booking_headings<'a>(ctx: &'a PageCtx, who: bool) -> Vec<&'a str> {
+fn booking_headings(ctx: &PageCtx, who: bool) -> Vec<&str> {
     let mut headings = vec![ctx.t("编号", "No.")];
     if who {
         headings.push(ctx.t("预约人", "Booked by"));
