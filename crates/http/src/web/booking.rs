@@ -958,7 +958,7 @@ pub fn account_panels(ctx: &PageCtx, principal: &Principal, data: &AccountBookin
             reserved = fmt_num(fen_to_wan(voucher.reserved_fen)),
             spent = fmt_num(fen_to_wan(voucher.spent_fen)),
             issuing = esc(&labels::region_name(&voucher.issuing_region, lang)),
-            accepted = esc(&accepted.join("、")),
+            accepted = esc(&accepted.join(ctx.t("、", ", "))),
             until = bj(voucher.valid_until).get(..10).unwrap_or_default(),
         );
     }
@@ -1107,7 +1107,7 @@ fn render_ledger(ctx: &PageCtx, voucher: &Voucher, entries: &[LedgerEntry]) -> S
         l_issuing = ctx.t("发放地区", "Issued by region"),
         issuing = esc(&labels::region_name(&voucher.issuing_region, lang)),
         l_accepted = ctx.t("可用地区", "Accepted in"),
-        accepted = esc(&accepted.join("、")),
+        accepted = esc(&accepted.join(ctx.t("、", ", "))),
         l_until = ctx.t("有效期至", "Valid until"),
         until = bj(voucher.valid_until),
         l_by = ctx.t("发放人", "Issued by"),
