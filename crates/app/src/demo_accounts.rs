@@ -105,6 +105,7 @@ pub fn ensure(app: &App, listings: &[ListingBody]) -> anyhow::Result<Vec<DemoAcc
             talent: &talent_org,
         },
     )?;
+    demo_bookings(app, &plan)?;
     let usernames: Vec<&str> = plan.users().iter().map(|user| user.0).collect();
     app.store.meta_set(META_KEY, &usernames.join(","))?;
     app.sync_index()?;
@@ -302,6 +303,262 @@ fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
     }
     app.feedback.add_impressions(&impressions)?;
     Ok(())
+}
+
+/// Calendars, bookings and innovation vouchers, so the facility pages, the approval queue,
+/// /account and the utilisation panel are alive on first start: a calendar for every published
+/// public pilot base, every fifth instrument and every facility of `facility_1`'s organisation
+/// (deterministic terms from the facility's rank by title); vouchers issued from Beijing
+/// (Fengtai, to `ent_a`), Hebei (雄安新区, to `ent_b`, usable in Beijing) and Tianjin (to a
+/// Tianjin enterprise); bookings by `ent_a` and `ent_b` in every state around today, the Hebei
+/// voucher spent at a Beijing facility. Each write goes through the store with its audit entry.
+fn demo_bookings(app: &App, plan: &Plan) -> anyhow::Result<()> {
+    use xietong_domain::FacilityType;
+    use xietong_domain::booking::{self as rules, BookingEvent, Calendar, DAY_MS, Request};
+    use xietong_store::{BookingChange, ListFilter, ListSort, NewBooking, NewVoucher};
+
+    let filter = ListFilter {
+        kind: Some(Kind::Facility),
+        status: Some(xietong_domain::Status::Published),
+        sort: ListSort::Title,
+        ..ListFilter::default()
+    };
+    let facilities: Vec<xietong_domain::Listing> = app
+        .store
+        .list(&filter, 5_000, 0)?
+        .items
+        .into_iter()
+        .filter(|l| l.body.visibility == xietong_domain::Visibility::Public)
+        .collect();
+    let facility_type = |listing: &xietong_domain::Listing| match &listing.body.details {
+        xietong_domain::Details::Facility(details) => details.facility_type,
+        _ => FacilityType::Instrument,
+    };
+    let mut calendars: Vec<(xietong_domain::Listing, Calendar)> = Vec::new();
+    let (mut bases, mut instruments) = (0usize, 0usize);
+    for listing in facilities {
+        let own = listing.body.owner_org.as_deref() == Some(plan.facility_operator.as_str());
+        let calendar = match facility_type(&listing) {
+            FacilityType::PilotBase => {
+                bases += 1;
+                pilot_base_calendar(bases)
+            }
+            FacilityType::Instrument => {
+                instruments += 1;
+                if !own && instruments % 5 != 1 {
+                    continue;
+                }
+                instrument_calendar(instruments)
+            }
+            FacilityType::PilotLine if own => pilot_base_calendar(bases + 1),
+            FacilityType::Lab if own => instrument_calendar(instruments + 1),
+            FacilityType::PilotLine | FacilityType::Lab => continue,
+        };
+        let stored = app
+            .bookings
+            .set_calendar(listing.id, &calendar, &|_| demo_audit("facility.calendar", &listing.id.to_string()))?;
+        calendars.push((listing, stored.calendar));
+    }
+    if calendars.is_empty() {
+        return Ok(());
+    }
+
+    // Vouchers: Beijing (Fengtai) to ent_a, Hebei (雄安) to ent_b, Tianjin to a Tianjin firm.
+    let org = |name: &str, region: &str| -> anyhow::Result<xietong_store::Org> {
+        Ok(match app.accounts.org_by_name(name)? {
+            Some(org) => org,
+            None => app.accounts.create_org(
+                NewOrg { name: name.to_string(), kind: OrgKind::Enterprise, region_code: region.to_string() },
+                &|org| demo_audit("org.create", &org.name),
+            )?,
+        })
+    };
+    let tianjin_filter = ListFilter {
+        kind: Some(Kind::Enterprise),
+        region: Some("120000".into()),
+        sort: ListSort::Title,
+        ..ListFilter::default()
+    };
+    let tianjin_firm = app
+        .store
+        .list(&tianjin_filter, 1, 0)?
+        .items
+        .into_iter()
+        .find_map(|l| Some((l.body.owner_org.clone()?, l.body.region_codes.first()?.clone())))
+        .unwrap_or_else(|| ("天津滨海新材料有限公司".to_string(), "120116".to_string()));
+    let today = rules::beijing_date(rules::to_ms(time::OffsetDateTime::now_utc()));
+    let valid_until = rules::day_start(today + time::Duration::days(365)) - 1;
+    let issue = |org: xietong_store::Org, wan: i64, issuing: &str, accepted: &[&str], by: &str| {
+        let voucher = NewVoucher {
+            org_id: org.id,
+            organisation: org.name,
+            amount_fen: wan * rules::FEN_PER_WAN,
+            issuing_region: issuing.to_string(),
+            accepted_regions: accepted.iter().map(|code| code.to_string()).collect(),
+            valid_until,
+            issued_by: by.to_string(),
+        };
+        app.bookings.issue_voucher(voucher, &|v| demo_audit("voucher.issue", &v.id.to_string()))
+    };
+    let ent_a_org = org(&plan.ent_a, "110106")?;
+    let ent_b_org = org(&plan.ent_b, "130000")?;
+    let beijing = issue(ent_a_org, 20, "110106", &["110000", "120000", "130000"], "fengtai_ops")?;
+    let hebei = issue(ent_b_org, 30, "133100", &["110000", "130000"], "admin")?;
+    issue(org(&tianjin_firm.0, &tianjin_firm.1)?, 15, "120000", &["120000", "110000"], "admin")?;
+
+    // Bookings: on the facilities of facility_1's organisation first (its queue), then others.
+    let user = |name: &str| -> anyhow::Result<(xietong_domain::UserId, Option<String>)> {
+        let user = app.accounts.user_by_name(name)?.with_context(|| format!("demo user {name} is missing"))?;
+        let org = match user.org_id {
+            Some(id) => app.accounts.org(id)?.map(|o| o.name),
+            None => None,
+        };
+        Ok((user.id, org))
+    };
+    let mut order: Vec<&(xietong_domain::Listing, Calendar)> = calendars
+        .iter()
+        .filter(|(l, _)| l.body.owner_org.as_deref() == Some(plan.facility_operator.as_str()))
+        .collect();
+    order
+        .extend(calendars.iter().filter(|(l, _)| l.body.owner_org.as_deref() != Some(plan.facility_operator.as_str())));
+    // The nth open slot of a calendar from `day` on.
+    let open_slot = |calendar: &Calendar, day: time::Date, nth: usize| -> Option<i64> {
+        let from = rules::day_start(day);
+        calendar.slots(from, from + 21 * DAY_MS).filter(|slot| calendar.closed_because(*slot).is_none()).nth(nth)
+    };
+    let book = |booker: &str,
+                (listing, calendar): &(xietong_domain::Listing, Calendar),
+                start: i64,
+                quantity: u32,
+                voucher: Option<i64>,
+                waitlist: bool|
+     -> anyhow::Result<xietong_store::Booking> {
+        let (booker_id, booker_org) = user(booker)?;
+        let end = start + calendar.unit.slot_ms();
+        let new = NewBooking {
+            facility_id: listing.id,
+            booker_id,
+            booker: booker.to_string(),
+            booker_org,
+            request: Request { start, end, quantity },
+            units: 1,
+            purpose: "演示预约：工艺验证与小批量试制".to_string(),
+            charge_fen: calendar.charge_fen(1, quantity),
+            voucher_id: voucher,
+            waitlist,
+        };
+        Ok(app
+            .bookings
+            .create_booking(new, &|b| demo_audit(&format!("booking.{}", b.state.as_str()), &b.id.to_string()))?)
+    };
+    let step = |booking: xietong_store::Booking,
+                actor: &str,
+                event: BookingEvent|
+     -> anyhow::Result<xietong_store::Booking> {
+        let acting =
+            rules::Acting { booker: actor.starts_with("ent_"), operator: !actor.starts_with("ent_"), system: false };
+        let state = rules::transition(booking.state, &event, acting)
+            .map_err(|refusal| anyhow::anyhow!("demo booking: {refusal}"))?;
+        let change = BookingChange {
+            booking_id: booking.id,
+            expected_version: booking.version,
+            event: event.clone(),
+            actor: actor.to_string(),
+            state,
+            voucher: rules::voucher_move(booking.state, state, false),
+            charged: false,
+            reschedule: None,
+        };
+        let name = event.name();
+        Ok(app.bookings.apply_booking_change(
+            change,
+            &|b| demo_audit(&format!("booking.{name}"), &b.id.to_string()),
+            &|b| demo_audit("booking.promote", &b.id.to_string()),
+        )?)
+    };
+    let approve = BookingEvent::Approve;
+    let Some(main) = order.first().copied() else { return Ok(()) };
+    let next_week = today + time::Duration::days(7);
+    let weeks_ago = |weeks: i64| today - time::Duration::days(7 * weeks);
+    let slot = |facility: &(xietong_domain::Listing, Calendar), day: time::Date, nth: usize| {
+        open_slot(&facility.1, day, nth).context("a demo calendar has open slots")
+    };
+    // The main facility (facility_1's): every state, both vouchers.
+    book("ent_b", main, slot(main, next_week, 0)?, 1, Some(hebei.id), false)?;
+    let approved = book("ent_a", main, slot(main, next_week, 1)?, 1, Some(beijing.id), false)?;
+    step(approved, "facility_1", approve.clone())?;
+    let declined = book("ent_a", main, slot(main, next_week, 2)?, 1, None, false)?;
+    step(declined, "facility_1", BookingEvent::Decline { reason: "该时段已安排设备维护".into() })?;
+    let cancelled = book("ent_b", main, slot(main, next_week, 3)?, 1, None, false)?;
+    step(cancelled, "ent_b", BookingEvent::Cancel { reason: Some("试制计划调整".into()) })?;
+    // A full slot and a waitlisted request behind it.
+    let full = slot(main, next_week, 4)?;
+    let taken = book("ent_a", main, full, main.1.capacity, None, false)?;
+    step(taken, "facility_1", approve.clone())?;
+    book("ent_b", main, full, 1, None, true)?;
+    // The past: the Hebei voucher spent at this Beijing facility, a no-show, a Beijing voucher spent.
+    let completed = book("ent_b", main, slot(main, weeks_ago(2), 0)?, 1, Some(hebei.id), false)?;
+    let completed = step(completed, "facility_1", approve.clone())?;
+    step(completed, "facility_1", BookingEvent::Complete)?;
+    let absent = book("ent_a", main, slot(main, weeks_ago(1), 1)?, 1, None, false)?;
+    let absent = step(absent, "facility_1", approve.clone())?;
+    step(absent, "facility_1", BookingEvent::NoShow)?;
+    let used = book("ent_a", main, slot(main, weeks_ago(3), 2)?, 1, Some(beijing.id), false)?;
+    let used = step(used, "facility_1", approve.clone())?;
+    step(used, "facility_1", BookingEvent::Complete)?;
+    // A few weeks of use at the next facilities, for the utilisation panel.
+    for (rank, facility) in order.iter().skip(1).take(8).enumerate() {
+        let booker = if rank.is_multiple_of(2) { "ent_a" } else { "ent_b" };
+        for weeks in 1..=3 {
+            let Some(start) = open_slot(&facility.1, weeks_ago(weeks), rank % 3) else { continue };
+            let past = book(booker, facility, start, 1, None, false)?;
+            let past = step(past, "admin", approve.clone())?;
+            step(past, "admin", BookingEvent::Complete)?;
+        }
+        if let Some(start) = open_slot(&facility.1, today + time::Duration::days(2), rank % 4) {
+            let coming = book(booker, facility, start, 1, None, false)?;
+            if rank % 3 != 2 {
+                step(coming, "admin", approve.clone())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A pilot base's calendar (the `rank`th by title): booked by the day or the batch, two to four
+/// lines at once, open Monday to Saturday, some with a maintenance closure or a clearance.
+fn pilot_base_calendar(rank: usize) -> xietong_domain::booking::Calendar {
+    let unit = if rank.is_multiple_of(3) { "batch" } else { "day" };
+    let hours: Vec<serde_json::Value> = ["mon", "tue", "wed", "thu", "fri", "sat"]
+        .iter()
+        .map(|weekday| serde_json::json!({"weekday": weekday, "open": "08:00", "close": "20:00"}))
+        .collect();
+    let price = if unit == "batch" { 30_000 + (rank % 4) * 5_000 } else { 8_000 + (rank % 5) * 2_000 };
+    serde_json::from_value(serde_json::json!({
+        "unit": unit, "capacity": 2 + rank % 3, "opening_hours": hours, "closures": [],
+        "min_length": 1, "max_length": 14, "lead_time_hours": 48, "requires_clearance": rank.is_multiple_of(2),
+        "price_per_unit": price, "free_cancellation_hours": 72,
+    }))
+    .expect("a demo pilot base calendar is well-formed")
+}
+
+/// An instrument's calendar (the `rank`th by title): booked by the hour on weekdays 08:00–18:00,
+/// one or two at once.
+fn instrument_calendar(rank: usize) -> xietong_domain::booking::Calendar {
+    let mut weekdays = vec!["mon", "tue", "wed", "thu", "fri"];
+    if rank.is_multiple_of(3) {
+        weekdays.push("sat");
+    }
+    let hours: Vec<serde_json::Value> = weekdays
+        .iter()
+        .map(|weekday| serde_json::json!({"weekday": weekday, "open": "08:00", "close": "18:00"}))
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "unit": "hour", "capacity": 1 + rank % 2, "opening_hours": hours, "closures": [],
+        "min_length": 1, "max_length": 8, "lead_time_hours": 24, "requires_clearance": rank.is_multiple_of(4),
+        "price_per_unit": 200 + (rank % 8) * 100, "free_cancellation_hours": 24,
+    }))
+    .expect("a demo instrument calendar is well-formed")
 }
 
 /// The audit entry of a demo account record: made by the demo loader, not by a person.

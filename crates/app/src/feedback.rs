@@ -136,8 +136,45 @@ impl App {
         }
         let mut hits = merge_by_score(fresh, stale);
         hits.truncate(limit);
+        for hit in &mut hits {
+            self.explain_capacity(hit);
+        }
         self.record_impressions(actor, &hits);
         hits
+    }
+
+    /// A bookable facility's match carries its next free window and price (`free_window`), or
+    /// a `fully_booked` mismatch when nothing is free in the next 90 days. Computed here, after
+    /// matching, from the store: capacity changes by the minute and stays out of the index.
+    fn explain_capacity(&self, hit: &mut MatchHit) {
+        if hit.kind != xietong_domain::Kind::Facility {
+            return;
+        }
+        let window = match self.free_window(hit.id) {
+            Ok(Some(window)) => window,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, listing.id = %hit.id, "failed to read a facility's free capacity for matching");
+                return;
+            }
+        };
+        let unit = window.unit;
+        let price = window.price_per_unit;
+        match window.next_free {
+            Some(start) => {
+                let when = xietong_domain::booking::fmt_beijing(start);
+                hit.reasons.push(Explanation {
+                    code: "free_window".into(),
+                    zh: format!("最早可约 {}，¥{price}/{}", &when[..16].replace('T', " "), unit.label_zh()),
+                    en: format!("next free from {when}, ¥{price} per {}", unit.as_str()),
+                });
+            }
+            None => hit.mismatches.push(Explanation {
+                code: "fully_booked".into(),
+                zh: format!("未来{}天已约满", crate::booking::MATCH_HORIZON_DAYS),
+                en: format!("fully booked for the next {} days", crate::booking::MATCH_HORIZON_DAYS),
+            }),
+        }
     }
 
     /// Listings on which deals of the actor's organisation were declined as not relevant: left

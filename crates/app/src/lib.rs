@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod booking;
 pub mod challenge;
 pub mod claim;
 pub mod collab;
@@ -35,8 +36,8 @@ use parking_lot::{Mutex, RwLock};
 use xietong_domain::{Listing, ListingId, Reference, validate};
 use xietong_search::SearchIndex;
 use xietong_store::{
-    Accounts, Challenges, Claims, Deals, Feedback, Idempotency, IdempotencyBegin, NewAudit, Notifications, Store,
-    StoredResponse, WriteOp,
+    Accounts, Bookings, Challenges, Claims, Deals, Feedback, Idempotency, IdempotencyBegin, NewAudit, Notifications,
+    Store, StoredResponse, WriteOp,
 };
 
 pub use account::AccountService;
@@ -48,6 +49,9 @@ pub use listing::{Actor, Written};
 /// The data types the use cases take and return, so the entry points (HTTP, web pages, command
 /// line) need no direct dependency on the store or the index.
 pub mod types {
+    pub use crate::booking::{
+        Availability, BookingRequest, FreeWindow, Slot, Utilisation, UtilisationBy, VoucherInput,
+    };
     pub use crate::challenge::{
         ApplicationInput, ApplicationView, Board, BoardTeam, ChallengeView, MilestoneOutcome, MyApplication, Suggestion,
     };
@@ -62,10 +66,11 @@ pub mod types {
     };
     pub use xietong_store::copy;
     pub use xietong_store::{
-        ApiToken, Application, ApplicationId, AuditEntry, Broker, ChallengeRun, Claim, Deal, DealStep, Delivery,
-        DeliveryState, GateDecision, IdempotencyBegin, InboxItem, InboxPage, KindCount, ListFilter, ListPage, ListSort,
-        Milestone, MilestoneId, Org, Report, ReportId, Review, Reviewer, ScoreSheet, Session, SiteLink, StoreError,
-        StoredResponse, User, Webhook, WriteOp,
+        ApiToken, Application, ApplicationId, AuditEntry, Booking, BookingStep, Broker, ChallengeRun, Claim, Clearance,
+        Deal, DealStep, Delivery, DeliveryState, FacilityCalendar, GateDecision, IdempotencyBegin, InboxItem,
+        InboxPage, KindCount, LedgerEntry, ListFilter, ListPage, ListSort, Milestone, MilestoneId, Org, Report,
+        ReportId, Review, Reviewer, ScoreSheet, Session, SiteLink, StoreError, StoredResponse, User, Voucher, Webhook,
+        WriteOp,
     };
 }
 
@@ -93,6 +98,8 @@ pub struct App {
     deals: Arc<dyn Deals>,
     /// Challenges' runs (same database).
     challenges: Arc<dyn Challenges>,
+    /// Facility calendars, bookings, clearances and vouchers (same database).
+    bookings: Arc<dyn Bookings>,
     /// Match impressions and stale reminders (same database).
     feedback: Arc<dyn Feedback>,
     /// Impressions counted since the last flush.
@@ -185,6 +192,7 @@ impl App {
         let accounts: Arc<dyn Accounts> = database.clone();
         let deals: Arc<dyn Deals> = database.clone();
         let challenges: Arc<dyn Challenges> = database.clone();
+        let bookings: Arc<dyn Bookings> = database.clone();
         let feedback: Arc<dyn Feedback> = database.clone();
         let claims: Arc<dyn Claims> = database.clone();
         let notifications: Arc<dyn Notifications> = database.clone();
@@ -195,6 +203,7 @@ impl App {
             account: AccountService::new(accounts.clone()),
             deals,
             challenges,
+            bookings,
             feedback,
             impressions: Default::default(),
             stale_after_days: feedback::DEFAULT_STALE_AFTER_DAYS,
@@ -288,6 +297,13 @@ impl App {
     #[cfg(feature = "testing")]
     pub fn accounts(&self) -> &Arc<dyn Accounts> {
         &self.accounts
+    }
+
+    /// The bookings store (calendars, bookings, vouchers), for integration tests (feature
+    /// `testing`).
+    #[cfg(feature = "testing")]
+    pub fn booking_store(&self) -> &Arc<dyn Bookings> {
+        &self.bookings
     }
 
     /// The deals store, for integration tests (feature `testing`).

@@ -589,3 +589,73 @@ impl App {
         Ok(self.notifications.email_of(actor.user()?.user_id)?)
     }
 }
+
+/// The notice of a new booking (or waitlist entry): to the facility's owner organisation.
+pub(crate) fn booking_requested(
+    booking: &xietong_store::Booking,
+    title: &str,
+    owner_org: &str,
+    actor: &Principal,
+    email: bool,
+) -> Notice {
+    let when = xietong_domain::booking::fmt_beijing(booking.start);
+    let (zh, en) = if booking.state == xietong_domain::booking::BookingState::Waitlisted {
+        ("候补", "waitlist entry")
+    } else {
+        ("预约", "booking")
+    };
+    Notice {
+        event: "booking.requested".into(),
+        title_zh: format!("「{title}」收到新的{zh}"),
+        title_en: format!("New {en} at “{title}”"),
+        body_zh: format!("{} 申请 {when} 起的 {} 个单位。用途：{}", booking.booker, booking.quantity, booking.purpose),
+        body_en: format!(
+            "{} asks for {} unit(s) from {when}. Purpose: {}",
+            booking.booker, booking.quantity, booking.purpose
+        ),
+        link: "/bookings".into(),
+        deal_id: None,
+        listing_id: Some(booking.facility_id),
+        to_orgs: vec![owner_org.to_string()],
+        to_users: Vec::new(),
+        except: Some(actor.user_id),
+        data: serde_json::json!({"booking_id": booking.id, "state": booking.state.as_str(), "start": when}),
+        email,
+    }
+}
+
+/// The notice of an event on a booking: to its booker (never to the actor).
+pub(crate) fn booking_moved(
+    booking: &xietong_store::Booking,
+    event: &str,
+    title: &str,
+    actor: &Principal,
+    email: bool,
+) -> Notice {
+    let state = booking.state;
+    Notice {
+        event: "booking.updated".into(),
+        title_zh: format!("「{title}」的预约{}", state.label_zh()),
+        title_en: format!("Your booking at “{title}”: {}", state.label_en()),
+        body_zh: format!(
+            "预约 #{}（{} 起）现为：{}",
+            booking.id,
+            xietong_domain::booking::fmt_beijing(booking.start),
+            state.label_zh()
+        ),
+        body_en: format!(
+            "Booking #{} (from {}) is now {}",
+            booking.id,
+            xietong_domain::booking::fmt_beijing(booking.start),
+            state.as_str()
+        ),
+        link: format!("/listings/{}", booking.facility_id),
+        deal_id: None,
+        listing_id: Some(booking.facility_id),
+        to_orgs: Vec::new(),
+        to_users: vec![booking.booker_id],
+        except: Some(actor.user_id),
+        data: serde_json::json!({"booking_id": booking.id, "event": event, "state": state.as_str()}),
+        email,
+    }
+}

@@ -4,6 +4,7 @@
 //! This crate does no IO: reference tables are compiled in from `data/`.
 
 mod access;
+pub mod booking;
 pub mod challenge;
 pub mod claim;
 pub mod deal;
@@ -13,6 +14,7 @@ pub mod notify;
 mod reference;
 mod uscc;
 mod validate;
+pub mod voucher;
 
 pub use access::{OrgKind, Principal, ReadScope, Role, Scope, Viewer};
 pub use ids::{OrgId, UserId};

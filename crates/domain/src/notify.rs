@@ -15,7 +15,7 @@ pub struct EventName {
 pub const ALL_EVENTS: &str = "*";
 
 /// Every event a notice can be about.
-pub const EVENTS: [EventName; 23] = [
+pub const EVENTS: [EventName; 25] = [
     EventName { name: "deal.proposed", zh: "收到对接请求", en: "a deal was proposed on your listing" },
     EventName { name: "deal.accepted", zh: "对接已被接受", en: "the owner accepted your deal" },
     EventName {
@@ -102,6 +102,16 @@ pub const EVENTS: [EventName; 23] = [
     },
     EventName {
         name: "challenge.invited", zh: "有榜单邀请您揭榜", en: "a challenge organiser invites you to apply"
+    },
+    EventName {
+        name: "booking.requested",
+        zh: "设施收到新的预约（或候补）",
+        en: "a booking (or waitlist entry) was requested at your facility",
+    },
+    EventName {
+        name: "booking.updated",
+        zh: "预约有变化：批准、拒绝、取消、改期、候补转正、完成或未到场",
+        en: "a booking was approved, declined, cancelled, rescheduled, promoted from the waitlist, completed or marked no-show",
     },
 ];
 

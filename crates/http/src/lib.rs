@@ -56,6 +56,7 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
         (name = "review", description = "Review before publication and the audit trail"),
         (name = "deals", description = "Deals (对接): from a match to a signed and converted collaboration"),
         (name = "challenges", description = "Challenges that run (揭榜挂帅, 赛马制): applications, reviewers with conflicts of interest, scores, the race through milestone gates, the award and the public board"),
+        (name = "bookings", description = "Bookable pilot bases and instruments: calendars, availability, bookings (requested, approved, declined, cancelled, waitlisted, completed, no_show), clearances, innovation vouchers (创新券) and their ledger, iCalendar feeds"),
         (name = "notifications", description = "Inbox, webhooks (signed with HMAC-SHA256, retried with back-off) and e-mail for every event that concerns the caller; see POST /api/v1/webhooks for the event names"),
         (name = "ops", description = "Health and metrics"),
     )
@@ -151,6 +152,18 @@ fn api_routes() -> ApiRoutes {
         .add(&[("GET", User)], routes!(api::challenge::suggestions))
         .add(&[("POST", User)], routes!(api::challenge::invite))
         .add(&[("GET", User)], routes!(api::challenge::mine))
+        .add(&[("GET", Public), ("PUT", User)], routes!(api::booking::get_calendar, api::booking::set_calendar))
+        .add(&[("GET", Public)], routes!(api::booking::calendar_ics))
+        .add(&[("GET", Public)], routes!(api::booking::availability))
+        .add(&[("POST", User), ("GET", User)], routes!(api::booking::request_booking, api::booking::facility_bookings))
+        .add(&[("POST", User), ("GET", User)], routes!(api::booking::grant_clearance, api::booking::clearances))
+        .add(&[("GET", User)], routes!(api::booking::my_bookings))
+        .add(&[("GET", User)], routes!(api::booking::queue))
+        .add(&[("GET", User)], routes!(api::booking::get_booking))
+        .add(&[("POST", User)], routes!(api::booking::booking_event))
+        .add(&[("POST", Operator), ("GET", User)], routes!(api::booking::issue_voucher, api::booking::vouchers))
+        .add(&[("GET", User)], routes!(api::booking::voucher_ledger))
+        .add(&[("GET", Public)], routes!(api::booking::utilisation))
         .add(&[("POST", User)], routes!(api::claim::create))
         .add(&[("GET", User)], routes!(api::claim::list))
         .add(&[("POST", User)], routes!(api::claim::approve))

@@ -47,6 +47,12 @@ pub const TABLES: &[&str] = &[
     "challenge_scores",
     "challenge_milestones",
     "challenge_reports",
+    "facility_calendars",
+    "vouchers",
+    "bookings",
+    "booking_events",
+    "facility_clearances",
+    "voucher_ledger",
 ];
 
 /// What happened to one table.

@@ -9,6 +9,7 @@
 //! [`PostgresStore`] (a server several nodes share). [`open_url`] picks one by URL.
 
 mod accounts;
+mod bookings;
 mod challenges;
 mod claims;
 pub mod copy;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use xietong_domain::{Kind, Listing, ListingBody, ListingId, ReadScope, Status};
 
 pub use accounts::*;
+pub use bookings::*;
 pub use challenges::*;
 pub use claims::*;
 pub use deals::*;
@@ -35,12 +37,18 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Everything a database holds (listings, accounts, idempotency keys, deals, feedback, claims,
-/// notifications, challenges' runs), as one backend implements it on one database, so writes, their audit entries
-/// and their notices share transactions. `Arc<dyn Database>` coerces to `Arc<dyn Store>`,
-/// `Arc<dyn Accounts>` and the others.
-pub trait Database: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges {}
+/// notifications, challenges' runs, bookings and vouchers), as one backend implements it on one
+/// database, so writes, their audit entries and their notices share transactions.
+/// `Arc<dyn Database>` coerces to `Arc<dyn Store>`, `Arc<dyn Accounts>` and the others.
+pub trait Database:
+    Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges + Bookings
+{
+}
 
-impl<T: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges> Database for T {}
+impl<T: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges + Bookings> Database
+    for T
+{
+}
 
 /// Opens the database a URL names: `postgres://…` or `postgresql://…` connects to PostgreSQL
 /// ([`PostgresStore::connect`]); `sqlite://PATH`, `sqlite:PATH` or a plain path opens (creating)

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use time::macros::{datetime, offset};
 use time::{Duration, OffsetDateTime};
+use xietong_domain::booking::{BookingEvent, BookingState, Calendar, HOUR_MS, Request, VoucherMove};
 use xietong_domain::challenge::{ApplicationState, MemberRole, Phase, TeamMember};
 use xietong_domain::claim::ClaimState;
 use xietong_domain::deal::{DealEvent, DealState, Side};
@@ -14,12 +15,12 @@ use xietong_domain::{
     Kind, ListingBody, ListingId, OrgId, OrgKind, ReadScope, Role, Scope, Status, UserId, Visibility,
 };
 use xietong_store::{
-    Accounts, AuditEntry, AuditFilter, AuditTrail, Broker, ChallengeChange, ChallengeWrite, Challenges, Change,
-    ClaimDecision, ClaimFilter, Claims, Credentials, Deal, DealChange, DealFilter, Deals, DeliveryState, Feedback,
-    Idempotency, IdempotencyBegin, Identity, ImpressionCount, ListFilter, ListingKey, ListingWrite, NewApiToken,
-    NewApplication, NewAudit, NewClaim, NewDeal, NewOrg, NewUser, NewWebhook, Notice, Notifications, OutboxClaim,
-    OutboxOutcome, OutboxTarget, PostgresStore, ReviewDecision, Session, SqliteStore, Store, StoreError,
-    StoredResponse, WriteOp,
+    Accounts, AuditEntry, AuditFilter, AuditTrail, Booking, BookingChange, BookingFilter, Bookings, Broker,
+    ChallengeChange, ChallengeWrite, Challenges, Change, ClaimDecision, ClaimFilter, Claims, Clearance, Credentials,
+    Deal, DealChange, DealFilter, Deals, DeliveryState, Feedback, Idempotency, IdempotencyBegin, Identity,
+    ImpressionCount, ListFilter, ListingKey, ListingWrite, NewApiToken, NewApplication, NewAudit, NewBooking, NewClaim,
+    NewDeal, NewOrg, NewUser, NewVoucher, NewWebhook, Notice, Notifications, OutboxClaim, OutboxOutcome, OutboxTarget,
+    PostgresStore, ReviewDecision, Session, SqliteStore, Store, StoreError, StoredResponse, WriteOp,
 };
 
 fn body(json: serde_json::Value) -> ListingBody {
@@ -1789,10 +1790,346 @@ fn challenges_run_one_move_at_a_time(store: &(impl Store + Accounts + Challenges
     assert_eq!(store.challenge_run(id).unwrap().applications.len(), 0);
 }
 
+// ---------------------------------------------------------------- bookings and vouchers
+
+fn facility(title: &str) -> ListingBody {
+    body(serde_json::json!({
+        "kind": "facility", "title": title, "summary": "中试反应釜", "region_codes": ["110106"],
+        "facility_type": "pilot_base", "owner_org": "甲机构", "status": "published", "visibility": "public"
+    }))
+}
+
+fn hourly(capacity: u32) -> Calendar {
+    serde_json::from_value(serde_json::json!({
+        "unit": "hour", "capacity": capacity, "opening_hours": [], "closures": [],
+        "requires_clearance": false, "price_per_unit": 100.0
+    }))
+    .unwrap()
+}
+
+/// 2030-01-07 09:00 Beijing time, in milliseconds.
+const BOOKING_BASE: i64 = 1_893_978_000_000;
+
+fn new_booking(facility_id: ListingId, booker: UserId, start: i64, hours: i64, quantity: u32) -> NewBooking {
+    NewBooking {
+        facility_id,
+        booker_id: booker,
+        booker: "booker".into(),
+        booker_org: Some("乙机构".into()),
+        request: Request { start, end: start + hours * HOUR_MS, quantity },
+        units: hours as u32,
+        purpose: "中试放大".into(),
+        charge_fen: 10_000 * hours * i64::from(quantity),
+        voucher_id: None,
+        waitlist: false,
+    }
+}
+
+fn booking_change(booking: &Booking, event: BookingEvent, state: BookingState, voucher: VoucherMove) -> BookingChange {
+    BookingChange {
+        booking_id: booking.id,
+        expected_version: booking.version,
+        event,
+        actor: "operator".into(),
+        state,
+        voucher,
+        charged: false,
+        reschedule: None,
+    }
+}
+
+/// Units held (requested or approved) per hour slot of a facility.
+fn held_per_slot(store: &impl Bookings, facility_id: ListingId) -> std::collections::BTreeMap<i64, u32> {
+    let filter = BookingFilter {
+        facilities: Some(vec![facility_id]),
+        states: Some(vec![BookingState::Requested, BookingState::Approved]),
+        ..BookingFilter::default()
+    };
+    let mut per_slot = std::collections::BTreeMap::new();
+    for booking in store.bookings(&filter, 10_000).unwrap() {
+        let mut slot = booking.start;
+        while slot < booking.end {
+            *per_slot.entry(slot).or_insert(0) += booking.quantity;
+            slot += HOUR_MS;
+        }
+    }
+    per_slot
+}
+
+/// 200 simultaneous requests for overlapping slots of a facility with capacity 3: every one is
+/// answered (a booking or a refusal naming a full slot) and no slot ends over capacity.
+fn bookings_never_exceed_capacity_under_concurrency(store: &(impl Store + Accounts + Bookings)) {
+    let user = store.create_user(new_user("booker", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    let listing = store.create(facility("反应釜中试基地")).unwrap();
+    let missing = store.create_booking(new_booking(listing.id, user.id, BOOKING_BASE, 1, 1), &|_| noted("booking"));
+    assert!(matches!(missing, Err(StoreError::WrongState(ref m)) if m.contains("no booking calendar")), "{missing:?}");
+    store.set_calendar(listing.id, &hourly(3), &|_| noted("calendar.set")).unwrap();
+    let outcomes = race(200, |i| {
+        // Starts in the first 8 hours, 1 to 3 hours long, 1 or 2 units: plenty of overlap.
+        let start = BOOKING_BASE + (i as i64 * 7 % 8) * HOUR_MS;
+        let hours = 1 + (i as i64 % 3);
+        let quantity = 1 + (i as u32 % 2);
+        store.create_booking(new_booking(listing.id, user.id, start, hours, quantity), &|b| {
+            noted(&format!("booking.request.{}", b.id))
+        })
+    });
+    let mut created = 0;
+    for outcome in &outcomes {
+        match outcome {
+            Ok(booking) => {
+                assert_eq!(booking.state, BookingState::Requested);
+                created += 1;
+            }
+            Err(StoreError::WrongState(message)) => assert!(message.contains("is full"), "{message}"),
+            Err(other) => panic!("every request is answered with a booking or a full slot: {other:?}"),
+        }
+    }
+    assert!(created >= 3, "some requests fit: {created}");
+    assert!(created < 200, "most were refused");
+    let per_slot = held_per_slot(store, listing.id);
+    assert!(per_slot.values().all(|units| *units <= 3), "{per_slot:?}");
+    assert!(per_slot.values().any(|units| *units == 3), "the slots filled up: {per_slot:?}");
+    let (entries, _) = store.audit_entries(&AuditFilter::default(), 1000, 0).unwrap();
+    let booked = entries.iter().filter(|e| e.action.starts_with("booking.request.")).count();
+    assert_eq!(booked, created, "one audit entry per stored booking, none for a refusal");
+}
+
+/// 50 concurrent bookings paid with one voucher: the balance never goes below zero, each booking
+/// is covered by what was left, and the ledger adds up to the balance.
+fn vouchers_never_go_negative_under_concurrency(store: &(impl Store + Accounts + Bookings)) {
+    let org = store.create_org(new_org("乙机构", OrgKind::Enterprise, "133100"), &|_| noted("org.create")).unwrap();
+    let user =
+        store.create_user(new_user("payer", Role::Member, Some(org.id), None), &[], &|_| noted("user.create")).unwrap();
+    let listing = store.create(facility("雄安券中试基地")).unwrap();
+    store.set_calendar(listing.id, &hourly(100), &|_| noted("calendar.set")).unwrap();
+    // 10.5 bookings' worth (each charge 100 元 = 10 000 fen).
+    let voucher = store
+        .issue_voucher(
+            NewVoucher {
+                org_id: org.id,
+                organisation: org.name.clone(),
+                amount_fen: 105_000,
+                issuing_region: "133100".into(),
+                accepted_regions: vec!["110000".into()],
+                valid_until: BOOKING_BASE + 365 * 24 * HOUR_MS,
+                issued_by: "admin".into(),
+            },
+            &|v| noted(&format!("voucher.issue.{}", v.id)),
+        )
+        .unwrap();
+    assert_eq!((voucher.balance_fen, voucher.reserved_fen, voucher.spent_fen), (105_000, 0, 0));
+    let outcomes = race(50, |i| {
+        let mut booking = new_booking(listing.id, user.id, BOOKING_BASE + (i as i64 % 5) * HOUR_MS, 1, 1);
+        booking.voucher_id = Some(voucher.id);
+        store.create_booking(booking, &|_| noted("booking.request"))
+    });
+    let covered: Vec<i64> = outcomes.iter().filter_map(|o| o.as_ref().ok()).map(|b| b.voucher_fen).collect();
+    for outcome in &outcomes {
+        if let Err(err) = outcome {
+            assert!(matches!(err, StoreError::WrongState(m) if m.contains("no balance left")), "{err:?}");
+        }
+    }
+    assert_eq!(covered.len(), 11, "ten full covers and one partial: {covered:?}");
+    assert_eq!(covered.iter().sum::<i64>(), 105_000);
+    assert_eq!(covered.iter().filter(|c| **c == 5_000).count(), 1);
+    let after = store.voucher(voucher.id).unwrap().unwrap();
+    assert_eq!((after.balance_fen, after.reserved_fen), (0, 105_000));
+    let ledger = store.voucher_ledger(voucher.id).unwrap();
+    assert_eq!(ledger.len(), 12);
+    assert_eq!(ledger.iter().map(|e| e.amount_fen).sum::<i64>(), after.balance_fen, "the ledger sums to the balance");
+    assert_eq!(ledger.iter().map(|e| e.reserved_fen).sum::<i64>(), after.reserved_fen);
+    assert!(ledger.iter().all(|e| e.balance_after_fen >= 0));
+
+    // Completing spends a reservation; declining releases one (and the balance can be used again).
+    let mine = store.bookings(&BookingFilter { booker: Some(user.id), ..BookingFilter::default() }, 100).unwrap();
+    let first = store.booking(mine[0].id).unwrap().unwrap();
+    let approved = store
+        .apply_booking_change(
+            booking_change(&first, BookingEvent::Approve, BookingState::Approved, VoucherMove::Keep),
+            &|_| noted("booking.approve"),
+            &|_| noted("booking.promote"),
+        )
+        .unwrap();
+    store
+        .apply_booking_change(
+            booking_change(&approved, BookingEvent::Complete, BookingState::Completed, VoucherMove::Spend),
+            &|_| noted("booking.complete"),
+            &|_| noted("booking.promote"),
+        )
+        .unwrap();
+    let second = store.booking(mine[1].id).unwrap().unwrap();
+    store
+        .apply_booking_change(
+            booking_change(
+                &second,
+                BookingEvent::Decline { reason: "设备检修".into() },
+                BookingState::Declined,
+                VoucherMove::Release,
+            ),
+            &|_| noted("booking.decline"),
+            &|_| noted("booking.promote"),
+        )
+        .unwrap();
+    let after = store.voucher(voucher.id).unwrap().unwrap();
+    assert_eq!(after.spent_fen, first.voucher_fen);
+    assert_eq!(after.balance_fen, second.voucher_fen);
+    assert_eq!(after.balance_fen + after.reserved_fen + after.spent_fen, after.amount_fen);
+    let ledger = store.voucher_ledger(voucher.id).unwrap();
+    let kinds: Vec<&str> = ledger.iter().rev().take(2).map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["release", "spend"]);
+    assert_eq!(ledger.iter().map(|e| e.amount_fen).sum::<i64>(), after.balance_fen);
+    let flows = store.voucher_flows().unwrap();
+    assert_eq!(flows.len(), 1);
+    assert_eq!(
+        (flows[0].issuing_region.as_str(), flows[0].facility_id, flows[0].spent_fen),
+        ("133100", listing.id, first.voucher_fen)
+    );
+}
+
+/// Events move one version at a time, reschedules meet the capacity rule, and a freed slot
+/// promotes the waitlist in order.
+fn bookings_move_by_version_and_promote_the_waitlist(store: &(impl Store + Accounts + Bookings)) {
+    let user = store.create_user(new_user("waiter", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    let listing = store.create(facility("单台质谱仪")).unwrap();
+    let calendar = store.set_calendar(listing.id, &hourly(1), &|_| noted("calendar.set")).unwrap();
+    assert_eq!(calendar.version, 1);
+    let again = store.set_calendar(listing.id, &hourly(1), &|_| noted("calendar.set")).unwrap();
+    assert_eq!(again.version, 2);
+    assert_eq!(store.calendar(listing.id).unwrap().unwrap().calendar, hourly(1));
+    assert_eq!(store.calendars().unwrap().len(), 1);
+    let missing = store.set_calendar(ListingId::new(), &hourly(1), &|_| noted("calendar.set"));
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+
+    let first = store
+        .create_booking(new_booking(listing.id, user.id, BOOKING_BASE, 2, 1), &|_| noted("booking.request"))
+        .unwrap();
+    let full = store
+        .create_booking(new_booking(listing.id, user.id, BOOKING_BASE + HOUR_MS, 1, 1), &|_| noted("booking.request"));
+    let Err(StoreError::WrongState(message)) = full else { panic!("{full:?}") };
+    assert!(message.contains("2030-01-07T10:00:00+08:00"), "names the first full slot: {message}");
+    let waiting = |start| NewBooking { waitlist: true, ..new_booking(listing.id, user.id, start, 1, 1) };
+    let second = store.create_booking(waiting(BOOKING_BASE + HOUR_MS), &|_| noted("booking.waitlist")).unwrap();
+    let third = store.create_booking(waiting(BOOKING_BASE + HOUR_MS), &|_| noted("booking.waitlist")).unwrap();
+    assert_eq!((second.state, third.state), (BookingState::Waitlisted, BookingState::Waitlisted));
+    assert_eq!(third.timeline.iter().map(|s| s.event.as_str()).collect::<Vec<_>>(), ["waitlist"]);
+
+    // A stale version changes nothing.
+    let approved = store
+        .apply_booking_change(
+            booking_change(&first, BookingEvent::Approve, BookingState::Approved, VoucherMove::Keep),
+            &|_| noted("booking.approve"),
+            &|_| noted("booking.promote"),
+        )
+        .unwrap();
+    let stale = store.apply_booking_change(
+        booking_change(&first, BookingEvent::Approve, BookingState::Approved, VoucherMove::Keep),
+        &|_| noted("booking.approve"),
+        &|_| noted("booking.promote"),
+    );
+    assert!(matches!(stale, Err(StoreError::Stale { expected: 1, actual: 2, .. })), "{stale:?}");
+
+    // Moving the first booking to a later hour frees 10:00: the older waitlisted booking moves up.
+    let mut moved = booking_change(
+        &approved,
+        BookingEvent::Reschedule { start: T0, end: T0 },
+        BookingState::Requested,
+        VoucherMove::Keep,
+    );
+    moved.reschedule = Some((BOOKING_BASE + 2 * HOUR_MS, BOOKING_BASE + 4 * HOUR_MS));
+    let rescheduled = store
+        .apply_booking_change(moved, &|_| noted("booking.reschedule"), &|b| noted(&format!("booking.promote.{}", b.id)))
+        .unwrap();
+    assert_eq!(
+        (rescheduled.start, rescheduled.state, rescheduled.version),
+        (BOOKING_BASE + 2 * HOUR_MS, BookingState::Requested, 3)
+    );
+    let second = store.booking(second.id).unwrap().unwrap();
+    let third = store.booking(third.id).unwrap().unwrap();
+    assert_eq!((second.state, third.state), (BookingState::Requested, BookingState::Waitlisted), "promoted in order");
+    assert_eq!(second.timeline.last().map(|s| (s.event.as_str(), s.actor.as_str())), Some(("promote", "system")));
+    let (entries, _) = store.audit_entries(&AuditFilter::default(), 1000, 0).unwrap();
+    assert!(entries.iter().any(|e| e.action == format!("booking.promote.{}", second.id)));
+
+    // A reschedule into a full slot is refused and changes nothing.
+    let mut clash = booking_change(
+        &third,
+        BookingEvent::Reschedule { start: T0, end: T0 },
+        BookingState::Requested,
+        VoucherMove::Keep,
+    );
+    clash.reschedule = Some((BOOKING_BASE + 3 * HOUR_MS, BOOKING_BASE + 4 * HOUR_MS));
+    let waitlisted_clash =
+        store.apply_booking_change(clash, &|_| noted("booking.reschedule"), &|_| noted("booking.promote"));
+    assert!(
+        matches!(waitlisted_clash, Err(StoreError::WrongState(ref m)) if m.contains("is full")),
+        "{waitlisted_clash:?}"
+    );
+    assert_eq!(store.booking(third.id).unwrap().unwrap().version, third.version);
+
+    // Cancelling the promoted booking lets the last one in.
+    let cancelled = store
+        .apply_booking_change(
+            booking_change(
+                &second,
+                BookingEvent::Cancel { reason: None },
+                BookingState::Cancelled,
+                VoucherMove::Release,
+            ),
+            &|_| noted("booking.cancel"),
+            &|_| noted("booking.promote"),
+        )
+        .unwrap();
+    assert_eq!(cancelled.state, BookingState::Cancelled);
+    assert_eq!(store.booking(third.id).unwrap().unwrap().state, BookingState::Requested);
+    let per_slot = held_per_slot(store, listing.id);
+    assert!(per_slot.values().all(|units| *units <= 1), "{per_slot:?}");
+    let in_window = store
+        .bookings(
+            &BookingFilter {
+                window: Some((BOOKING_BASE + HOUR_MS, BOOKING_BASE + 2 * HOUR_MS)),
+                ..BookingFilter::default()
+            },
+            10,
+        )
+        .unwrap();
+    let ids: Vec<i64> = in_window.iter().map(|b| b.id).collect();
+    assert_eq!(ids, [second.id, third.id]);
+
+    // Clearances are granted and renewed per user.
+    let granted = Clearance {
+        facility_id: listing.id,
+        user_id: user.id,
+        username: user.username.clone(),
+        valid_until: BOOKING_BASE,
+        granted_by: "operator".into(),
+        granted_at: BOOKING_BASE - HOUR_MS,
+    };
+    store.grant_clearance(granted.clone(), noted("clearance.grant")).unwrap();
+    let renewed = Clearance { valid_until: BOOKING_BASE + HOUR_MS, ..granted };
+    store.grant_clearance(renewed.clone(), noted("clearance.grant")).unwrap();
+    assert_eq!(store.clearance(listing.id, user.id).unwrap(), Some(renewed.clone()));
+    assert_eq!(store.clearances(listing.id).unwrap(), vec![renewed]);
+}
+
 macro_rules! store_suite {
     ($module:ident, $make:expr) => {
         mod $module {
             use super::*;
+            #[test]
+            fn bookings_never_exceed_capacity_under_concurrency() {
+                let (_guard, store) = $make;
+                super::bookings_never_exceed_capacity_under_concurrency(&store);
+            }
+            #[test]
+            fn vouchers_never_go_negative_under_concurrency() {
+                let (_guard, store) = $make;
+                super::vouchers_never_go_negative_under_concurrency(&store);
+            }
+            #[test]
+            fn bookings_move_by_version_and_promote_the_waitlist() {
+                let (_guard, store) = $make;
+                super::bookings_move_by_version_and_promote_the_waitlist(&store);
+            }
             #[test]
             fn login_failures_count_by_account_and_address() {
                 let (_guard, store) = $make;
@@ -2066,7 +2403,7 @@ fn postgres_data_survives_reconnect() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7], "each migration applied once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8], "each migration applied once");
     drop(reconnected);
     drop(guard);
 }
@@ -2084,7 +2421,7 @@ fn postgres_nodes_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7], "each migration applied once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8], "each migration applied once");
     drop(stores);
     drop(guard);
 }

@@ -12,6 +12,7 @@ fn every_default_direction_returns_matches_on_the_demo() {
     let app = App::open(&DataDir::create(dir.path()).unwrap()).unwrap();
     app.load_demo(xietong_demo::DEFAULT_SEED).unwrap();
     demo_deals_are_alive(&app);
+    demo_bookings_are_alive(&app);
     let expected = [
         (Kind::Talent, vec![Kind::Demand, Kind::Challenge, Kind::Scenario, Kind::Enterprise]),
         (Kind::Facility, vec![Kind::Demand, Kind::Achievement]),
@@ -78,4 +79,64 @@ fn demo_deals_are_alive(app: &App) {
         let row = funnel.rows.iter().find(|row| row.label == pair);
         assert!(row.is_some_and(|row| row.converted > 0 && row.matches_viewed > 0), "{pair}: {:?}", funnel.rows);
     }
+}
+
+/// The demo has bookings in every state, calendars on every public pilot base, vouchers issued
+/// from Beijing, Tianjin and Hebei, one of them spent in another province, each booking with
+/// its audit entries.
+fn demo_bookings_are_alive(app: &App) {
+    use xietong_domain::booking::BookingState;
+    let session = app.account().login("admin", xietong_app::demo_accounts::DEMO_PASSWORD, None).unwrap();
+    let admin = xietong_app::Actor::new(xietong_domain::Viewer::User(session.principal), None);
+    let bookings = app.operated_bookings(&admin, &BookingState::ALL).unwrap();
+    let states: std::collections::BTreeSet<&str> = bookings.iter().map(|(b, _)| b.state.as_str()).collect();
+    for state in BookingState::ALL {
+        assert!(states.contains(state.as_str()), "a demo booking is {state}: {states:?}");
+    }
+    let (audited, _) = app.audit_trail(&admin, Some("booking.".into()), Some("demo".into()), 10_000, 0).unwrap();
+    for (booking, _) in &bookings {
+        assert!(
+            audited.iter().any(|entry| entry.action.starts_with("booking.") && entry.target == booking.id.to_string()),
+            "booking {} has its audit entry",
+            booking.id
+        );
+    }
+    let bookable: std::collections::BTreeSet<_> =
+        app.operated_facilities(&admin).unwrap().into_iter().map(|f| f.id).collect();
+    let filter = ListFilter { kind: Some(Kind::Facility), status: Some(Status::Published), ..Default::default() };
+    let bases: Vec<_> = app
+        .store()
+        .list(&filter, 5_000, 0)
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|f| f.body.visibility == xietong_domain::Visibility::Public)
+        .filter(|f| {
+            matches!(&f.body.details, xietong_domain::Details::Facility(d) if d.facility_type == xietong_domain::FacilityType::PilotBase)
+        })
+        .collect();
+    assert!(!bases.is_empty(), "the demo has public pilot bases");
+    assert!(bases.iter().all(|base| bookable.contains(&base.id)), "every public pilot base has a calendar");
+    let vouchers = app.vouchers(&admin).unwrap();
+    let reference = xietong_domain::Reference::get();
+    let provinces: std::collections::BTreeSet<String> =
+        vouchers.iter().filter_map(|v| reference.province_of(&v.issuing_region).map(|p| p.code.clone())).collect();
+    for province in ["110000", "120000", "130000"] {
+        assert!(provinces.contains(province), "a demo voucher is issued from {province}: {provinces:?}");
+    }
+    let today = time::OffsetDateTime::now_utc().date();
+    let utilisation = app
+        .utilisation(
+            &admin,
+            xietong_app::booking::UtilisationBy::Region,
+            today - time::Duration::days(60),
+            today + time::Duration::days(30),
+        )
+        .unwrap();
+    assert!(
+        utilisation.voucher_spending.iter().any(|flow| flow.issuing_region != flow.spending_region && flow.spent > 0.0),
+        "a voucher is spent in another province: {:?}",
+        utilisation.voucher_spending
+    );
+    assert!(utilisation.rows.iter().any(|row| row.used_units > 0), "the demo facilities were used");
 }

@@ -1,6 +1,7 @@
 //! JSON API under `/api/v1`.
 
 pub mod account;
+pub mod booking;
 pub mod challenge;
 pub mod claim;
 pub mod collab;

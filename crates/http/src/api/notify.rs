@@ -125,6 +125,9 @@ pub struct NewWebhookBody {
 /// - `challenge.awarded`: a challenge you took part in named its winners
 /// - `challenge.closed`: a challenge you took part in was closed without award
 /// - `challenge.invited`: a challenge's organiser invites your organisation to apply
+/// - `booking.requested`: a booking or waitlist entry was requested at your facility (its owner)
+/// - `booking.updated`: your booking was approved, declined, cancelled, rescheduled, promoted from
+///   the waitlist, completed or marked no-show (the booker)
 ///
 /// Deal events go to the other party's organisation (and the deal's brokers' inboxes), never to
 /// the side that acted; when nobody represents the owner, to the operators and technology

@@ -206,6 +206,8 @@ struct AccountData {
     /// Applications of the user's organisations to challenges, and the challenges they review.
     applications: Vec<xietong_app::types::MyApplication>,
     challenge_reviews: Vec<(ListingId, String, xietong_domain::challenge::Phase)>,
+    /// The user's bookings and the vouchers they see.
+    bookings: super::booking::AccountBookings,
 }
 
 fn load_account(app: &xietong_app::App, caller: &Caller) -> ApiResult<AccountData> {
@@ -253,7 +255,19 @@ fn load_account(app: &xietong_app::App, caller: &Caller) -> ApiResult<AccountDat
     let claims = app.claims(&actor, None)?;
     let applications = app.my_applications(&actor)?;
     let challenge_reviews = app.my_reviews(&actor)?;
-    Ok(AccountData { received, sent, tokens, own_listings, reviews, deals, claims, applications, challenge_reviews })
+    let bookings = super::booking::load_account(app, caller)?;
+    Ok(AccountData {
+        received,
+        sent,
+        tokens,
+        own_listings,
+        reviews,
+        deals,
+        claims,
+        applications,
+        challenge_reviews,
+        bookings,
+    })
 }
 
 /// `GET /account`
@@ -328,6 +342,7 @@ fn render(ctx: &PageCtx, principal: &Principal, data: &AccountData, review_error
 
     html.push_str(&deals(ctx, &data.deals));
     html.push_str(&super::challenge::account_panel(ctx, &data.applications, &data.challenge_reviews));
+    html.push_str(&super::booking::account_panels(ctx, principal, &data.bookings));
     html.push_str(&super::claim::account_panel(ctx, principal, &data.claims));
     html.push_str(&received_requests(ctx, &data.received));
     html.push_str(&sent_requests(ctx, &data.sent));

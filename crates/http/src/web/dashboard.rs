@@ -21,6 +21,13 @@ use crate::figures::figures;
 use crate::state::AppState;
 use xietong_app::funnel::{Funnel, FunnelBy};
 use xietong_app::stats::{SECTORS, ScopedFigures};
+use xietong_app::types::{Utilisation, UtilisationBy};
+
+/// The utilisation panel covers this many days back and ahead (the API's default window).
+const UTILISATION_DAYS_BACK: i64 = 60;
+const UTILISATION_DAYS_AHEAD: i64 = 30;
+/// Facilities shown in the utilisation panel (the busiest).
+const UTILISATION_ROWS: usize = 10;
 
 /// Everything the dashboard shows, for one viewer.
 struct DashboardData {
@@ -31,6 +38,8 @@ struct DashboardData {
     latest: Vec<(Kind, Vec<Listing>)>,
     /// The conversion funnel by region pair (its total is the funnel chart).
     funnel: Funnel,
+    /// Utilisation of the bookable facilities by facility, 60 days back to 30 ahead.
+    utilisation: Utilisation,
 }
 
 /// Adds to the cached figures the region and industry facets and the newest demands, scenarios
@@ -56,7 +65,14 @@ fn with_facets_and_latest(
         latest.push((kind, app.list_listings(actor, filter, 6, 0)?.items));
     }
     let funnel = app.funnel(&actor.viewer.read_scope(), FunnelBy::RegionPair)?;
-    Ok(DashboardData { figures, region_counts, facets: everything.facets, latest, funnel })
+    let today = time::OffsetDateTime::now_utc().to_offset(xietong_domain::booking::beijing()).date();
+    let utilisation = app.utilisation(
+        actor,
+        UtilisationBy::Facility,
+        today - time::Duration::days(UTILISATION_DAYS_BACK),
+        today + time::Duration::days(UTILISATION_DAYS_AHEAD),
+    )?;
+    Ok(DashboardData { figures, region_counts, facets: everything.facets, latest, funnel, utilisation })
 }
 
 async fn data(state: &AppState, actor: Actor) -> Result<DashboardData, ApiError> {
@@ -167,6 +183,7 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
     );
 
     render_funnel(ctx, &data.funnel, &mut html);
+    render_utilisation(ctx, &data.utilisation, &mut html);
 
     html.push_str(r#"<div class="grid-3">"#);
     for (kind, items) in &data.latest {
@@ -248,5 +265,86 @@ fn render_funnel(ctx: &PageCtx, funnel: &Funnel, html: &mut String) {
         c3 = ctx.t("接受", "Accepted"),
         c4 = ctx.t("签约", "Signed"),
         c5 = ctx.t("转化", "Converted"),
+    );
+}
+
+/// Utilisation of the bookable facilities (the busiest by booked units, each with a bar of
+/// booked ÷ open capacity) and voucher spending by issuing and spending region.
+fn render_utilisation(ctx: &PageCtx, utilisation: &Utilisation, html: &mut String) {
+    let mut busiest: Vec<_> = utilisation.rows.iter().collect();
+    busiest.sort_by(|a, b| b.booked_units.cmp(&a.booked_units).then_with(|| a.key.cmp(&b.key)));
+    let (open, booked, used) = utilisation
+        .rows
+        .iter()
+        .fold((0, 0, 0), |(o, b, u), row| (o + row.open_units, b + row.booked_units, u + row.used_units));
+    let percent = |share: f64| (share * 1000.0).round() / 10.0;
+    let mut rows = String::new();
+    for row in busiest.into_iter().take(UTILISATION_ROWS) {
+        let share = percent(row.utilisation);
+        let _ = write!(
+            rows,
+            r#"<tr data-facility="{key}"><th scope="row"><a href="/listings/{key}#booking">{label}</a></th><td class="num">{open}</td><td class="num">{booked}</td><td class="num">{used}</td><td><span class="part-bar" style="width:{width}%"></span> {share}%</td></tr>"#,
+            key = esc(&row.key),
+            label = esc(&row.label),
+            open = row.open_units,
+            booked = row.booked_units,
+            used = row.used_units,
+            width = share.min(100.0),
+        );
+    }
+    if rows.is_empty() {
+        let _ = write!(
+            rows,
+            r#"<tr><td colspan="5">{}</td></tr>"#,
+            ctx.t("暂无可预约的设施", "No bookable facilities yet")
+        );
+    }
+    let mut flows = String::new();
+    for flow in &utilisation.voucher_spending {
+        let cross = flow.issuing_region != flow.spending_region;
+        let _ = write!(
+            flows,
+            r#"<tr data-flow="{from}-{to}" data-cross="{cross}"><th scope="row">{from_name} → {to_name}</th><td class="num">{spent}</td></tr>"#,
+            from = esc(&flow.issuing_region),
+            to = esc(&flow.spending_region),
+            from_name = esc(&flow.issuing_region_name),
+            to_name = esc(&flow.spending_region_name),
+            spent = super::fmt_num(flow.spent),
+        );
+    }
+    if flows.is_empty() {
+        let _ = write!(flows, r#"<tr><td colspan="2">{}</td></tr>"#, ctx.t("暂无创新券核销", "No voucher spent yet"));
+    }
+    let overall = if open == 0 { 0.0 } else { percent(booked as f64 / open as f64) };
+    let _ = write!(
+        html,
+        r#"<div class="grid-2"><section class="panel" id="utilisation" aria-labelledby="utilisation-h"><h2 id="utilisation-h">{h1}</h2><p class="hint">{hint}</p><p class="figures" id="utilisation-total" data-open="{open}" data-booked="{booked}" data-used="{used}">{total}</p><div class="table-scroll"><table class="data-table" id="utilisation-table"><thead><tr><th scope="col">{c0}</th><th scope="col">{c1}</th><th scope="col">{c2}</th><th scope="col">{c3}</th><th scope="col">{c4}</th></tr></thead><tbody>{rows}</tbody></table></div></section><section class="panel" aria-labelledby="voucher-flows-h"><h2 id="voucher-flows-h">{h2}</h2><p class="hint">{hint2}</p><div class="table-scroll"><table class="data-table" id="voucher-flows"><thead><tr><th scope="col">{d0}</th><th scope="col">{d1}</th></tr></thead><tbody>{flows}</tbody></table></div></section></div>"#,
+        h1 = ctx.t("中试基地与科研设施利用率", "Utilisation of pilot bases and instruments"),
+        hint = esc(ctx.t(
+            &format!(
+                "{} 至 {}（北京时间）：已批准、已完成与未到的预约单位数占开放产能的比例。",
+                utilisation.from, utilisation.to
+            ),
+            &format!(
+                "{} to {} (Beijing time): units approved, completed or no-show against open capacity.",
+                utilisation.from, utilisation.to
+            ),
+        )),
+        total = esc(ctx.t(
+            &format!("合计：开放 {open}，已预约 {booked}，已使用 {used}，利用率 {overall}%"),
+            &format!("In all: {open} open, {booked} booked, {used} used, {overall}% utilised"),
+        )),
+        c0 = ctx.t("设施", "Facility"),
+        c1 = ctx.t("开放产能", "Open"),
+        c2 = ctx.t("已预约", "Booked"),
+        c3 = ctx.t("已使用", "Used"),
+        c4 = ctx.t("利用率", "Utilisation"),
+        h2 = ctx.t("创新券跨区域使用", "Innovation vouchers across regions"),
+        hint2 = ctx.t(
+            "已核销金额（万元），按发放地区→使用地（设施所在省市）。",
+            "Spent (×10,000 CNY) by issuing region → the facility's province."
+        ),
+        d0 = ctx.t("发放地 → 使用地", "Issued in → spent in"),
+        d1 = ctx.t("核销（万元）", "Spent (×10,000 CNY)"),
     );
 }

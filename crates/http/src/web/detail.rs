@@ -52,6 +52,10 @@ pub struct DetailParams {
     pub more: Option<String>,
     /// Set after a deal was proposed, to confirm it.
     pub proposed: Option<String>,
+    /// A facility's week of free capacity to show: any day of it, `YYYY-MM-DD`.
+    pub week: Option<String>,
+    /// Set after a booking was requested, to its state (`requested` or `waitlisted`).
+    pub booked: Option<String>,
 }
 
 /// `GET /listings/{id}`: listings the viewer may not read are the 404 page; the contact is masked
@@ -67,6 +71,7 @@ pub async fn page(
     };
     let caller = ctx.caller.clone();
     let more = params.more.as_deref().and_then(|k| k.parse::<Kind>().ok());
+    let week = params.week.clone();
     let loaded = state
         .read_work(move |app| {
             let actor = caller.actor();
@@ -89,13 +94,25 @@ pub async fn page(
                 Err(AppError::Forbidden(_) | AppError::Unauthorized(_) | AppError::NotFound(_)) => None,
                 Err(other) => return Err(other.into()),
             };
-            Ok((listing, panels, access, stale, feedback, unrepresented))
+            // A bookable facility's week of free capacity and its booking form.
+            let booking = match listing.kind() {
+                Kind::Facility => Some(super::booking::load_section(app, &caller, &listing, week.as_deref())?),
+                _ => None,
+            };
+            Ok((listing, panels, access, stale, feedback, unrepresented, booking))
         })
         .await;
     match loaded {
-        Ok((listing, panels, access, stale, feedback, unrepresented)) => {
+        Ok((listing, panels, access, stale, feedback, unrepresented, booking)) => {
             let requested = params.requested.as_deref() == Some("1");
             let mut html = render(&ctx, &listing, &panels, &access, requested);
+            if let Some(section) = &booking {
+                let block = super::booking::render_section(&ctx, &listing, section, params.booked.as_deref());
+                match html.find(r#"<section class="matches""#) {
+                    Some(at) => html.insert_str(at, &block),
+                    None => html.push_str(&block),
+                }
+            }
             if let Some(owner) = &unrepresented {
                 let block = super::claim::unrepresented_block(&ctx, listing.id, owner);
                 match html.find("</article>") {

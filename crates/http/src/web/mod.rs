@@ -3,15 +3,19 @@
 //!
 //! Pages: `/` dashboard, `/search`, `/listings/{id}`, `/listings/new?kind=…`,
 //! `/listings/{id}/edit`, `/challenges/{id}` (a challenge's run by phase, with the organiser's
-//! control panel), `/transfer`, `/login`, `/account`, `/inbox` and (for operators) `/audit`;
-//! forms post to `/orgs/claims` (claim the organisation a listing names) and
-//! `/account/claims/{id}` (decide or withdraw a claim). Every text that is not already
+//! control panel), `/transfer`, `/login`, `/account`, `/inbox`, `/bookings/queue` (the approval
+//! queue of the facilities one operates), `/vouchers/{id}` (a voucher's ledger) and (for
+//! operators) `/audit`; forms post to `/orgs/claims` (claim the organisation a listing names),
+//! `/account/claims/{id}` (decide or withdraw a claim), `/listings/{id}/bookings|calendar|clearances`
+//! (book a facility; its operator's settings), `/bookings/{id}/events` and `/vouchers`. Every
+//! text that is not already
 //! escaped HTML goes through [`esc`]. Every page knows its caller (resolved by
 //! [`crate::auth::authorize`]); every form that changes something carries the session's CSRF
 //! token ([`PageCtx::csrf_input`]).
 
 mod account;
 mod audit;
+mod booking;
 mod challenge;
 mod charts;
 mod claim;
@@ -48,6 +52,13 @@ pub fn routes() -> Recorded {
         .post("/listings/{id}/edit", User, form::update)
         .post("/listings/{id}/contact-request", User, detail::request_contact)
         .post("/listings/{id}/deal", User, detail::propose_deal)
+        .post("/listings/{id}/bookings", User, booking::request_booking)
+        .post("/listings/{id}/calendar", User, booking::set_calendar)
+        .post("/listings/{id}/clearances", User, booking::grant_clearance)
+        .get("/bookings/queue", User, booking::queue)
+        .post("/bookings/{id}/events", User, booking::event)
+        .post("/vouchers", Operator, booking::issue_voucher)
+        .get("/vouchers/{id}", User, booking::ledger)
         .get("/deals/{id}", User, deal::page)
         .post("/deals/{id}/events", User, deal::event)
         .get("/challenges/{id}", Public, challenge::page)

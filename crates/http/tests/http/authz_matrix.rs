@@ -142,6 +142,47 @@ fn read_deal(who: Who) -> u16 {
     }
 }
 
+/// Operates OrgA's bookable facility (110106): OrgA's side, the operator of 110106, the admin.
+fn facility_operator(who: Who) -> bool {
+    owner(who) || operator(who)
+}
+
+fn facility_operators_only(status: u16) -> impl Fn(Who) -> u16 {
+    move |who| match who {
+        Who::Anonymous => 401,
+        _ if facility_operator(who) => status,
+        _ => 403,
+    }
+}
+
+/// A booking of OrgB's member at OrgA's facility: its booker and the facility's operators see it.
+fn read_booking(who: Who) -> u16 {
+    match who {
+        Who::Anonymous => 401,
+        Who::BMember => 200,
+        _ if facility_operator(who) => 200,
+        _ => 404,
+    }
+}
+
+/// Approving that booking: the facility's operators; the booker may not.
+fn approve_booking(who: Who) -> u16 {
+    match who {
+        Who::BMember => 403,
+        other => read_booking(other),
+    }
+}
+
+/// The ledger of a voucher issued to OrgA: its members, the admin and the issuing region's
+/// operator (OrgA's technology manager belongs to another organisation).
+fn read_voucher(who: Who) -> u16 {
+    match who {
+        Who::Anonymous => 401,
+        Who::AAdmin | Who::AMember | Who::Admin | Who::RegionOp => 200,
+        _ => 404,
+    }
+}
+
 fn operators_only(who: Who) -> u16 {
     match who {
         Who::Anonymous => 401,
@@ -298,6 +339,31 @@ fn expectations() -> Vec<Route> {
         // Deals: OrgB proposes on OrgA's listings.
         ("POST", "/api/v1/deals", vec![level(|who, vis| ask_contact(who, vis, 201))]),
         ("GET", "/api/v1/deals", vec![caller(users_only(200))]),
+        // Bookings: OrgA's public facility in 110106 with a calendar; OrgB's member books it.
+        ("GET", "/api/v1/facilities/{id}/calendar", vec![caller(ok_for_all)]),
+        ("PUT", "/api/v1/facilities/{id}/calendar", vec![caller(facility_operators_only(200))]),
+        ("GET", "/api/v1/facilities/{id}/calendar.ics", vec![caller(ok_for_all)]),
+        ("GET", "/api/v1/facilities/{id}/availability", vec![caller(ok_for_all)]),
+        ("POST", "/api/v1/facilities/{id}/bookings", vec![caller(users_only(201))]),
+        ("GET", "/api/v1/facilities/{id}/bookings", vec![caller(users_only(200))]),
+        ("POST", "/api/v1/facilities/{id}/clearances", vec![caller(facility_operators_only(201))]),
+        ("GET", "/api/v1/facilities/{id}/clearances", vec![caller(facility_operators_only(200))]),
+        ("GET", "/api/v1/bookings", vec![caller(users_only(200))]),
+        ("GET", "/api/v1/bookings/queue", vec![caller(users_only(200))]),
+        ("GET", "/api/v1/bookings/{id}", vec![caller(read_booking)]),
+        ("POST", "/api/v1/bookings/{id}/events", vec![caller(approve_booking)]),
+        (
+            "POST",
+            "/api/v1/vouchers",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                _ if operator(who) => 201,
+                _ => 403,
+            })],
+        ),
+        ("GET", "/api/v1/vouchers", vec![caller(users_only(200))]),
+        ("GET", "/api/v1/vouchers/{id}/ledger", vec![caller(read_voucher)]),
+        ("GET", "/api/v1/stats/utilisation", vec![caller(ok_for_all)]),
         ("POST", "/api/v1/deals/{id}/events", vec![caller(accept_deal)]),
         ("GET", "/api/v1/deals/{id}", vec![caller(read_deal)]),
         // Every fixture account but the admin belongs to an organisation; the admin is no member.
@@ -403,6 +469,31 @@ fn expectations() -> Vec<Route> {
                 other => other,
             })],
         ),
+        // Bookings on the pages, as through the API: anyone logged in books OrgA's facility;
+        // its operators set the calendar and grant clearances; the queue page is everyone's
+        // own (empty for those who operate nothing); approving is the operators'; vouchers are
+        // issued by region operators and the admin and read by their holders and issuers.
+        ("POST", "/listings/{id}/bookings", vec![caller(users_only(303))]),
+        ("POST", "/listings/{id}/calendar", vec![caller(facility_operators_only(303))]),
+        ("POST", "/listings/{id}/clearances", vec![caller(facility_operators_only(303))]),
+        ("GET", "/bookings/queue", vec![caller(|who| if who == Who::Anonymous { 303 } else { 200 })]),
+        (
+            "POST",
+            "/bookings/{id}/events",
+            vec![caller(|who| match approve_booking(who) {
+                200 => 303,
+                other => other,
+            })],
+        ),
+        (
+            "POST",
+            "/vouchers",
+            vec![caller(|who| match operators_only(who) {
+                200 => 303,
+                other => other,
+            })],
+        ),
+        ("GET", "/vouchers/{id}", vec![caller(|who| if who == Who::Anonymous { 303 } else { read_voucher(who) })]),
         ("GET", "/transfer", vec![caller(ok_for_all)]),
         ("POST", "/transfer/import", vec![caller(users_only(200))]),
         ("GET", "/login", vec![caller(ok_for_all)]),
@@ -679,6 +770,8 @@ struct Matrix {
     sessions: std::collections::BTreeMap<Who, Session>,
     /// A public achievement of OrgB in 110106, the source whose matches are the fixture demands.
     source: String,
+    /// OrgA's public bookable facility in 110106.
+    facility: String,
     counter: std::cell::Cell<u32>,
 }
 
@@ -699,6 +792,13 @@ impl Matrix {
                 "owner_org": ORG_A, "status": "pending", "trl": 5,
             }));
         }
+        let facility = fx.store_listing(json!({
+            "kind": "facility", "title": "pilot reactor hall MKFACILITY", "summary": "three reactors",
+            "region_codes": ["110106"], "owner_org": ORG_A, "facility_type": "pilot_base",
+        }));
+        let calendar = serde_json::from_value(json!({"unit": "hour", "capacity": 10000, "price_per_unit": 100}))
+            .expect("calendar");
+        fx.app.booking_store().set_calendar(facility.id, &calendar, &|_| Default::default()).expect("calendar");
         let public = fx.listings[&Vis::Public];
         fx.app
             .deal_store()
@@ -735,7 +835,15 @@ impl Matrix {
                 }
             }
         }
-        Matrix { fx, credentials, read_tokens, sessions, source: source.id.to_string(), counter: Default::default() }
+        Matrix {
+            fx,
+            credentials,
+            read_tokens,
+            sessions,
+            source: source.id.to_string(),
+            facility: facility.id.to_string(),
+            counter: Default::default(),
+        }
     }
 
     fn unique(&self, prefix: &str) -> String {
@@ -909,6 +1017,41 @@ impl Matrix {
         (id, application, milestone, report)
     }
 
+    /// A fresh booking of OrgB's member at OrgA's facility, an hour of its own a year ahead.
+    fn fresh_booking(&self) -> i64 {
+        let hours = i64::from(self.counter.get()) + 1;
+        self.counter.set(self.counter.get() + 1);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+        let start = (now / 3_600_000 + 24 * 365 + hours) * 3_600_000;
+        let booking = xietong_store::NewBooking {
+            facility_id: self.facility.parse().expect("facility id"),
+            booker_id: self.fx.user(Who::BMember).id,
+            booker: "b_member".into(),
+            booker_org: Some(ORG_B.into()),
+            request: xietong_domain::booking::Request { start, end: start + 3_600_000, quantity: 1 },
+            units: 1,
+            purpose: "matrix".into(),
+            charge_fen: 10_000,
+            voucher_id: None,
+            waitlist: false,
+        };
+        self.fx.app.booking_store().create_booking(booking, &|_| Default::default()).expect("booking").id
+    }
+
+    /// A fresh voucher of OrgA issued by Fengtai.
+    fn fresh_voucher(&self) -> i64 {
+        let voucher = xietong_store::NewVoucher {
+            org_id: self.fx.orgs[ORG_A].id,
+            organisation: ORG_A.into(),
+            amount_fen: 1_000_000,
+            issuing_region: "110106".into(),
+            accepted_regions: vec!["110000".into()],
+            valid_until: i64::MAX / 2,
+            issued_by: "matrix".into(),
+        };
+        self.fx.app.booking_store().issue_voucher(voucher, &|_| Default::default()).expect("voucher").id
+    }
+
     /// A fresh notice in a_member's inbox.
     fn fresh_notice(&self) -> i64 {
         let mut entry =
@@ -1079,6 +1222,60 @@ impl Matrix {
                 let deal = self.fresh_deal();
                 json_request(method, &format!("/api/v1/deals/{deal}"), None)
             }
+            ("GET", "/api/v1/facilities/{id}/calendar" | "/api/v1/facilities/{id}/calendar.ics", "")
+            | ("GET", "/api/v1/facilities/{id}/clearances" | "/api/v1/facilities/{id}/bookings", "") => {
+                json_request(method, &path.replace("{id}", &self.facility), None)
+            }
+            ("GET", "/api/v1/facilities/{id}/availability", "") => json_request(
+                method,
+                &format!("/api/v1/facilities/{}/availability?from=2030-01-01&to=2030-01-02", self.facility),
+                None,
+            ),
+            ("PUT", "/api/v1/facilities/{id}/calendar", "") => json_request(
+                method,
+                &path.replace("{id}", &self.facility),
+                Some(json!({"unit": "hour", "capacity": 10000, "price_per_unit": 100})),
+            ),
+            ("POST", "/api/v1/facilities/{id}/bookings", "") => {
+                let hours = i64::from(self.counter.get()) + 1;
+                self.counter.set(self.counter.get() + 1);
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let start = (now / 3600 + 24 * 400 + hours) * 3600;
+                let at = |secs: i64| {
+                    time::OffsetDateTime::from_unix_timestamp(secs)
+                        .expect("time")
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .expect("format")
+                };
+                json_request(
+                    method,
+                    &path.replace("{id}", &self.facility),
+                    Some(json!({"start": at(start), "end": at(start + 3600), "quantity": 1, "purpose": "matrix"})),
+                )
+            }
+            ("POST", "/api/v1/facilities/{id}/clearances", "") => json_request(
+                method,
+                &path.replace("{id}", &self.facility),
+                Some(json!({"username": "b_member", "valid_until": "2099-01-01T00:00:00Z"})),
+            ),
+            ("GET", "/api/v1/bookings/{id}", "") => {
+                json_request(method, &format!("/api/v1/bookings/{}", self.fresh_booking()), None)
+            }
+            ("POST", "/api/v1/bookings/{id}/events", "") => json_request(
+                method,
+                &format!("/api/v1/bookings/{}/events", self.fresh_booking()),
+                Some(json!({"type": "approve"})),
+            ),
+            ("POST", "/api/v1/vouchers", "") => json_request(
+                method,
+                path,
+                Some(
+                    json!({"organisation": ORG_A, "amount": 5, "issuing_region": "110106", "accepted_regions": ["110000"], "valid_until": "2099-12-31"}),
+                ),
+            ),
+            ("GET", "/api/v1/vouchers/{id}/ledger", "") => {
+                json_request(method, &format!("/api/v1/vouchers/{}/ledger", self.fresh_voucher()), None)
+            }
             ("POST", "/api/v1/orgs/{id}/claims", "") => json_request(
                 method,
                 &path.replace("{id}", crate::fixture::ORG_C),
@@ -1226,6 +1423,51 @@ impl Matrix {
                 path,
                 &[("org", crate::fixture::ORG_C), ("uscc", "91110108551385082Q"), ("note", "matrix")],
             ),
+            ("POST", "/listings/{id}/bookings", "") => {
+                let hours = i64::from(self.counter.get()) + 1;
+                self.counter.set(self.counter.get() + 1);
+                let now = time::OffsetDateTime::now_utc().unix_timestamp();
+                let start = (now / 3600 + 24 * 500 + hours) * 3600;
+                let at = |secs: i64| {
+                    time::OffsetDateTime::from_unix_timestamp(secs)
+                        .expect("time")
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .expect("format")
+                };
+                let (start, end) = (at(start), at(start + 3600));
+                form_request(
+                    method,
+                    &path.replace("{id}", &self.facility),
+                    &[("start", start.as_str()), ("end", end.as_str()), ("quantity", "1"), ("purpose", "matrix")],
+                )
+            }
+            ("POST", "/listings/{id}/calendar", "") => form_request(
+                method,
+                &path.replace("{id}", &self.facility),
+                &[("unit", "hour"), ("capacity", "10000"), ("price_per_unit", "100")],
+            ),
+            ("POST", "/listings/{id}/clearances", "") => form_request(
+                method,
+                &path.replace("{id}", &self.facility),
+                &[("username", "b_member"), ("valid_until", "2099-01-01")],
+            ),
+            ("POST", "/bookings/{id}/events", "") => form_request(
+                method,
+                &format!("/bookings/{}/events", self.fresh_booking()),
+                &[("type", "approve"), ("back", "/bookings/queue")],
+            ),
+            ("POST", "/vouchers", "") => form_request(
+                method,
+                path,
+                &[
+                    ("organisation", ORG_A),
+                    ("amount", "5"),
+                    ("issuing_region", "110106"),
+                    ("accepted_regions", "110000"),
+                    ("valid_until", "2099-12-31"),
+                ],
+            ),
+            ("GET", "/vouchers/{id}", "") => json_request(method, &format!("/vouchers/{}", self.fresh_voucher()), None),
             ("POST", "/account/claims/{id}", decision) => {
                 let claim = self.fresh_claim();
                 form_request(

@@ -44,6 +44,9 @@ async fn run_scenarios(client: &Client, server: &DemoServer) {
     invalid_uscc_is_shown_next_to_the_field(client, server).await;
     eprintln!("browser: form ok ({} ms)", step.elapsed().as_millis());
     let step = Instant::now();
+    booking_from_the_facility_page_shows_on_the_account_page(client, server).await;
+    eprintln!("browser: booking ok ({} ms)", step.elapsed().as_millis());
+    let step = Instant::now();
     language_switch_changes_and_persists(client, &base).await;
     eprintln!("browser: language ok ({} ms)", step.elapsed().as_millis());
     let step = Instant::now();
@@ -329,4 +332,59 @@ async fn phone_width_has_no_horizontal_scroll(client: &Client, base: &str) {
     }
     client.goto(&format!("{base}/")).await.unwrap();
     crate::support::screenshot(client, "dashboard-phone").await;
+}
+
+/// Logged in as `ent_a`: a demo pilot base booked by the day (no clearance needed) shows its
+/// week of free capacity; the booking form sends a request for one day three weeks ahead, the
+/// page confirms it and `/account` lists it as requested.
+async fn booking_from_the_facility_page_shows_on_the_account_page(client: &Client, server: &DemoServer) {
+    use xietong_domain::booking::Unit;
+    client.set_window_size(1280, 1800).await.unwrap();
+    let admin = xietong_app::Actor::operator();
+    let facility = server
+        .app
+        .operated_facilities(&admin)
+        .unwrap()
+        .into_iter()
+        .find(|facility| {
+            let calendar = server.app.facility_calendar(&admin, facility.id).unwrap().expect("a calendar").calendar;
+            calendar.unit != Unit::Hour && !calendar.requires_clearance && calendar.opening_hours.len() >= 5
+        })
+        .expect("the demo has a pilot base booked by the day without clearance");
+    let mut day = time::OffsetDateTime::now_utc().date() + time::Duration::days(21);
+    while day.weekday() != time::Weekday::Tuesday {
+        day = day.next_day().unwrap();
+    }
+    client.goto(&format!("{}/listings/{}?week={day}#booking", server.base_url, facility.id)).await.unwrap();
+    wait_for(client, "#week-view").await;
+    let cell = format!(r#"#week-view td[data-start="{day}T00:00:00+08:00"]"#);
+    let free: u32 = attr_of(client, &cell, "data-free").await.unwrap_or_default().parse().unwrap_or(0);
+    assert!(free >= 1, "the Tuesday three weeks ahead has free capacity");
+    client
+        .execute(
+            "document.querySelector('#booking-start').value = arguments[0]; document.querySelector('#booking-end').value = arguments[0];",
+            vec![serde_json::json!(day.to_string())],
+        )
+        .await
+        .unwrap();
+    client.find(Locator::Css("#booking-purpose")).await.unwrap().send_keys("浏览器预约测试").await.unwrap();
+    client.find(Locator::Css("#booking-submit")).await.unwrap().click().await.unwrap();
+    wait_for(client, "#booking-sent").await;
+    wait_for_query(client, &format!("week={}", day - time::Duration::days(1))).await;
+    assert_eq!(attr_of(client, "#booking-sent", "data-state").await.as_deref(), Some("requested"));
+    let after: u32 = attr_of(client, &cell, "data-free").await.unwrap_or_default().parse().unwrap_or(99);
+    assert_eq!(after, free - 1, "the week view counts the new booking");
+    crate::support::screenshot(client, "facility-booking").await;
+    client.goto(&format!("{}/account", server.base_url)).await.unwrap();
+    wait_for(client, "#bookings").await;
+    let mut requested = Vec::new();
+    for row in client.find_all(Locator::Css(r#"#bookings tr[data-state="requested"]"#)).await.unwrap() {
+        requested.push(row.text().await.unwrap());
+    }
+    assert!(
+        requested
+            .iter()
+            .any(|row| row.contains(&facility.body.title) && row.contains(&day.to_string()) && row.contains("待审批")),
+        "the booking is on /account as requested: {requested:?}"
+    );
 }

@@ -8,6 +8,8 @@ mod support;
 
 mod api;
 mod authz_matrix;
+mod bookings;
+mod bookings_web;
 mod browser;
 mod challenges;
 mod claims;

@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "feedback", include_str!("../../migrations/postgres/0005_feedback.sql")),
     (6, "orgs_claims", include_str!("../../migrations/postgres/0006_orgs_claims.sql")),
     (7, "challenges", include_str!("../../migrations/postgres/0007_challenges.sql")),
+    (8, "bookings", include_str!("../../migrations/postgres/0008_bookings.sql")),
 ];
 
 /// Key of the advisory lock that serialises migrations, so that several nodes starting at once

@@ -15,6 +15,7 @@
 //! connection; a write that fails after its BEGIN is reported, never repeated.
 
 mod accounts;
+mod bookings;
 mod challenges;
 mod claims;
 mod deals;

@@ -1,6 +1,7 @@
 //! SQLite backend: one writer connection and a small set of reader connections on a WAL database.
 
 mod accounts;
+mod bookings;
 mod challenges;
 mod claims;
 mod deals;
