@@ -5,6 +5,7 @@
 
 mod access;
 pub mod booking;
+pub mod chain;
 pub mod challenge;
 pub mod claim;
 pub mod deal;
