@@ -9,6 +9,7 @@ pub mod chain;
 pub mod challenge;
 pub mod claim;
 pub mod deal;
+pub mod enclave;
 mod ids;
 mod listing;
 pub mod notify;
