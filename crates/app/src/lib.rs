@@ -9,6 +9,7 @@
 pub mod account;
 pub mod auth;
 pub mod booking;
+pub mod chain;
 pub mod challenge;
 pub mod claim;
 pub mod collab;
@@ -108,6 +109,8 @@ pub struct App {
     stale_after_days: u32,
     /// Claims on organisations (same database).
     claims: Arc<dyn Claims>,
+    /// Chain edits and enclaves (same database).
+    chains: Arc<dyn xietong_store::Chains>,
     /// Inboxes, webhooks and the outbox (same database).
     notifications: Arc<dyn Notifications>,
     /// How notices leave the platform (webhook guard, outbox pace, SMTP).
@@ -195,6 +198,7 @@ impl App {
         let bookings: Arc<dyn Bookings> = database.clone();
         let feedback: Arc<dyn Feedback> = database.clone();
         let claims: Arc<dyn Claims> = database.clone();
+        let chains: Arc<dyn xietong_store::Chains> = database.clone();
         let notifications: Arc<dyn Notifications> = database.clone();
         let idempotency: Arc<dyn Idempotency> = database;
         let app = App {
@@ -208,6 +212,7 @@ impl App {
             impressions: Default::default(),
             stale_after_days: feedback::DEFAULT_STALE_AFTER_DAYS,
             claims,
+            chains,
             notifications,
             notify: RwLock::new(Arc::new(notify::NotifySettings::default())),
             accounts,
