@@ -207,9 +207,7 @@ impl App {
             "from_version": expected_version,
             "segments": chain.segments.iter().map(|s| &s.id).collect::<Vec<_>>(),
         });
-        // The command line's operator is no stored user: the audit entry's actor id leaves it out.
-        let updated_by = entry.actor_id;
-        let saved = match self.chains.save_chain_edit(&chain, expected_version, updated_by, entry) {
+        let saved = match self.chains.save_chain_edit(&chain, expected_version, actor.stored_user_id(), entry) {
             Ok(saved) => saved,
             Err(StoreError::Stale { actual, .. }) => {
                 return Err(AppError::Conflict(format!(

@@ -15,6 +15,8 @@ pub mod claim;
 pub mod collab;
 pub mod data_dir;
 pub mod deal;
+pub mod enclave;
+pub mod bundle;
 pub mod demo_accounts;
 mod demo_challenges;
 pub mod error;

@@ -42,6 +42,8 @@ pub struct Placed {
     /// sites count as its regions.
     pub regions: Vec<String>,
     pub owner_org: Option<String>,
+    /// A facility's type (`pilot_line`, `pilot_base`, …).
+    pub facility_type: Option<String>,
     /// Per probe index, the evidence that places the listing there (sorted, strongest first).
     pub placements: BTreeMap<usize, Vec<Evidence>>,
 }
@@ -101,6 +103,7 @@ impl SearchIndex {
                 kind,
                 regions: columns.all(&searcher, address, "region"),
                 owner_org: columns.first(&searcher, address, "owner_org"),
+                facility_type: columns.first(&searcher, address, "facility_type"),
                 placements,
             });
         }

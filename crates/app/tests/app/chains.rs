@@ -237,3 +237,103 @@ fn only_the_admin_edits_chains_and_stale_edits_are_refused() {
     assert!(matches!(app.save_chain(&Actor::operator(), clash, 0), Err(xietong_app::AppError::BadInput { .. })));
     assert_eq!(app.chains().unwrap().len(), 6, "five shipped chains and the constructed one");
 }
+
+#[test]
+fn every_bundle_fits_in_kinds_segments_and_regions_and_is_explained() {
+    let catalogue = catalogue();
+    let app = &catalogue.app;
+    let operator = Actor::operator();
+    let create = |body: ListingBody| app.create_listing(&operator, body).unwrap().listing.id;
+    let facility = |title: &str, facility_type: &str, codes: &[&str]| {
+        body(serde_json::json!({"kind": "facility", "title": title, "summary": "中试服务", "region_codes": ["120116"],
+            "industry_codes": codes, "owner_org": "中试平台", "facility_type": facility_type}))
+    };
+    let pilot = create(facility("无人机中试线", "pilot_line", &["3963"]));
+    let instrument = create(facility("无人机测试仪器", "instrument", &["3963"]));
+    let off_segment_pilot = create(facility("原料药中试基地", "pilot_base", &["2710"]));
+    let mut api_maker = listing("enterprise", "原料药制造企业", "110108", &["2710"], "原料药");
+    if let xietong_domain::Details::Enterprise(details) = &mut api_maker.details {
+        details.sites = vec![xietong_domain::Site {
+            region_code: "130602".into(),
+            role: xietong_domain::SiteRole::Manufacturing,
+            address: None,
+        }];
+    }
+    let api_maker = create(api_maker);
+    let achievement = app
+        .store()
+        .list(&ListFilter { kind: Some(Kind::Achievement), ..ListFilter::default() }, 10, 0)
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|l| l.body.title == "天津巡检成果")
+        .unwrap();
+    let bundles = app.bundles(&operator, achievement.id, &[]).unwrap();
+    assert!(!bundles.is_empty());
+    let complete = bundles.iter().find(|b| b.pilot.is_some() && b.manufacturer.is_some()).expect("a complete bundle");
+    assert_eq!(complete.pilot.as_ref().unwrap().id, pilot);
+    assert_eq!(complete.manufacturer.as_ref().unwrap().id, catalogue.multi_site);
+    assert!(complete.missing_zh.is_empty());
+    let chain_segments: Vec<Segment> =
+        app.chains().unwrap().into_iter().flat_map(|r| r.chain.segments).collect();
+    for bundle in &bundles {
+        assert_eq!(bundle.technology.id, achievement.id);
+        assert!(!bundle.technology.reasons_zh.is_empty());
+        for part in [&bundle.pilot, &bundle.manufacturer].into_iter().flatten() {
+            assert!(![instrument, off_segment_pilot, api_maker].contains(&part.id), "{}", part.title);
+            assert!(!part.reasons_zh.is_empty() && part.reasons_zh.len() == part.reasons_en.len());
+        }
+        if let Some(part) = &bundle.pilot {
+            let listing = app.store().get(part.id).unwrap();
+            let xietong_domain::Details::Facility(details) = &listing.body.details else { panic!("not a facility") };
+            assert!(matches!(details.facility_type.as_str(), "pilot_line" | "pilot_base"));
+        }
+        if let Some(part) = &bundle.manufacturer {
+            let listing = app.store().get(part.id).unwrap();
+            let xietong_domain::Details::Enterprise(details) = &listing.body.details else { panic!("not a firm") };
+            assert!(details.sites.iter().any(|s| s.role == xietong_domain::SiteRole::Manufacturing));
+        }
+        assert!(!bundle.segments.is_empty());
+        for segment_id in &bundle.segments {
+            let segment = chain_segments.iter().find(|s| &s.id == segment_id).unwrap();
+            for id in [Some(bundle.technology.id), bundle.pilot.as_ref().map(|p| p.id), bundle.manufacturer.as_ref().map(|m| m.id)]
+                .into_iter()
+                .flatten()
+            {
+                assert!(placed_directly(&app.store().get(id).unwrap(), segment), "{id} on {segment_id}");
+            }
+        }
+        assert_eq!(bundle.missing_zh.len(), usize::from(bundle.pilot.is_none()) + usize::from(bundle.manufacturer.is_none()));
+    }
+    let not_an_achievement = app.bundles(&operator, pilot, &[]);
+    assert!(matches!(not_an_achievement, Err(xietong_app::AppError::BadInput { .. })));
+}
+
+#[test]
+fn enclave_flows_count_derived_pairs_and_recorded_enclaves() {
+    use xietong_domain::enclave::{EnclaveBody, EnclaveKind};
+    let catalogue = catalogue();
+    let app = &catalogue.app;
+    let stats = app.enclave_stats(&Actor::operator()).unwrap();
+    assert_eq!(stats.totals.get(&EnclaveKind::Manufacturing), Some(&1), "the Beijing firm making in Baoding");
+    let flow = stats.flows.iter().find(|f| f.kind == EnclaveKind::Manufacturing).unwrap();
+    assert_eq!((flow.home.as_str(), flow.host.as_str(), flow.sector.as_str()), ("110000", "130000", "safety"));
+    assert_eq!(flow.in_recorded_enclaves, 0);
+    let body = EnclaveBody {
+        kind: EnclaveKind::Manufacturing,
+        name: "中关村—保定制造飞地".into(),
+        home_region: "110108".into(),
+        host_region: "130602".into(),
+        host_park: "保定·中关村创新中心".into(),
+        enterprises: vec![catalogue.multi_site],
+    };
+    app.create_enclave(&Actor::operator(), body.clone()).unwrap();
+    let anonymous = Actor::new(xietong_domain::Viewer::Anonymous, None);
+    assert!(app.create_enclave(&anonymous, body.clone()).is_err());
+    let not_a_firm = EnclaveBody { enterprises: vec![catalogue.explicit], ..body };
+    assert!(matches!(app.create_enclave(&Actor::operator(), not_a_firm), Err(xietong_app::AppError::BadInput { .. })));
+    let stats = app.enclave_stats(&Actor::operator()).unwrap();
+    assert_eq!(stats.recorded.len(), 1);
+    let flow = stats.flows.iter().find(|f| f.kind == EnclaveKind::Manufacturing).unwrap();
+    assert_eq!((flow.enterprises, flow.in_recorded_enclaves), (1, 1));
+}
