@@ -1,0 +1,68 @@
+//! The planner's view over HTTP (issue 19): the chain view's shape, the gap rules taken from the
+//! query, the attraction list as a spreadsheet, a stale chain edit refused with 409.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::fixture::{Fixture, Who};
+
+fn enterprise(fx: &Fixture, title: &str, region: &str) {
+    fx.store_listing(json!({"kind": "enterprise", "title": title, "summary": "工业级无人机整机制造",
+        "region_codes": [region], "industry_codes": ["3963"], "owner_org": title}));
+}
+
+#[tokio::test]
+async fn chain_view_counts_labels_and_exports_the_attraction_list() {
+    let fx = Fixture::new();
+    for index in 0..5 {
+        enterprise(&fx, &format!("北京无人机{index}号企业"), "110108");
+    }
+    enterprise(&fx, "天津无人机企业", "120116");
+    fx.sync();
+    let reply = fx.get(Who::Anonymous, "/api/v1/chains/safety?district=110108").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let view = reply.json();
+    assert_eq!(view["regions"], json!(["110000", "120000", "130000", "110108"]));
+    let uav = view["segments"].as_array().unwrap().iter().find(|s| s["id"] == "safety-uav").unwrap();
+    let supply: Vec<u64> = uav["cells"].as_array().unwrap().iter().map(|c| c["supply"].as_u64().unwrap()).collect();
+    assert_eq!(supply, [5, 1, 0, 5]);
+    let gaps: Vec<&str> = uav["cells"].as_array().unwrap().iter().map(|c| c["gap"].as_str().unwrap()).collect();
+    assert_eq!(gaps, ["strong", "weak", "missing", "strong"]);
+    assert!(uav["cells"][2]["reason_zh"].as_str().unwrap().contains("建链"));
+    let strict = fx.get(Who::Anonymous, "/api/v1/chains/safety?strong_min_supply=6").await.json();
+    let strict_uav = strict["segments"].as_array().unwrap().iter().find(|s| s["id"] == "safety-uav").unwrap();
+    assert_eq!(strict_uav["cells"][0]["gap"], "weak", "5 < 6");
+    let bad = fx.get(Who::Anonymous, "/api/v1/chains/safety?strong_min_supply=0").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(fx.get(Who::Anonymous, "/api/v1/chains/nope").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(fx.get(Who::Anonymous, "/api/v1/chains").await.json().as_array().unwrap().len(), 5);
+
+    let list = fx.get(Who::Anonymous, "/api/v1/chains/safety/segments/safety-uav/attraction?region=130000").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    let candidates = list.json()["candidates"].as_array().unwrap().clone();
+    assert_eq!(candidates.len(), 5, "the Beijing firms; Tianjin is weak");
+    let csv = fx
+        .get(Who::Anonymous, "/api/v1/chains/safety/segments/safety-uav/attraction?region=130000&format=csv")
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.header("content-disposition").unwrap().contains("attraction-safety-uav-130000.csv"));
+    assert!(csv.text.contains("排名") && csv.text.contains("北京无人机0号企业") && !csv.text.contains("天津无人机企业"));
+    let xlsx = fx
+        .get(Who::Anonymous, "/api/v1/chains/safety/segments/safety-uav/attraction?region=130000&format=xlsx")
+        .await;
+    assert_eq!(xlsx.status, StatusCode::OK);
+    assert!(xlsx.header("content-type").unwrap().contains("spreadsheetml"));
+}
+
+#[tokio::test]
+async fn a_stale_chain_edit_is_refused() {
+    let fx = Fixture::new();
+    let chain = fx.get(Who::Anonymous, "/api/v1/chains/ai").await.json();
+    let record = fx.app.chain("ai").unwrap();
+    assert_eq!(chain["version"], 0);
+    let body = json!({"version": 0, "chain": record.chain});
+    assert_eq!(fx.call(Who::Admin, "PUT", "/api/v1/chains/ai", Some(body.clone())).await.status, StatusCode::OK);
+    let again = fx.call(Who::Admin, "PUT", "/api/v1/chains/ai", Some(body)).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    assert_eq!(fx.get(Who::Anonymous, "/api/v1/chains/ai").await.json()["version"], 1);
+}
