@@ -410,6 +410,39 @@ impl App {
     }
 }
 
+impl Attraction {
+    /// The attraction list as spreadsheet rows (Chinese headers).
+    pub fn table(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
+            let list = self;
+        let headers = vec!["排名", "名称", "类型", "所属机构", "强链所在地", "得分", "推荐理由", "编号", "目标地区", "环节", "本地状态"];
+        let rows = list
+            .candidates
+            .iter()
+            .enumerate()
+            .map(|(index, c)| {
+                vec![
+                    (index + 1).to_string(),
+                    c.title.clone(),
+                    c.kind.label_zh().to_string(),
+                    c.owner_org.clone().unwrap_or_default(),
+                    c.strong_in
+                        .iter()
+                        .filter_map(|p| xietong_domain::Reference::get().region(p).map(|r| r.name.clone()))
+                        .collect::<Vec<_>>()
+                        .join("、"),
+                    c.score.to_string(),
+                    c.reasons_zh.join("；"),
+                    c.id.to_string(),
+                    list.region_name.clone(),
+                    list.segment_name_zh.clone(),
+                    format!("{}：{}", list.label.gap.label_zh(), list.label.reason_zh),
+                ]
+            })
+            .collect();
+        (headers, rows)
+    }
+}
+
 fn check_rules(rules: &GapRules) -> AppResult<()> {
     if !(rules.strong_supply_per_demand.is_finite() && (0.0..=1_000.0).contains(&rules.strong_supply_per_demand)) {
         return Err(AppError::bad_input("strong_supply_per_demand", "a number from 0 to 1000"));

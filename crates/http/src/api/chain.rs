@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use xietong_app::bundle::Bundle;
-use xietong_app::chain::{Attraction, ChainView};
+use xietong_app::chain::ChainView;
 use xietong_app::enclave::EnclaveStats;
 use xietong_domain::chain::{Chain, GapRules};
 use xietong_domain::enclave::EnclaveBody;
@@ -163,42 +163,12 @@ pub async fn attraction(
     let region = params.region.clone();
     let list = state.read_work(move |app| Ok(app.attraction(&actor, &id, &segment, &region, rules, limit)?)).await?;
     let Some(format) = format else { return Ok(Json(list).into_response()) };
-    let (headers, rows) = attraction_table(&list);
+    let (headers, rows) = list.table();
     let bytes = match format {
         Format::Csv => xietong_transfer::table_csv(&headers, &rows),
         Format::Xlsx => xietong_transfer::table_xlsx("联合招商", &headers, &rows).map_err(ApiError::from)?,
     };
     Ok(attachment(format, &format!("xietong-attraction-{}-{}", list.segment_id, list.region), bytes))
-}
-
-/// The attraction list as spreadsheet rows (Chinese headers).
-pub fn attraction_table(list: &Attraction) -> (Vec<&'static str>, Vec<Vec<String>>) {
-    let headers = vec!["排名", "名称", "类型", "所属机构", "强链所在地", "得分", "推荐理由", "编号", "目标地区", "环节", "本地状态"];
-    let rows = list
-        .candidates
-        .iter()
-        .enumerate()
-        .map(|(index, c)| {
-            vec![
-                (index + 1).to_string(),
-                c.title.clone(),
-                c.kind.label_zh().to_string(),
-                c.owner_org.clone().unwrap_or_default(),
-                c.strong_in
-                    .iter()
-                    .filter_map(|p| xietong_domain::Reference::get().region(p).map(|r| r.name.clone()))
-                    .collect::<Vec<_>>()
-                    .join("、"),
-                c.score.to_string(),
-                c.reasons_zh.join("；"),
-                c.id.to_string(),
-                list.region_name.clone(),
-                list.segment_name_zh.clone(),
-                format!("{}：{}", list.label.gap.label_zh(), list.label.reason_zh),
-            ]
-        })
-        .collect();
-    (headers, rows)
 }
 
 /// The enclave figures (飞地): recorded enclaves, the pairs derived from every multi-site
