@@ -520,6 +520,10 @@ fn expectations() -> Vec<Route> {
         ),
         ("GET", "/vouchers/{id}", vec![caller(|who| if who == Who::Anonymous { 303 } else { read_voucher(who) })]),
         ("GET", "/transfer", vec![caller(ok_for_all)]),
+        ("GET", "/chains", vec![caller(ok_for_all)]),
+        ("GET", "/chains/{id}", vec![caller(ok_for_all)]),
+        ("GET", "/chains/{id}/attraction", vec![caller(ok_for_all)]),
+        ("GET", "/enclaves", vec![caller(ok_for_all)]),
         ("POST", "/transfer/import", vec![caller(users_only(200))]),
         ("GET", "/login", vec![caller(ok_for_all)]),
         ("POST", "/login", vec![caller(|_| 303)]),
@@ -1364,6 +1368,10 @@ impl Matrix {
             }
             ("GET", "/", "") => json_request(method, "/", None),
             ("GET", "/search", "") => json_request(method, "/search?q=hydrogen", None),
+            ("GET", "/chains/{id}", "") => json_request(method, "/chains/medicine?region=110106", None),
+            ("GET", "/chains/{id}/attraction", "") => {
+                json_request(method, "/chains/medicine/attraction?segment=med-api&region=130000", None)
+            }
             ("GET", "/listings/new", "") => json_request(method, "/listings/new?kind=demand", None),
             ("POST", "/listings/new", "") => {
                 let title = self.unique("web created ");

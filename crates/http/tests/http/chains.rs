@@ -66,3 +66,27 @@ async fn a_stale_chain_edit_is_refused() {
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
     assert_eq!(fx.get(Who::Anonymous, "/api/v1/chains/ai").await.json()["version"], 1);
 }
+
+#[tokio::test]
+async fn the_chain_pages_draw_the_map_the_gap_report_and_the_enclave_flows() {
+    let fx = Fixture::new();
+    for index in 0..5 {
+        enterprise(&fx, &format!("北京无人机{index}号企业"), "110108");
+    }
+    fx.sync();
+    let map = fx.get(Who::Anonymous, "/chains/safety?region=130000").await;
+    assert_eq!(map.status, StatusCode::OK);
+    assert!(map.text.contains(r#"id="chain-map""#) && map.text.contains("<svg"));
+    assert!(map.text.contains(r#"data-segment="safety-uav" data-gap="missing""#), "Hebei has no drone maker");
+    assert!(map.text.contains("/chains/safety/attraction?segment=safety-uav&amp;region=130000"));
+    let en = fx.get(Who::Anonymous, "/chains/safety?lang=en").await;
+    assert!(en.text.contains("Gap report") && en.text.contains(r#"data-segment="safety-uav" data-gap="strong""#));
+    let list = fx.get(Who::Anonymous, "/chains/safety/attraction?segment=safety-uav&region=130000").await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.text.contains("北京无人机0号企业") && list.text.contains("format=xlsx"));
+    let index = fx.get(Who::Anonymous, "/chains").await;
+    assert!(index.text.contains(r#"href="/chains/aerospace""#));
+    let flows = fx.get(Who::Anonymous, "/enclaves").await;
+    assert_eq!(flows.status, StatusCode::OK);
+    assert!(flows.text.contains(r#"id="enclave-flows""#));
+}
