@@ -90,3 +90,24 @@ async fn the_chain_pages_draw_the_map_the_gap_report_and_the_enclave_flows() {
     assert_eq!(flows.status, StatusCode::OK);
     assert!(flows.text.contains(r#"id="enclave-flows""#));
 }
+
+#[tokio::test]
+async fn the_achievement_page_proposes_bundles() {
+    let fx = Fixture::new();
+    let achievement = fx.store_listing(json!({"kind": "achievement", "title": "无人机集群成果", "summary": "无人机集群控制",
+        "region_codes": ["110108"], "industry_codes": ["3963"], "owner_org": "某研究院", "trl": 6}));
+    fx.store_listing(json!({"kind": "facility", "title": "无人机中试线", "summary": "整机中试", "region_codes": ["120116"],
+        "industry_codes": ["3963"], "owner_org": "中试平台", "facility_type": "pilot_line"}));
+    fx.store_listing(json!({"kind": "enterprise", "title": "保定无人机制造企业", "summary": "整机制造",
+        "region_codes": ["130602"], "industry_codes": ["3963"], "owner_org": "保定无人机制造企业",
+        "sites": [{"region_code": "130602", "role": "manufacturing"}]}));
+    fx.sync();
+    let page = fx.get(Who::Anonymous, &format!("/listings/{}", achievement.id)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains(r#"id="bundles""#));
+    assert!(page.text.contains("无人机中试线") && page.text.contains("保定无人机制造企业"), "{}", page.text);
+    let api = fx.get(Who::Anonymous, &format!("/api/v1/listings/{}/bundles", achievement.id)).await.json();
+    assert_eq!(api[0]["pilot"]["title"], "无人机中试线");
+    assert_eq!(api[0]["manufacturer"]["title"], "保定无人机制造企业");
+    assert!(api[0]["missing_zh"].as_array().unwrap().is_empty());
+}
