@@ -19,6 +19,7 @@ pub mod enclave;
 pub mod bundle;
 pub mod demo_accounts;
 mod demo_challenges;
+pub mod demo_chains;
 pub mod error;
 pub mod feedback;
 pub mod funnel;
@@ -515,12 +516,14 @@ impl App {
     pub fn load_demo(&self, seed: u64) -> anyhow::Result<usize> {
         let listings_loaded = self.store.meta_get(DEMO_META_KEY)?.is_some();
         if listings_loaded && demo_accounts::exist(self)? {
-            // A restart: nothing to generate.
+            // A restart: nothing to generate (the chains' curated listings arrived later: issue 19).
+            demo_chains::ensure(self)?;
             return Ok(0);
         }
         let data = xietong_demo::generate(seed);
         let count = if listings_loaded { 0 } else { self.store_demo(seed, &data.listings)? };
         demo_accounts::ensure(self, &data.listings)?;
+        demo_chains::ensure(self)?;
         Ok(count)
     }
 
