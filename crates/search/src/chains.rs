@@ -13,7 +13,7 @@ use tantivy::collector::DocSetCollector;
 use tantivy::columnar::StrColumn;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocAddress, Searcher, Term};
+use tantivy::{DocAddress, Term};
 use xietong_domain::chain::Evidence;
 use xietong_domain::{Kind, ListingId, ReadScope};
 
@@ -89,51 +89,75 @@ impl SearchIndex {
                 collect(Box::new(BooleanQuery::new(clauses)), index, evidence)?;
             }
         }
-        let mut columns = Columns::default();
-        let mut placed = Vec::with_capacity(found.len());
-        for (address, mut placements) in found {
-            let Some(id) = columns.first(&searcher, address, "id").and_then(|id| id.parse().ok()) else { continue };
-            let Some(kind) = columns.first(&searcher, address, "kind").and_then(|k| k.parse().ok()) else { continue };
-            for evidence in placements.values_mut() {
-                evidence.sort_by(|a, b| b.weight().cmp(&a.weight()).then_with(|| a.cmp(b)));
-                evidence.dedup();
+        let mut by_segment: BTreeMap<u32, Vec<(tantivy::DocId, BTreeMap<usize, Vec<Evidence>>)>> = BTreeMap::new();
+        for (address, placements) in found {
+            by_segment.entry(address.segment_ord).or_default().push((address.doc_id, placements));
+        }
+        let mut placed = Vec::new();
+        for (segment_ord, docs) in by_segment {
+            let reader = searcher.segment_reader(segment_ord);
+            let fast = reader.fast_fields();
+            let ids = SegmentColumn::read(fast.str("id")?, docs.iter().map(|d| d.0))?;
+            let kinds = SegmentColumn::read(fast.str("kind")?, docs.iter().map(|d| d.0))?;
+            let regions = SegmentColumn::read(fast.str("region")?, docs.iter().map(|d| d.0))?;
+            let owners = SegmentColumn::read(fast.str("owner_org")?, docs.iter().map(|d| d.0))?;
+            let facility_types = SegmentColumn::read(fast.str("facility_type")?, docs.iter().map(|d| d.0))?;
+            for (doc, mut placements) in docs {
+                let Some(id) = ids.first(doc).and_then(|id| id.parse().ok()) else { continue };
+                let Some(kind) = kinds.first(doc).and_then(|k| k.parse().ok()) else { continue };
+                for evidence in placements.values_mut() {
+                    evidence.sort_by(|a, b| b.weight().cmp(&a.weight()).then_with(|| a.cmp(b)));
+                    evidence.dedup();
+                }
+                placed.push(Placed {
+                    id,
+                    kind,
+                    regions: regions.all(doc).map(str::to_string).collect(),
+                    owner_org: owners.first(doc).map(str::to_string),
+                    facility_type: facility_types.first(doc).map(str::to_string),
+                    placements,
+                });
             }
-            placed.push(Placed {
-                id,
-                kind,
-                regions: columns.all(&searcher, address, "region"),
-                owner_org: columns.first(&searcher, address, "owner_org"),
-                facility_type: columns.first(&searcher, address, "facility_type"),
-                placements,
-            });
         }
         placed.sort_by_key(|p| p.id);
         Ok(placed)
     }
 }
 
-/// String fast-field columns, opened once per index segment and field.
-#[derive(Default)]
-struct Columns(HashMap<(u32, &'static str), Option<StrColumn>>);
+/// The values of one string fast field for the matched documents of one index segment,
+/// decoded in one sorted pass over the field's dictionary (decoding ordinals one at a time
+/// rescans a dictionary block per value, which dominated the view's time).
+struct SegmentColumn {
+    column: Option<StrColumn>,
+    values: HashMap<u64, String>,
+}
 
-impl Columns {
-    fn all(&mut self, searcher: &Searcher, address: DocAddress, name: &'static str) -> Vec<String> {
-        let column = self
-            .0
-            .entry((address.segment_ord, name))
-            .or_insert_with(|| searcher.segment_reader(address.segment_ord).fast_fields().str(name).ok().flatten());
-        let Some(column) = column else { return Vec::new() };
-        let mut values = Vec::new();
-        for ord in column.term_ords(address.doc_id) {
-            let mut value = String::new();
-            if column.ord_to_str(ord, &mut value).unwrap_or(false) {
-                values.push(value);
-            }
-        }
-        values
+impl SegmentColumn {
+    fn read(column: Option<StrColumn>, docs: impl Iterator<Item = tantivy::DocId>) -> Result<Self, SearchError> {
+        let Some(column) = column else { return Ok(SegmentColumn { column: None, values: HashMap::new() }) };
+        let mut ords: Vec<u64> = docs.flat_map(|doc| column.term_ords(doc).collect::<Vec<_>>()).collect();
+        ords.sort_unstable();
+        ords.dedup();
+        let mut decoded = Vec::with_capacity(ords.len());
+        column
+            .dictionary()
+            .sorted_ords_to_term_cb(ords.iter().copied(), |bytes| {
+                decoded.push(String::from_utf8_lossy(bytes).into_owned());
+                Ok(())
+            })
+            .map_err(|e| SearchError::Index(e.into()))?;
+        let values = ords.into_iter().zip(decoded).collect();
+        Ok(SegmentColumn { column: Some(column), values })
     }
 
-    fn first(&mut self, searcher: &Searcher, address: DocAddress, name: &'static str) -> Option<String> {
-        self.all(searcher, address, name).into_iter().next()
+    fn all(&self, doc: tantivy::DocId) -> impl Iterator<Item = &str> + '_ {
+        self.column
+            .iter()
+            .flat_map(move |column| column.term_ords(doc))
+            .filter_map(|ord| self.values.get(&ord).map(String::as_str))
+    }
+
+    fn first(&self, doc: tantivy::DocId) -> Option<&str> {
+        self.all(doc).next()
     }
 }
