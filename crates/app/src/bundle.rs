@@ -77,10 +77,8 @@ impl App {
             preferred_regions.to_vec()
         };
         let records = self.chains()?;
-        let segments: Vec<(String, String)> = records
-            .iter()
-            .flat_map(|r| r.chain.segments.iter().map(|s| (s.id.clone(), s.name_zh.clone())))
-            .collect();
+        let segments: Vec<(String, String)> =
+            records.iter().flat_map(|r| r.chain.segments.iter().map(|s| (s.id.clone(), s.name_zh.clone()))).collect();
         let probes: Vec<SegmentProbe> = records
             .iter()
             .flat_map(|r| r.chain.segments.iter())
@@ -162,11 +160,8 @@ impl App {
             let (mut zh, mut en, mut score) = segment_reasons(other, &on);
             zh.push(format!("在{}有制造基地", region_names(&plants)));
             en.push(format!("has manufacturing sites in {}", region_names(&plants)));
-            let in_preferred: Vec<String> = plants
-                .iter()
-                .filter(|p| preferred.iter().any(|r| reference.region_within(p, r)))
-                .cloned()
-                .collect();
+            let in_preferred: Vec<String> =
+                plants.iter().filter(|p| preferred.iter().any(|r| reference.region_within(p, r))).cloned().collect();
             if !in_preferred.is_empty() {
                 score += 10;
                 zh.push(format!("制造基地位于优先地区（{}）", region_names(&preferred)));
@@ -174,7 +169,8 @@ impl App {
             }
             makers.push((party(other, score, zh, en), on));
         }
-        let by_score = |a: &(Party, Vec<usize>), b: &(Party, Vec<usize>)| b.0.score.cmp(&a.0.score).then(a.0.id.cmp(&b.0.id));
+        let by_score =
+            |a: &(Party, Vec<usize>), b: &(Party, Vec<usize>)| b.0.score.cmp(&a.0.score).then(a.0.id.cmp(&b.0.id));
         pilots.sort_by(by_score);
         makers.sort_by(by_score);
         pilots.truncate(PER_SIDE);
@@ -211,9 +207,7 @@ impl App {
                     missing_zh.push("缺少同环节有制造基地的企业（制造基地出产能）".into());
                     missing_en.push("no enterprise with a plant on the segment".into());
                 }
-                let score = technology.score
-                    + pilot.map_or(0, |p| p.0.score)
-                    + maker.map_or(0, |m| m.0.score);
+                let score = technology.score + pilot.map_or(0, |p| p.0.score) + maker.map_or(0, |m| m.0.score);
                 bundles.push(Bundle {
                     segments: on.iter().map(|i| segments[*i].0.clone()).collect(),
                     technology: technology.clone(),
@@ -225,7 +219,7 @@ impl App {
                 });
             }
         }
-        bundles.sort_by(|a, b| b.score.cmp(&a.score));
+        bundles.sort_by_key(|b| std::cmp::Reverse(b.score));
         bundles.truncate(MAX_BUNDLES);
         // Titles of the facilities and manufacturers, read once.
         let ids: Vec<ListingId> = bundles

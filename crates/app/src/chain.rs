@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use xietong_domain::chain::{Chain, Evidence, Gap, GapLabel, GapRules, Segment, Side, side_of, shipped_chains, validate_chain};
+use xietong_domain::chain::{Chain, Evidence, Gap, GapLabel, GapRules, Segment, shipped_chains, validate_chain};
 use xietong_domain::{Kind, ListingId, Reference};
 use xietong_search::{Placed, SegmentProbe};
 use xietong_store::StoreError;
@@ -335,7 +335,7 @@ impl App {
             PROVINCES.into_iter().filter(|p| label_of(p).is_some_and(|l| l.gap == Gap::Strong)).collect();
         let mut candidates: Vec<Candidate> = Vec::new();
         for listing in &placed {
-            if !matches!(listing.kind, Kind::Enterprise | Kind::Achievement) || side_of(listing.kind) != Side::Supply {
+            if !matches!(listing.kind, Kind::Enterprise | Kind::Achievement) {
                 continue;
             }
             if listing.regions.iter().any(|r| r == &target) {
@@ -413,8 +413,20 @@ impl App {
 impl Attraction {
     /// The attraction list as spreadsheet rows (Chinese headers).
     pub fn table(&self) -> (Vec<&'static str>, Vec<Vec<String>>) {
-            let list = self;
-        let headers = vec!["排名", "名称", "类型", "所属机构", "强链所在地", "得分", "推荐理由", "编号", "目标地区", "环节", "本地状态"];
+        let list = self;
+        let headers = vec![
+            "排名",
+            "名称",
+            "类型",
+            "所属机构",
+            "强链所在地",
+            "得分",
+            "推荐理由",
+            "编号",
+            "目标地区",
+            "环节",
+            "本地状态",
+        ];
         let rows = list
             .candidates
             .iter()

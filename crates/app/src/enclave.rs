@@ -76,8 +76,11 @@ pub fn derived_pairs(sites: &[xietong_domain::Site]) -> BTreeSet<(EnclaveKind, S
             }
             // R&D here, making or applying there: a manufacturing or scenario enclave.
             SiteRole::Manufacturing | SiteRole::Scenario if site_province != beijing => {
-                let kind =
-                    if site.role == SiteRole::Manufacturing { EnclaveKind::Manufacturing } else { EnclaveKind::Scenario };
+                let kind = if site.role == SiteRole::Manufacturing {
+                    EnclaveKind::Manufacturing
+                } else {
+                    EnclaveKind::Scenario
+                };
                 for home in research.iter().filter(|h| **h != site_province) {
                     pairs.insert((kind, home.clone(), site_province.clone()));
                 }
@@ -108,7 +111,8 @@ impl App {
         ids.sort();
         ids.dedup();
         let found = self.store.get_many(&ids)?;
-        if let Some(missing) = ids.iter().find(|id| !found.iter().any(|l| l.id == **id && l.kind() == Kind::Enterprise)) {
+        if let Some(missing) = ids.iter().find(|id| !found.iter().any(|l| l.id == **id && l.kind() == Kind::Enterprise))
+        {
             return Err(AppError::bad_input("enterprises", format!("{missing} is not an enterprise listing")));
         }
         let body = EnclaveBody { enterprises: ids, ..body };

@@ -73,7 +73,13 @@ pub fn run(args: ChainsArgs) -> anyhow::Result<()> {
                 .iter()
                 .map(|c| format!("{} 供{}/需{} {}", c.region_name, c.supply, c.demand, c.label.gap.label_zh()))
                 .collect();
-            println!("  [{}] {} {}: {}", segment.segment.stage.label_zh(), segment.segment.id, segment.segment.name_zh, cells.join(" | "));
+            println!(
+                "  [{}] {} {}: {}",
+                segment.segment.stage.label_zh(),
+                segment.segment.id,
+                segment.segment.name_zh,
+                cells.join(" | ")
+            );
         }
     }
     Ok(())

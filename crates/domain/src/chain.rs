@@ -131,7 +131,11 @@ pub fn validate_chain(chain: &Chain) -> Result<(), ValidationErrors> {
             && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     };
     if !id_ok(&chain.id) {
-        errors.push("id", "链编号只能由小写字母、数字和连字符组成（最多40个字符）", "id: lowercase letters, digits and hyphens, at most 40");
+        errors.push(
+            "id",
+            "链编号只能由小写字母、数字和连字符组成（最多40个字符）",
+            "id: lowercase letters, digits and hyphens, at most 40",
+        );
     }
     if chain.name_zh.trim().is_empty() {
         errors.push("name_zh", "请填写产业链名称", "name_zh is required");
@@ -143,7 +147,11 @@ pub fn validate_chain(chain: &Chain) -> Result<(), ValidationErrors> {
     for (index, segment) in chain.segments.iter().enumerate() {
         let at = |field: &str| format!("segments[{index}].{field}");
         if !id_ok(&segment.id) {
-            errors.push(at("id"), "环节编号只能由小写字母、数字和连字符组成", "segment id: lowercase letters, digits and hyphens");
+            errors.push(
+                at("id"),
+                "环节编号只能由小写字母、数字和连字符组成",
+                "segment id: lowercase letters, digits and hyphens",
+            );
         }
         if chain.segments[..index].iter().any(|other| other.id == segment.id) {
             errors.push(at("id"), "环节编号重复", "duplicate segment id");
@@ -163,7 +171,11 @@ pub fn validate_chain(chain: &Chain) -> Result<(), ValidationErrors> {
         if segment.products.len() + segment.technologies.len() > MAX_PHRASES
             || segment.products.iter().chain(&segment.technologies).any(|p| p.trim().is_empty())
         {
-            errors.push(at("products"), "关键产品和技术最多30个且不能为空", "at most 30 non-empty products and technologies");
+            errors.push(
+                at("products"),
+                "关键产品和技术最多30个且不能为空",
+                "at most 30 non-empty products and technologies",
+            );
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(errors) }
@@ -320,14 +332,21 @@ impl GapRules {
             };
         }
         let (why_zh, why_en) = if supply < self.strong_min_supply {
-            (format!("供给 {supply} 少于 {}", self.strong_min_supply), format!("supply {supply} below {}", self.strong_min_supply))
+            (
+                format!("供给 {supply} 少于 {}", self.strong_min_supply),
+                format!("supply {supply} below {}", self.strong_min_supply),
+            )
         } else {
             (
                 format!("供给 {supply} 少于需求 {demand} 的 {} 倍", self.strong_supply_per_demand),
                 format!("supply {supply} below {} × demand {demand}", self.strong_supply_per_demand),
             )
         };
-        GapLabel { gap: Gap::Weak, reason_zh: format!("{why_zh}：需补链"), reason_en: format!("{why_en}: strengthen the link") }
+        GapLabel {
+            gap: Gap::Weak,
+            reason_zh: format!("{why_zh}：需补链"),
+            reason_en: format!("{why_en}: strengthen the link"),
+        }
     }
 }
 

@@ -33,6 +33,9 @@ pub struct SegmentProbe {
     pub listings: Vec<ListingId>,
 }
 
+/// Evidence per probe index.
+type Placements = BTreeMap<usize, Vec<Evidence>>;
+
 /// A readable listing placed on at least one probed segment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placed {
@@ -57,7 +60,7 @@ impl SearchIndex {
     ) -> Result<Vec<Placed>, SearchError> {
         let searcher = self.reader.searcher();
         let scoped = Scoped::cached(&searcher, &self.fields, scope, &self.scope_cache)?;
-        let mut found: HashMap<DocAddress, BTreeMap<usize, Vec<Evidence>>> = HashMap::new();
+        let mut found: HashMap<DocAddress, Placements> = HashMap::new();
         let mut collect = |query: Box<dyn Query>, probe: usize, evidence: Evidence| -> Result<(), SearchError> {
             let restricted = scoped.restrict(query);
             for address in searcher.search(restricted.as_ref(), &DocSetCollector)? {
@@ -89,7 +92,7 @@ impl SearchIndex {
                 collect(Box::new(BooleanQuery::new(clauses)), index, evidence)?;
             }
         }
-        let mut by_segment: BTreeMap<u32, Vec<(tantivy::DocId, BTreeMap<usize, Vec<Evidence>>)>> = BTreeMap::new();
+        let mut by_segment: BTreeMap<u32, Vec<(tantivy::DocId, Placements)>> = BTreeMap::new();
         for (address, placements) in found {
             by_segment.entry(address.segment_ord).or_default().push((address.doc_id, placements));
         }

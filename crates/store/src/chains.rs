@@ -68,5 +68,6 @@ pub(crate) fn parse_chain(text: &str) -> Result<Chain, StoreError> {
 }
 
 pub(crate) fn parse_enterprises(text: &str) -> Result<Vec<xietong_domain::ListingId>, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::backend_caused("stored enclave enterprises are not valid JSON", e))
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::backend_caused("stored enclave enterprises are not valid JSON", e))
 }

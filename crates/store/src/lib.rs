@@ -48,8 +48,7 @@ pub trait Database:
 }
 
 impl<T: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges + Bookings + Chains>
-    Database
-    for T
+    Database for T
 {
 }
 

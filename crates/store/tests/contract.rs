@@ -15,7 +15,7 @@ use xietong_domain::{
     Kind, ListingBody, ListingId, OrgId, OrgKind, ReadScope, Role, Scope, Status, UserId, Visibility,
 };
 use xietong_store::{
-    Accounts, AuditEntry, AuditFilter, Chains, AuditTrail, Booking, BookingChange, BookingFilter, Bookings, Broker,
+    Accounts, AuditEntry, AuditFilter, AuditTrail, Booking, BookingChange, BookingFilter, Bookings, Broker, Chains,
     ChallengeChange, ChallengeWrite, Challenges, Change, ClaimDecision, ClaimFilter, Claims, Clearance, Credentials,
     Deal, DealChange, DealFilter, Deals, DeliveryState, Feedback, Idempotency, IdempotencyBegin, Identity,
     ImpressionCount, ListFilter, ListingKey, ListingWrite, NewApiToken, NewApplication, NewAudit, NewBooking, NewClaim,
@@ -2110,7 +2110,6 @@ fn bookings_move_by_version_and_promote_the_waitlist(store: &(impl Store + Accou
     assert_eq!(store.clearance(listing.id, user.id).unwrap(), Some(renewed.clone()));
     assert_eq!(store.clearances(listing.id).unwrap(), vec![renewed]);
 }
-
 
 /// Chain edits: the first edit is version 1, each edit needs the version it was decided on, of
 /// concurrent edits from one version exactly one wins, and each stores its audit entry.

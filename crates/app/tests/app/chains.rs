@@ -101,7 +101,8 @@ fn placed_directly(listing: &Listing, segment: &Segment) -> bool {
     let reference = Reference::get();
     let codes: BTreeSet<String> =
         listing.body.industry_codes.iter().flat_map(|c| reference.industry_ancestry(c)).collect();
-    let text = format!("{}\n{}\n{}", listing.body.title, listing.body.keywords.join("\n"), listing.body.searchable_text());
+    let text =
+        format!("{}\n{}\n{}", listing.body.title, listing.body.keywords.join("\n"), listing.body.searchable_text());
     segment.listings.contains(&listing.id)
         || segment.industry_codes.iter().any(|c| codes.contains(c))
         || segment.phrases().any(|p| text.contains(p))
@@ -274,8 +275,7 @@ fn every_bundle_fits_in_kinds_segments_and_regions_and_is_explained() {
     assert_eq!(complete.pilot.as_ref().unwrap().id, pilot);
     assert_eq!(complete.manufacturer.as_ref().unwrap().id, catalogue.multi_site);
     assert!(complete.missing_zh.is_empty());
-    let chain_segments: Vec<Segment> =
-        app.chains().unwrap().into_iter().flat_map(|r| r.chain.segments).collect();
+    let chain_segments: Vec<Segment> = app.chains().unwrap().into_iter().flat_map(|r| r.chain.segments).collect();
     for bundle in &bundles {
         assert_eq!(bundle.technology.id, achievement.id);
         assert!(!bundle.technology.reasons_zh.is_empty());
@@ -296,14 +296,21 @@ fn every_bundle_fits_in_kinds_segments_and_regions_and_is_explained() {
         assert!(!bundle.segments.is_empty());
         for segment_id in &bundle.segments {
             let segment = chain_segments.iter().find(|s| &s.id == segment_id).unwrap();
-            for id in [Some(bundle.technology.id), bundle.pilot.as_ref().map(|p| p.id), bundle.manufacturer.as_ref().map(|m| m.id)]
-                .into_iter()
-                .flatten()
+            for id in [
+                Some(bundle.technology.id),
+                bundle.pilot.as_ref().map(|p| p.id),
+                bundle.manufacturer.as_ref().map(|m| m.id),
+            ]
+            .into_iter()
+            .flatten()
             {
                 assert!(placed_directly(&app.store().get(id).unwrap(), segment), "{id} on {segment_id}");
             }
         }
-        assert_eq!(bundle.missing_zh.len(), usize::from(bundle.pilot.is_none()) + usize::from(bundle.manufacturer.is_none()));
+        assert_eq!(
+            bundle.missing_zh.len(),
+            usize::from(bundle.pilot.is_none()) + usize::from(bundle.manufacturer.is_none())
+        );
     }
     let not_an_achievement = app.bundles(&operator, pilot, &[]);
     assert!(matches!(not_an_achievement, Err(xietong_app::AppError::BadInput { .. })));

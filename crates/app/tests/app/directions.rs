@@ -161,7 +161,10 @@ fn demo_chains_show_gaps(app: &App) {
                 .collect();
             assert!(!found.is_empty(), "{province} has a {wanted:?} segment");
             let attractable = found.iter().any(|(chain, segment)| {
-                !app.attraction(&operator, chain, segment, province, GapRules::default(), 10).unwrap().candidates.is_empty()
+                !app.attraction(&operator, chain, segment, province, GapRules::default(), 10)
+                    .unwrap()
+                    .candidates
+                    .is_empty()
             });
             assert!(attractable, "{province}'s {wanted:?} segments {found:?} have candidates elsewhere");
         }

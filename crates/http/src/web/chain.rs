@@ -102,10 +102,8 @@ fn chain_svg(ctx: &PageCtx, view: &ChainView, slot: usize) -> String {
     const COLUMN_WIDTH: usize = 300;
     const BOX_HEIGHT: usize = 86;
     const GAP: usize = 14;
-    let columns: Vec<Vec<&SegmentView>> = Stage::ALL
-        .iter()
-        .map(|stage| view.segments.iter().filter(|s| s.segment.stage == *stage).collect())
-        .collect();
+    let columns: Vec<Vec<&SegmentView>> =
+        Stage::ALL.iter().map(|stage| view.segments.iter().filter(|s| s.segment.stage == *stage).collect()).collect();
     let rows = columns.iter().map(Vec::len).max().unwrap_or(0);
     let height = 40 + rows * (BOX_HEIGHT + GAP);
     let width = COLUMN_WIDTH * 3 + 20;
@@ -132,8 +130,11 @@ fn chain_svg(ctx: &PageCtx, view: &ChainView, slot: usize) -> String {
             let y = 40 + row * (BOX_HEIGHT + GAP);
             let cell = &segment.cells[slot];
             let colour = gap_colour(cell.label.gap);
-            let counts: Vec<String> =
-                segment.cells.iter().map(|c| format!("{} {}/{}", short_name(&c.region_name), c.supply, c.demand)).collect();
+            let counts: Vec<String> = segment
+                .cells
+                .iter()
+                .map(|c| format!("{} {}/{}", short_name(&c.region_name), c.supply, c.demand))
+                .collect();
             let _ = write!(
                 svg,
                 r##"<g class="segment" data-segment="{id}" data-gap="{gap}"><title>{reason}</title><rect x="{x}" y="{y}" width="{w}" height="{h}" rx="8" fill="{colour}" fill-opacity="0.15" stroke="{colour}" stroke-width="2"/><text x="{tx}" y="{ty1}" font-size="14" font-weight="bold" fill="#1d2733">{name}</text><text x="{tx}" y="{ty2}" font-size="12" fill="{colour}">{label}</text><text x="{tx}" y="{ty3}" font-size="11" fill="#5b6776">{counts}</text></g>"##,
@@ -288,7 +289,12 @@ pub async fn attraction(
     );
     let mut body = format!(
         r#"<h1>{h}</h1><p class="lead">{what}</p><p><a href="{api}&amp;format=xlsx" id="attraction-xlsx">{xlsx}</a> · <a href="{api}&amp;format=csv">CSV</a> · <a href="/chains/{chain}?region={region}">{back}</a></p>"#,
-        h = esc(&format!("{}{} → {}", ctx.t("联合招商：", "Joint attraction: "), list.segment_name_zh, list.region_name)),
+        h = esc(&format!(
+            "{}{} → {}",
+            ctx.t("联合招商：", "Joint attraction: "),
+            list.segment_name_zh,
+            list.region_name
+        )),
         what = esc(&format!(
             "{}{}（{}）",
             ctx.t("本地状态：", "Local status: "),
@@ -305,7 +311,10 @@ pub async fn attraction(
         let _ = write!(
             body,
             r#"<p class="empty">{}</p>"#,
-            ctx.t("区域内暂无该环节的强链企业可招引。", "No enterprise strong in this segment elsewhere in the region yet.")
+            ctx.t(
+                "区域内暂无该环节的强链企业可招引。",
+                "No enterprise strong in this segment elsewhere in the region yet."
+            )
         );
     } else {
         body.push_str(r#"<ol id="attraction-list">"#);
@@ -344,7 +353,10 @@ pub async fn enclaves(ctx: PageCtx, State(state): State<AppState>) -> Response {
     let _ = write!(
         body,
         r#"<div class="panel" id="fengtai-figures"><p>{a}<strong>{fa}</strong></p><p>{b}<strong>{fb}</strong>{c}<strong>{fc}</strong></p></div>"#,
-        a = ctx.t("丰台总部在津冀设研发或制造分支的企业：", "Fengtai-headquartered firms with R&D or plants in Tianjin/Hebei: "),
+        a = ctx.t(
+            "丰台总部在津冀设研发或制造分支的企业：",
+            "Fengtai-headquartered firms with R&D or plants in Tianjin/Hebei: "
+        ),
         fa = stats.fengtai.fengtai_firms_with_jinji_branches,
         b = ctx.t("津冀总部在丰台设点的企业：", "Tianjin/Hebei firms with sites in Fengtai: "),
         fb = stats.fengtai.jinji_firms_with_fengtai_sites,

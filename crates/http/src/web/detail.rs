@@ -189,7 +189,11 @@ fn render_bundles(ctx: &PageCtx, bundles: &[xietong_app::bundle::Bundle]) -> Str
         ),
     );
     if bundles.is_empty() {
-        let _ = write!(html, "<p>{}</p></section>", ctx.t("该成果尚未落在产业链环节上。", "This achievement is on no chain segment yet."));
+        let _ = write!(
+            html,
+            "<p>{}</p></section>",
+            ctx.t("该成果尚未落在产业链环节上。", "This achievement is on no chain segment yet.")
+        );
         return html;
     }
     html.push_str(r#"<ol class="bundles">"#);

@@ -41,15 +41,15 @@ async fn chain_view_counts_labels_and_exports_the_attraction_list() {
     assert_eq!(list.status, StatusCode::OK, "{}", list.text);
     let candidates = list.json()["candidates"].as_array().unwrap().clone();
     assert_eq!(candidates.len(), 5, "the Beijing firms; Tianjin is weak");
-    let csv = fx
-        .get(Who::Anonymous, "/api/v1/chains/safety/segments/safety-uav/attraction?region=130000&format=csv")
-        .await;
+    let csv =
+        fx.get(Who::Anonymous, "/api/v1/chains/safety/segments/safety-uav/attraction?region=130000&format=csv").await;
     assert_eq!(csv.status, StatusCode::OK);
     assert!(csv.header("content-disposition").unwrap().contains("attraction-safety-uav-130000.csv"));
-    assert!(csv.text.contains("排名") && csv.text.contains("北京无人机0号企业") && !csv.text.contains("天津无人机企业"));
-    let xlsx = fx
-        .get(Who::Anonymous, "/api/v1/chains/safety/segments/safety-uav/attraction?region=130000&format=xlsx")
-        .await;
+    assert!(
+        csv.text.contains("排名") && csv.text.contains("北京无人机0号企业") && !csv.text.contains("天津无人机企业")
+    );
+    let xlsx =
+        fx.get(Who::Anonymous, "/api/v1/chains/safety/segments/safety-uav/attraction?region=130000&format=xlsx").await;
     assert_eq!(xlsx.status, StatusCode::OK);
     assert!(xlsx.header("content-type").unwrap().contains("spreadsheetml"));
 }
@@ -94,10 +94,13 @@ async fn the_chain_pages_draw_the_map_the_gap_report_and_the_enclave_flows() {
 #[tokio::test]
 async fn the_achievement_page_proposes_bundles() {
     let fx = Fixture::new();
-    let achievement = fx.store_listing(json!({"kind": "achievement", "title": "无人机集群成果", "summary": "无人机集群控制",
+    let achievement = fx
+        .store_listing(json!({"kind": "achievement", "title": "无人机集群成果", "summary": "无人机集群控制",
         "region_codes": ["110108"], "industry_codes": ["3963"], "owner_org": "某研究院", "trl": 6}));
-    fx.store_listing(json!({"kind": "facility", "title": "无人机中试线", "summary": "整机中试", "region_codes": ["120116"],
-        "industry_codes": ["3963"], "owner_org": "中试平台", "facility_type": "pilot_line"}));
+    fx.store_listing(
+        json!({"kind": "facility", "title": "无人机中试线", "summary": "整机中试", "region_codes": ["120116"],
+        "industry_codes": ["3963"], "owner_org": "中试平台", "facility_type": "pilot_line"}),
+    );
     fx.store_listing(json!({"kind": "enterprise", "title": "保定无人机制造企业", "summary": "整机制造",
         "region_codes": ["130602"], "industry_codes": ["3963"], "owner_org": "保定无人机制造企业",
         "sites": [{"region_code": "130602", "role": "manufacturing"}]}));

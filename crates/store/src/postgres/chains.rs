@@ -12,7 +12,8 @@ use crate::{ChainEdit, Chains, Enclave, NewAudit, PostgresStore, StoreError};
 impl Chains for PostgresStore {
     fn chain_edits(&self) -> Result<Vec<ChainEdit>, StoreError> {
         self.read(|db| {
-            let rows = db.query("SELECT body, version, updated_by, updated_at FROM chain_edits ORDER BY chain_id", &[])?;
+            let rows =
+                db.query("SELECT body, version, updated_by, updated_at FROM chain_edits ORDER BY chain_id", &[])?;
             rows.iter()
                 .map(|row| {
                     let body: String = row.try_get(0)?;

@@ -46,7 +46,11 @@ impl Chains for SqliteStore {
                 .optional()?
                 .unwrap_or(0);
             if actual != expected_version {
-                return Err(StoreError::Stale { what: format!("chain {}", chain.id), expected: expected_version, actual });
+                return Err(StoreError::Stale {
+                    what: format!("chain {}", chain.id),
+                    expected: expected_version,
+                    actual,
+                });
             }
             let at = now();
             let version = actual + 1;
@@ -101,7 +105,17 @@ impl Chains for SqliteStore {
                      FROM enclaves ORDER BY id",
                 )?
                 .query_map([], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             rows.into_iter()
