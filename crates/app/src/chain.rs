@@ -137,6 +137,19 @@ pub struct Attraction {
     pub candidates: Vec<Candidate>,
 }
 
+/// Where one listing sits: a segment of a chain and the evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Placement {
+    pub chain_id: String,
+    pub chain_name_zh: String,
+    pub segment_id: String,
+    pub segment_name_zh: String,
+    pub segment_name_en: String,
+    /// True unless the admin placed the listing there explicitly.
+    pub inferred: bool,
+    pub evidence: Vec<Evidence>,
+}
+
 fn region_name(code: &str) -> String {
     Reference::get().region(code).map(|r| r.name.clone()).unwrap_or_else(|| code.to_string())
 }
@@ -218,6 +231,51 @@ impl App {
             Err(other) => return Err(other.into()),
         };
         Ok(ChainRecord { chain: saved.chain, version: saved.version })
+    }
+
+    /// The segments listing `id` is placed on, with the evidence (strongest first), by the same
+    /// rules the index applies: named in the segment's listings; one of its industry codes or a
+    /// code above them is the segment's; a product or technology phrase occurs in its text
+    /// (normalized like the index: full-width folded, traditional → simplified, lower case).
+    pub fn listing_placements(&self, actor: &Actor, id: ListingId) -> AppResult<Vec<Placement>> {
+        let listing = self.read_listing(actor, id)?;
+        let reference = Reference::get();
+        let codes: std::collections::BTreeSet<String> =
+            listing.body.industry_codes.iter().flat_map(|c| reference.industry_ancestry(c)).collect();
+        let text = xietong_search::normalize(&format!(
+            "{}\n{}\n{}",
+            listing.body.title,
+            listing.body.keywords.join("\n"),
+            listing.body.searchable_text()
+        ));
+        let mut placements = Vec::new();
+        for record in self.chains()? {
+            for segment in &record.chain.segments {
+                let mut evidence = Vec::new();
+                if segment.listings.contains(&id) {
+                    evidence.push(Evidence::Explicit);
+                }
+                for code in segment.industry_codes.iter().filter(|c| codes.contains(c.trim())) {
+                    evidence.push(Evidence::IndustryCode { code: code.trim().to_string() });
+                }
+                for phrase in segment.phrases().filter(|p| text.contains(&xietong_search::normalize(p))) {
+                    evidence.push(Evidence::Text { phrase: phrase.to_string() });
+                }
+                if evidence.is_empty() {
+                    continue;
+                }
+                placements.push(Placement {
+                    chain_id: record.chain.id.clone(),
+                    chain_name_zh: record.chain.name_zh.clone(),
+                    segment_id: segment.id.clone(),
+                    segment_name_zh: segment.name_zh.clone(),
+                    segment_name_en: segment.name_en.clone(),
+                    inferred: evidence.iter().all(Evidence::is_inferred),
+                    evidence,
+                });
+            }
+        }
+        Ok(placements)
     }
 
     /// The regions of a view: the three provinces and, when given, one more region code.

@@ -119,6 +119,7 @@ fn api_routes() -> ApiRoutes {
         .add(&[("GET", Public)], routes!(api::chain::enclave_stats))
         .add(&[("POST", Operator)], routes!(api::chain::create_enclave))
         .add(&[("GET", Public)], routes!(api::chain::bundles))
+        .add(&[("GET", Public)], routes!(api::chain::listing_segments))
         .add(&[("GET", User)], routes!(api::feedback::listing_feedback))
         .add(&[("GET", Public)], routes!(api::transfer::template))
         .add(&[("POST", User)], routes!(api::transfer::import))

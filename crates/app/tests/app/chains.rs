@@ -344,3 +344,35 @@ fn enclave_flows_count_derived_pairs_and_recorded_enclaves() {
     let flow = stats.flows.iter().find(|f| f.kind == EnclaveKind::Manufacturing).unwrap();
     assert_eq!((flow.enterprises, flow.in_recorded_enclaves), (1, 1));
 }
+
+#[test]
+fn a_listings_placements_agree_with_the_counts_and_carry_their_evidence() {
+    use xietong_domain::chain::Evidence;
+    let catalogue = catalogue();
+    let app = &catalogue.app;
+    let explicit = app.listing_placements(&Actor::operator(), catalogue.explicit).unwrap();
+    let on_chips = explicit.iter().find(|p| p.segment_id == "t-chips").unwrap();
+    assert!(!on_chips.inferred);
+    assert_eq!(on_chips.evidence, [Evidence::Explicit]);
+    let filter = ListFilter { status: Some(Status::Published), ..ListFilter::default() };
+    let chain = app.chain("test-chain").unwrap().chain;
+    for listing in app.store().list(&filter, 1_000, 0).unwrap().items {
+        let placements = app.listing_placements(&Actor::operator(), listing.id).unwrap();
+        for segment in &chain.segments {
+            let placed = placements.iter().any(|p| p.segment_id == segment.id);
+            assert_eq!(placed, placed_directly(&listing, segment), "{} on {}", listing.body.title, segment.id);
+        }
+    }
+    let by_text = app
+        .store()
+        .list(&ListFilter { kind: Some(Kind::Achievement), ..ListFilter::default() }, 10, 0)
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|l| l.body.title == "天津巡检成果")
+        .unwrap();
+    let placements = app.listing_placements(&Actor::operator(), by_text.id).unwrap();
+    let drones = placements.iter().find(|p| p.segment_id == "t-drones").unwrap();
+    assert!(drones.inferred);
+    assert_eq!(drones.evidence, [Evidence::Text { phrase: "巡检机器人".into() }]);
+}

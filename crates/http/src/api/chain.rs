@@ -247,3 +247,18 @@ pub async fn bundles(
     let actor = caller.actor();
     Ok(Json(state.read_work(move |app| Ok(app.bundles(&actor, id, &regions)?)).await?))
 }
+
+/// The industry-chain segments a listing is placed on, each with its evidence: `explicit` (the
+/// admin placed it), or inferred from an `industry_code` or a `text` phrase.
+#[utoipa::path(get, path = "/api/v1/listings/{id}/segments", tag = "chains",
+    params(("id" = String, Path, description = "Listing id")),
+    responses((status = 200, body = Vec<Object>), (status = 404, body = Problem)))]
+pub async fn listing_segments(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<xietong_app::chain::Placement>>> {
+    let id = parse_id(&id)?;
+    let actor = caller.actor();
+    Ok(Json(state.blocking(move |app| Ok(app.listing_placements(&actor, id)?)).await?))
+}

@@ -304,6 +304,7 @@ fn expectations() -> Vec<Route> {
                 _ => 403,
             })],
         ),
+        ("GET", "/api/v1/listings/{id}/segments", vec![level(api_read)]),
         (
             "GET",
             "/api/v1/listings/{id}/bundles",
@@ -1169,6 +1170,9 @@ impl Matrix {
                 Some(json!({"kind": "manufacturing", "name": self.unique("飞地 "), "home_region": "110106",
                     "host_region": "130602", "host_park": "保定园区"})),
             ),
+            ("GET", "/api/v1/listings/{id}/segments", "") => {
+                json_request(method, &format!("/api/v1/listings/{id}/segments"), None)
+            }
             ("GET", "/api/v1/listings/{id}/bundles", "") => {
                 json_request(method, &format!("/api/v1/listings/{id}/bundles"), None)
             }

@@ -108,6 +108,8 @@ async fn the_achievement_page_proposes_bundles() {
     let page = fx.get(Who::Anonymous, &format!("/listings/{}", achievement.id)).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text.contains(r#"id="bundles""#));
+    assert!(page.text.contains(r#"data-segment="safety-uav" data-inferred="true""#));
+    assert!(page.text.contains("行业代码 3963 属于该环节"));
     assert!(page.text.contains("无人机中试线") && page.text.contains("保定无人机制造企业"), "{}", page.text);
     let api = fx.get(Who::Anonymous, &format!("/api/v1/listings/{}/bundles", achievement.id)).await.json();
     assert_eq!(api[0]["pilot"]["title"], "无人机中试线");
