@@ -6,6 +6,7 @@
 
 use std::fmt::Write;
 
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -14,7 +15,7 @@ use xietong_app::chain::{ChainView, PROVINCES, SegmentView};
 use xietong_domain::chain::{Gap, GapRules, Stage};
 use xietong_domain::enclave::EnclaveKind;
 
-use super::{PageCtx, encode_component, esc};
+use super::{PageCtx, encode_component, esc, see_other};
 use crate::state::AppState;
 
 /// Query of the chain pages.
@@ -24,6 +25,52 @@ pub struct ChainPageParams {
     pub region: Option<String>,
     /// The segment of an attraction list.
     pub segment: Option<String>,
+    /// `1` after the admin saved an edit.
+    pub saved: Option<String>,
+}
+
+/// Form of `POST /chains/{id}`: the admin's edit.
+#[derive(Debug, Deserialize)]
+pub struct ChainEditForm {
+    /// The version the edit starts from.
+    pub version: i64,
+    /// The whole chain as JSON (as `PUT /api/v1/chains/{id}` takes it).
+    pub chain: String,
+}
+
+/// `POST /chains/{id}`: stores the admin's edit of a chain, then shows the chain.
+pub async fn edit(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form(form): Form<ChainEditForm>,
+) -> Response {
+    let back = format!("/chains/{}", encode_component(&id));
+    let chain: xietong_domain::chain::Chain = match serde_json::from_str(&form.chain) {
+        Ok(chain) => chain,
+        Err(error) => {
+            let detail = format!("{}{error}", ctx.t("产业链 JSON 有误：", "The chain JSON is invalid: "));
+            return ctx.refused(StatusCode::BAD_REQUEST, &detail, &back);
+        }
+    };
+    if chain.id != id {
+        return ctx.refused(
+            StatusCode::BAD_REQUEST,
+            ctx.t("JSON 中的 id 须与本产业链一致。", "The id in the JSON must be this chain's."),
+            &back,
+        );
+    }
+    let actor = ctx.caller.actor();
+    match state.blocking(move |app| Ok(app.save_chain(&actor, chain, form.version)?)).await {
+        Ok(_) => see_other(&format!("{back}?saved=1")),
+        Err(crate::error::ApiError::Conflict(detail)) => ctx.refused(StatusCode::CONFLICT, &detail, &back),
+        Err(crate::error::ApiError::Invalid(errors)) => {
+            let lines: Vec<String> =
+                errors.errors.iter().map(|e| format!("{}：{}", e.field, ctx.t(&e.message_zh, &e.message_en))).collect();
+            ctx.refused(StatusCode::UNPROCESSABLE_ENTITY, &lines.join("；"), &back)
+        }
+        Err(err) => ctx.error_page(err),
+    }
 }
 
 fn gap_colour(gap: Gap) -> &'static str {
@@ -171,10 +218,16 @@ pub async fn page(
     let actor = ctx.caller.actor();
     let region = region_of(&params);
     let district = region.clone();
-    let loaded =
-        state.read_work(move |app| Ok(app.chain_view(&actor, &id, Some(&district), GapRules::default())?)).await;
-    let view = match loaded {
-        Ok(view) => view,
+    let is_admin = actor.viewer.is_admin();
+    let loaded = state
+        .read_work(move |app| {
+            let view = app.chain_view(&actor, &id, Some(&district), GapRules::default())?;
+            let record = if is_admin { Some(app.chain(&id)?) } else { None };
+            Ok((view, record))
+        })
+        .await;
+    let (view, record) = match loaded {
+        Ok(loaded) => loaded,
         Err(err) => return ctx.error_page(err),
     };
     let slot = view.regions.iter().position(|r| r == &region).unwrap_or(0);
@@ -185,6 +238,14 @@ pub async fn page(
         suffix = ctx.t("产业链", " chain"),
         lead = esc(&format!("{}{}", ctx.t("按地区着色：", "Coloured by: "), region_name)),
     );
+    if params.saved.as_deref() == Some("1") {
+        let notice = format!(
+            r#"<p class="notice ok" role="status" id="chain-saved">{}{})</p>"#,
+            ctx.t("已保存（版本 ", "Saved (version "),
+            view.version
+        );
+        body.insert_str(0, &notice);
+    }
     for code in PROVINCES {
         let name = view.segments.first().and_then(|s| s.cells.iter().find(|c| c.region == code));
         let current = if code == region { r#" aria-current="page""# } else { "" };
@@ -258,6 +319,23 @@ pub async fn page(
         let _ = write!(body, "<li>{}</li>", esc(source));
     }
     body.push_str("</ul>");
+    if let Some(record) = record {
+        let json = serde_json::to_string_pretty(&record.chain).unwrap_or_default();
+        let _ = write!(
+            body,
+            r#"<details class="panel" id="chain-edit"><summary>{summary}</summary><form method="post" action="/chains/{id}">{csrf}<input type="hidden" name="version" value="{version}"><p class="hint">{hint}</p><textarea name="chain" rows="24" cols="100" spellcheck="false">{json}</textarea><p><button type="submit">{save}</button></p></form></details>"#,
+            summary = ctx.t("编辑产业链（管理员）", "Edit the chain (admin)"),
+            id = encode_component(&record.chain.id),
+            csrf = ctx.csrf_input(),
+            version = record.version,
+            hint = ctx.t(
+                "环节、行业代码（GB/T 4754）、关键产品与技术，以及明确归入各环节的资源编号（listings）。",
+                "Segments, GB/T 4754 codes, key products and technologies, and the listings placed on each segment explicitly.",
+            ),
+            json = esc(&json),
+            save = ctx.t("保存", "Save"),
+        );
+    }
     ctx.render(StatusCode::OK, ctx.t(&view.name_zh, &view.name_en), &body)
 }
 

@@ -49,6 +49,7 @@ pub fn routes() -> Recorded {
         .get("/search", Public, search::page)
         .get("/chains", Public, chain::index)
         .get("/chains/{id}", Public, chain::page)
+        .post("/chains/{id}", User, chain::edit)
         .get("/chains/{id}/attraction", Public, chain::attraction)
         .get("/enclaves", Public, chain::enclaves)
         .get("/listings/new", User, form::new_page)

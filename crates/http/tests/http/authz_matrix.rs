@@ -523,6 +523,16 @@ fn expectations() -> Vec<Route> {
         ("GET", "/transfer", vec![caller(ok_for_all)]),
         ("GET", "/chains", vec![caller(ok_for_all)]),
         ("GET", "/chains/{id}", vec![caller(ok_for_all)]),
+        // The admin's edit form; others are refused (a visitor is asked to log in).
+        (
+            "POST",
+            "/chains/{id}",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::Admin => 303,
+                _ => 403,
+            })],
+        ),
         ("GET", "/chains/{id}/attraction", vec![caller(ok_for_all)]),
         ("GET", "/enclaves", vec![caller(ok_for_all)]),
         ("POST", "/transfer/import", vec![caller(users_only(200))]),
@@ -1373,6 +1383,15 @@ impl Matrix {
             ("GET", "/", "") => json_request(method, "/", None),
             ("GET", "/search", "") => json_request(method, "/search?q=hydrogen", None),
             ("GET", "/chains/{id}", "") => json_request(method, "/chains/medicine?region=110106", None),
+            ("POST", "/chains/{id}", "") => {
+                let record = self.fx.app.chain("aerospace").expect("shipped chain");
+                let chain = serde_json::to_string(&record.chain).expect("chain JSON");
+                form_request(
+                    method,
+                    "/chains/aerospace",
+                    &[("version", &record.version.to_string()), ("chain", &chain)],
+                )
+            }
             ("GET", "/chains/{id}/attraction", "") => {
                 json_request(method, "/chains/medicine/attraction?segment=med-api&region=130000", None)
             }

@@ -116,3 +116,31 @@ async fn the_achievement_page_proposes_bundles() {
     assert_eq!(api[0]["manufacturer"]["title"], "保定无人机制造企业");
     assert!(api[0]["missing_zh"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_admin_edits_a_chain_on_its_page() {
+    use crate::fixture::{PASSWORD, form_request, json_request, with_cookie};
+    let fx = Fixture::new();
+    let admin = fx.login("admin", PASSWORD).await;
+    let page = fx.send(with_cookie(json_request("GET", "/chains/ai", None), &admin)).await;
+    assert!(page.text.contains(r#"id="chain-edit""#), "the admin sees the edit form");
+    let visitor = fx.get(Who::Anonymous, "/chains/ai").await;
+    assert!(!visitor.text.contains(r#"id="chain-edit""#));
+    let mut chain = fx.app.chain("ai").unwrap().chain;
+    chain.segments[0].name_zh = "智能芯片（已编辑）".into();
+    let json = serde_json::to_string(&chain).unwrap();
+    let post = |version: &'static str| {
+        let pairs = [("version", version), ("chain", json.as_str()), ("_csrf", admin.csrf.as_str())];
+        with_cookie(form_request("POST", "/chains/ai", &pairs), &admin)
+    };
+    let saved = fx.send(post("0")).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    assert_eq!(saved.header("location"), Some("/chains/ai?saved=1"));
+    let shown = fx.send(with_cookie(json_request("GET", "/chains/ai?saved=1", None), &admin)).await;
+    assert!(shown.text.contains(r#"id="chain-saved""#) && shown.text.contains("智能芯片（已编辑）"));
+    let stale = fx.send(post("0")).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.text);
+    let broken = [("version", "1"), ("chain", "{"), ("_csrf", admin.csrf.as_str())];
+    let refused = fx.send(with_cookie(form_request("POST", "/chains/ai", &broken), &admin)).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+}
