@@ -151,7 +151,7 @@ impl App {
                 sector_of.insert(placed.id, probe_chain[*first].clone());
             }
         }
-        let recorded = self.chains.enclaves()?;
+        let mut recorded = self.chains.enclaves()?;
         let mut membership: HashMap<ListingId, Vec<(EnclaveKind, String, String)>> = HashMap::new();
         for enclave in &recorded {
             let (Some(home), Some(host)) = (province(&enclave.body.home_region), province(&enclave.body.host_region))
@@ -164,8 +164,10 @@ impl App {
         }
         let mut grouped: BTreeMap<(EnclaveKind, String, String, String), (u64, u64)> = BTreeMap::new();
         let mut per_kind: BTreeMap<EnclaveKind, BTreeSet<ListingId>> = BTreeMap::new();
+        let mut readable: BTreeSet<ListingId> = BTreeSet::new();
         self.scan_published(&scope, |listing| {
             let Details::Enterprise(enterprise) = &listing.body.details else { return };
+            readable.insert(listing.id);
             let mut pairs = derived_pairs(&enterprise.sites);
             let recorded_pairs = membership.get(&listing.id).cloned().unwrap_or_default();
             pairs.extend(recorded_pairs.iter().cloned());
@@ -178,6 +180,10 @@ impl App {
                 per_kind.entry(kind).or_default().insert(listing.id);
             }
         })?;
+        // A recorded enclave names only the enterprises the reader may read.
+        for enclave in &mut recorded {
+            enclave.body.enterprises.retain(|id| readable.contains(id));
+        }
         let sector_name = |id: &str| {
             records.iter().find(|r| r.chain.id == id).map(|r| r.chain.name_zh.clone()).unwrap_or_else(|| "其他".into())
         };

@@ -339,8 +339,23 @@ fn enclave_flows_count_derived_pairs_and_recorded_enclaves() {
     assert!(app.create_enclave(&anonymous, body.clone()).is_err());
     let not_a_firm = EnclaveBody { enterprises: vec![catalogue.explicit], ..body };
     assert!(matches!(app.create_enclave(&Actor::operator(), not_a_firm), Err(xietong_app::AppError::BadInput { .. })));
+    let mut hidden = listing("enterprise", "仅本机构可见企业", "130602", &["3963"], "");
+    hidden.visibility = xietong_domain::Visibility::Organisation;
+    let hidden = app.create_listing(&Actor::operator(), hidden).unwrap().listing.id;
+    let with_hidden = EnclaveBody {
+        kind: EnclaveKind::Science,
+        name: "含隐藏企业的飞地".into(),
+        home_region: "130602".into(),
+        host_region: "110108".into(),
+        host_park: "海淀园".into(),
+        enterprises: vec![hidden, catalogue.multi_site],
+    };
+    app.create_enclave(&Actor::operator(), with_hidden).unwrap();
+    let public = app.enclave_stats(&anonymous).unwrap();
+    assert_eq!(public.recorded[1].body.enterprises, [catalogue.multi_site], "an unreadable firm is not named");
     let stats = app.enclave_stats(&Actor::operator()).unwrap();
-    assert_eq!(stats.recorded.len(), 1);
+    assert_eq!(stats.recorded[1].body.enterprises.len(), 2);
+    assert_eq!(stats.recorded.len(), 2);
     let flow = stats.flows.iter().find(|f| f.kind == EnclaveKind::Manufacturing).unwrap();
     assert_eq!((flow.enterprises, flow.in_recorded_enclaves), (1, 1));
 }
