@@ -103,7 +103,7 @@ pub async fn index(ctx: PageCtx, State(state): State<AppState>) -> Response {
         Err(err) => return ctx.error_page(err),
     };
     let mut body = format!(
-        r#"<h1>{}</h1><p class="lead">{}</p><table class="data" id="chains"><thead><tr><th>{}</th>"#,
+        r#"<h1>{}</h1><p class="lead">{}</p><table class="data-table" id="chains"><thead><tr><th>{}</th>"#,
         ctx.t("重点产业链", "Priority industry chains"),
         ctx.t(
             "五大重点产业的产业链环节，按北京、天津、河北统计供给与需求，标出强链、补链、建链环节。",
@@ -268,7 +268,7 @@ pub async fn page(
     let _ = write!(body, r#"<div class="panel">{}</div>"#, chain_svg(&ctx, &view, slot));
     let _ = write!(
         body,
-        r#"<h2 id="gap-report">{h}{region}</h2><p class="hint">{rules}</p><table class="data" id="gap-table"><thead><tr><th>{stage}</th><th>{segment}</th><th>{supply}</th><th>{demand}</th><th>{status}</th><th>{reason}</th><th>{attract}</th></tr></thead><tbody>"#,
+        r#"<h2 id="gap-report">{h}{region}</h2><p class="hint">{rules}</p><table class="data-table" id="gap-table"><thead><tr><th>{stage}</th><th>{segment}</th><th>{supply}</th><th>{demand}</th><th>{status}</th><th>{reason}</th><th>{attract}</th></tr></thead><tbody>"#,
         h = ctx.t("缺链报告：", "Gap report: "),
         region = esc(&region_name),
         rules = esc(&format!(
@@ -400,10 +400,11 @@ pub async fn attraction(
             let reasons = if ctx.lang == super::Lang::En { &candidate.reasons_en } else { &candidate.reasons_zh };
             let _ = write!(
                 body,
-                r#"<li><a href="/listings/{id}">{title}</a> <span class="badge">{kind}</span> <span class="hint">{score}</span><ul>{reasons}</ul></li>"#,
+                r#"<li><a href="/listings/{id}">{title}</a> <span class="badge">{kind}</span> <span class="hint">{score_label}{score}</span><ul>{reasons}</ul></li>"#,
                 id = candidate.id,
                 title = esc(&candidate.title),
                 kind = ctx.t(candidate.kind.label_zh(), candidate.kind.label_en()),
+                score_label = ctx.t("得分 ", "score "),
                 score = candidate.score,
                 reasons = reasons.iter().map(|r| format!("<li>{}</li>", esc(r))).collect::<String>(),
             );
@@ -444,7 +445,7 @@ pub async fn enclaves(ctx: PageCtx, State(state): State<AppState>) -> Response {
     let max = stats.flows.iter().map(|f| f.enterprises).max().unwrap_or(1).max(1);
     let _ = write!(
         body,
-        r#"<table class="data" id="enclave-flows"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>"#,
+        r#"<table class="data-table" id="enclave-flows"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>"#,
         ctx.t("类型", "Kind"),
         ctx.t("产业", "Sector"),
         ctx.t("派出地 → 承接地", "Home → host"),
