@@ -9,13 +9,17 @@
 pub mod account;
 pub mod auth;
 pub mod booking;
+pub mod bundle;
+pub mod chain;
 pub mod challenge;
 pub mod claim;
 pub mod collab;
 pub mod data_dir;
 pub mod deal;
 pub mod demo_accounts;
+pub mod demo_chains;
 mod demo_challenges;
+pub mod enclave;
 pub mod error;
 pub mod feedback;
 pub mod funnel;
@@ -108,6 +112,8 @@ pub struct App {
     stale_after_days: u32,
     /// Claims on organisations (same database).
     claims: Arc<dyn Claims>,
+    /// Chain edits and enclaves (same database).
+    chains: Arc<dyn xietong_store::Chains>,
     /// Inboxes, webhooks and the outbox (same database).
     notifications: Arc<dyn Notifications>,
     /// How notices leave the platform (webhook guard, outbox pace, SMTP).
@@ -195,6 +201,7 @@ impl App {
         let bookings: Arc<dyn Bookings> = database.clone();
         let feedback: Arc<dyn Feedback> = database.clone();
         let claims: Arc<dyn Claims> = database.clone();
+        let chains: Arc<dyn xietong_store::Chains> = database.clone();
         let notifications: Arc<dyn Notifications> = database.clone();
         let idempotency: Arc<dyn Idempotency> = database;
         let app = App {
@@ -208,6 +215,7 @@ impl App {
             impressions: Default::default(),
             stale_after_days: feedback::DEFAULT_STALE_AFTER_DAYS,
             claims,
+            chains,
             notifications,
             notify: RwLock::new(Arc::new(notify::NotifySettings::default())),
             accounts,
@@ -508,12 +516,14 @@ impl App {
     pub fn load_demo(&self, seed: u64) -> anyhow::Result<usize> {
         let listings_loaded = self.store.meta_get(DEMO_META_KEY)?.is_some();
         if listings_loaded && demo_accounts::exist(self)? {
-            // A restart: nothing to generate.
+            // A restart: nothing to generate (the chains' curated listings arrived later: issue 19).
+            demo_chains::ensure(self)?;
             return Ok(0);
         }
         let data = xietong_demo::generate(seed);
         let count = if listings_loaded { 0 } else { self.store_demo(seed, &data.listings)? };
         demo_accounts::ensure(self, &data.listings)?;
+        demo_chains::ensure(self)?;
         Ok(count)
     }
 

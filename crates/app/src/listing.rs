@@ -49,6 +49,11 @@ impl Actor {
         self.principal().ok_or_else(|| AppError::Unauthorized("log in first".into()))
     }
 
+    /// The actor's stored user id: `None` for anonymous callers and the command line's operator.
+    pub fn stored_user_id(&self) -> Option<UserId> {
+        self.principal().map(|p| p.user_id).filter(|id| *id != OPERATOR_ID)
+    }
+
     /// An audit entry by this actor.
     pub fn audit(&self, action: &str, target: impl Into<String>, region_code: Option<String>) -> NewAudit {
         let principal = self.principal();

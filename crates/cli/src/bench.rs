@@ -101,6 +101,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         figures.insert(format!("match_p50_ms{suffix}"), round(eval::percentile(&matching, 50.0)).into());
         figures.insert(format!("match_p99_ms{suffix}"), round(eval::percentile(&matching, 99.0)).into());
     }
+    // The planner's view of one sector (issue 19): counts and gap labels per segment and region.
+    let chain_ms = measure_chain_view(&app, args.iterations)?;
+    figures.insert("chain_view_p50_ms".into(), round(eval::percentile(&chain_ms, 50.0)).into());
+    figures.insert("chain_view_p99_ms".into(), round(eval::percentile(&chain_ms, 99.0)).into());
     if !args.no_http {
         let (search, matching) = measure_http(app.clone(), &sources, args.iterations)?;
         figures.insert("http_search_p99_ms".into(), round(eval::percentile(&search, 99.0)).into());
@@ -172,6 +176,22 @@ fn load(app: &App, count: usize) -> anyhow::Result<(usize, f64, f64)> {
     progress.finish_and_clear();
     let store_s = storing.as_secs_f64();
     Ok((loaded, store_s, started.elapsed().as_secs_f64() - store_s))
+}
+
+/// Latencies (ms) of one sector's chain view (Beijing, Tianjin, Hebei and Fengtai), for an
+/// anonymous reader and for the operator in turn, each sector in turn.
+fn measure_chain_view(app: &App, iterations: usize) -> anyhow::Result<Vec<f64>> {
+    let records = app.chains()?;
+    let regions = app.chain_regions(Some("110106"))?;
+    let readers = [Actor::new(xietong_domain::Viewer::Anonymous, None), Actor::operator()];
+    let mut times = Vec::with_capacity(iterations);
+    for i in 0..iterations {
+        let record = std::slice::from_ref(&records[i % records.len()]);
+        let started = Instant::now();
+        app.chain_views(&readers[i % 2], record, &regions, xietong_domain::chain::GapRules::default())?;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(times)
 }
 
 /// Search and match latencies (ms) with `threads` threads each running `iterations` queries.

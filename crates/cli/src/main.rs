@@ -2,6 +2,7 @@
 
 mod accounts_cmd;
 mod bench;
+mod chains_cmd;
 mod config;
 mod ops;
 mod serve;
@@ -35,6 +36,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Print a commented example configuration file.
     DefaultConfig,
+    /// Industry chains: per segment and region the supply, demand and gap label; with
+    /// --segment and --region the attraction list (联合招商) as a spreadsheet.
+    Chains(chains_cmd::ChainsArgs),
     /// Print a column template for one kind of listing (CSV or XLSX).
     Template(transfer_cmd::TemplateArgs),
     /// Import listings of one kind from a CSV or XLSX file.
@@ -102,6 +106,7 @@ fn main() -> anyhow::Result<()> {
             print!("{}", config::DEFAULT_CONFIG);
             Ok(())
         }
+        Command::Chains(args) => chains_cmd::run(args),
         Command::Template(args) => transfer_cmd::template(args),
         Command::Import(args) => transfer_cmd::import(args),
         Command::Export(args) => transfer_cmd::export(args),

@@ -5,9 +5,11 @@
 
 mod access;
 pub mod booking;
+pub mod chain;
 pub mod challenge;
 pub mod claim;
 pub mod deal;
+pub mod enclave;
 mod ids;
 mod listing;
 pub mod notify;

@@ -58,6 +58,7 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
         (name = "challenges", description = "Challenges that run (揭榜挂帅, 赛马制): applications, reviewers with conflicts of interest, scores, the race through milestone gates, the award and the public board"),
         (name = "bookings", description = "Bookable pilot bases and instruments: calendars, availability, bookings (requested, approved, declined, cancelled, waitlisted, completed, no_show), clearances, innovation vouchers (创新券) and their ledger, iCalendar feeds"),
         (name = "notifications", description = "Inbox, webhooks (signed with HMAC-SHA256, retried with back-off) and e-mail for every event that concerns the caller; see POST /api/v1/webhooks for the event names"),
+        (name = "chains", description = "The planner's view: industry chains of the five priority sectors, per-segment and per-region supply and demand, gap labels (强链/补链/建链) and the joint-attraction list (联合招商)"),
         (name = "ops", description = "Health and metrics"),
     )
 )]
@@ -112,6 +113,13 @@ fn api_routes() -> ApiRoutes {
         .add(&[("GET", Public)], routes!(api::reference::trl))
         .add(&[("GET", Public)], routes!(api::stats::overview))
         .add(&[("GET", Public)], routes!(api::stats::funnel))
+        .add(&[("GET", Public)], routes!(api::chain::list))
+        .add(&[("GET", Public), ("PUT", Admin)], routes!(api::chain::get, api::chain::edit))
+        .add(&[("GET", Public)], routes!(api::chain::attraction))
+        .add(&[("GET", Public)], routes!(api::chain::enclave_stats))
+        .add(&[("POST", Operator)], routes!(api::chain::create_enclave))
+        .add(&[("GET", Public)], routes!(api::chain::bundles))
+        .add(&[("GET", Public)], routes!(api::chain::listing_segments))
         .add(&[("GET", User)], routes!(api::feedback::listing_feedback))
         .add(&[("GET", Public)], routes!(api::transfer::template))
         .add(&[("POST", User)], routes!(api::transfer::import))

@@ -6,6 +6,7 @@
 mod analysis;
 pub mod budget;
 mod candidates;
+mod chains;
 pub mod embed;
 pub mod eval;
 pub mod fault;
@@ -24,6 +25,7 @@ pub use analysis::{
     jieba_analyzer, normalize, phrase_parts, split_phrases,
 };
 pub use budget::Budget;
+pub use chains::{Placed, SegmentProbe};
 pub use embed::{Embedder, HttpEmbedder, LocalModelEmbedder};
 pub use fit::{FitPart, Outcome};
 pub use highlight::highlight;

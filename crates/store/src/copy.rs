@@ -53,6 +53,8 @@ pub const TABLES: &[&str] = &[
     "booking_events",
     "facility_clearances",
     "voucher_ledger",
+    "chain_edits",
+    "enclaves",
 ];
 
 /// What happened to one table.

@@ -10,6 +10,7 @@
 
 mod accounts;
 mod bookings;
+mod chains;
 mod challenges;
 mod claims;
 pub mod copy;
@@ -27,6 +28,7 @@ use xietong_domain::{Kind, Listing, ListingBody, ListingId, ReadScope, Status};
 
 pub use accounts::*;
 pub use bookings::*;
+pub use chains::*;
 pub use challenges::*;
 pub use claims::*;
 pub use deals::*;
@@ -41,12 +43,12 @@ pub use sqlite::SqliteStore;
 /// database, so writes, their audit entries and their notices share transactions.
 /// `Arc<dyn Database>` coerces to `Arc<dyn Store>`, `Arc<dyn Accounts>` and the others.
 pub trait Database:
-    Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges + Bookings
+    Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges + Bookings + Chains
 {
 }
 
-impl<T: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges + Bookings> Database
-    for T
+impl<T: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges + Bookings + Chains>
+    Database for T
 {
 }
 

@@ -15,7 +15,7 @@ use xietong_domain::{
     Kind, ListingBody, ListingId, OrgId, OrgKind, ReadScope, Role, Scope, Status, UserId, Visibility,
 };
 use xietong_store::{
-    Accounts, AuditEntry, AuditFilter, AuditTrail, Booking, BookingChange, BookingFilter, Bookings, Broker,
+    Accounts, AuditEntry, AuditFilter, AuditTrail, Booking, BookingChange, BookingFilter, Bookings, Broker, Chains,
     ChallengeChange, ChallengeWrite, Challenges, Change, ClaimDecision, ClaimFilter, Claims, Clearance, Credentials,
     Deal, DealChange, DealFilter, Deals, DeliveryState, Feedback, Idempotency, IdempotencyBegin, Identity,
     ImpressionCount, ListFilter, ListingKey, ListingWrite, NewApiToken, NewApplication, NewAudit, NewBooking, NewClaim,
@@ -2111,10 +2111,76 @@ fn bookings_move_by_version_and_promote_the_waitlist(store: &(impl Store + Accou
     assert_eq!(store.clearances(listing.id).unwrap(), vec![renewed]);
 }
 
+/// Chain edits: the first edit is version 1, each edit needs the version it was decided on, of
+/// concurrent edits from one version exactly one wins, and each stores its audit entry.
+fn chain_edits_are_versioned_and_one_concurrent_edit_wins(store: &(impl Chains + AuditTrail)) {
+    let mut chain = xietong_domain::chain::shipped_chains()[0].clone();
+    assert!(store.chain_edits().unwrap().is_empty());
+    chain.segments[0].name_zh = "改过的环节".into();
+    let first = store.save_chain_edit(&chain, 0, None, noted("chain.edit")).unwrap();
+    assert_eq!(first.version, 1);
+    let again = store.save_chain_edit(&chain, 0, None, noted("chain.edit"));
+    assert!(matches!(again, Err(StoreError::Stale { actual: 1, .. })), "{again:?}");
+    let edits = store.chain_edits().unwrap();
+    assert_eq!(edits.len(), 1);
+    assert_eq!(edits[0].chain, chain);
+    let results = race(4, |i| {
+        let mut edited = chain.clone();
+        edited.segments[0].name_zh = format!("并发{i}");
+        store.save_chain_edit(&edited, 1, None, noted("chain.edit"))
+    });
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|e| matches!(e, StoreError::Stale { .. })));
+    let stored = store.chain_edits().unwrap();
+    assert_eq!(stored[0].version, 2);
+    let winner = results.iter().find_map(|r| r.as_ref().ok()).unwrap();
+    assert_eq!(stored[0].chain.segments[0].name_zh, winner.chain.segments[0].name_zh);
+    let filter = AuditFilter { action_prefix: Some("chain.edit".into()), ..AuditFilter::default() };
+    let (_, audited) = store.audit_entries(&filter, 10, 0).unwrap();
+    assert_eq!(audited, 2, "one entry per stored edit");
+}
+
+/// Enclaves are stored with their enterprises and audited.
+fn enclaves_are_recorded_and_audited(store: &(impl Chains + AuditTrail)) {
+    use xietong_domain::enclave::{EnclaveBody, EnclaveKind};
+    let body = EnclaveBody {
+        kind: EnclaveKind::Manufacturing,
+        name: "中关村—保定制造飞地".into(),
+        home_region: "110108".into(),
+        host_region: "130600".into(),
+        host_park: "保定·中关村创新中心".into(),
+        enterprises: vec![ListingId::new(), ListingId::new()],
+    };
+    let created = store
+        .create_enclave(&body, None, &|enclave| NewAudit {
+            action: "enclave.create".into(),
+            target: format!("enclave:{}", enclave.id),
+            ..NewAudit::default()
+        })
+        .unwrap();
+    let listed = store.enclaves().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].body, body);
+    assert_eq!(listed[0].id, created.id);
+    let filter = AuditFilter { action_prefix: Some("enclave.create".into()), ..AuditFilter::default() };
+    let (entries, _) = store.audit_entries(&filter, 10, 0).unwrap();
+    assert_eq!(entries[0].target, format!("enclave:{}", created.id));
+}
+
 macro_rules! store_suite {
     ($module:ident, $make:expr) => {
         mod $module {
             use super::*;
+            #[test]
+            fn chain_edits_are_versioned_and_one_concurrent_edit_wins() {
+                let (_guard, store) = $make;
+                super::chain_edits_are_versioned_and_one_concurrent_edit_wins(&store);
+            }
+            #[test]
+            fn enclaves_are_recorded_and_audited() {
+                let (_guard, store) = $make;
+                super::enclaves_are_recorded_and_audited(&store);
+            }
             #[test]
             fn bookings_never_exceed_capacity_under_concurrency() {
                 let (_guard, store) = $make;
@@ -2403,7 +2469,7 @@ fn postgres_data_survives_reconnect() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8], "each migration applied once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 10], "each migration applied once");
     drop(reconnected);
     drop(guard);
 }
@@ -2421,7 +2487,7 @@ fn postgres_nodes_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8], "each migration applied once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 10], "each migration applied once");
     drop(stores);
     drop(guard);
 }

@@ -313,3 +313,28 @@ pub fn error_report_xlsx(report: &ImportReport) -> Result<Vec<u8>, TransferError
     }
     Ok(workbook.save_to_buffer()?)
 }
+
+/// Any table as CSV (UTF-8 with BOM, for Excel), text cells formula-neutralised; for reports
+/// such as the attraction list (联合招商).
+pub fn table_csv(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    let mut writer = csv::WriterBuilder::new().from_writer(UTF8_BOM.to_vec());
+    write_csv_record(&mut writer, &headers.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    for row in rows {
+        write_csv_record(&mut writer, &row.iter().map(|cell| guard(cell)).collect::<Vec<_>>());
+    }
+    finish_csv(writer)
+}
+
+/// Any table as XLSX with a bold header row on one sheet named `sheet_name`.
+pub fn table_xlsx(sheet_name: &str, headers: &[&str], rows: &[Vec<String>]) -> Result<Vec<u8>, TransferError> {
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(sheet_name)?;
+    write_header_row(sheet, headers)?;
+    for (index, row) in rows.iter().enumerate() {
+        for (column, text) in row.iter().enumerate() {
+            sheet.write_string(index as u32 + 1, column as u16, guard(text))?;
+        }
+    }
+    Ok(workbook.save_to_buffer()?)
+}

@@ -25,8 +25,8 @@ use xietong_store::StoreError;
 pub use cells::guard as formula_guard;
 pub use columns::{CellType, ColumnSpec, columns};
 pub use export::{
-    error_report_csv, error_report_xlsx, export_csv, export_xlsx, headers, mask_contact_value, template_csv,
-    template_xlsx,
+    error_report_csv, error_report_xlsx, export_csv, export_xlsx, headers, mask_contact_value, table_csv, table_xlsx,
+    template_csv, template_xlsx,
 };
 pub use import::{
     DEFAULT_BATCH_ROWS, ImportOptions, ImportProgress, ImportReport, ProblemKind, RowProblem, import_bytes,

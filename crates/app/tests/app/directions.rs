@@ -13,6 +13,7 @@ fn every_default_direction_returns_matches_on_the_demo() {
     app.load_demo(xietong_demo::DEFAULT_SEED).unwrap();
     demo_deals_are_alive(&app);
     demo_bookings_are_alive(&app);
+    demo_chains_show_gaps(&app);
     let expected = [
         (Kind::Talent, vec![Kind::Demand, Kind::Challenge, Kind::Scenario, Kind::Enterprise]),
         (Kind::Facility, vec![Kind::Demand, Kind::Achievement]),
@@ -139,4 +140,39 @@ fn demo_bookings_are_alive(app: &App) {
         utilisation.voucher_spending
     );
     assert!(utilisation.rows.iter().any(|row| row.used_units > 0), "the demo facilities were used");
+}
+
+/// Issue 19: every province has a missing (建链) and a weak (补链) segment in the demo, each
+/// with candidates to attract from a strong province, and the enclave view reproduces the seed's
+/// 455 / 387 / 415 with the two recorded enclaves.
+fn demo_chains_show_gaps(app: &App) {
+    use xietong_app::chain::PROVINCES;
+    use xietong_domain::chain::{Gap, GapRules};
+    let operator = xietong_app::Actor::operator();
+    let regions = app.chain_regions(None).unwrap();
+    let views = app.chain_views(&operator, &app.chains().unwrap(), &regions, GapRules::default()).unwrap();
+    for (slot, province) in PROVINCES.iter().enumerate() {
+        for wanted in [Gap::Missing, Gap::Weak] {
+            let found: Vec<(&str, &str)> = views
+                .iter()
+                .flat_map(|v| v.segments.iter().map(move |s| (v.id.as_str(), s)))
+                .filter(|(_, s)| s.cells[slot].label.gap == wanted)
+                .map(|(chain, s)| (chain, s.segment.id.as_str()))
+                .collect();
+            assert!(!found.is_empty(), "{province} has a {wanted:?} segment");
+            let attractable = found.iter().any(|(chain, segment)| {
+                !app.attraction(&operator, chain, segment, province, GapRules::default(), 10)
+                    .unwrap()
+                    .candidates
+                    .is_empty()
+            });
+            assert!(attractable, "{province}'s {wanted:?} segments {found:?} have candidates elsewhere");
+        }
+    }
+    let stats = app.enclave_stats(&operator).unwrap();
+    assert_eq!(stats.recorded.len(), 2);
+    assert_eq!(stats.fengtai.fengtai_firms_with_jinji_branches, 455);
+    assert_eq!(stats.fengtai.jinji_firms_with_fengtai_sites, 387);
+    assert_eq!(stats.fengtai.fengtai_sites_of_jinji_firms, 415);
+    assert!(stats.flows.iter().any(|f| f.in_recorded_enclaves > 0));
 }

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod booking;
+pub mod chain;
 pub mod challenge;
 pub mod claim;
 pub mod collab;

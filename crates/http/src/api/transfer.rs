@@ -33,12 +33,12 @@ fn kind_param(raw: &str) -> ApiResult<Kind> {
 
 /// `csv` or `xlsx`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Csv,
     Xlsx,
 }
 
-fn format_param(raw: Option<&str>) -> ApiResult<Format> {
+pub(crate) fn format_param(raw: Option<&str>) -> ApiResult<Format> {
     match raw.map(str::trim) {
         None | Some("") | Some("csv") => Ok(Format::Csv),
         Some("xlsx") => Ok(Format::Xlsx),
@@ -46,7 +46,7 @@ fn format_param(raw: Option<&str>) -> ApiResult<Format> {
     }
 }
 
-fn attachment(format: Format, stem: &str, bytes: Vec<u8>) -> Response {
+pub(crate) fn attachment(format: Format, stem: &str, bytes: Vec<u8>) -> Response {
     let (content_type, extension) = match format {
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
         Format::Xlsx => (XLSX_TYPE, "xlsx"),

@@ -132,7 +132,7 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
 <div><dt>{a}</dt><dd data-figure="fengtai-out">{n1}</dd></div>
 <div><dt>{b}</dt><dd data-figure="jinji-in">{n2}</dd></div>
 <div><dt>{c}</dt><dd data-figure="jinji-sites">{n3}</dd></div>
-</dl></section>"#,
+</dl><p id="planner-links"><a href="/enclaves">{enclaves}</a> · <a href="/chains">{chains}</a></p></section>"#,
         h = ctx.t("跨区域企业布局", "Cross-region enterprise layout"),
         hint = ctx.t(
             "左：总部所在地（研发/总部）；右：分支机构所在地；带宽与企业数成正比。",
@@ -145,6 +145,8 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
         n1 = figures.fengtai_firms_with_jinji_branches,
         n2 = figures.jinji_firms_with_fengtai_sites,
         n3 = figures.fengtai_sites_of_jinji_firms,
+        enclaves = ctx.t("飞地流向：按产业与地区对 →", "Enclave flows by sector and region pair →"),
+        chains = ctx.t("产业链缺链分析与联合招商 →", "Chain gaps and joint attraction →"),
     );
     html.push_str("</div>");
 

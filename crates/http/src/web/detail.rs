@@ -99,15 +99,36 @@ pub async fn page(
                 Kind::Facility => Some(super::booking::load_section(app, &caller, &listing, week.as_deref())?),
                 _ => None,
             };
-            Ok((listing, panels, access, stale, feedback, unrepresented, booking))
+            // The chain segments it sits on, with the evidence (issue 19).
+            let placements = app.listing_placements(&actor, id)?;
+            // Three-party bundles (S8) of an achievement.
+            let bundles = match listing.kind() {
+                Kind::Achievement => Some(app.bundles(&actor, id, &[])?),
+                _ => None,
+            };
+            Ok((listing, panels, access, stale, feedback, unrepresented, booking, (bundles, placements)))
         })
         .await;
     match loaded {
-        Ok((listing, panels, access, stale, feedback, unrepresented, booking)) => {
+        Ok((listing, panels, access, stale, feedback, unrepresented, booking, (bundles, placements))) => {
             let requested = params.requested.as_deref() == Some("1");
             let mut html = render(&ctx, &listing, &panels, &access, requested);
             if let Some(section) = &booking {
                 let block = super::booking::render_section(&ctx, &listing, section, params.booked.as_deref());
+                match html.find(r#"<section class="matches""#) {
+                    Some(at) => html.insert_str(at, &block),
+                    None => html.push_str(&block),
+                }
+            }
+            if !placements.is_empty() {
+                let block = render_placements(&ctx, &placements);
+                match html.find("</article>") {
+                    Some(at) => html.insert_str(at, &block),
+                    None => html.push_str(&block),
+                }
+            }
+            if let Some(bundles) = &bundles {
+                let block = render_bundles(&ctx, bundles);
                 match html.find(r#"<section class="matches""#) {
                     Some(at) => html.insert_str(at, &block),
                     None => html.push_str(&block),
@@ -163,6 +184,87 @@ pub async fn page(
         Err(ApiError::NotFound(_)) => ctx.not_found(&format!("{}{id}", ctx.t("没有这条资源：", "No such listing: "))),
         Err(err) => ctx.error_page(err),
     }
+}
+
+/// The chain segments a listing sits on (产业链环节), each marked explicit or inferred, with the
+/// evidence.
+fn render_placements(ctx: &PageCtx, placements: &[xietong_app::chain::Placement]) -> String {
+    let mut html = format!(
+        r#"<section class="panel" id="chain-segments" aria-labelledby="segments-h"><h2 id="segments-h">{}</h2><ul>"#,
+        ctx.t("所在产业链环节", "Industry-chain segments"),
+    );
+    let english = ctx.lang == super::Lang::En;
+    for placement in placements {
+        let evidence: Vec<String> =
+            placement.evidence.iter().map(|e| if english { e.describe_en() } else { e.describe_zh() }).collect();
+        let _ = write!(
+            html,
+            r#"<li data-segment="{id}" data-inferred="{inferred}"><a href="/chains/{chain}">{chain_name}</a> · {name} <span class="badge">{how}</span> <span class="hint">{why}</span></li>"#,
+            id = esc(&placement.segment_id),
+            inferred = placement.inferred,
+            chain = super::encode_component(&placement.chain_id),
+            chain_name = esc(&placement.chain_name_zh),
+            name = esc(ctx.t(&placement.segment_name_zh, &placement.segment_name_en)),
+            how = if placement.inferred { ctx.t("推断", "inferred") } else { ctx.t("明确", "explicit") },
+            why = esc(&evidence.join("；")),
+        );
+    }
+    html.push_str("</ul></section>");
+    html
+}
+
+/// Three-party bundles (三方组合, S8): 科研院所出技术、共享工厂出方案、制造基地出产能, each part
+/// with its reasons and what is missing.
+fn render_bundles(ctx: &PageCtx, bundles: &[xietong_app::bundle::Bundle]) -> String {
+    let mut html = format!(
+        r#"<section class="panel" id="bundles" aria-labelledby="bundles-h"><h2 id="bundles-h">{h}</h2><p class="hint">{hint}</p>"#,
+        h = ctx.t("三方组合推荐", "Three-party bundles"),
+        hint = ctx.t(
+            "科研院所出技术、共享工厂（中试线/中试基地）出方案、制造基地出产能。",
+            "The institute's technology, a shared factory (pilot line or base) for the process, a manufacturer for capacity.",
+        ),
+    );
+    if bundles.is_empty() {
+        let _ = write!(
+            html,
+            "<p>{}</p></section>",
+            ctx.t("该成果尚未落在产业链环节上。", "This achievement is on no chain segment yet.")
+        );
+        return html;
+    }
+    html.push_str(r#"<ol class="bundles">"#);
+    let english = ctx.lang == super::Lang::En;
+    let part = |label: &str, party: Option<&xietong_app::bundle::Party>| -> String {
+        match party {
+            Some(p) => {
+                let reasons = if english { &p.reasons_en } else { &p.reasons_zh };
+                format!(
+                    r#"<li><strong>{label}</strong> <a href="/listings/{id}">{title}</a><br><span class="hint">{why}</span></li>"#,
+                    id = p.id,
+                    title = esc(&p.title),
+                    why = esc(&reasons.join("；")),
+                )
+            }
+            None => format!(r#"<li><strong>{label}</strong> —</li>"#),
+        }
+    };
+    for bundle in bundles {
+        let missing = if english { &bundle.missing_en } else { &bundle.missing_zh };
+        let _ = write!(
+            html,
+            r#"<li class="bundle" data-score="{score}"><ul>{pilot}{maker}</ul>{missing}</li>"#,
+            score = bundle.score,
+            pilot = part(ctx.t("中试：", "Pilot: "), bundle.pilot.as_ref()),
+            maker = part(ctx.t("制造：", "Manufacturer: "), bundle.manufacturer.as_ref()),
+            missing = if missing.is_empty() {
+                String::new()
+            } else {
+                format!(r#"<p class="hint">{}{}</p>"#, ctx.t("缺少：", "Missing: "), esc(&missing.join("；")))
+            },
+        );
+    }
+    html.push_str("</ol></section>");
+    html
 }
 
 /// "Why others said no" (对方为何拒绝): the decline reasons counted, the notes, deals per state

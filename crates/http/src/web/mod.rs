@@ -1,7 +1,8 @@
 //! Server-rendered web pages (Chinese first, English with `?lang=en`), with light progressive
 //! JavaScript and one stylesheet, all embedded in the binary.
 //!
-//! Pages: `/` dashboard, `/search`, `/listings/{id}`, `/listings/new?kind=…`,
+//! Pages: `/` dashboard, `/search`, `/chains`, `/chains/{id}`, `/chains/{id}/attraction`,
+//! `/enclaves` (the planner's view), `/listings/{id}`, `/listings/new?kind=…`,
 //! `/listings/{id}/edit`, `/challenges/{id}` (a challenge's run by phase, with the organiser's
 //! control panel), `/transfer`, `/login`, `/account`, `/inbox`, `/bookings/queue` (the approval
 //! queue of the facilities one operates), `/vouchers/{id}` (a voucher's ledger) and (for
@@ -16,6 +17,7 @@
 mod account;
 mod audit;
 mod booking;
+mod chain;
 mod challenge;
 mod charts;
 mod claim;
@@ -45,6 +47,11 @@ pub fn routes() -> Recorded {
     Recorded::default()
         .get("/", Public, dashboard::page)
         .get("/search", Public, search::page)
+        .get("/chains", Public, chain::index)
+        .get("/chains/{id}", Public, chain::page)
+        .post("/chains/{id}", User, chain::edit)
+        .get("/chains/{id}/attraction", Public, chain::attraction)
+        .get("/enclaves", Public, chain::enclaves)
         .get("/listings/new", User, form::new_page)
         .post("/listings/new", User, form::create)
         .get("/listings/{id}", Public, detail::page)
@@ -441,7 +448,7 @@ fn layout(ctx: &PageCtx, title: &str, body: &str) -> String {
 <header class="site-header">
 <div class="wrap header-row">
 <a class="brand" href="/"><img src="/assets/web/logo.svg" alt="" width="28" height="28"><span>{site}</span></a>
-<nav aria-label="{nav_label}"><ul class="nav">{dash}{search}{publish}<li><a href="/api/docs">API</a></li></ul></nav>
+<nav aria-label="{nav_label}"><ul class="nav">{dash}{search}{chains}{publish}<li><a href="/api/docs">API</a></li></ul></nav>
 <div class="header-tools">{account}<a class="lang-switch" id="lang-switch" href="{switch}" lang="{switch_lang}">{switch_text}</a></div>
 </div>
 </header>
@@ -458,6 +465,7 @@ fn layout(ctx: &PageCtx, title: &str, body: &str) -> String {
         nav_label = ctx.t("主导航", "Main"),
         dash = nav_item("/", "总览", "Dashboard"),
         search = nav_item("/search", "检索", "Search"),
+        chains = nav_item("/chains", "产业链", "Chains"),
         publish = publish_items,
         account = account_area(ctx),
         switch = esc(&ctx.switch_href()),

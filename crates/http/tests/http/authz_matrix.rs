@@ -288,6 +288,32 @@ fn expectations() -> Vec<Route> {
         ("GET", "/api/v1/reference/trl", vec![caller(ok_for_all)]),
         ("GET", "/api/v1/stats/overview", vec![caller_checked(ok_for_all, check_demand_count)]),
         ("GET", "/api/v1/stats/funnel", vec![caller(ok_for_all)]),
+        // The planner's view: public reads (counting what the caller may read); the admin edits
+        // chains; the admin and region operators record enclaves.
+        ("GET", "/api/v1/chains", vec![caller(ok_for_all)]),
+        ("GET", "/api/v1/chains/{id}", vec![caller(ok_for_all)]),
+        ("PUT", "/api/v1/chains/{id}", vec![caller(admin_only(200))]),
+        ("GET", "/api/v1/chains/{id}/segments/{segment}/attraction", vec![caller(ok_for_all)]),
+        ("GET", "/api/v1/stats/enclaves", vec![caller(ok_for_all)]),
+        (
+            "POST",
+            "/api/v1/enclaves",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                _ if operator(who) => 201,
+                _ => 403,
+            })],
+        ),
+        ("GET", "/api/v1/listings/{id}/segments", vec![level(api_read)]),
+        (
+            "GET",
+            "/api/v1/listings/{id}/bundles",
+            // OrgA's listings are demands: bundles are for achievements (400) once readable.
+            vec![
+                level(|who, vis| if readable(who, vis) { 400 } else { 404 }),
+                Case::Caller { variant: "of public source", status: Box::new(ok_for_all), check: None },
+            ],
+        ),
         // An OrgA listing's feedback: OrgA's side and the admin; others who may read it get 403.
         ("GET", "/api/v1/listings/{id}/feedback", vec![level(api_write)]),
         ("GET", "/api/v1/templates/{kind}", vec![caller(ok_for_all)]),
@@ -495,6 +521,20 @@ fn expectations() -> Vec<Route> {
         ),
         ("GET", "/vouchers/{id}", vec![caller(|who| if who == Who::Anonymous { 303 } else { read_voucher(who) })]),
         ("GET", "/transfer", vec![caller(ok_for_all)]),
+        ("GET", "/chains", vec![caller(ok_for_all)]),
+        ("GET", "/chains/{id}", vec![caller(ok_for_all)]),
+        // The admin's edit form; others are refused (a visitor is asked to log in).
+        (
+            "POST",
+            "/chains/{id}",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::Admin => 303,
+                _ => 403,
+            })],
+        ),
+        ("GET", "/chains/{id}/attraction", vec![caller(ok_for_all)]),
+        ("GET", "/enclaves", vec![caller(ok_for_all)]),
         ("POST", "/transfer/import", vec![caller(users_only(200))]),
         ("GET", "/login", vec![caller(ok_for_all)]),
         ("POST", "/login", vec![caller(|_| 303)]),
@@ -1122,6 +1162,33 @@ impl Matrix {
                 json_request(method, &format!("/api/v1/listings/{id}/feedback"), None)
             }
             ("GET", "/api/v1/stats/funnel", "") => json_request(method, "/api/v1/stats/funnel?by=region_pair", None),
+            ("GET", "/api/v1/chains/{id}", "") => json_request(method, "/api/v1/chains/safety?district=110106", None),
+            ("PUT", "/api/v1/chains/{id}", "") => {
+                let record = self.fx.app.chain("ai").expect("shipped chain");
+                json_request(
+                    method,
+                    "/api/v1/chains/ai",
+                    Some(json!({"version": record.version, "chain": record.chain})),
+                )
+            }
+            ("GET", "/api/v1/chains/{id}/segments/{segment}/attraction", "") => {
+                json_request(method, "/api/v1/chains/safety/segments/safety-uav/attraction?region=130000", None)
+            }
+            ("POST", "/api/v1/enclaves", "") => json_request(
+                method,
+                path,
+                Some(json!({"kind": "manufacturing", "name": self.unique("飞地 "), "home_region": "110106",
+                    "host_region": "130602", "host_park": "保定园区"})),
+            ),
+            ("GET", "/api/v1/listings/{id}/segments", "") => {
+                json_request(method, &format!("/api/v1/listings/{id}/segments"), None)
+            }
+            ("GET", "/api/v1/listings/{id}/bundles", "") => {
+                json_request(method, &format!("/api/v1/listings/{id}/bundles"), None)
+            }
+            ("GET", "/api/v1/listings/{id}/bundles", "of public source") => {
+                json_request(method, &format!("/api/v1/listings/{}/bundles", self.source), None)
+            }
             ("GET", "/api/v1/listings/{id}/matches", "") => {
                 json_request(method, &format!("/api/v1/listings/{id}/matches"), None)
             }
@@ -1315,6 +1382,19 @@ impl Matrix {
             }
             ("GET", "/", "") => json_request(method, "/", None),
             ("GET", "/search", "") => json_request(method, "/search?q=hydrogen", None),
+            ("GET", "/chains/{id}", "") => json_request(method, "/chains/medicine?region=110106", None),
+            ("POST", "/chains/{id}", "") => {
+                let record = self.fx.app.chain("aerospace").expect("shipped chain");
+                let chain = serde_json::to_string(&record.chain).expect("chain JSON");
+                form_request(
+                    method,
+                    "/chains/aerospace",
+                    &[("version", &record.version.to_string()), ("chain", &chain)],
+                )
+            }
+            ("GET", "/chains/{id}/attraction", "") => {
+                json_request(method, "/chains/medicine/attraction?segment=med-api&region=130000", None)
+            }
             ("GET", "/listings/new", "") => json_request(method, "/listings/new?kind=demand", None),
             ("POST", "/listings/new", "") => {
                 let title = self.unique("web created ");

@@ -11,6 +11,7 @@ mod authz_matrix;
 mod bookings;
 mod bookings_web;
 mod browser;
+mod chains;
 mod challenges;
 mod claims;
 mod claims_web;

@@ -16,6 +16,7 @@
 
 mod accounts;
 mod bookings;
+mod chains;
 mod challenges;
 mod claims;
 mod deals;
