@@ -53,6 +53,11 @@ pub const TABLES: &[&str] = &[
     "booking_events",
     "facility_clearances",
     "voucher_ledger",
+    "issuer_keys",
+    "talent_credentials",
+    "recognition_rules",
+    "engagements",
+    "services",
 ];
 
 /// What happened to one table.

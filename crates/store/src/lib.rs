@@ -19,6 +19,7 @@ mod idempotency;
 mod notifications;
 mod postgres;
 mod sqlite;
+mod talent;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,18 +36,19 @@ pub use idempotency::{Idempotency, IdempotencyBegin, StoredResponse};
 pub use notifications::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use talent::*;
 
 /// Everything a database holds (listings, accounts, idempotency keys, deals, feedback, claims,
 /// notifications, challenges' runs, bookings and vouchers), as one backend implements it on one
 /// database, so writes, their audit entries and their notices share transactions.
 /// `Arc<dyn Database>` coerces to `Arc<dyn Store>`, `Arc<dyn Accounts>` and the others.
 pub trait Database:
-    Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges + Bookings
+    Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges + Bookings + Talent
 {
 }
 
-impl<T: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges + Bookings> Database
-    for T
+impl<T: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges + Bookings + Talent>
+    Database for T
 {
 }
 
