@@ -5,3 +5,4 @@ mod directions;
 mod index_faults;
 mod recovery;
 mod shared_database;
+mod talent;
