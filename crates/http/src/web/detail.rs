@@ -63,6 +63,7 @@ pub struct DetailParams {
 pub async fn page(
     ctx: PageCtx,
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     Path(raw_id): Path<String>,
     Query(params): Query<DetailParams>,
 ) -> Response {
@@ -99,15 +100,27 @@ pub async fn page(
                 Kind::Facility => Some(super::booking::load_section(app, &caller, &listing, week.as_deref())?),
                 _ => None,
             };
-            Ok((listing, panels, access, stale, feedback, unrepresented, booking))
+            // A talent's service card (京雄人才服务一卡通).
+            let card = match listing.kind() {
+                Kind::Talent => Some(app.talent_card(&actor, id)?),
+                _ => None,
+            };
+            Ok((listing, panels, access, stale, feedback, unrepresented, (booking, card)))
         })
         .await;
     match loaded {
-        Ok((listing, panels, access, stale, feedback, unrepresented, booking)) => {
+        Ok((listing, panels, access, stale, feedback, unrepresented, (booking, card))) => {
             let requested = params.requested.as_deref() == Some("1");
             let mut html = render(&ctx, &listing, &panels, &access, requested);
             if let Some(section) = &booking {
                 let block = super::booking::render_section(&ctx, &listing, section, params.booked.as_deref());
+                match html.find(r#"<section class="matches""#) {
+                    Some(at) => html.insert_str(at, &block),
+                    None => html.push_str(&block),
+                }
+            }
+            if let Some(card) = &card {
+                let block = super::talent::render_card(&ctx, card, &headers);
                 match html.find(r#"<section class="matches""#) {
                     Some(at) => html.insert_str(at, &block),
                     None => html.push_str(&block),

@@ -548,6 +548,10 @@ fn expectations() -> Vec<Route> {
             })],
         ),
         ("GET", "/vouchers/{id}", vec![caller(|who| if who == Who::Anonymous { 303 } else { read_voucher(who) })]),
+        // The talent card, a credential's verification and the service catalogue are public.
+        ("GET", "/talents/{id}/card", vec![caller(ok_for_all)]),
+        ("GET", "/credentials/verify", vec![caller(ok_for_all)]),
+        ("GET", "/services", vec![caller(ok_for_all)]),
         ("GET", "/transfer", vec![caller(ok_for_all)]),
         ("POST", "/transfer/import", vec![caller(users_only(200))]),
         ("GET", "/login", vec![caller(ok_for_all)]),
@@ -1634,6 +1638,13 @@ impl Matrix {
                 ],
             ),
             ("GET", "/vouchers/{id}", "") => json_request(method, &format!("/vouchers/{}", self.fresh_voucher()), None),
+            ("GET", "/talents/{id}/card", "") => {
+                json_request(method, &format!("/talents/{}/card", self.fresh_talent()), None)
+            }
+            ("GET", "/credentials/verify", "") => {
+                let id = self.fresh_credential()["id"].as_str().expect("id").to_string();
+                json_request(method, &format!("/credentials/verify?id={id}"), None)
+            }
             ("POST", "/account/claims/{id}", decision) => {
                 let claim = self.fresh_claim();
                 form_request(

@@ -177,3 +177,26 @@ async fn the_catalogue_is_searched_imported_and_exported() {
     assert!(exported.text.contains("T2,随迁子女入学申请,子女教育,133100,否"), "{}", exported.text);
     assert_eq!(fx.get(Who::Anonymous, "/api/v1/services?limit=500").await.status, 400);
 }
+
+#[tokio::test]
+async fn the_talent_page_shows_the_card_and_the_catalogue_page_lists_areas() {
+    let fx = Fixture::new();
+    let id = talent(&fx);
+    let body = json!({"talent": id, "level": "正高级工程师", "field": "氢能", "valid_days": 30, "issuer": "110106"});
+    let issued = fx.call(Who::RegionOp, "POST", "/api/v1/credentials", Some(body)).await.json();
+    let rule = json!({"verifier_region": "133100", "issuer_region": "110106", "issuer_level": "正高级工程师", "recognised_level": "正高级工程师"});
+    assert_eq!(fx.call(Who::Admin, "POST", "/api/v1/recognition-rules", Some(rule)).await.status, 201);
+    let page = fx.get(Who::Anonymous, &format!("/listings/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text.contains("京雄人才服务一卡通"), "{}", page.text);
+    assert!(page.text.contains("<svg"), "the QR code");
+    assert!(page.text.contains(r#"data-region="133100""#), "a badge for Xiong'an");
+    let english = fx.get(Who::Anonymous, &format!("/listings/{id}?lang=en")).await;
+    assert!(english.text.contains("Jing–Xiong talent service card"));
+    let id_q = issued["id"].as_str().unwrap();
+    let verify = fx.get(Who::Anonymous, &format!("/credentials/verify?id={id_q}")).await;
+    assert!(verify.text.contains(r#"data-reason="valid""#), "{}", verify.text);
+    let services = fx.get(Who::Anonymous, "/services").await;
+    assert_eq!(services.status, 200);
+    assert!(services.text.contains("跨省通办服务目录"));
+}
