@@ -208,11 +208,26 @@ impl App {
         }
     }
 
-    /// The dashboard's figures of Beijing talents serving Tianjin and Hebei organisations.
-    pub fn engagement_stats(&self) -> AppResult<EngagementStats> {
+    /// The dashboard's figures of Beijing talents serving Tianjin and Hebei organisations,
+    /// counting only talents the actor may read (like every dashboard figure).
+    pub fn engagement_stats(&self, actor: &Actor) -> AppResult<EngagementStats> {
         let mut stats = EngagementStats::default();
         let mut talents = std::collections::HashSet::new();
-        for engagement in self.talent.engagements(None)? {
+        let engagements = self.talent.engagements(None)?;
+        let mut ids: Vec<ListingId> = engagements.iter().map(|e| e.talent_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let readable: std::collections::HashSet<ListingId> = self
+            .store
+            .get_many(&ids)?
+            .into_iter()
+            .filter(|listing| actor.viewer.read_scope().allows(&listing.body))
+            .map(|listing| listing.id)
+            .collect();
+        for engagement in engagements {
+            if !readable.contains(&engagement.talent_id) {
+                continue;
+            }
             let org_province = province(&engagement.org_region);
             if engagement.state != State::Accepted
                 || province(&engagement.talent_region) != "110000"

@@ -103,6 +103,7 @@ pub async fn respond(
 /// talents, and engagements by mode, sector (GB/T 4754 section) and province.
 #[utoipa::path(get, path = "/api/v1/stats/engagements", tag = "stats",
     responses((status = 200, body = Object)))]
-pub async fn stats(State(state): State<AppState>) -> ApiResult<Json<EngagementStats>> {
-    Ok(Json(state.blocking(|app| Ok(app.engagement_stats()?)).await?))
+pub async fn stats(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<EngagementStats>> {
+    let actor = caller.actor();
+    Ok(Json(state.blocking(move |app| Ok(app.engagement_stats(&actor)?)).await?))
 }

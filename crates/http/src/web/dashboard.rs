@@ -74,7 +74,7 @@ fn with_facets_and_latest(
         today - time::Duration::days(UTILISATION_DAYS_BACK),
         today + time::Duration::days(UTILISATION_DAYS_AHEAD),
     )?;
-    let engagements = app.engagement_stats()?;
+    let engagements = app.engagement_stats(actor)?;
     Ok(DashboardData { figures, region_counts, facets: everything.facets, latest, funnel, utilisation, engagements })
 }
 
