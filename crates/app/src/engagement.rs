@@ -59,6 +59,33 @@ pub struct EngagementStats {
     pub by_province: BTreeMap<String, usize>,
 }
 
+/// The notice of an engagement event to organisation `to`.
+fn notice(
+    engagement: &Engagement,
+    event: &str,
+    to: &str,
+    actor: &xietong_domain::Principal,
+    email: bool,
+) -> xietong_store::Notice {
+    let mode = engagement.mode.label_zh();
+    let state = engagement.state.as_str();
+    xietong_store::Notice {
+        event: event.into(),
+        title_zh: format!("{}：{mode}（{state}）", engagement.organisation),
+        title_en: format!("{}: {} ({state})", engagement.organisation, engagement.mode.as_str()),
+        body_zh: format!("{} 至 {}，{mode}，状态：{state}", engagement.start, engagement.end),
+        body_en: format!("{} to {}, {}, state: {state}", engagement.start, engagement.end, engagement.mode.as_str()),
+        link: format!("/listings/{}", engagement.talent_id),
+        deal_id: None,
+        listing_id: Some(engagement.talent_id),
+        to_orgs: vec![to.to_string()],
+        to_users: Vec::new(),
+        except: Some(actor.user_id),
+        data: serde_json::to_value(engagement).unwrap_or_default(),
+        email,
+    }
+}
+
 fn date(field: &str, text: &str) -> AppResult<Date> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     Date::parse(text.trim(), format).map_err(|_| AppError::bad_input(field, "a date YYYY-MM-DD"))
@@ -136,8 +163,12 @@ impl App {
             share_percent,
             proposed_by: principal.username.clone(),
         };
+        let talent_org = talent.body.owner_org.clone();
+        let email = self.email_notices();
         Ok(self.talent.propose_engagement(new, &|stored| {
             let mut entry = actor.audit("engagement.propose", stored.id.to_string(), Some(stored.org_region.clone()));
+            entry.notices =
+                talent_org.iter().map(|org| notice(stored, "engagement.proposed", org, principal, email)).collect();
             entry.detail = serde_json::json!({
                 "talent": stored.talent_id.to_string(), "organisation": stored.organisation, "mode": stored.mode,
                 "start": stored.start, "end": stored.end,
@@ -190,12 +221,22 @@ impl App {
             }
         };
         let expected = version.unwrap_or(engagement.version);
+        // The other side is told: the organisation when the talent's side moved, else the talent's.
+        let other = if principal.org.as_deref() == Some(engagement.organisation.as_str()) {
+            self.store.get(engagement.talent_id).ok().and_then(|l| l.body.owner_org)
+        } else {
+            Some(engagement.organisation.clone())
+        };
+        let email = self.email_notices();
         Ok(self.talent.move_engagement(id, expected, to, &|stored| {
-            actor.audit(
+            let mut entry = actor.audit(
                 &format!("engagement.{}", stored.state.as_str()),
                 stored.id.to_string(),
                 Some(stored.org_region.clone()),
-            )
+            );
+            entry.notices =
+                other.iter().map(|org| notice(stored, "engagement.decided", org, principal, email)).collect();
+            entry
         })?)
     }
 

@@ -137,12 +137,17 @@ async fn engagements_refuse_the_same_weekend_day_and_shares_above_100() {
     let bad = propose(&fx, &id, json!({"mode": "weekend_engineer"})).await;
     assert_eq!(bad.status, 400, "{}", bad.text);
 
+    // The talent's organisation is told of the offer; the organisation of the answer.
+    let inbox = fx.get(Who::AMember, "/api/v1/inbox").await.json();
+    assert!(inbox["items"].as_array().unwrap().iter().any(|item| item["event"] == "engagement.proposed"), "{inbox}");
     let path = format!("/api/v1/engagements/{}/respond", engagement["id"]);
     let by_org = fx.call(Who::BMember, "POST", &path, Some(json!({"action": "accept"}))).await;
     assert_eq!(by_org.status, 403, "{}", by_org.text);
     let accepted = fx.call(Who::AMember, "POST", &path, Some(json!({"action": "accept", "version": 1}))).await;
     assert_eq!(accepted.status, 200, "{}", accepted.text);
     assert_eq!(accepted.json()["state"], "accepted");
+    let inbox = fx.get(Who::BMember, "/api/v1/inbox").await.json();
+    assert!(inbox["items"].as_array().unwrap().iter().any(|item| item["event"] == "engagement.decided"), "{inbox}");
     let stale = fx.call(Who::AMember, "POST", &path, Some(json!({"action": "end", "version": 1}))).await;
     assert_eq!(stale.status, 409, "{}", stale.text);
     // The talent is in Fengtai (Beijing), OrgB in Hebei.
