@@ -102,7 +102,15 @@ pub async fn page(
             };
             // A talent's service card (京雄人才服务一卡通).
             let card = match listing.kind() {
-                Kind::Talent => Some(app.talent_card(&actor, id)?),
+                Kind::Talent => {
+                    // The talent's side sees its engagements, with the forms to answer offers.
+                    let engagements = if actor.viewer.can_write(&listing.body) {
+                        app.engagements_of(&actor, id)?
+                    } else {
+                        Vec::new()
+                    };
+                    Some((app.talent_card(&actor, id)?, engagements))
+                }
                 _ => None,
             };
             Ok((listing, panels, access, stale, feedback, unrepresented, (booking, card)))
@@ -119,8 +127,9 @@ pub async fn page(
                     None => html.push_str(&block),
                 }
             }
-            if let Some(card) = &card {
-                let block = super::talent::render_card(&ctx, card, &headers);
+            if let Some((card, engagements)) = &card {
+                let mut block = super::talent::render_card(&ctx, card, &headers);
+                block.push_str(&super::talent::render_engagements(&ctx, listing.id, engagements));
                 match html.find(r#"<section class="matches""#) {
                     Some(at) => html.insert_str(at, &block),
                     None => html.push_str(&block),

@@ -8,7 +8,8 @@
 //! `/credentials/verify?id=` (a credential's verification), `/services` (跨省通办) and (for
 //! operators) `/audit`; forms post to `/orgs/claims` (claim the organisation a listing names),
 //! `/account/claims/{id}` (decide or withdraw a claim), `/listings/{id}/bookings|calendar|clearances`
-//! (book a facility; its operator's settings), `/bookings/{id}/events` and `/vouchers`. Every
+//! (book a facility; its operator's settings), `/bookings/{id}/events`, `/vouchers` and
+//! `/engagements/{id}/respond` (the talent's side answers an offer). Every
 //! text that is not already
 //! escaped HTML goes through [`esc`]. Every page knows its caller (resolved by
 //! [`crate::auth::authorize`]); every form that changes something carries the session's CSRF
@@ -64,6 +65,7 @@ pub fn routes() -> Recorded {
         .get("/talents/{id}/card", Public, talent::card_page)
         .get("/credentials/verify", Public, talent::verify_page)
         .get("/services", Public, talent::services_page)
+        .post("/engagements/{id}/respond", User, talent::respond)
         .get("/deals/{id}", User, deal::page)
         .post("/deals/{id}/events", User, deal::event)
         .get("/challenges/{id}", Public, challenge::page)

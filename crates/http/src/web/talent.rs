@@ -6,6 +6,7 @@
 
 use std::fmt::Write;
 
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -14,8 +15,9 @@ use xietong_app::service_catalog::{AREAS, ServiceQuery};
 use xietong_app::types::{TalentCard, Verification};
 use xietong_domain::ListingId;
 
-use super::{PageCtx, esc, labels};
+use super::{PageCtx, esc, labels, see_other};
 use crate::api::credential::{card_link, qr_svg};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The card block (inserted in a talent's page).
@@ -263,4 +265,87 @@ pub async fn services_page(
         html.push_str("</ul>");
     }
     ctx.render(StatusCode::OK, ctx.t("跨省通办", "Cross-region services"), &html)
+}
+
+/// The talent's engagements with, for the talent's side, the forms to accept or decline the
+/// proposed ones (inserted in a talent's page for those who may edit it).
+pub fn render_engagements(ctx: &PageCtx, talent: ListingId, engagements: &[xietong_app::types::Engagement]) -> String {
+    if engagements.is_empty() {
+        return String::new();
+    }
+    let mut html = format!(
+        r#"<section class="panel" id="engagements"><h2>{h}</h2><ul>"#,
+        h = ctx.t("柔性聘用", "Flexible engagements")
+    );
+    for engagement in engagements {
+        let mode = if ctx.lang == super::Lang::Zh {
+            engagement.mode.label_zh().to_string()
+        } else {
+            engagement.mode.as_str().replace('_', " ")
+        };
+        let _ = write!(
+            html,
+            r#"<li data-state="{state}">{org} · {mode} · {start} – {end} · {state}"#,
+            org = esc(&engagement.organisation),
+            mode = esc(&mode),
+            start = esc(&engagement.start),
+            end = esc(&engagement.end),
+            state = engagement.state.as_str(),
+        );
+        if engagement.state == xietong_domain::engagement::State::Proposed {
+            for (action, zh, en) in [("accept", "接受", "Accept"), ("decline", "婉拒", "Decline")] {
+                let _ = write!(
+                    html,
+                    r#" <form method="post" action="/engagements/{id}/respond" class="inline">{csrf}<input type="hidden" name="action" value="{action}"><input type="hidden" name="version" value="{version}"><input type="hidden" name="back" value="/listings/{talent}#engagements"><button>{label}</button></form>"#,
+                    id = engagement.id,
+                    csrf = ctx.csrf_input(),
+                    version = engagement.version,
+                    label = ctx.t(zh, en),
+                );
+            }
+        }
+        html.push_str("</li>");
+    }
+    html.push_str("</ul></section>");
+    html
+}
+
+/// Form of `POST /engagements/{id}/respond`.
+#[derive(Debug, Deserialize)]
+pub struct RespondForm {
+    pub action: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub back: String,
+}
+
+/// `POST /engagements/{id}/respond`: the talent's side accepts or declines, either side ends.
+pub async fn respond(
+    ctx: PageCtx,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Form(form): Form<RespondForm>,
+) -> Response {
+    let back = match form.back.trim() {
+        "" => "/account".to_string(),
+        other => super::account::safe_next(other).to_string(),
+    };
+    let action = match form.action.as_str() {
+        "accept" => xietong_app::types::EngagementAction::Accept,
+        "decline" => xietong_app::types::EngagementAction::Decline,
+        "end" => xietong_app::types::EngagementAction::End,
+        _ => return ctx.refused(StatusCode::BAD_REQUEST, ctx.t("未知操作", "Unknown action"), &back),
+    };
+    let version = form.version.trim().parse::<i64>().ok();
+    let actor = ctx.caller.actor();
+    match state.blocking(move |app| Ok(app.move_engagement(&actor, id, version, action)?)).await {
+        Ok(_) => see_other(&back),
+        Err(ApiError::NotFound(_)) => {
+            ctx.not_found(&format!("{}{id}", ctx.t("没有这项聘用：", "No such engagement: ")))
+        }
+        Err(ApiError::Forbidden(detail)) => ctx.refused(StatusCode::FORBIDDEN, &detail, &back),
+        Err(ApiError::Conflict(detail)) => ctx.refused(StatusCode::CONFLICT, &detail, &back),
+        Err(err) => ctx.error_page(err),
+    }
 }

@@ -552,6 +552,17 @@ fn expectations() -> Vec<Route> {
         ("GET", "/talents/{id}/card", vec![caller(ok_for_all)]),
         ("GET", "/credentials/verify", vec![caller(ok_for_all)]),
         ("GET", "/services", vec![caller(ok_for_all)]),
+        // The talent's side answers an offer (OrgB engages OrgA's talent), as in the API.
+        (
+            "POST",
+            "/engagements/{id}/respond",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::CMember | Who::Talent => 404,
+                _ if writer(who) => 303,
+                _ => 403,
+            })],
+        ),
         ("GET", "/transfer", vec![caller(ok_for_all)]),
         ("POST", "/transfer/import", vec![caller(users_only(200))]),
         ("GET", "/login", vec![caller(ok_for_all)]),
@@ -1641,6 +1652,11 @@ impl Matrix {
             ("GET", "/talents/{id}/card", "") => {
                 json_request(method, &format!("/talents/{}/card", self.fresh_talent()), None)
             }
+            ("POST", "/engagements/{id}/respond", "") => form_request(
+                method,
+                &format!("/engagements/{}/respond", self.fresh_engagement()),
+                &[("action", "accept")],
+            ),
             ("GET", "/credentials/verify", "") => {
                 let id = self.fresh_credential()["id"].as_str().expect("id").to_string();
                 json_request(method, &format!("/credentials/verify?id={id}"), None)

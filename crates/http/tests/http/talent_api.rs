@@ -205,3 +205,29 @@ async fn the_talent_page_shows_the_card_and_the_catalogue_page_lists_areas() {
     assert_eq!(services.status, 200);
     assert!(services.text.contains("跨省通办服务目录"));
 }
+
+#[tokio::test]
+async fn the_talent_side_answers_an_offer_on_the_talent_page() {
+    let fx = Fixture::new();
+    let id = talent(&fx);
+    let offer = propose(&fx, &id, json!({"mode": "remote_consulting"})).await.json();
+    let hidden = fx.get(Who::BMember, &format!("/listings/{id}")).await;
+    assert!(!hidden.text.contains("/respond"), "only the talent's side gets the forms");
+    let session = fx.login("a_member", crate::fixture::PASSWORD).await;
+    let page = fx
+        .send(crate::fixture::with_cookie(
+            crate::fixture::json_request("GET", &format!("/listings/{id}"), None),
+            &session,
+        ))
+        .await;
+    assert!(page.text.contains(&format!("/engagements/{}/respond", offer["id"])), "{}", page.text);
+    let form = crate::fixture::form_request(
+        "POST",
+        &format!("/engagements/{}/respond", offer["id"]),
+        &[("action", "accept"), ("version", "1"), ("_csrf", &session.csrf), ("back", &format!("/listings/{id}"))],
+    );
+    let answered = fx.send(crate::fixture::with_cookie(form, &session)).await;
+    assert_eq!(answered.status, 303, "{}", answered.text);
+    let read = fx.get(Who::AMember, &format!("/api/v1/engagements/{}", offer["id"])).await.json();
+    assert_eq!(read["state"], "accepted");
+}
