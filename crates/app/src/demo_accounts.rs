@@ -106,6 +106,7 @@ pub fn ensure(app: &App, listings: &[ListingBody]) -> anyhow::Result<Vec<DemoAcc
         },
     )?;
     demo_bookings(app, &plan)?;
+    crate::demo_talent::create(app, &plan.ent_b, &talent_org)?;
     let usernames: Vec<&str> = plan.users().iter().map(|user| user.0).collect();
     app.store.meta_set(META_KEY, &usernames.join(","))?;
     app.sync_index()?;

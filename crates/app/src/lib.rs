@@ -14,12 +14,15 @@ pub mod chain;
 pub mod challenge;
 pub mod claim;
 pub mod collab;
+pub mod credential;
 pub mod data_dir;
 pub mod deal;
 pub mod demo_accounts;
 pub mod demo_chains;
 mod demo_challenges;
+mod demo_talent;
 pub mod enclave;
+pub mod engagement;
 pub mod error;
 pub mod feedback;
 pub mod funnel;
@@ -27,6 +30,7 @@ pub mod listing;
 pub mod notify;
 pub mod outbox;
 pub mod search;
+pub mod service_catalog;
 pub mod stats;
 pub mod transfer;
 
@@ -61,7 +65,10 @@ pub mod types {
     };
     pub use crate::claim::OrgRef;
     pub use crate::collab::{ContactRequest, RequestState};
+    pub use crate::credential::{CredentialInput, RecognisedAs, RecognitionInput, TalentCard, Verification};
     pub use crate::deal::Handler;
+    pub use crate::engagement::{EngagementAction, EngagementInput, EngagementStats};
+    pub use crate::service_catalog::{ServiceQuery, ServiceResults};
     pub use xietong_search::budget::{self, Budget};
     pub use xietong_search::eval;
     pub use xietong_search::{
@@ -76,6 +83,7 @@ pub mod types {
         ReportId, Review, Reviewer, ScoreSheet, Session, SiteLink, StoreError, StoredResponse, User, Voucher, Webhook,
         WriteOp,
     };
+    pub use xietong_store::{Engagement, RecognitionRule, Service, StoredCredential};
 }
 
 /// How long the index may lag behind the store before `/healthz` reports `degraded`.
@@ -104,6 +112,10 @@ pub struct App {
     challenges: Arc<dyn Challenges>,
     /// Facility calendars, bookings, clearances and vouchers (same database).
     bookings: Arc<dyn Bookings>,
+    /// Issuing keys, credentials, recognition rules, engagements and the service catalogue.
+    talent: Arc<dyn xietong_store::Talent>,
+    /// The key sealing issuing keys at rest (`XT_CREDENTIAL_KEY`, see [`credential`]).
+    credential_key: credential::SealingKey,
     /// Match impressions and stale reminders (same database).
     feedback: Arc<dyn Feedback>,
     /// Impressions counted since the last flush.
@@ -199,6 +211,7 @@ impl App {
         let deals: Arc<dyn Deals> = database.clone();
         let challenges: Arc<dyn Challenges> = database.clone();
         let bookings: Arc<dyn Bookings> = database.clone();
+        let talent: Arc<dyn xietong_store::Talent> = database.clone();
         let feedback: Arc<dyn Feedback> = database.clone();
         let claims: Arc<dyn Claims> = database.clone();
         let chains: Arc<dyn xietong_store::Chains> = database.clone();
@@ -211,6 +224,8 @@ impl App {
             deals,
             challenges,
             bookings,
+            talent,
+            credential_key: credential::SealingKey::from_env(),
             feedback,
             impressions: Default::default(),
             stale_after_days: feedback::DEFAULT_STALE_AFTER_DAYS,

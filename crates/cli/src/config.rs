@@ -35,6 +35,11 @@ secure_cookies = false
 # Env: XT_STALE_AFTER_DAYS.
 stale_after_days = 180
 
+# Talent credentials: each region's issuing key is stored sealed under the key derived from the
+# environment variable XT_CREDENTIAL_KEY (environment only, so the secret stays out of files; the
+# same value on every node of one database). Unset, the embedded demo's fixed key
+# "xietong-demo-credential-key" is used and a warning logged: set it for anything but a demo.
+
 # Log format: "pretty" or "json". Env: XT_LOG_FORMAT. Levels via RUST_LOG (default info).
 log_format = "pretty"
 

@@ -4,6 +4,7 @@ mod accounts_cmd;
 mod bench;
 mod chains_cmd;
 mod config;
+mod credential_cmd;
 mod ops;
 mod serve;
 mod transfer_cmd;
@@ -54,6 +55,10 @@ enum Command {
     /// Organisations: register and list.
     #[command(subcommand)]
     Org(accounts_cmd::OrgCommand),
+    /// Talent evaluation credentials: `xietong credential verify FILE [--issuers FILE]
+    /// [--status FILE]` (offline), `issue`, `revoke`, `issuers`, `status`.
+    #[command(subcommand)]
+    Credential(credential_cmd::CredentialCommand),
 }
 
 /// Where the data directory is, shared by every subcommand that touches data.
@@ -88,9 +93,9 @@ pub fn init_logging(format: Option<&str>) {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
-    match cli.command {
+    let outcome = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Migrate(args) => {
             init_logging(None);
@@ -113,5 +118,8 @@ fn main() -> anyhow::Result<()> {
         Command::Token(command) => accounts_cmd::token(command),
         Command::User(command) => accounts_cmd::user(command),
         Command::Org(command) => accounts_cmd::org(command),
-    }
+        // The only command with an exit status of its own (`verify`: 1 when invalid).
+        Command::Credential(command) => return credential_cmd::run(command),
+    };
+    outcome.map(|()| std::process::ExitCode::SUCCESS)
 }

@@ -15,7 +15,7 @@ pub struct EventName {
 pub const ALL_EVENTS: &str = "*";
 
 /// Every event a notice can be about.
-pub const EVENTS: [EventName; 25] = [
+pub const EVENTS: [EventName; 27] = [
     EventName { name: "deal.proposed", zh: "收到对接请求", en: "a deal was proposed on your listing" },
     EventName { name: "deal.accepted", zh: "对接已被接受", en: "the owner accepted your deal" },
     EventName {
@@ -112,6 +112,16 @@ pub const EVENTS: [EventName; 25] = [
         name: "booking.updated",
         zh: "预约有变化：批准、拒绝、取消、改期、候补转正、完成或未到场",
         en: "a booking was approved, declined, cancelled, rescheduled, promoted from the waitlist, completed or marked no-show",
+    },
+    EventName {
+        name: "engagement.proposed",
+        zh: "收到柔性聘用邀请（双聘、周末工程师等）",
+        en: "an organisation proposed to engage your talent (dual appointment, weekend engineer …)",
+    },
+    EventName {
+        name: "engagement.decided",
+        zh: "柔性聘用被接受、婉拒或结束",
+        en: "an engagement was accepted, declined or ended",
     },
 ];
 

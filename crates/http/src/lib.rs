@@ -59,6 +59,9 @@ pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
         (name = "bookings", description = "Bookable pilot bases and instruments: calendars, availability, bookings (requested, approved, declined, cancelled, waitlisted, completed, no_show), clearances, innovation vouchers (创新券) and their ledger, iCalendar feeds"),
         (name = "notifications", description = "Inbox, webhooks (signed with HMAC-SHA256, retried with back-off) and e-mail for every event that concerns the caller; see POST /api/v1/webhooks for the event names"),
         (name = "chains", description = "The planner's view: industry chains of the five priority sectors, per-segment and per-region supply and demand, gap labels (强链/补链/建链) and the joint-attraction list (联合招商)"),
+        (name = "credentials", description = "Talent evaluation credentials (人才评价互认): W3C Verifiable Credentials with Ed25519 Data Integrity proofs over JCS, published issuers, signed Bitstring Status Lists, verification, the mutual-recognition table and the talent service card (京雄人才服务一卡通)"),
+        (name = "engagements", description = "Flexible engagements of talents (双聘, 周末工程师, remote consulting, full time) under the commitment rule"),
+        (name = "services", description = "The cross-region service catalogue (跨省通办)"),
         (name = "ops", description = "Health and metrics"),
     )
 )]
@@ -172,6 +175,25 @@ fn api_routes() -> ApiRoutes {
         .add(&[("POST", Operator), ("GET", User)], routes!(api::booking::issue_voucher, api::booking::vouchers))
         .add(&[("GET", User)], routes!(api::booking::voucher_ledger))
         .add(&[("GET", Public)], routes!(api::booking::utilisation))
+        .add(&[("GET", Public)], routes!(api::credential::issuers))
+        .add(&[("POST", Operator)], routes!(api::credential::issue))
+        .add(&[("GET", Public)], routes!(api::credential::get))
+        .add(&[("POST", Operator)], routes!(api::credential::revoke))
+        .add(&[("GET", Public)], routes!(api::credential::status_list))
+        .add(&[("POST", Public)], routes!(api::credential::verify))
+        .add(
+            &[("GET", Public), ("POST", Operator)],
+            routes!(api::credential::recognition_rules, api::credential::add_recognition_rule),
+        )
+        .add(&[("DELETE", Operator)], routes!(api::credential::remove_recognition_rule))
+        .add(&[("GET", Public)], routes!(api::credential::talent_card))
+        .add(&[("POST", User)], routes!(api::engagement::propose))
+        .add(&[("GET", User)], routes!(api::engagement::get))
+        .add(&[("POST", User)], routes!(api::engagement::respond))
+        .add(&[("GET", Public)], routes!(api::engagement::stats))
+        .add(&[("GET", Public)], routes!(api::service_catalog::search))
+        .add(&[("GET", Public)], routes!(api::service_catalog::export))
+        .add(&[("POST", Operator)], routes!(api::service_catalog::import))
         .add(&[("POST", User)], routes!(api::claim::create))
         .add(&[("GET", User)], routes!(api::claim::list))
         .add(&[("POST", User)], routes!(api::claim::approve))

@@ -55,6 +55,11 @@ pub const TABLES: &[&str] = &[
     "voucher_ledger",
     "chain_edits",
     "enclaves",
+    "issuer_keys",
+    "talent_credentials",
+    "recognition_rules",
+    "engagements",
+    "services",
 ];
 
 /// What happened to one table.

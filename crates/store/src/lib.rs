@@ -20,6 +20,7 @@ mod idempotency;
 mod notifications;
 mod postgres;
 mod sqlite;
+mod talent;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -37,18 +38,30 @@ pub use idempotency::{Idempotency, IdempotencyBegin, StoredResponse};
 pub use notifications::*;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use talent::*;
 
 /// Everything a database holds (listings, accounts, idempotency keys, deals, feedback, claims,
 /// notifications, challenges' runs, bookings and vouchers), as one backend implements it on one
 /// database, so writes, their audit entries and their notices share transactions.
 /// `Arc<dyn Database>` coerces to `Arc<dyn Store>`, `Arc<dyn Accounts>` and the others.
 pub trait Database:
-    Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges + Bookings + Chains
+    Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges + Bookings + Chains + Talent
 {
 }
 
-impl<T: Store + Accounts + Idempotency + Deals + Feedback + Claims + Notifications + Challenges + Bookings + Chains>
-    Database for T
+impl<
+    T: Store
+        + Accounts
+        + Idempotency
+        + Deals
+        + Feedback
+        + Claims
+        + Notifications
+        + Challenges
+        + Bookings
+        + Chains
+        + Talent,
+> Database for T
 {
 }
 

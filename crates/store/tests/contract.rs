@@ -11,6 +11,7 @@ use xietong_domain::booking::{BookingEvent, BookingState, Calendar, HOUR_MS, Req
 use xietong_domain::challenge::{ApplicationState, MemberRole, Phase, TeamMember};
 use xietong_domain::claim::ClaimState;
 use xietong_domain::deal::{DealEvent, DealState, Side};
+use xietong_domain::engagement::{Mode, State};
 use xietong_domain::{
     Kind, ListingBody, ListingId, OrgId, OrgKind, ReadScope, Role, Scope, Status, UserId, Visibility,
 };
@@ -18,9 +19,10 @@ use xietong_store::{
     Accounts, AuditEntry, AuditFilter, AuditTrail, Booking, BookingChange, BookingFilter, Bookings, Broker, Chains,
     ChallengeChange, ChallengeWrite, Challenges, Change, ClaimDecision, ClaimFilter, Claims, Clearance, Credentials,
     Deal, DealChange, DealFilter, Deals, DeliveryState, Feedback, Idempotency, IdempotencyBegin, Identity,
-    ImpressionCount, ListFilter, ListingKey, ListingWrite, NewApiToken, NewApplication, NewAudit, NewBooking, NewClaim,
-    NewDeal, NewOrg, NewUser, NewVoucher, NewWebhook, Notice, Notifications, OutboxClaim, OutboxOutcome, OutboxTarget,
-    PostgresStore, ReviewDecision, Session, SqliteStore, Store, StoreError, StoredResponse, WriteOp,
+    ImpressionCount, IssuerKey, ListFilter, ListingKey, ListingWrite, NewApiToken, NewApplication, NewAudit,
+    NewBooking, NewClaim, NewCredential, NewDeal, NewEngagement, NewOrg, NewRecognitionRule, NewUser, NewVoucher,
+    NewWebhook, Notice, Notifications, OutboxClaim, OutboxOutcome, OutboxTarget, PostgresStore, ReviewDecision,
+    Service, Session, SqliteStore, Store, StoreError, StoredResponse, Talent, WriteOp,
 };
 
 fn body(json: serde_json::Value) -> ListingBody {
@@ -2167,6 +2169,163 @@ fn enclaves_are_recorded_and_audited(store: &(impl Chains + AuditTrail)) {
     assert_eq!(entries[0].target, format!("enclave:{}", created.id));
 }
 
+fn issuer_key(region: &str, public: &str) -> IssuerKey {
+    IssuerKey { region_code: region.into(), public_key: public.into(), sealed_secret: "sealed".into(), created_at: 1 }
+}
+
+fn new_credential(id: &str, talent: ListingId, region: &str) -> NewCredential {
+    NewCredential {
+        id: id.into(),
+        talent_id: talent,
+        issuer_region: region.into(),
+        level: "高级工程师".into(),
+        field: "电子信息".into(),
+        valid_from: 1,
+        valid_until: 2,
+        issued_by: "op".into(),
+    }
+}
+
+/// The first key of a region stays; twenty concurrent issues take twenty distinct status
+/// entries, each document signed for its own entry; a revocation happens once.
+fn credentials_take_distinct_status_entries(store: &(impl Store + Accounts + Talent)) {
+    let talent = store.create(achievement("张工", "133100", "3741")).unwrap();
+    let missing =
+        store.issue_credential(new_credential("urn:uuid:0", talent.id, "133100"), &|_| serde_json::json!({}), &|_| {
+            noted("x")
+        });
+    assert!(matches!(missing, Err(StoreError::WrongState(_))), "{missing:?}");
+    assert_eq!(store.ensure_issuer_key(issuer_key("133100", "zFirst")).unwrap().public_key, "zFirst");
+    assert_eq!(store.ensure_issuer_key(issuer_key("133100", "zSecond")).unwrap().public_key, "zFirst");
+    let outcomes = race(20, |i| {
+        store.issue_credential(
+            new_credential(&format!("urn:uuid:{i}"), talent.id, "133100"),
+            &|index| serde_json::json!({"index": index}),
+            &|c| noted(&format!("credential.issue.{}", c.status_index)),
+        )
+    });
+    let mut entries = HashSet::new();
+    for outcome in outcomes {
+        let stored = outcome.unwrap();
+        assert_eq!(stored.document["index"], serde_json::json!(stored.status_index));
+        assert_eq!(stored.status_list, "133100");
+        entries.insert(stored.status_index);
+    }
+    assert_eq!(entries, (0..20).collect::<HashSet<u32>>());
+    assert_eq!(store.credentials_of(talent.id).unwrap().len(), 20);
+    let revoked = store.revoke_credential("urn:uuid:3", "造假", &|_| noted("credential.revoke")).unwrap();
+    assert_eq!(revoked.revoke_reason.as_deref(), Some("造假"));
+    let again = store.revoke_credential("urn:uuid:3", "again", &|_| noted("credential.revoke"));
+    assert!(matches!(again, Err(StoreError::WrongState(_))), "{again:?}");
+    assert_eq!(store.revoked_entries("133100").unwrap(), vec![revoked.status_index]);
+    let revocations = audited(store).iter().filter(|a| *a == "credential.revoke").count();
+    assert_eq!(revocations, 1, "a refused revocation audits nothing");
+    assert!(store.credential("urn:uuid:nope").unwrap().is_none());
+}
+
+fn recognition_rules_are_unique(store: &(impl Store + Accounts + Talent)) {
+    let rule = |level: &str| NewRecognitionRule {
+        verifier_region: "110000".into(),
+        issuer_region: "133100".into(),
+        issuer_level: level.into(),
+        recognised_level: level.into(),
+        created_by: "op".into(),
+    };
+    let first = store.add_recognition_rule(rule("高级工程师"), &|_| noted("recognition.add")).unwrap();
+    let taken = store.add_recognition_rule(rule("高级工程师"), &|_| noted("recognition.add"));
+    assert!(matches!(taken, Err(StoreError::Taken { .. })), "{taken:?}");
+    store.add_recognition_rule(rule("正高级工程师"), &|_| noted("recognition.add")).unwrap();
+    assert_eq!(store.recognition_rules().unwrap().len(), 2);
+    assert!(store.remove_recognition_rule(first.id, &|_| noted("recognition.remove")).unwrap());
+    assert!(!store.remove_recognition_rule(first.id, &|_| noted("recognition.remove")).unwrap());
+    assert_eq!(store.recognition_rules().unwrap().len(), 1);
+    assert_eq!(audited(store).iter().filter(|a| a.starts_with("recognition.")).count(), 3);
+}
+
+fn engagement(talent: ListingId, org: OrgId, mode: Mode, weekdays: &[u8], share: u8) -> NewEngagement {
+    NewEngagement {
+        talent_id: talent,
+        talent_region: "110108".into(),
+        sector: "I".into(),
+        org_id: org,
+        organisation: "甲".into(),
+        org_region: "133100".into(),
+        mode,
+        start: "2026-01-01".into(),
+        end: "2026-12-31".into(),
+        weekdays: weekdays.to_vec(),
+        share_percent: share,
+        proposed_by: "op".into(),
+    }
+}
+
+/// Of ten concurrent weekend offers for the same Saturday exactly one is stored; dual
+/// appointments stop at 100%; a declined offer frees its time; moves check the version.
+fn engagements_respect_commitments_under_concurrency(store: &(impl Store + Accounts + Talent)) {
+    let org = store.create_org(new_org("甲", OrgKind::Enterprise, "133100"), &|_| noted("org.create")).unwrap();
+    let talent = store.create(achievement("李工", "110108", "3741")).unwrap();
+    let outcomes = race(10, |_| {
+        store.propose_engagement(engagement(talent.id, org.id, Mode::WeekendEngineer, &[6], 0), &|_| {
+            noted("engagement.propose")
+        })
+    });
+    let stored: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert_eq!(stored.len(), 1, "{outcomes:?}");
+    for outcome in &outcomes {
+        if let Err(err) = outcome {
+            assert!(matches!(err, StoreError::WrongState(m) if m.contains("weekday 6")), "{err:?}");
+        }
+    }
+    let sixty = store
+        .propose_engagement(engagement(talent.id, org.id, Mode::DualAppointment, &[], 60), &|_| {
+            noted("engagement.propose")
+        })
+        .unwrap();
+    let over = store.propose_engagement(engagement(talent.id, org.id, Mode::DualAppointment, &[], 50), &|_| {
+        noted("engagement.propose")
+    });
+    assert!(matches!(over, Err(StoreError::WrongState(ref m)) if m.contains("110%")), "{over:?}");
+    let stale = store.move_engagement(sixty.id, 7, State::Declined, &|_| noted("engagement.decline"));
+    assert!(matches!(stale, Err(StoreError::Stale { .. })), "{stale:?}");
+    let declined = store.move_engagement(sixty.id, 1, State::Declined, &|_| noted("engagement.decline")).unwrap();
+    assert_eq!((declined.state, declined.version), (State::Declined, 2));
+    let fifty = store
+        .propose_engagement(engagement(talent.id, org.id, Mode::DualAppointment, &[], 50), &|_| {
+            noted("engagement.propose")
+        })
+        .unwrap();
+    let accepted = store.move_engagement(fifty.id, 1, State::Accepted, &|_| noted("engagement.accept")).unwrap();
+    assert_eq!(accepted.state, State::Accepted);
+    assert_eq!(store.engagements(Some(talent.id)).unwrap().len(), 3);
+    assert_eq!(audited(store).iter().filter(|a| a.starts_with("engagement.")).count(), 5);
+}
+
+fn services_upsert_by_code(store: &(impl Store + Accounts + Talent)) {
+    let service = |code: &str, name: &str, area: &str| Service {
+        code: code.into(),
+        name: name.into(),
+        area: area.into(),
+        regions: vec!["110106".into(), "133100".into()],
+        cross_region: true,
+        documents: vec!["身份证".into()],
+        office: "政务服务中心".into(),
+        time_limit_days: 5,
+    };
+    assert_eq!(
+        store
+            .put_services(
+                &[service("S2", "社保转移", "社保"), service("S1", "人才认定", "人才引进")],
+                noted("services.import")
+            )
+            .unwrap(),
+        2
+    );
+    store.put_services(&[service("S2", "社会保险关系转移", "社保")], noted("services.import")).unwrap();
+    let all = store.services().unwrap();
+    assert_eq!(all.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["人才认定", "社会保险关系转移"]);
+    assert_eq!(all[0].regions, vec!["110106", "133100"]);
+}
+
 macro_rules! store_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -2180,6 +2339,26 @@ macro_rules! store_suite {
             fn enclaves_are_recorded_and_audited() {
                 let (_guard, store) = $make;
                 super::enclaves_are_recorded_and_audited(&store);
+            }
+            #[test]
+            fn credentials_take_distinct_status_entries() {
+                let (_guard, store) = $make;
+                super::credentials_take_distinct_status_entries(&store);
+            }
+            #[test]
+            fn recognition_rules_are_unique() {
+                let (_guard, store) = $make;
+                super::recognition_rules_are_unique(&store);
+            }
+            #[test]
+            fn engagements_respect_commitments_under_concurrency() {
+                let (_guard, store) = $make;
+                super::engagements_respect_commitments_under_concurrency(&store);
+            }
+            #[test]
+            fn services_upsert_by_code() {
+                let (_guard, store) = $make;
+                super::services_upsert_by_code(&store);
             }
             #[test]
             fn bookings_never_exceed_capacity_under_concurrency() {
@@ -2469,7 +2648,7 @@ fn postgres_data_survives_reconnect() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 10], "each migration applied once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "each migration applied once");
     drop(reconnected);
     drop(guard);
 }
@@ -2487,7 +2666,7 @@ fn postgres_nodes_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 10], "each migration applied once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "each migration applied once");
     drop(stores);
     drop(guard);
 }

@@ -6,3 +6,4 @@ mod directions;
 mod index_faults;
 mod recovery;
 mod shared_database;
+mod talent;

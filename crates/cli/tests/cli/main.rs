@@ -5,6 +5,7 @@ mod accounts_cli;
 mod api_kill;
 mod bench_cli;
 mod chains_cli;
+mod credential_cli;
 mod deals_kill;
 mod import_cli;
 mod import_kill;

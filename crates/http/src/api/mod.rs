@@ -6,7 +6,9 @@ pub mod chain;
 pub mod challenge;
 pub mod claim;
 pub mod collab;
+pub mod credential;
 pub mod deal;
+pub mod engagement;
 pub mod feedback;
 pub mod listings;
 pub mod matching;
@@ -14,6 +16,7 @@ pub mod notify;
 pub mod reference;
 pub mod schema;
 pub mod search;
+pub mod service_catalog;
 pub mod stats;
 pub mod transfer;
 

@@ -128,6 +128,9 @@ pub struct NewWebhookBody {
 /// - `booking.requested`: a booking or waitlist entry was requested at your facility (its owner)
 /// - `booking.updated`: your booking was approved, declined, cancelled, rescheduled, promoted from
 ///   the waitlist, completed or marked no-show (the booker)
+/// - `engagement.proposed`: an organisation proposed to engage your talent (the talent
+///   listing's organisation)
+/// - `engagement.decided`: an engagement was accepted, declined or ended (the other side)
 ///
 /// Deal events go to the other party's organisation (and the deal's brokers' inboxes), never to
 /// the side that acted; when nobody represents the owner, to the operators and technology

@@ -40,6 +40,8 @@ struct DashboardData {
     funnel: Funnel,
     /// Utilisation of the bookable facilities by facility, 60 days back to 30 ahead.
     utilisation: Utilisation,
+    /// Beijing talents serving Tianjin and Hebei organisations (issue 18).
+    engagements: xietong_app::types::EngagementStats,
 }
 
 /// Adds to the cached figures the region and industry facets and the newest demands, scenarios
@@ -72,7 +74,8 @@ fn with_facets_and_latest(
         today - time::Duration::days(UTILISATION_DAYS_BACK),
         today + time::Duration::days(UTILISATION_DAYS_AHEAD),
     )?;
-    Ok(DashboardData { figures, region_counts, facets: everything.facets, latest, funnel, utilisation })
+    let engagements = app.engagement_stats(actor)?;
+    Ok(DashboardData { figures, region_counts, facets: everything.facets, latest, funnel, utilisation, engagements })
 }
 
 async fn data(state: &AppState, actor: Actor) -> Result<DashboardData, ApiError> {
@@ -186,6 +189,7 @@ fn render(ctx: &PageCtx, data: &DashboardData) -> String {
 
     render_funnel(ctx, &data.funnel, &mut html);
     render_utilisation(ctx, &data.utilisation, &mut html);
+    render_engagements(ctx, &data.engagements, &mut html);
 
     html.push_str(r#"<div class="grid-3">"#);
     for (kind, items) in &data.latest {
@@ -348,5 +352,38 @@ fn render_utilisation(ctx: &PageCtx, utilisation: &Utilisation, html: &mut Strin
         ),
         d0 = ctx.t("发放地 → 使用地", "Issued in → spent in"),
         d1 = ctx.t("核销（万元）", "Spent (×10,000 CNY)"),
+    );
+}
+
+/// Beijing talents serving Tianjin and Hebei organisations, by mode and by sector.
+fn render_engagements(ctx: &PageCtx, stats: &xietong_app::types::EngagementStats, html: &mut String) {
+    let mode_name = |mode: &str| {
+        mode.parse::<xietong_domain::engagement::Mode>()
+            .map(|m| if ctx.lang == super::Lang::Zh { m.label_zh().to_string() } else { mode.replace('_', " ") })
+            .unwrap_or_else(|_| mode.to_string())
+    };
+    let rows = |counts: &std::collections::BTreeMap<String, usize>, name: &dyn Fn(&str) -> String| {
+        counts.iter().fold(String::new(), |mut out, (key, count)| {
+            let _ = write!(out, "<tr><td>{}</td><td>{count}</td></tr>", esc(&name(key)));
+            out
+        })
+    };
+    let sector = |code: &str| {
+        xietong_domain::Reference::get()
+            .industry(code)
+            .map_or_else(|| code.to_string(), |i| format!("{code} {}", i.name_zh))
+    };
+    let _ = write!(
+        html,
+        r#"<section class="panel" id="engagements" aria-labelledby="engagements-h"><h2 id="engagements-h">{h}</h2><p class="figures" data-talents="{n}">{lead} <strong>{n}</strong></p><div class="grid-2"><table class="data-table" id="engagements-by-mode"><thead><tr><th scope="col">{c_mode}</th><th scope="col">{c_n}</th></tr></thead><tbody>{by_mode}</tbody></table><table class="data-table" id="engagements-by-sector"><thead><tr><th scope="col">{c_sector}</th><th scope="col">{c_n}</th></tr></thead><tbody>{by_sector}</tbody></table></div><p><a href="/services">{services}</a></p></section>"#,
+        h = ctx.t("柔性引才：北京人才服务津冀", "Flexible engagements: Beijing talents serving Tianjin and Hebei"),
+        lead = ctx.t("服务津冀机构的北京人才", "Beijing talents engaged by Tianjin/Hebei organisations"),
+        n = stats.beijing_talents_serving_tianjin_hebei,
+        c_mode = ctx.t("方式", "Mode"),
+        c_sector = ctx.t("行业门类", "Sector"),
+        c_n = ctx.t("聘用数", "Engagements"),
+        by_mode = rows(&stats.by_mode, &mode_name),
+        by_sector = rows(&stats.by_sector, &sector),
+        services = ctx.t("跨省通办服务目录 →", "Cross-region service catalogue →"),
     );
 }

@@ -63,6 +63,7 @@ pub struct DetailParams {
 pub async fn page(
     ctx: PageCtx,
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     Path(raw_id): Path<String>,
     Query(params): Query<DetailParams>,
 ) -> Response {
@@ -106,15 +107,36 @@ pub async fn page(
                 Kind::Achievement => Some(app.bundles(&actor, id, &[])?),
                 _ => None,
             };
-            Ok((listing, panels, access, stale, feedback, unrepresented, booking, (bundles, placements)))
+            // A talent's service card (京雄人才服务一卡通).
+            let card = match listing.kind() {
+                Kind::Talent => {
+                    // The talent's side sees its engagements, with the forms to answer offers.
+                    let engagements = if actor.viewer.can_write(&listing.body) {
+                        app.engagements_of(&actor, id)?
+                    } else {
+                        Vec::new()
+                    };
+                    Some((app.talent_card(&actor, id)?, engagements))
+                }
+                _ => None,
+            };
+            Ok((listing, panels, access, stale, feedback, unrepresented, (booking, card), (bundles, placements)))
         })
         .await;
     match loaded {
-        Ok((listing, panels, access, stale, feedback, unrepresented, booking, (bundles, placements))) => {
+        Ok((listing, panels, access, stale, feedback, unrepresented, (booking, card), (bundles, placements))) => {
             let requested = params.requested.as_deref() == Some("1");
             let mut html = render(&ctx, &listing, &panels, &access, requested);
             if let Some(section) = &booking {
                 let block = super::booking::render_section(&ctx, &listing, section, params.booked.as_deref());
+                match html.find(r#"<section class="matches""#) {
+                    Some(at) => html.insert_str(at, &block),
+                    None => html.push_str(&block),
+                }
+            }
+            if let Some((card, engagements)) = &card {
+                let mut block = super::talent::render_card(&ctx, card, &headers);
+                block.push_str(&super::talent::render_engagements(&ctx, listing.id, engagements));
                 match html.find(r#"<section class="matches""#) {
                     Some(at) => html.insert_str(at, &block),
                     None => html.push_str(&block),

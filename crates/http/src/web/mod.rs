@@ -5,10 +5,12 @@
 //! `/enclaves` (the planner's view), `/listings/{id}`, `/listings/new?kind=…`,
 //! `/listings/{id}/edit`, `/challenges/{id}` (a challenge's run by phase, with the organiser's
 //! control panel), `/transfer`, `/login`, `/account`, `/inbox`, `/bookings/queue` (the approval
-//! queue of the facilities one operates), `/vouchers/{id}` (a voucher's ledger) and (for
+//! queue of the facilities one operates), `/vouchers/{id}` (a voucher's ledger), `/talents/{id}/card` (the talent service card),
+//! `/credentials/verify?id=` (a credential's verification), `/services` (跨省通办) and (for
 //! operators) `/audit`; forms post to `/orgs/claims` (claim the organisation a listing names),
 //! `/account/claims/{id}` (decide or withdraw a claim), `/listings/{id}/bookings|calendar|clearances`
-//! (book a facility; its operator's settings), `/bookings/{id}/events` and `/vouchers`. Every
+//! (book a facility; its operator's settings), `/bookings/{id}/events`, `/vouchers` and
+//! `/engagements/{id}/respond` (the talent's side answers an offer). Every
 //! text that is not already
 //! escaped HTML goes through [`esc`]. Every page knows its caller (resolved by
 //! [`crate::auth::authorize`]); every form that changes something carries the session's CSRF
@@ -28,6 +30,7 @@ mod form;
 mod inbox;
 mod labels;
 mod search;
+mod talent;
 mod transfer;
 
 use axum::Router;
@@ -66,6 +69,10 @@ pub fn routes() -> Recorded {
         .post("/bookings/{id}/events", User, booking::event)
         .post("/vouchers", Operator, booking::issue_voucher)
         .get("/vouchers/{id}", User, booking::ledger)
+        .get("/talents/{id}/card", Public, talent::card_page)
+        .get("/credentials/verify", Public, talent::verify_page)
+        .get("/services", Public, talent::services_page)
+        .post("/engagements/{id}/respond", User, talent::respond)
         .get("/deals/{id}", User, deal::page)
         .post("/deals/{id}/events", User, deal::event)
         .get("/challenges/{id}", Public, challenge::page)

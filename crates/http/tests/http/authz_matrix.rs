@@ -183,6 +183,15 @@ fn read_voucher(who: Who) -> u16 {
     }
 }
 
+/// Region operators (of 110106) and the admin write; others are refused.
+fn operator_write(status: u16) -> impl Fn(Who) -> u16 {
+    move |who| match who {
+        Who::Anonymous => 401,
+        _ if operator(who) => status,
+        _ => 403,
+    }
+}
+
 fn operators_only(who: Who) -> u16 {
     match who {
         Who::Anonymous => 401,
@@ -390,6 +399,51 @@ fn expectations() -> Vec<Route> {
         ("GET", "/api/v1/vouchers", vec![caller(users_only(200))]),
         ("GET", "/api/v1/vouchers/{id}/ledger", vec![caller(read_voucher)]),
         ("GET", "/api/v1/stats/utilisation", vec![caller(ok_for_all)]),
+        // Credentials (issue 18): Fengtai's operator and the admin issue, revoke and keep the
+        // recognition table of 110106; reading, status lists, verification and cards are public.
+        ("GET", "/.well-known/xietong/issuers.json", vec![caller(ok_for_all)]),
+        ("POST", "/api/v1/credentials", vec![caller(operator_write(201))]),
+        ("GET", "/api/v1/credentials/{id}", vec![caller(ok_for_all)]),
+        ("POST", "/api/v1/credentials/{id}/revoke", vec![caller(operator_write(200))]),
+        ("GET", "/api/v1/credentials/status/{list}", vec![caller(ok_for_all)]),
+        ("POST", "/api/v1/credentials/verify", vec![caller(ok_for_all)]),
+        ("GET", "/api/v1/recognition-rules", vec![caller(ok_for_all)]),
+        ("POST", "/api/v1/recognition-rules", vec![caller(operator_write(201))]),
+        ("DELETE", "/api/v1/recognition-rules/{id}", vec![caller(operator_write(204))]),
+        ("GET", "/api/v1/talents/{id}/card", vec![caller(ok_for_all)]),
+        // Engagements: OrgB engages OrgA's talent; the admin belongs to no organisation (400).
+        (
+            "POST",
+            "/api/v1/engagements",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::Admin => 400,
+                _ => 201,
+            })],
+        ),
+        (
+            "GET",
+            "/api/v1/engagements/{id}",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::CMember | Who::Talent => 404,
+                _ => 200,
+            })],
+        ),
+        (
+            "POST",
+            "/api/v1/engagements/{id}/respond",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::CMember | Who::Talent => 404,
+                _ if writer(who) => 200,
+                _ => 403,
+            })],
+        ),
+        ("GET", "/api/v1/stats/engagements", vec![caller(ok_for_all)]),
+        ("GET", "/api/v1/services", vec![caller(ok_for_all)]),
+        ("GET", "/api/v1/services/export", vec![caller(ok_for_all)]),
+        ("POST", "/api/v1/services/import", vec![caller(operator_write(200))]),
         ("POST", "/api/v1/deals/{id}/events", vec![caller(accept_deal)]),
         ("GET", "/api/v1/deals/{id}", vec![caller(read_deal)]),
         // Every fixture account but the admin belongs to an organisation; the admin is no member.
@@ -520,6 +574,21 @@ fn expectations() -> Vec<Route> {
             })],
         ),
         ("GET", "/vouchers/{id}", vec![caller(|who| if who == Who::Anonymous { 303 } else { read_voucher(who) })]),
+        // The talent card, a credential's verification and the service catalogue are public.
+        ("GET", "/talents/{id}/card", vec![caller(ok_for_all)]),
+        ("GET", "/credentials/verify", vec![caller(ok_for_all)]),
+        ("GET", "/services", vec![caller(ok_for_all)]),
+        // The talent's side answers an offer (OrgB engages OrgA's talent), as in the API.
+        (
+            "POST",
+            "/engagements/{id}/respond",
+            vec![caller(|who| match who {
+                Who::Anonymous => 401,
+                Who::CMember | Who::Talent => 404,
+                _ if writer(who) => 303,
+                _ => 403,
+            })],
+        ),
         ("GET", "/transfer", vec![caller(ok_for_all)]),
         ("GET", "/chains", vec![caller(ok_for_all)]),
         ("GET", "/chains/{id}", vec![caller(ok_for_all)]),
@@ -813,6 +882,8 @@ struct Matrix {
     /// OrgA's public bookable facility in 110106.
     facility: String,
     counter: std::cell::Cell<u32>,
+    /// OrgA's public talent of 110106 (one, so OrgA's own pages keep their fixture listings).
+    talent: std::cell::OnceCell<String>,
 }
 
 impl Matrix {
@@ -883,6 +954,7 @@ impl Matrix {
             source: source.id.to_string(),
             facility: facility.id.to_string(),
             counter: Default::default(),
+            talent: Default::default(),
         }
     }
 
@@ -1076,6 +1148,58 @@ impl Matrix {
             waitlist: false,
         };
         self.fx.app.booking_store().create_booking(booking, &|_| Default::default()).expect("booking").id
+    }
+
+    /// OrgA's public talent listing in 110106 (made once).
+    fn fresh_talent(&self) -> String {
+        self.talent.get_or_init(|| self.make_talent()).clone()
+    }
+
+    fn make_talent(&self) -> String {
+        let body: xietong_domain::ListingBody = serde_json::from_value(json!({
+            "kind": "talent", "title": self.unique("矩阵人才"), "summary": "氢能专家", "region_codes": ["110106"],
+            "owner_org": ORG_A,
+        }))
+        .expect("talent body");
+        let body = xietong_domain::validate(body, xietong_domain::Reference::get()).expect("valid talent");
+        self.fx.app.create_listing(&xietong_app::Actor::operator(), body).expect("talent").listing.id.to_string()
+    }
+
+    /// A fresh credential issued by Fengtai (the signed document).
+    fn fresh_credential(&self) -> Value {
+        let input = xietong_app::types::CredentialInput {
+            talent: self.fresh_talent(),
+            level: "高级工程师".into(),
+            field: "氢能".into(),
+            valid_days: 30,
+            issuer: "110106".into(),
+        };
+        self.fx.app.issue_credential(&xietong_app::Actor::operator(), input).expect("credential").document
+    }
+
+    /// A fresh recognition rule of 110106.
+    fn fresh_rule(&self) -> i64 {
+        let input = xietong_app::types::RecognitionInput {
+            verifier_region: "110106".into(),
+            issuer_region: "133100".into(),
+            issuer_level: self.unique("规则"),
+            recognised_level: "高级".into(),
+        };
+        self.fx.app.add_recognition_rule(&xietong_app::Actor::operator(), input).expect("rule").id
+    }
+
+    /// A fresh engagement of OrgA's talent by OrgB, proposed.
+    fn fresh_engagement(&self) -> i64 {
+        let input = xietong_app::types::EngagementInput {
+            talent: self.fresh_talent(),
+            organisation: Some(ORG_B.into()),
+            mode: "remote_consulting".into(),
+            start: "2026-01-01".into(),
+            end: "2026-06-30".into(),
+            weekdays: vec![],
+            share_percent: None,
+        };
+        self.fx.app.propose_engagement(&xietong_app::Actor::operator(), input).expect("engagement").id
     }
 
     /// A fresh voucher of OrgA issued by Fengtai.
@@ -1343,6 +1467,63 @@ impl Matrix {
             ("GET", "/api/v1/vouchers/{id}/ledger", "") => {
                 json_request(method, &format!("/api/v1/vouchers/{}/ledger", self.fresh_voucher()), None)
             }
+            ("POST", "/api/v1/credentials", "") => json_request(
+                method,
+                path,
+                Some(
+                    json!({"talent": self.fresh_talent(), "level": "高级工程师", "field": "氢能", "valid_days": 30, "issuer": "110106"}),
+                ),
+            ),
+            ("GET", "/api/v1/credentials/{id}", "") => json_request(
+                method,
+                &format!("/api/v1/credentials/{}", self.fresh_credential()["id"].as_str().expect("id")),
+                None,
+            ),
+            ("POST", "/api/v1/credentials/{id}/revoke", "") => json_request(
+                method,
+                &format!("/api/v1/credentials/{}/revoke", self.fresh_credential()["id"].as_str().expect("id")),
+                Some(json!({"reason": "matrix"})),
+            ),
+            ("GET", "/api/v1/credentials/status/{list}", "") => {
+                self.fresh_credential();
+                json_request(method, "/api/v1/credentials/status/110106", None)
+            }
+            ("POST", "/api/v1/credentials/verify", "") => json_request(method, path, Some(self.fresh_credential())),
+            ("POST", "/api/v1/recognition-rules", "") => json_request(
+                method,
+                path,
+                Some(
+                    json!({"verifier_region": "110106", "issuer_region": "133100", "issuer_level": self.unique("级别"), "recognised_level": "高级"}),
+                ),
+            ),
+            ("DELETE", "/api/v1/recognition-rules/{id}", "") => {
+                json_request(method, &format!("/api/v1/recognition-rules/{}", self.fresh_rule()), None)
+            }
+            ("GET", "/api/v1/talents/{id}/card", "") => {
+                json_request(method, &format!("/api/v1/talents/{}/card", self.fresh_talent()), None)
+            }
+            ("POST", "/api/v1/engagements", "") => json_request(
+                method,
+                path,
+                Some(
+                    json!({"talent": self.fresh_talent(), "mode": "remote_consulting", "start": "2026-01-01", "end": "2026-06-30"}),
+                ),
+            ),
+            ("GET", "/api/v1/engagements/{id}", "") => {
+                json_request(method, &format!("/api/v1/engagements/{}", self.fresh_engagement()), None)
+            }
+            ("POST", "/api/v1/engagements/{id}/respond", "") => json_request(
+                method,
+                &format!("/api/v1/engagements/{}/respond", self.fresh_engagement()),
+                Some(json!({"action": "accept"})),
+            ),
+            ("POST", "/api/v1/services/import", "") => {
+                let csv = "code,name,area,regions,cross_region,documents,office,time_limit_days\nM1,社保卡补办,社保,110106;133100,是,居民身份证,政务服务中心,5\n";
+                let mut request = json_request(method, path, None);
+                *request.body_mut() = Body::from(csv);
+                request.headers_mut().insert(header::CONTENT_TYPE, "text/csv".parse().expect("header"));
+                request
+            }
             ("POST", "/api/v1/orgs/{id}/claims", "") => json_request(
                 method,
                 &path.replace("{id}", crate::fixture::ORG_C),
@@ -1548,6 +1729,18 @@ impl Matrix {
                 ],
             ),
             ("GET", "/vouchers/{id}", "") => json_request(method, &format!("/vouchers/{}", self.fresh_voucher()), None),
+            ("GET", "/talents/{id}/card", "") => {
+                json_request(method, &format!("/talents/{}/card", self.fresh_talent()), None)
+            }
+            ("POST", "/engagements/{id}/respond", "") => form_request(
+                method,
+                &format!("/engagements/{}/respond", self.fresh_engagement()),
+                &[("action", "accept")],
+            ),
+            ("GET", "/credentials/verify", "") => {
+                let id = self.fresh_credential()["id"].as_str().expect("id").to_string();
+                json_request(method, &format!("/credentials/verify?id={id}"), None)
+            }
             ("POST", "/account/claims/{id}", decision) => {
                 let claim = self.fresh_claim();
                 form_request(

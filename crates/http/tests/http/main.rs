@@ -21,4 +21,5 @@ mod hardening;
 mod matching;
 mod notify;
 mod security;
+mod talent_api;
 mod web_pages;

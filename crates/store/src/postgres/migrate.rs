@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "orgs_claims", include_str!("../../migrations/postgres/0006_orgs_claims.sql")),
     (7, "challenges", include_str!("../../migrations/postgres/0007_challenges.sql")),
     (8, "bookings", include_str!("../../migrations/postgres/0008_bookings.sql")),
+    (9, "talent", include_str!("../../migrations/postgres/0009_talent.sql")),
     (10, "chains_enclaves", include_str!("../../migrations/postgres/0010_chains_enclaves.sql")),
 ];
 

@@ -23,6 +23,7 @@ mod deals;
 mod feedback;
 mod migrate;
 mod notifications;
+mod talent;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "orgs_claims", include_str!("../../migrations/sqlite/0009_orgs_claims.sql")),
     (10, "challenges", include_str!("../../migrations/sqlite/0010_challenges.sql")),
     (11, "bookings", include_str!("../../migrations/sqlite/0011_bookings.sql")),
+    (12, "talent", include_str!("../../migrations/sqlite/0012_talent.sql")),
     (13, "chains_enclaves", include_str!("../../migrations/sqlite/0013_chains_enclaves.sql")),
 ];
 

@@ -9,6 +9,7 @@ mod deals;
 mod feedback;
 mod migrate;
 mod notifications;
+mod talent;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
