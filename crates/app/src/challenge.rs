@@ -257,11 +257,18 @@ pub fn application_standing(
     if application.members.iter().any(|m| orgs.contains(&m.organisation)) {
         return Standing::TeamMember;
     }
-    match run.reviewers.iter().find(|r| r.user_id == principal.user_id) {
-        Some(reviewer) if conflicted(reviewer, principal.org.as_deref(), application) => Standing::ConflictedReviewer,
-        Some(_) => Standing::Reviewer,
-        None => Standing::Outsider,
-    }
+    reviewer_standing(principal, run, application).unwrap_or(Standing::Outsider)
+}
+
+/// The principal's standing as an appointed reviewer of the challenge (conflicted when their
+/// organisation is in the team), or `None` when they are not one.
+fn reviewer_standing(principal: &Principal, run: &ChallengeRun, application: &Application) -> Option<Standing> {
+    let reviewer = run.reviewers.iter().find(|r| r.user_id == principal.user_id)?;
+    Some(if conflicted(reviewer, principal.org.as_deref(), application) {
+        Standing::ConflictedReviewer
+    } else {
+        Standing::Reviewer
+    })
 }
 
 /// How the principal stands towards an application when scoring it: as an appointed reviewer
@@ -273,13 +280,9 @@ pub fn scoring_standing(
     run: &ChallengeRun,
     application: &Application,
 ) -> Standing {
-    let standing = application_standing(principal, listing, run, application);
-    let Some(principal) = principal else { return standing };
-    match run.reviewers.iter().find(|r| r.user_id == principal.user_id) {
-        Some(reviewer) if conflicted(reviewer, principal.org.as_deref(), application) => Standing::ConflictedReviewer,
-        Some(_) => Standing::Reviewer,
-        None => standing,
-    }
+    principal
+        .and_then(|p| reviewer_standing(p, run, application))
+        .unwrap_or_else(|| application_standing(principal, listing, run, application))
 }
 
 /// An application's scores as they count: over the reviewers not in conflict with the team.
