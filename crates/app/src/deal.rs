@@ -192,6 +192,8 @@ impl App {
                 "must not be empty",
             ));
         }
+        let engagement = self.engagement_of_signing(&deal, &event, side, &principal.username)?;
+        let engaged = engagement.is_some();
         let change = DealChange {
             deal_id: id,
             expected_version: version,
@@ -201,6 +203,7 @@ impl App {
             actor: principal.username.clone(),
             state,
             broker,
+            engagement,
         };
         let listing = self.store.get(deal.listing_id).ok();
         let region = listing.as_ref().and_then(|l| l.body.region_codes.first().cloned());
@@ -209,6 +212,9 @@ impl App {
         let moved = self.deals.apply_deal_change(change, &|moved| {
             let mut entry = actor.audit(&format!("deal.{}", event.name()), id.to_string(), region.clone());
             entry.detail = serde_json::json!({"event": event, "state": moved.state.as_str(), "version": moved.version});
+            if engaged {
+                entry.detail["engagement"] = serde_json::json!(true);
+            }
             if acting_for_owner {
                 entry.detail["acting_for"] = serde_json::json!({
                     "org": moved.owner_org, "as": principal.role.as_str(), "reason": "organisation_unrepresented",
@@ -220,7 +226,9 @@ impl App {
             entry
         });
         match moved {
-            Err(error @ StoreError::Stale { .. }) => Err(AppError::Conflict(error.to_string())),
+            Err(error @ (StoreError::Stale { .. } | StoreError::WrongState(_))) => {
+                Err(AppError::Conflict(error.to_string()))
+            }
             other => Ok(other?),
         }
     }

@@ -162,7 +162,11 @@ fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
     let meeting =
         |place: &str| (Side::Asker, DealEvent::Meeting { at: meeting_at, place: place.into() }, DealState::Meeting);
     let sign = |agreement_type: AgreementType, value: f64| {
-        (Side::Owner, DealEvent::Sign { agreement_type, value: Some(value), signed_on }, DealState::Signed)
+        (
+            Side::Owner,
+            DealEvent::Sign { agreement_type, value: Some(value), signed_on, share_percent: None, until: None },
+            DealState::Signed,
+        )
     };
     let outcome = |stage: OutcomeStage| {
         (Side::Asker, DealEvent::Outcome { stage, revenue_band: Some("100-500万元".into()) }, DealState::Converted)
@@ -277,6 +281,7 @@ fn demo_deals(app: &App, plan: &Plan) -> anyhow::Result<()> {
                 actor: actor.to_string(),
                 state,
                 broker: appointed.then(|| (tm_user, "tm_1".to_string())),
+                engagement: None,
             };
             deal = app
                 .deals

@@ -92,7 +92,7 @@ fn date(field: &str, text: &str) -> AppResult<Date> {
 }
 
 /// The GB/T 4754 section (门类 letter) an industry code belongs to.
-fn section_of(code: &str) -> String {
+pub(crate) fn section_of(code: &str) -> String {
     let reference = Reference::get();
     let mut current = code.to_string();
     for _ in 0..5 {
@@ -109,6 +109,67 @@ fn province(code: &str) -> String {
 }
 
 impl App {
+    /// The engagement a signed deal of type dual appointment or employment starts, when one of
+    /// its listings is a talent: that talent engaged by the other side's organisation, from the
+    /// signing day to `until` (a year by default), for `share_percent` of their time (50% by
+    /// default) or full time for employment. Accepted when the talent's side signs, proposed (for
+    /// the talent to accept) when the engaging side does. `None` for any other deal.
+    pub(crate) fn engagement_of_signing(
+        &self,
+        deal: &xietong_store::Deal,
+        event: &xietong_domain::deal::DealEvent,
+        signer: xietong_domain::deal::Side,
+        signer_name: &str,
+    ) -> AppResult<Option<(NewEngagement, State)>> {
+        use xietong_domain::deal::{AgreementType, DealEvent, Side};
+        let DealEvent::Sign { agreement_type, signed_on, share_percent, until, .. } = event else {
+            return Ok(None);
+        };
+        let mode = match agreement_type {
+            AgreementType::DualAppointment => Mode::DualAppointment,
+            AgreementType::Employment => Mode::FullTime,
+            _ => return Ok(None),
+        };
+        let listing = |id: ListingId| match self.store.get(id) {
+            Ok(listing) => Ok(Some(listing).filter(|l| l.kind() == Kind::Talent)),
+            Err(StoreError::NotFound(_)) => Ok(None),
+            Err(err) => Err(AppError::from(err)),
+        };
+        let (talent, talent_side, engaging_org) = if let Some(talent) = listing(deal.listing_id)? {
+            (talent, Side::Owner, &deal.asker_org)
+        } else if let Some(talent) = deal.from_listing_id.map(listing).transpose()?.flatten() {
+            (talent, Side::Asker, &deal.owner_org)
+        } else {
+            return Ok(None);
+        };
+        let org = self.accounts.org_by_name(engaging_org)?.ok_or_else(|| {
+            AppError::Conflict(format!("the engaging organisation {engaging_org:?} is not registered"))
+        })?;
+        let start = signed_on.0;
+        let end = match until {
+            Some(day) => day.0,
+            None => start.replace_year(start.year() + 1).unwrap_or(start).previous_day().unwrap_or(start),
+        };
+        let share_percent = if mode == Mode::FullTime { 100 } else { share_percent.unwrap_or(50) };
+        let commitment = Commitment { mode, start, end, weekdays: Vec::new(), share_percent };
+        check_terms(&commitment).map_err(|(field, message)| AppError::bad_input(field, message))?;
+        let new = NewEngagement {
+            talent_id: talent.id,
+            talent_region: talent.body.region_codes.first().cloned().unwrap_or_default(),
+            sector: talent.body.industry_codes.first().map(|code| section_of(code)).unwrap_or_default(),
+            org_id: org.id,
+            organisation: org.name.clone(),
+            org_region: org.region_code.clone(),
+            mode,
+            start: start.to_string(),
+            end: end.to_string(),
+            weekdays: Vec::new(),
+            share_percent,
+            proposed_by: signer_name.to_string(),
+        };
+        Ok(Some((new, if signer == talent_side { State::Accepted } else { State::Proposed })))
+    }
+
     /// Proposes an engagement of a talent.
     pub fn propose_engagement(&self, actor: &Actor, input: EngagementInput) -> AppResult<Engagement> {
         let principal = actor.user()?;

@@ -201,7 +201,7 @@ pub(crate) fn deal_moved(
                 format!("{who} recorded a meeting at {when}, {place}."),
             )
         }
-        DealEvent::Sign { agreement_type, value, signed_on } => {
+        DealEvent::Sign { agreement_type, value, signed_on, .. } => {
             let kind = serde_json::to_value(agreement_type).ok().and_then(|v| v.as_str().map(str::to_string));
             let kind = kind.unwrap_or_default();
             let value_zh = value.map(|v| format!("，金额 {v} 万元")).unwrap_or_default();

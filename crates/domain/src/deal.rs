@@ -139,6 +139,14 @@ pub enum DealEvent {
         #[serde(default)]
         value: Option<f64>,
         signed_on: Day,
+        /// For a dual appointment of a talent: the percent of the talent's time (1–100; 50 when
+        /// not given).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        share_percent: Option<u8>,
+        /// For a dual appointment or employment of a talent: the last day of the engagement it
+        /// starts (a year after `signed_on` when not given).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<Day>,
     },
     Outcome {
         stage: OutcomeStage,
@@ -244,7 +252,13 @@ fn event_samples() -> [DealEvent; 7] {
         DealEvent::Accept,
         DealEvent::Decline { reason: DeclineReason::Other, note: None },
         DealEvent::Meeting { at: any_day.midnight().assume_utc(), place: String::new() },
-        DealEvent::Sign { agreement_type: AgreementType::Licence, value: None, signed_on: Day(any_day) },
+        DealEvent::Sign {
+            agreement_type: AgreementType::Licence,
+            value: None,
+            signed_on: Day(any_day),
+            share_percent: None,
+            until: None,
+        },
         DealEvent::Outcome { stage: OutcomeStage::PilotRun, revenue_band: None },
         DealEvent::Close { reason: String::new() },
         DealEvent::AppointBroker { username: String::new() },
@@ -271,6 +285,8 @@ mod tests {
                 agreement_type: AgreementType::Licence,
                 value: Some(120.0),
                 signed_on: Day(time::macros::date!(2027 - 04 - 01)),
+                share_percent: None,
+                until: None,
             },
             DealEvent::Outcome { stage: OutcomeStage::PilotRun, revenue_band: None },
             DealEvent::Close { reason: "项目取消".into() },

@@ -189,6 +189,7 @@ fn api_routes() -> ApiRoutes {
         .add(&[("GET", Public)], routes!(api::credential::talent_card))
         .add(&[("POST", User)], routes!(api::engagement::propose))
         .add(&[("GET", User)], routes!(api::engagement::get))
+        .add(&[("GET", Public)], routes!(api::engagement::of_talent))
         .add(&[("POST", User)], routes!(api::engagement::respond))
         .add(&[("GET", Public)], routes!(api::engagement::stats))
         .add(&[("GET", Public)], routes!(api::service_catalog::search))

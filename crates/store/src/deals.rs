@@ -82,6 +82,10 @@ pub struct DealChange {
     pub state: DealState,
     /// For `appoint_broker`: the technology manager who now acts for `side`.
     pub broker: Option<(UserId, String)>,
+    /// For signing a deal of type dual appointment or employment about a talent: the engagement
+    /// it starts, stored in the same transaction if it fits the talent's commitments (the whole
+    /// change is refused with `WrongState` if not).
+    pub engagement: Option<(crate::NewEngagement, xietong_domain::engagement::State)>,
 }
 
 /// Which deals to list.

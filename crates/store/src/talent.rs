@@ -117,7 +117,7 @@ pub struct Engagement {
 }
 
 /// An engagement to propose.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewEngagement {
     pub talent_id: ListingId,
     pub talent_region: String,

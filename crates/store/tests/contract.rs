@@ -903,6 +903,7 @@ fn change(deal: &Deal, event: DealEvent, side: Side, state: DealState) -> DealCh
         actor: "contract".into(),
         state,
         broker: None,
+        engagement: None,
     }
 }
 
@@ -2300,6 +2301,42 @@ fn engagements_respect_commitments_under_concurrency(store: &(impl Store + Accou
     assert_eq!(audited(store).iter().filter(|a| a.starts_with("engagement.")).count(), 5);
 }
 
+/// Signing a deal that starts an engagement stores both in one transaction: an engagement over
+/// the talent's time refuses the whole change (the deal keeps its version), one that fits is
+/// stored with the signing.
+fn signing_stores_the_engagement_with_the_deal(store: &(impl Store + Accounts + Deals + Talent)) {
+    let org = store.create_org(new_org("乙机构", OrgKind::Enterprise, "133100"), &|_| noted("org.create")).unwrap();
+    let user = store.create_user(new_user("signer", Role::Member, None, None), &[], &|_| noted("user.create")).unwrap();
+    let talent = store.create(owned("王工", "110106", "甲机构", Visibility::Public, Status::Published)).unwrap();
+    store
+        .propose_engagement(engagement(talent.id, org.id, Mode::DualAppointment, &[], 70), &|_| {
+            noted("engagement.propose")
+        })
+        .unwrap();
+    let deal = store.create_deal(deal_of(talent.id, "乙机构", "甲机构", user.id), &|_| noted("deal.create")).unwrap();
+    let sign = DealEvent::Sign {
+        agreement_type: xietong_domain::deal::AgreementType::DualAppointment,
+        value: None,
+        signed_on: xietong_domain::Day(time::macros::date!(2026 - 03 - 01)),
+        share_percent: Some(40),
+        until: None,
+    };
+    let signing = |share| DealChange {
+        engagement: Some((engagement(talent.id, org.id, Mode::DualAppointment, &[], share), State::Accepted)),
+        ..change(&deal, sign.clone(), Side::Owner, DealState::Signed)
+    };
+    let over = store.apply_deal_change(signing(40), &|_| noted("deal.sign"));
+    assert!(matches!(over, Err(StoreError::WrongState(ref m)) if m.contains("110%")), "{over:?}");
+    assert_eq!(store.deal(deal.id).unwrap().unwrap().version, deal.version, "the refused signing changed nothing");
+    assert_eq!(store.engagements(Some(talent.id)).unwrap().len(), 1);
+    let signed = store.apply_deal_change(signing(30), &|_| noted("deal.sign")).unwrap();
+    assert_eq!(signed.state, DealState::Signed);
+    let engagements = store.engagements(Some(talent.id)).unwrap();
+    assert_eq!(engagements.len(), 2);
+    assert_eq!((engagements[0].state, engagements[0].share_percent), (State::Accepted, 30));
+    assert_eq!(audited(store).iter().filter(|a| *a == "deal.sign").count(), 1);
+}
+
 fn services_upsert_by_code(store: &(impl Store + Accounts + Talent)) {
     let service = |code: &str, name: &str, area: &str| Service {
         code: code.into(),
@@ -2354,6 +2391,11 @@ macro_rules! store_suite {
             fn engagements_respect_commitments_under_concurrency() {
                 let (_guard, store) = $make;
                 super::engagements_respect_commitments_under_concurrency(&store);
+            }
+            #[test]
+            fn signing_stores_the_engagement_with_the_deal() {
+                let (_guard, store) = $make;
+                super::signing_stores_the_engagement_with_the_deal(&store);
             }
             #[test]
             fn services_upsert_by_code() {

@@ -66,7 +66,8 @@ pub struct EventBody {
     /// The deal's version the caller saw; a stale one is a 409.
     pub version: i64,
     /// accept, decline (`reason`, `note`), meeting (`at`, `place`), sign (`agreement_type`,
-    /// `value`, `signed_on`), outcome (`stage`, `revenue_band`), close (`reason`),
+    /// `value`, `signed_on`; for a dual appointment or employment of a talent also
+    /// `share_percent` and `until`, which start the talent's engagement), outcome (`stage`, `revenue_band`), close (`reason`),
     /// appoint_broker (`username`).
     #[serde(flatten)]
     #[schema(value_type = Object)]

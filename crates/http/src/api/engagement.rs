@@ -73,6 +73,22 @@ pub async fn get(State(state): State<AppState>, caller: Caller, Path(id): Path<S
     Ok(Json(state.blocking(move |app| Ok(app.engagement(&actor, id)?)).await?))
 }
 
+/// A talent's engagements, newest first (readable with the talent's listing): proposed ones,
+/// those started by signing a deal of type dual appointment or employment, and ended ones.
+#[utoipa::path(get, path = "/api/v1/talents/{id}/engagements", tag = "engagements",
+    params(("id" = String, Path, description = "The talent's listing id")),
+    responses((status = 200, body = Object), (status = 404, body = Problem)))]
+pub async fn of_talent(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let talent: xietong_domain::ListingId = id.parse().map_err(|_| ApiError::bad_param("id", "a listing id"))?;
+    let actor = caller.actor();
+    let items = state.blocking(move |app| Ok(app.engagements_of(&actor, talent)?)).await?;
+    Ok(Json(serde_json::json!({ "items": items })))
+}
+
 /// Body of a move.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

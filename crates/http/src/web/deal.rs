@@ -204,11 +204,17 @@ fn render(ctx: &PageCtx, deal: &Deal, title: Option<&str>, side: Option<Side>) -
                 ctx.t("地点", "Where"),
             ),
             "sign" => format!(
-                r#"<label>{} <select name="agreement_type" required>{}</select></label><label>{} <input type="number" name="value" min="0" step="0.01"></label><label>{} <input type="date" name="signed_on" required></label>"#,
+                r#"<label>{} <select name="agreement_type" required>{}</select></label><label>{} <input type="number" name="value" min="0" step="0.01"></label><label>{} <input type="date" name="signed_on" required></label><label>{} <input type="number" name="share_percent" min="1" max="100" step="1"></label><label>{} <input type="date" name="until"></label><p class="hint">{}</p>"#,
                 ctx.t("协议类型", "Agreement"),
                 option_list(&AGREEMENTS, lang),
                 ctx.t("金额（万元）", "Value (×10,000 CNY)"),
                 ctx.t("签约日期", "Signed on"),
+                ctx.t("双聘时间占比（%）", "Dual appointment: share of time (%)"),
+                ctx.t("聘期至", "Engaged until"),
+                ctx.t(
+                    "双聘或聘用人才的签约同时登记柔性聘用（默认占比 50%、聘期一年），不得超出人才的可用时间。",
+                    "Signing a dual appointment or employment of a talent also records the engagement (50% and one year unless given); it may not exceed the talent's available time.",
+                ),
             ),
             "outcome" => format!(
                 r#"<label>{} <select name="stage" required>{}</select></label><label>{} <input name="revenue_band" maxlength="50"></label>"#,
@@ -260,6 +266,10 @@ pub struct EventForm {
     #[serde(default)]
     pub signed_on: String,
     #[serde(default)]
+    pub share_percent: String,
+    #[serde(default)]
+    pub until: String,
+    #[serde(default)]
     pub stage: String,
     #[serde(default)]
     pub revenue_band: String,
@@ -281,6 +291,7 @@ impl EventForm {
             ("place", text(&self.place)),
             ("agreement_type", text(&self.agreement_type)),
             ("signed_on", text(&self.signed_on)),
+            ("until", text(&self.until)),
             ("stage", text(&self.stage)),
             ("revenue_band", text(&self.revenue_band)),
             ("username", text(&self.username)),
@@ -288,6 +299,10 @@ impl EventForm {
             if let Some(value) = value {
                 object.insert(key.into(), value.into());
             }
+        }
+        if let Some(share) = text(&self.share_percent) {
+            let number: u8 = share.parse().map_err(|_| format!("share_percent: {share:?} is not a whole percent"))?;
+            object.insert("share_percent".into(), number.into());
         }
         if let Some(value) = text(&self.value) {
             let number: f64 = value.parse().map_err(|_| format!("value: {value:?} is not a number"))?;

@@ -411,6 +411,7 @@ fn expectations() -> Vec<Route> {
         ("POST", "/api/v1/recognition-rules", vec![caller(operator_write(201))]),
         ("DELETE", "/api/v1/recognition-rules/{id}", vec![caller(operator_write(204))]),
         ("GET", "/api/v1/talents/{id}/card", vec![caller(ok_for_all)]),
+        ("GET", "/api/v1/talents/{id}/engagements", vec![caller(ok_for_all)]),
         // Engagements: OrgB engages OrgA's talent; the admin belongs to no organisation (400).
         (
             "POST",
@@ -1501,6 +1502,9 @@ impl Matrix {
             }
             ("GET", "/api/v1/talents/{id}/card", "") => {
                 json_request(method, &format!("/api/v1/talents/{}/card", self.fresh_talent()), None)
+            }
+            ("GET", "/api/v1/talents/{id}/engagements", "") => {
+                json_request(method, &format!("/api/v1/talents/{}/engagements", self.fresh_talent()), None)
             }
             ("POST", "/api/v1/engagements", "") => json_request(
                 method,

@@ -357,6 +357,8 @@ async fn the_funnel_equals_a_direct_count_from_the_store_for_every_scope() {
                     agreement_type: xietong_domain::deal::AgreementType::Licence,
                     value: None,
                     signed_on: xietong_domain::Day(time::macros::date!(2027 - 01 - 01)),
+                    share_percent: None,
+                    until: None,
                 },
                 DealState::Converted => {
                     DealEvent::Outcome { stage: xietong_domain::deal::OutcomeStage::PilotRun, revenue_band: None }
@@ -372,6 +374,7 @@ async fn the_funnel_equals_a_direct_count_from_the_store_for_every_scope() {
                 actor: "test".into(),
                 state: *state,
                 broker: None,
+                engagement: None,
             };
             deal = store.apply_deal_change(change, &|_| Default::default()).unwrap();
         }

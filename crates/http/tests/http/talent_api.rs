@@ -231,3 +231,55 @@ async fn the_talent_side_answers_an_offer_on_the_talent_page() {
     let read = fx.get(Who::AMember, &format!("/api/v1/engagements/{}", offer["id"])).await.json();
     assert_eq!(read["state"], "accepted");
 }
+
+async fn signed_deal(fx: &Fixture, talent: &str, asker: Who, sign: Value) -> (i64, crate::fixture::Reply) {
+    let proposed = fx.call(asker, "POST", "/api/v1/deals", Some(json!({"listing_id": talent}))).await;
+    assert_eq!(proposed.status, 201, "{}", proposed.text);
+    let deal = proposed.json()["id"].as_i64().unwrap();
+    let path = format!("/api/v1/deals/{deal}/events");
+    let accepted = fx.call(Who::AMember, "POST", &path, Some(json!({"type": "accept", "version": 1}))).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+    let mut body = json!({"type": "sign", "version": 2, "signed_on": "2027-03-01"});
+    for (key, value) in sign.as_object().unwrap() {
+        body[key] = value.clone();
+    }
+    (deal, fx.call(Who::AMember, "POST", &path, Some(body)).await)
+}
+
+#[tokio::test]
+async fn signing_a_dual_appointment_deal_engages_the_talent_within_the_commitment_rule() {
+    let fx = Fixture::new();
+    let id = talent(&fx);
+    let (_, signed) =
+        signed_deal(&fx, &id, Who::BMember, json!({"agreement_type": "dual_appointment", "share_percent": 60})).await;
+    assert_eq!(signed.status, 200, "{}", signed.text);
+    let engagements = fx.get(Who::Anonymous, &format!("/api/v1/talents/{id}/engagements")).await.json();
+    let items = engagements["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{engagements}");
+    assert_eq!(items[0]["organisation"], ORG_B);
+    assert_eq!(items[0]["mode"], "dual_appointment");
+    assert_eq!(items[0]["share_percent"], 60);
+    assert_eq!(items[0]["state"], "accepted", "the talent's side signed");
+    assert_eq!((items[0]["start"].as_str(), items[0]["end"].as_str()), (Some("2027-03-01"), Some("2028-02-29")));
+
+    // A second dual appointment over 100% of the talent's time is refused and the deal stays
+    // where it was; a smaller share signs.
+    let (deal, over) = signed_deal(
+        &fx,
+        &id,
+        Who::CMember,
+        json!({"agreement_type": "dual_appointment", "share_percent": 50, "until": "2027-12-31"}),
+    )
+    .await;
+    assert_eq!(over.status, 409, "{}", over.text);
+    assert!(over.text.contains("100"), "names the rule: {}", over.text);
+    let unchanged = fx.get(Who::CMember, &format!("/api/v1/deals/{deal}")).await.json();
+    assert_eq!((unchanged["state"].as_str(), unchanged["version"].as_i64()), (Some("accepted"), Some(2)));
+    let path = format!("/api/v1/deals/{deal}/events");
+    let body = json!({"type": "sign", "version": 2, "signed_on": "2027-03-01", "agreement_type": "dual_appointment",
+        "share_percent": 40, "until": "2027-12-31"});
+    let fits = fx.call(Who::AMember, "POST", &path, Some(body)).await;
+    assert_eq!(fits.status, 200, "{}", fits.text);
+    let items = fx.get(Who::Anonymous, &format!("/api/v1/talents/{id}/engagements")).await.json()["items"].clone();
+    assert_eq!(items.as_array().unwrap().len(), 2, "{items}");
+}

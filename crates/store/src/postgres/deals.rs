@@ -162,6 +162,10 @@ impl Deals for PostgresStore {
                     &at,
                 ],
             )?;
+            if let Some((engagement, state)) = &change.engagement {
+                crate::postgres::talent::lock_talent(db, engagement.talent_id)?;
+                crate::postgres::talent::insert_engagement(db, engagement, *state)?;
+            }
             let deal = load(db, change.deal_id)?.ok_or_else(|| StoreError::backend("the deal vanished"))?;
             insert_audit(db, audit(&deal))?;
             Ok(deal)

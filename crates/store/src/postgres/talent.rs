@@ -118,9 +118,63 @@ fn talent_engagements<C: GenericClient>(
     .collect()
 }
 
-fn lock_talent<C: GenericClient>(db: &mut Db<'_, C>, talent_id: ListingId) -> Result<(), StoreError> {
+pub(crate) fn lock_talent<C: GenericClient>(db: &mut Db<'_, C>, talent_id: ListingId) -> Result<(), StoreError> {
     db.execute("SELECT pg_advisory_xact_lock(18, hashtext($1))", &[&talent_id.to_string()])?;
     Ok(())
+}
+
+/// Inserts an engagement in `state` if it fits the talent's commitments (`WrongState` with the
+/// rule's message if not), inside the caller's transaction, which holds the talent's lock
+/// (`lock_talent`): proposing one, or signing a deal of type dual appointment or employment.
+pub(crate) fn insert_engagement<C: GenericClient>(
+    db: &mut Db<'_, C>,
+    new: &NewEngagement,
+    state: State,
+) -> Result<Engagement, StoreError> {
+    let at = now_ms();
+    let candidate = Engagement {
+        id: 0,
+        talent_id: new.talent_id,
+        talent_region: new.talent_region.clone(),
+        sector: new.sector.clone(),
+        org_id: new.org_id,
+        organisation: new.organisation.clone(),
+        org_region: new.org_region.clone(),
+        mode: new.mode,
+        start: new.start.clone(),
+        end: new.end.clone(),
+        weekdays: new.weekdays.clone(),
+        share_percent: new.share_percent,
+        state,
+        version: 1,
+        proposed_by: new.proposed_by.clone(),
+        created_at: at,
+        updated_at: at,
+    };
+    check_fits(&talent_engagements(db, new.talent_id)?, &candidate)?;
+    let row = db.query_one(
+        "INSERT INTO engagements (talent_id, talent_region, sector, org_id, organisation, org_region, mode, start_date,
+                     end_date, weekdays, share_percent, state, version, proposed_by, created_at_ms, updated_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $14, 1, $12, $13, $13) RETURNING id",
+        &[
+            &new.talent_id.0,
+            &text(&new.talent_region),
+            &text(&new.sector),
+            &new.org_id.0,
+            &text(&new.organisation),
+            &text(&new.org_region),
+            &new.mode.as_str(),
+            &text(&new.start),
+            &text(&new.end),
+            &serde_json::to_string(&new.weekdays)?,
+            &i64::from(new.share_percent),
+            &text(&new.proposed_by),
+            &at,
+            &state.as_str(),
+        ],
+    )?;
+    let id: i64 = row.try_get(0)?;
+    load_engagement(db, id)?.ok_or_else(|| StoreError::backend("an engagement vanished"))
 }
 
 fn row_key(row: &Row) -> Result<IssuerKey, StoreError> {
@@ -339,49 +393,7 @@ impl Talent for PostgresStore {
     ) -> Result<Engagement, StoreError> {
         self.write(|db| {
             lock_talent(db, new.talent_id)?;
-            let at = now_ms();
-            let candidate = Engagement {
-                id: 0,
-                talent_id: new.talent_id,
-                talent_region: new.talent_region.clone(),
-                sector: new.sector.clone(),
-                org_id: new.org_id,
-                organisation: new.organisation.clone(),
-                org_region: new.org_region.clone(),
-                mode: new.mode,
-                start: new.start.clone(),
-                end: new.end.clone(),
-                weekdays: new.weekdays.clone(),
-                share_percent: new.share_percent,
-                state: State::Proposed,
-                version: 1,
-                proposed_by: new.proposed_by.clone(),
-                created_at: at,
-                updated_at: at,
-            };
-            check_fits(&talent_engagements(db, new.talent_id)?, &candidate)?;
-            let row = db.query_one(
-                "INSERT INTO engagements (talent_id, talent_region, sector, org_id, organisation, org_region, mode, start_date,
-                     end_date, weekdays, share_percent, state, version, proposed_by, created_at_ms, updated_at_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'proposed', 1, $12, $13, $13) RETURNING id",
-                &[
-                    &new.talent_id.0,
-                    &text(&new.talent_region),
-                    &text(&new.sector),
-                    &new.org_id.0,
-                    &text(&new.organisation),
-                    &text(&new.org_region),
-                    &new.mode.as_str(),
-                    &text(&new.start),
-                    &text(&new.end),
-                    &serde_json::to_string(&new.weekdays)?,
-                    &i64::from(new.share_percent),
-                    &text(&new.proposed_by),
-                    &at,
-                ],
-            )?;
-            let id: i64 = row.try_get(0)?;
-            let stored = load_engagement(db, id)?.ok_or_else(|| StoreError::backend("a proposed engagement vanished"))?;
+            let stored = insert_engagement(db, &new, State::Proposed)?;
             insert_audit(db, audit(&stored))?;
             Ok(stored)
         })

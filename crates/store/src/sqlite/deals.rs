@@ -181,6 +181,9 @@ impl Deals for SqliteStore {
                 at,
             };
             insert_step(tx, change.deal_id, &step)?;
+            if let Some((engagement, state)) = &change.engagement {
+                crate::sqlite::talent::insert_engagement(tx, engagement, *state)?;
+            }
             let deal = load(tx, change.deal_id)?.ok_or_else(|| StoreError::backend("the deal vanished"))?;
             insert_audit(tx, audit(&deal))?;
             Ok(deal)

@@ -115,6 +115,59 @@ fn talent_engagements(conn: &Connection, talent_id: ListingId) -> Result<Vec<Eng
         .collect::<rusqlite::Result<_>>()?)
 }
 
+/// Inserts an engagement in `state` if it fits the talent's commitments (`WrongState` with the
+/// rule's message if not), inside the caller's transaction: proposing one, or signing a deal of
+/// type dual appointment or employment.
+pub(crate) fn insert_engagement(tx: &Connection, new: &NewEngagement, state: State) -> Result<Engagement, StoreError> {
+    let at = now_ms();
+    let candidate = Engagement {
+        id: 0,
+        talent_id: new.talent_id,
+        talent_region: new.talent_region.clone(),
+        sector: new.sector.clone(),
+        org_id: new.org_id,
+        organisation: new.organisation.clone(),
+        org_region: new.org_region.clone(),
+        mode: new.mode,
+        start: new.start.clone(),
+        end: new.end.clone(),
+        weekdays: new.weekdays.clone(),
+        share_percent: new.share_percent,
+        state,
+        version: 1,
+        proposed_by: new.proposed_by.clone(),
+        created_at: at,
+        updated_at: at,
+    };
+    check_fits(&talent_engagements(tx, new.talent_id)?, &candidate)?;
+    let id: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO engagements (talent_id, talent_region, sector, org_id, organisation, org_region, mode, start_date,
+                         end_date, weekdays, share_percent, state, version, proposed_by, created_at_ms, updated_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?14, 1, ?12, ?13, ?13) RETURNING id",
+                )?
+                .query_row(
+                    params![
+                        new.talent_id.to_string(),
+                        new.talent_region,
+                        new.sector,
+                        new.org_id.0,
+                        new.organisation,
+                        new.org_region,
+                        new.mode.as_str(),
+                        new.start,
+                        new.end,
+                        serde_json::to_string(&new.weekdays)?,
+                        new.share_percent,
+                        new.proposed_by,
+                        at,
+                        state.as_str()
+                    ],
+                    |r| r.get(0),
+                )?;
+    load_engagement(tx, id)?.ok_or_else(|| StoreError::backend("an engagement vanished"))
+}
+
 fn row_service(row: &Row<'_>) -> rusqlite::Result<Service> {
     Ok(Service {
         code: row.get(0)?,
@@ -321,52 +374,7 @@ impl Talent for SqliteStore {
         audit: &dyn Fn(&Engagement) -> NewAudit,
     ) -> Result<Engagement, StoreError> {
         self.write(|tx| {
-            let at = now_ms();
-            let candidate = Engagement {
-                id: 0,
-                talent_id: new.talent_id,
-                talent_region: new.talent_region.clone(),
-                sector: new.sector.clone(),
-                org_id: new.org_id,
-                organisation: new.organisation.clone(),
-                org_region: new.org_region.clone(),
-                mode: new.mode,
-                start: new.start.clone(),
-                end: new.end.clone(),
-                weekdays: new.weekdays.clone(),
-                share_percent: new.share_percent,
-                state: State::Proposed,
-                version: 1,
-                proposed_by: new.proposed_by.clone(),
-                created_at: at,
-                updated_at: at,
-            };
-            check_fits(&talent_engagements(tx, new.talent_id)?, &candidate)?;
-            let id: i64 = tx
-                .prepare_cached(
-                    "INSERT INTO engagements (talent_id, talent_region, sector, org_id, organisation, org_region, mode, start_date,
-                         end_date, weekdays, share_percent, state, version, proposed_by, created_at_ms, updated_at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'proposed', 1, ?12, ?13, ?13) RETURNING id",
-                )?
-                .query_row(
-                    params![
-                        new.talent_id.to_string(),
-                        new.talent_region,
-                        new.sector,
-                        new.org_id.0,
-                        new.organisation,
-                        new.org_region,
-                        new.mode.as_str(),
-                        new.start,
-                        new.end,
-                        serde_json::to_string(&new.weekdays)?,
-                        new.share_percent,
-                        new.proposed_by,
-                        at
-                    ],
-                    |r| r.get(0),
-                )?;
-            let stored = load_engagement(tx, id)?.ok_or_else(|| StoreError::backend("a proposed engagement vanished"))?;
+            let stored = insert_engagement(tx, &new, State::Proposed)?;
             insert_audit(tx, audit(&stored))?;
             Ok(stored)
         })
